@@ -1,0 +1,132 @@
+using System.Runtime.Serialization;
+using System.Security.Cryptography;
+using System.Text;
+using AkkaGan.Core.Tensors;
+
+namespace AkkaGan.Core.Checkpoints;
+
+/// <summary>A named tensor inside a snapshot (model parameters and buffers, optimizer moments).</summary>
+public sealed record NamedPayload(string Name, TensorPayload Payload);
+
+/// <summary>
+/// The state of one entity (the generator <c>g-0</c> or a discriminator <c>d-i</c>): weights, buffers, optimizer
+/// moments, step count and learning rate. The unit a cluster entity snapshots on its own.
+/// </summary>
+public sealed record EntitySnapshot(string EntityId, double LearningRate, long OptimizerSteps, IReadOnlyList<NamedPayload> Tensors);
+
+/// <summary>
+/// Run-level facts of a checkpoint. Random draws are counter-based (see <c>Seeds</c>), so (seed, round) is the whole
+/// RNG position: no generator state needs saving.
+/// </summary>
+public sealed record CheckpointMetadata(long Round, long Seed, string SettingsJson, string Engine, DateTimeOffset CreatedUtc);
+
+/// <summary>A whole run's state at the end of a round.</summary>
+public sealed record Checkpoint(CheckpointMetadata Metadata, IReadOnlyList<EntitySnapshot> Entities)
+{
+    public EntitySnapshot Entity(string id)
+        => Entities.FirstOrDefault(e => e.EntityId == id)
+           ?? throw new CheckpointException($"checkpoint has no entity '{id}' (it has {string.Join(", ", Entities.Select(e => e.EntityId))})");
+}
+
+/// <summary>Thrown when a checkpoint is missing, corrupt or does not fit the run; the message names the file.</summary>
+public sealed class CheckpointException : Exception
+{
+    public CheckpointException(string message) : base(message) { }
+    public CheckpointException(string message, Exception inner) : base(message, inner) { }
+    public CheckpointException() { }
+}
+
+/// <summary>
+/// Checkpoint &lt;-&gt; bytes. Layout: magic "AKGANCK1", int32 version, int64 body length, body, SHA-256 of the body.
+/// Body: metadata fields, entity count, then per entity its id, learning rate, step count and named tensor payloads.
+/// Any truncation, bit flip or inconsistency is rejected with <see cref="CheckpointException"/>.
+/// </summary>
+public static class CheckpointCodec
+{
+    public const int FormatVersion = 1;
+    private static readonly byte[] Magic = "AKGANCK1"u8.ToArray();
+
+    public static byte[] Encode(Checkpoint checkpoint)
+    {
+        using var body = new MemoryStream();
+        using (var w = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true))
+        {
+            var m = checkpoint.Metadata;
+            w.Write(m.Round);
+            w.Write(m.Seed);
+            w.Write(m.SettingsJson);
+            w.Write(m.Engine);
+            w.Write(m.CreatedUtc.ToUnixTimeMilliseconds());
+            w.Write(checkpoint.Entities.Count);
+            foreach (var e in checkpoint.Entities) WriteEntity(w, e);
+        }
+        var bodyBytes = body.ToArray();
+        using var file = new MemoryStream();
+        using (var w = new BinaryWriter(file, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(Magic);
+            w.Write(FormatVersion);
+            w.Write(bodyBytes.LongLength);
+            w.Write(bodyBytes);
+            w.Write(SHA256.HashData(bodyBytes));
+        }
+        return file.ToArray();
+    }
+
+    /// <summary>Decodes and verifies; <paramref name="source"/> names the file in errors.</summary>
+    public static Checkpoint Decode(byte[] bytes, string source)
+    {
+        const int header = 8 + 4 + 8;
+        if (bytes.Length < header + 32) throw new CheckpointException($"{source}: not a checkpoint (truncated: {bytes.Length} bytes)");
+        if (!bytes.AsSpan(0, 8).SequenceEqual(Magic)) throw new CheckpointException($"{source}: not an AkkaGan checkpoint (wrong magic)");
+        var version = BitConverter.ToInt32(bytes, 8);
+        if (version != FormatVersion) throw new CheckpointException($"{source}: checkpoint format version {version}, this build reads {FormatVersion}");
+        var length = BitConverter.ToInt64(bytes, 12);
+        if (length < 0 || header + length + 32 != bytes.Length)
+            throw new CheckpointException($"{source}: corrupt checkpoint (truncated or padded: body of {length} bytes announced, file has {bytes.Length})");
+        var body = bytes.AsSpan(header, (int)length);
+        var hash = bytes.AsSpan(header + (int)length, 32);
+        if (!SHA256.HashData(body).AsSpan().SequenceEqual(hash))
+            throw new CheckpointException($"{source}: corrupt checkpoint (SHA-256 mismatch)");
+        try
+        {
+            using var r = new BinaryReader(new MemoryStream(body.ToArray()), Encoding.UTF8);
+            var metadata = new CheckpointMetadata(r.ReadInt64(), r.ReadInt64(), r.ReadString(), r.ReadString(),
+                DateTimeOffset.FromUnixTimeMilliseconds(r.ReadInt64()));
+            var count = r.ReadInt32();
+            if (count < 0 || count > 4096) throw new CheckpointException($"{source}: corrupt checkpoint (entity count {count})");
+            var entities = new List<EntitySnapshot>(count);
+            for (var i = 0; i < count; i++) entities.Add(ReadEntity(r));
+            return new Checkpoint(metadata, entities);
+        }
+        catch (Exception e) when (e is EndOfStreamException or SerializationException or FormatException)
+        {
+            throw new CheckpointException($"{source}: corrupt checkpoint ({e.Message})", e);
+        }
+    }
+
+    public static void WriteEntity(BinaryWriter w, EntitySnapshot e)
+    {
+        w.Write(e.EntityId);
+        w.Write(e.LearningRate);
+        w.Write(e.OptimizerSteps);
+        w.Write(e.Tensors.Count);
+        foreach (var t in e.Tensors)
+        {
+            w.Write(t.Name);
+            TensorCodec.Write(w, t.Payload);
+        }
+    }
+
+    public static EntitySnapshot ReadEntity(BinaryReader r)
+    {
+        var id = r.ReadString();
+        var lr = r.ReadDouble();
+        var steps = r.ReadInt64();
+        var count = r.ReadInt32();
+        if (count < 0 || count > 100_000) throw new SerializationException($"entity '{id}': tensor count {count}");
+        var tensors = new List<NamedPayload>(count);
+        for (var i = 0; i < count; i++) tensors.Add(new NamedPayload(r.ReadString(), TensorCodec.Read(r, long.MaxValue / 2)));
+        return new EntitySnapshot(id, lr, steps, tensors);
+    }
+}

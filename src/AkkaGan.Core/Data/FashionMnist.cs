@@ -1,0 +1,68 @@
+using static TorchSharp.torch;
+
+namespace AkkaGan.Core.Data;
+
+/// <summary>
+/// Fashion-MNIST (or any MNIST-layout dataset) from IDX files: images as float32 (N, 1, 28, 28) scaled to [-1, 1],
+/// labels as int64. The Debian package <c>dataset-fashion-mnist</c> installs the files under
+/// /usr/share/datasets/fashion-mnist.
+/// </summary>
+public sealed class FashionMnist : IRealData
+{
+    public const string DefaultDirectory = "/usr/share/datasets/fashion-mnist";
+    private readonly Tensor _images; // (N, 1, H, W) float32 in [-1, 1]
+
+    private FashionMnist(Tensor images, Tensor labels)
+    {
+        _images = images.DetachFromDisposeScope();
+        Labels = labels.DetachFromDisposeScope();
+    }
+
+    /// <summary>Class labels (N) as int64.</summary>
+    public Tensor Labels { get; }
+    public long Count => _images.shape[0];
+    public long[] SampleShape => [.. _images.shape.Skip(1)];
+    public Tensor Images => _images;
+
+    /// <summary>Loads the train (or test: prefix "t10k") split; each problem names the file.</summary>
+    public static FashionMnist Load(string directory, bool train = true, int? limit = null)
+    {
+        if (!Directory.Exists(directory))
+            throw new DatasetException(
+                $"{directory}: dataset folder not found (install it with 'sudo apt-get install dataset-fashion-mnist' or pass --data-dir)");
+        var prefix = train ? "train" : "t10k";
+        var imagesPath = Find(directory, $"{prefix}-images-idx3-ubyte");
+        var labelsPath = Find(directory, $"{prefix}-labels-idx1-ubyte");
+        var images = IdxFile.Read(imagesPath, expectedRank: 3);
+        var labels = IdxFile.Read(labelsPath, expectedRank: 1);
+        if (images.Dimensions[0] != labels.Dimensions[0])
+            throw new DatasetException(
+                $"{labelsPath}: dimension mismatch, {labels.Dimensions[0]} labels for {images.Dimensions[0]} images in {imagesPath}");
+        var n = Math.Min(images.Dimensions[0], limit ?? int.MaxValue);
+        var (h, w) = (images.Dimensions[1], images.Dimensions[2]);
+        using var scope = NewDisposeScope();
+        var raw = tensor(images.Data.AsSpan(0, n * h * w).ToArray(), [n, 1, h, w]);          // uint8
+        var scaled = raw.to_type(ScalarType.Float32).div_(127.5f).sub_(1f);                  // (n, 1, h, w) in [-1, 1]
+        var labelTensor = tensor(labels.Data.AsSpan(0, n).ToArray(), [n]).to_type(ScalarType.Int64);
+        var maxLabel = labelTensor.max().item<long>();
+        if (maxLabel > 9) throw new DatasetException($"{labelsPath}: label {maxLabel} out of range 0..9");
+        return new FashionMnist(scaled.MoveToOuterDisposeScope(), labelTensor.MoveToOuterDisposeScope());
+    }
+
+    public Tensor Sample(int count, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        var index = randint(0, Count, [count], generator: generator);
+        return _images.index_select(0, index).MoveToOuterDisposeScope();
+    }
+
+    private static string Find(string directory, string stem)
+    {
+        foreach (var name in new[] { stem + ".gz", stem, stem.Replace("-idx", ".idx", StringComparison.Ordinal) + ".gz" })
+        {
+            var path = Path.Combine(directory, name);
+            if (File.Exists(path)) return path;
+        }
+        throw new DatasetException($"{Path.Combine(directory, stem + ".gz")}: file not found (neither {stem}.gz nor {stem} is in {directory})");
+    }
+}

@@ -1,0 +1,69 @@
+using AkkaGan.Core.Settings;
+using static TorchSharp.torch;
+
+namespace AkkaGan.Core.Losses;
+
+/// <summary>
+/// A GAN objective as a symmetric pair over discriminator logits: what D minimises on (real, fake) and what G
+/// minimises on fake. Both return a scalar mean over the batch.
+/// </summary>
+public interface IGanLoss
+{
+    Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits);
+    Tensor GeneratorLoss(Tensor fakeLogits);
+}
+
+/// <summary>The loss pairs, chosen by <see cref="LossKind"/> in one switch.</summary>
+public static class GanLoss
+{
+    public static IGanLoss Create(LossKind kind) => kind switch
+    {
+        LossKind.Minimax => new Minimax(),
+        LossKind.NonSaturating => new NonSaturating(),
+        LossKind.Wasserstein => new Wasserstein(),
+        LossKind.Hinge => new Hinge(),
+        LossKind.LeastSquares => new LeastSquares(),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown loss"),
+    };
+
+    // -log sigmoid(x) = softplus(-x); -log(1 - sigmoid(x)) = softplus(x).
+    private static Tensor BinaryDiscriminator(Tensor real, Tensor fake)
+        => nn.functional.softplus(-real).mean() + nn.functional.softplus(fake).mean();
+
+    /// <summary>Goodfellow et al.'s original game: G minimises log(1 - D(G(z))) = -softplus(fake logit).</summary>
+    private sealed class Minimax : IGanLoss
+    {
+        public Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits) => BinaryDiscriminator(realLogits, fakeLogits);
+        public Tensor GeneratorLoss(Tensor fakeLogits) => -nn.functional.softplus(fakeLogits).mean();
+    }
+
+    /// <summary>The "modified minimax" heuristic: G maximises log D(G(z)), i.e. minimises softplus(-fake logit).</summary>
+    private sealed class NonSaturating : IGanLoss
+    {
+        public Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits) => BinaryDiscriminator(realLogits, fakeLogits);
+        public Tensor GeneratorLoss(Tensor fakeLogits) => nn.functional.softplus(-fakeLogits).mean();
+    }
+
+    /// <summary>WGAN: the critic maximises E[D(real)] - E[D(fake)]; needs clipping or a gradient penalty.</summary>
+    private sealed class Wasserstein : IGanLoss
+    {
+        public Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits) => fakeLogits.mean() - realLogits.mean();
+        public Tensor GeneratorLoss(Tensor fakeLogits) => -fakeLogits.mean();
+    }
+
+    /// <summary>Hinge loss (SN-GAN, BigGAN): D on max(0, 1 - real) + max(0, 1 + fake); G on -fake.</summary>
+    private sealed class Hinge : IGanLoss
+    {
+        public Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits)
+            => nn.functional.relu(1 - realLogits).mean() + nn.functional.relu(1 + fakeLogits).mean();
+        public Tensor GeneratorLoss(Tensor fakeLogits) => -fakeLogits.mean();
+    }
+
+    /// <summary>LSGAN with targets a=0 (fake), b=1 (real), c=1: 0.5 (D(real) - 1)^2 + 0.5 D(fake)^2; G on 0.5 (D(fake) - 1)^2.</summary>
+    private sealed class LeastSquares : IGanLoss
+    {
+        public Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits)
+            => 0.5 * (realLogits - 1).square().mean() + 0.5 * fakeLogits.square().mean();
+        public Tensor GeneratorLoss(Tensor fakeLogits) => 0.5 * (fakeLogits - 1).square().mean();
+    }
+}

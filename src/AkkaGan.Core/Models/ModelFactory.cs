@@ -1,0 +1,70 @@
+using TorchSharp;
+using AkkaGan.Core.Data;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+using static TorchSharp.torch;
+
+namespace AkkaGan.Core.Models;
+
+/// <summary>
+/// Builds the networks a run's settings describe and initialises them from a derived seed (never from torch's global
+/// generator, which several actors in one process would share).
+/// </summary>
+public static class ModelFactory
+{
+    public static nn.Module<Tensor, Tensor> CreateGenerator(TrainingSettings settings, long[] sampleShape, Device device)
+    {
+        nn.Module<Tensor, Tensor> model = sampleShape.Length == 1
+            ? new MlpGenerator(settings.LatentDim, settings.HiddenUnits, settings.HiddenLayers, (int)sampleShape[0])
+            : new DcganGenerator(settings.LatentDim, (int)sampleShape[0]);
+        using var generator = Seeds.Generator(settings.Seed, 0, SeedRole.Generator, 0, SeedPurpose.Init);
+        Initialise(model, generator, dcgan: sampleShape.Length != 1);
+        return model.to(device);
+    }
+
+    public static DiscriminatorNetwork CreateDiscriminator(TrainingSettings settings, long[] sampleShape, double inputScale, int member, Device device)
+    {
+        DiscriminatorNetwork model = sampleShape.Length == 1
+            ? new MlpDiscriminator((int)sampleShape[0], settings.HiddenUnits, settings.HiddenLayers, inputScale)
+            : new DcganDiscriminator((int)sampleShape[0]);
+        using var generator = Seeds.Generator(settings.Seed, 0, SeedRole.Discriminator, member, SeedPurpose.Init);
+        Initialise(model, generator, dcgan: sampleShape.Length != 1);
+        return (DiscriminatorNetwork)model.to(device);
+    }
+
+    /// <summary>The input scale of a 2-D discriminator: 1 / extent of the data (1 for images, already in [-1, 1]).</summary>
+    public static double InputScale(IRealData data) => data is GaussianMixture mixture ? 1.0 / mixture.Extent : 1.0;
+
+    /// <summary>
+    /// PyTorch's default Linear/Conv init (uniform within 1/sqrt(fan_in)) for MLPs, DCGAN's N(0, 0.02) for images,
+    /// drawn in named_parameters order from one seeded generator. (torch.nn.init.uniform_/normal_ in TorchSharp 0.107
+    /// ignore their generator argument, so the draws are made with rand/randn and copied in.)
+    /// </summary>
+    private static void Initialise(nn.Module model, Generator generator, bool dcgan)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, p) in model.named_parameters())
+        {
+            var isNorm = name.Contains("bn", StringComparison.Ordinal);
+            if (dcgan)
+            {
+                if (isNorm && name.EndsWith("weight", StringComparison.Ordinal)) p.copy_(randn(p.shape, generator: generator) * 0.02 + 1.0);
+                else if (name.EndsWith("bias", StringComparison.Ordinal)) p.zero_();
+                else p.copy_(randn(p.shape, generator: generator) * 0.02);
+                continue;
+            }
+            var fanIn = FanIn(model, name, p);
+            var bound = 1.0 / Math.Sqrt(fanIn);
+            p.copy_((rand(p.shape, generator: generator) * 2 - 1) * bound);
+        }
+    }
+
+    private static long FanIn(nn.Module model, string name, Tensor p)
+    {
+        if (p.dim() >= 2) return p.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+        // A bias: its fan-in is the one of the weight next to it.
+        var weightName = name[..^"bias".Length] + "weight";
+        var weight = model.named_parameters().First(n => n.name == weightName).parameter;
+        return weight.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+    }
+}

@@ -1,0 +1,143 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace AkkaGan.Core.Models;
+
+/// <summary>
+/// A discriminator whose forward pass is a pure function of an explicit weight list, so the unrolled lookahead can
+/// evaluate it on differentiable copies of its weights (TorchSharp has no functional_call). The module's own
+/// <c>forward</c> is that same function applied to <see cref="OrderedParameters"/>, so the two cannot drift apart.
+/// </summary>
+public abstract class DiscriminatorNetwork : nn.Module<Tensor, Tensor>
+{
+    protected DiscriminatorNetwork(string name) : base(name) { }
+
+    /// <summary>The parameters in the order <see cref="Functional"/> expects them.</summary>
+    public abstract IReadOnlyList<Parameter> OrderedParameters { get; }
+
+    /// <summary>Logits (N) of the inputs under the given weights (same order and shapes as <see cref="OrderedParameters"/>).</summary>
+    public abstract Tensor Functional(Tensor input, IReadOnlyList<Tensor> weights);
+
+    public override Tensor forward(Tensor input) => Functional(input, OrderedParameters);
+}
+
+/// <summary>MLP generator for 2-D data (Unrolled-GAN toy setup): z -> [hidden ReLU] x layers -> 2.</summary>
+public sealed class MlpGenerator : nn.Module<Tensor, Tensor>
+{
+    private readonly Sequential layers;
+
+    public MlpGenerator(int latentDim, int hidden, int hiddenLayers, int outputDim) : base(nameof(MlpGenerator))
+    {
+        var modules = new List<(string, nn.Module<Tensor, Tensor>)>();
+        var width = latentDim;
+        for (var i = 0; i < hiddenLayers; i++)
+        {
+            modules.Add(($"fc{i}", nn.Linear(width, hidden)));   // (N, hidden)
+            modules.Add(($"relu{i}", nn.ReLU()));
+            width = hidden;
+        }
+        modules.Add(("out", nn.Linear(width, outputDim)));      // (N, 2)
+        layers = nn.Sequential(modules);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor z) => layers.forward(z);
+}
+
+/// <summary>MLP discriminator for 2-D data: x / extent -> [hidden ReLU] x layers -> 1 logit.</summary>
+public sealed class MlpDiscriminator : DiscriminatorNetwork
+{
+    private readonly ModuleList<Linear> layers;
+    private readonly float _inputScale;
+
+    /// <param name="inputScale">Inputs are multiplied by this (1 / data extent) so all datasets reach D at unit scale.</param>
+    public MlpDiscriminator(int inputDim, int hidden, int hiddenLayers, double inputScale) : base(nameof(MlpDiscriminator))
+    {
+        var list = new List<Linear>();
+        var width = inputDim;
+        for (var i = 0; i < hiddenLayers; i++)
+        {
+            list.Add(nn.Linear(width, hidden));
+            width = hidden;
+        }
+        list.Add(nn.Linear(width, 1));
+        layers = nn.ModuleList(list.ToArray());
+        _inputScale = (float)inputScale;
+        RegisterComponents();
+    }
+
+    // Read from the layers on every access: Module.to(device/dtype) replaces the parameter objects.
+    public override IReadOnlyList<Parameter> OrderedParameters => [.. layers.SelectMany(l => new[] { l.weight!, l.bias! })];
+
+    public override Tensor Functional(Tensor input, IReadOnlyList<Tensor> weights)
+    {
+        var h = input * _inputScale;                                     // (N, 2)
+        var last = weights.Count / 2 - 1;
+        for (var i = 0; i < last; i++)
+            h = nn.functional.relu(nn.functional.linear(h, weights[2 * i], weights[2 * i + 1]));   // (N, hidden)
+        return nn.functional.linear(h, weights[2 * last], weights[2 * last + 1]).squeeze(-1);     // (N)
+    }
+}
+
+/// <summary>
+/// DCGAN-style generator for 28x28 images with C channels, sized for CPU training:
+/// z -> 128x7x7 -> 64x14x14 -> Cx28x28 (tanh).
+/// </summary>
+public sealed class DcganGenerator : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear project;
+    private readonly BatchNorm1d bn0;
+    private readonly ConvTranspose2d up1;
+    private readonly BatchNorm2d bn1;
+    private readonly ConvTranspose2d up2;
+
+    public DcganGenerator(int latentDim, int channels, int width = 64) : base(nameof(DcganGenerator))
+    {
+        Width = width;
+        project = nn.Linear(latentDim, 2 * width * 7 * 7);
+        bn0 = nn.BatchNorm1d(2 * width * 7 * 7);
+        up1 = nn.ConvTranspose2d(2 * width, width, 4, stride: 2, padding: 1);
+        bn1 = nn.BatchNorm2d(width);
+        up2 = nn.ConvTranspose2d(width, channels, 4, stride: 2, padding: 1);
+        RegisterComponents();
+    }
+
+    public int Width { get; }
+
+    public override Tensor forward(Tensor z)
+    {
+        var h = nn.functional.relu(bn0.forward(project.forward(z)));     // (N, 2w*7*7)
+        h = h.view(-1, 2 * Width, 7, 7);                                 // (N, 2w, 7, 7)
+        h = nn.functional.relu(bn1.forward(up1.forward(h)));            // (N, w, 14, 14)
+        return up2.forward(h).tanh();                                    // (N, C, 28, 28)
+    }
+}
+
+/// <summary>
+/// DCGAN-style discriminator for 28x28 images: Cx28x28 -> 64x14x14 -> 128x7x7 -> 1 logit, LeakyReLU(0.2), no batch
+/// norm (gradient penalties and the functional lookahead want a per-sample critic).
+/// </summary>
+public sealed class DcganDiscriminator : DiscriminatorNetwork
+{
+    private readonly Conv2d conv1;
+    private readonly Conv2d conv2;
+    private readonly Linear head;
+
+    public DcganDiscriminator(int channels, int width = 64) : base(nameof(DcganDiscriminator))
+    {
+        conv1 = nn.Conv2d(channels, width, 4, stride: 2, padding: 1);
+        conv2 = nn.Conv2d(width, 2 * width, 4, stride: 2, padding: 1);
+        head = nn.Linear(2 * width * 7 * 7, 1);
+        RegisterComponents();
+    }
+
+    public override IReadOnlyList<Parameter> OrderedParameters => [conv1.weight!, conv1.bias!, conv2.weight!, conv2.bias!, head.weight!, head.bias!];
+
+    public override Tensor Functional(Tensor input, IReadOnlyList<Tensor> weights)
+    {
+        var h = nn.functional.leaky_relu(nn.functional.conv2d(input, weights[0], weights[1], strides: [2, 2], padding: [1, 1]), 0.2);   // (N, w, 14, 14)
+        h = nn.functional.leaky_relu(nn.functional.conv2d(h, weights[2], weights[3], strides: [2, 2], padding: [1, 1]), 0.2);          // (N, 2w, 7, 7)
+        return nn.functional.linear(h.flatten(1), weights[4], weights[5]).squeeze(-1);                                                  // (N)
+    }
+}

@@ -1,0 +1,98 @@
+using AkkaGan.Core.Settings;
+using static TorchSharp.torch;
+
+namespace AkkaGan.Core.Regularization;
+
+/// <summary>
+/// The discriminator regularizers of a run: differentiable penalties added to D's loss (WGAN-GP gradient penalty,
+/// R1, L2 weight penalty), the post-step weight clipping of WGAN, and annealed instance noise on D's inputs.
+/// Each is off at weight 0; several may be on at once.
+/// </summary>
+public sealed class DiscriminatorRegularization
+{
+    public DiscriminatorRegularization(double clipValue, double gradientPenalty, double r1Gamma, double l2Penalty,
+        double instanceNoise, int instanceNoiseAnneal)
+    {
+        ClipValue = clipValue;
+        GradientPenalty = gradientPenalty;
+        R1Gamma = r1Gamma;
+        L2Penalty = l2Penalty;
+        InstanceNoise = instanceNoise;
+        InstanceNoiseAnneal = instanceNoiseAnneal;
+    }
+
+    public static DiscriminatorRegularization From(TrainingSettings s)
+        => new(s.ClipValue, s.GradientPenalty, s.R1Gamma, s.L2Penalty, s.InstanceNoise, s.InstanceNoiseAnneal);
+
+    public double ClipValue { get; }
+    public double GradientPenalty { get; }
+    public double R1Gamma { get; }
+    public double L2Penalty { get; }
+    public double InstanceNoise { get; }
+    public int InstanceNoiseAnneal { get; }
+
+    /// <summary>Instance-noise std at a round: linear decay from the initial std to 0 over the anneal rounds.</summary>
+    public double NoiseStd(long round)
+    {
+        if (InstanceNoise <= 0) return 0;
+        if (InstanceNoiseAnneal <= 0) return InstanceNoise;
+        return InstanceNoise * Math.Max(0.0, 1.0 - (double)round / InstanceNoiseAnneal);
+    }
+
+    /// <summary>Adds N(0, std^2) instance noise drawn from <paramref name="generator"/>; returns the input when off.</summary>
+    public Tensor AddNoise(Tensor input, long round, Generator generator)
+    {
+        var std = NoiseStd(round);
+        if (std <= 0) return input;
+        return input + randn(input.shape, generator: generator).to_type(input.dtype).to(input.device) * std;
+    }
+
+    /// <summary>
+    /// The sum of the active penalties for one discriminator step: lambda E[(||grad D(x_hat)|| - 1)^2] on random
+    /// interpolates x_hat (WGAN-GP), gamma/2 E[||grad D(x_real)||^2] (R1), and mu * sum w^2 (L2). Null when none is on.
+    /// </summary>
+    public Tensor? Penalty(Func<Tensor, Tensor> discriminator, IReadOnlyList<Tensor> weights, Tensor real, Tensor fake, Generator generator)
+    {
+        Tensor? total = null;
+        if (GradientPenalty > 0)
+        {
+            var shape = new long[real.dim()];
+            Array.Fill(shape, 1L);
+            shape[0] = real.shape[0];
+            var alpha = rand(shape, generator: generator).to_type(real.dtype).to(real.device);                // (N, 1, ..)
+            var interpolate = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(true);
+            var gradient = InputGradient(discriminator, interpolate);
+            var norm = gradient.flatten(1).norm(1);                                                   // (N)
+            total = Add(total, GradientPenalty * (norm - 1).square().mean());
+        }
+        if (R1Gamma > 0)
+        {
+            var realLeaf = real.detach().requires_grad_(true);
+            var gradient = InputGradient(discriminator, realLeaf);
+            total = Add(total, 0.5 * R1Gamma * gradient.flatten(1).square().sum(1).mean());
+        }
+        if (L2Penalty > 0)
+        {
+            Tensor sum = weights[0].square().sum();
+            for (var i = 1; i < weights.Count; i++) sum = sum + weights[i].square().sum();
+            total = Add(total, L2Penalty * sum);
+        }
+        return total;
+    }
+
+    /// <summary>WGAN weight clipping: clamps every weight to [-c, c] in place (no-op when off).</summary>
+    public void Clip(IEnumerable<Tensor> parameters)
+    {
+        if (ClipValue <= 0) return;
+        using var noGrad = no_grad();
+        foreach (var p in parameters) p.clamp_(-ClipValue, ClipValue);
+    }
+
+    private static Tensor InputGradient(Func<Tensor, Tensor> discriminator, Tensor input)
+    {
+        var output = discriminator(input);
+        return autograd.grad([output.sum()], [input], create_graph: true, retain_graph: true)[0];
+    }
+
+    private static Tensor Add(Tensor? total, Tensor term) => total is null ? term : total + term;
+}

@@ -1,0 +1,164 @@
+using System.Globalization;
+
+namespace AkkaGan.Core.Settings;
+
+/// <summary>Which real data a run trains on.</summary>
+public enum DatasetKind { Ring8, Grid25, Spiral, FashionMnist }
+
+/// <summary>The GAN objective, a symmetric discriminator/generator pair (see <see cref="Losses.GanLoss"/>).</summary>
+public enum LossKind { Minimax, NonSaturating, Wasserstein, Hinge, LeastSquares }
+
+/// <summary>How the generator combines the feedback of several discriminators.</summary>
+public enum AggregationKind { Mean, Softmax, Max, Subset }
+
+/// <summary>Whether the unrolled lookahead differentiates through its own updates.</summary>
+public enum UnrollOrder { First, Second }
+
+/// <summary>The optimizer both networks (and the lookahead) use.</summary>
+public enum OptimizerKind { Adam, Sgd }
+
+/// <summary>Where tensors live.</summary>
+public enum DeviceKind { Auto, Cpu, Cuda }
+
+/// <summary>
+/// Every setting of a training run, in one typed object. Defaults live in <c>cluster.hocon</c> (the <c>akkagan</c>
+/// section); hosts bind that file, then flags, onto this record and call <see cref="Validate"/> before the first round.
+/// </summary>
+public sealed record TrainingSettings
+{
+    public DatasetKind Dataset { get; init; } = DatasetKind.Ring8;
+    public string DataDir { get; init; } = "/usr/share/datasets/fashion-mnist";
+    /// <summary>Overrides the mixture's radius (ring8: 1, spiral: 2) or grid spacing (grid25: 2). Null keeps the protocol value.</summary>
+    public double? MixtureScale { get; init; }
+    /// <summary>Overrides the std of each mixture component (ring8 0.01, grid25 0.05, spiral 0.02). Null keeps the protocol value.</summary>
+    public double? MixtureStd { get; init; }
+
+    public int LatentDim { get; init; } = 256;
+    public int HiddenUnits { get; init; } = 128;
+    public int HiddenLayers { get; init; } = 2;
+
+    public LossKind Loss { get; init; } = LossKind.NonSaturating;
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+    public double LrG { get; init; } = 1e-3;
+    public double LrD { get; init; } = 1e-4;
+    public double Beta1 { get; init; } = 0.5;
+    public double Beta2 { get; init; } = 0.999;
+
+    /// <summary>WGAN weight clipping bound c (weights clamped to [-c, c] after each step); 0 = off.</summary>
+    public double ClipValue { get; init; }
+    /// <summary>WGAN-GP penalty weight lambda on (||grad D(x_hat)|| - 1)^2; 0 = off.</summary>
+    public double GradientPenalty { get; init; }
+    /// <summary>R1 penalty weight gamma: gamma/2 * ||grad D(x_real)||^2; 0 = off.</summary>
+    public double R1Gamma { get; init; }
+    /// <summary>Initial std of the Gaussian instance noise added to every discriminator input; 0 = off.</summary>
+    public double InstanceNoise { get; init; }
+    /// <summary>Rounds over which instance noise decays linearly to 0; 0 = constant.</summary>
+    public int InstanceNoiseAnneal { get; init; }
+    /// <summary>L2 weight penalty on the discriminator's parameters; 0 = off.</summary>
+    public double L2Penalty { get; init; }
+
+    public int Unroll { get; init; }
+    public UnrollOrder UnrollOrder { get; init; } = UnrollOrder.Second;
+
+    public int Discriminators { get; init; } = 1;
+    public AggregationKind Aggregate { get; init; } = AggregationKind.Mean;
+    public double SoftmaxLambda { get; init; } = 1.0;
+    public int SubsetSize { get; init; } = 1;
+    /// <summary>Population evolution interval in rounds; 0 = off.</summary>
+    public int EvolveEvery { get; init; }
+    /// <summary>Relative learning-rate perturbation of an evolved discriminator (0.2: multiplied by 0.8 or 1.2).</summary>
+    public double LrPerturbation { get; init; } = 0.2;
+
+    public int NCritic { get; init; } = 1;
+    public int Rounds { get; init; } = 5000;
+    public int Batch { get; init; } = 512;
+    public long Seed { get; init; } = 1;
+    public int EvalEvery { get; init; } = 500;
+    public int EvalSamples { get; init; } = 2500;
+    public int CheckpointEvery { get; init; } = 1000;
+    public int KeepCheckpoints { get; init; } = 3;
+    public DeviceKind Device { get; init; } = DeviceKind.Auto;
+    /// <summary>Intra-op threads for torch on this node; 0 = all cores.</summary>
+    public int TorchThreads { get; init; }
+
+    /// <summary>True for the 2-D Gaussian-mixture datasets (MLP models, mode metrics, scatter plots).</summary>
+    public bool IsToyData => Dataset is DatasetKind.Ring8 or DatasetKind.Grid25 or DatasetKind.Spiral;
+
+    /// <summary>
+    /// Checks every value and combination; throws <see cref="SettingsException"/> naming the offending key
+    /// (the key is the HOCON/flag name, e.g. <c>n-critic</c>).
+    /// </summary>
+    public TrainingSettings Validate()
+    {
+        var errors = new List<string>();
+        void Positive(string key, double value)
+        {
+            if (!(value > 0) || double.IsInfinity(value)) errors.Add($"{key} must be a positive number (got {Fmt(value)})");
+        }
+        void NonNegative(string key, double value)
+        {
+            if (!(value >= 0) || double.IsInfinity(value)) errors.Add($"{key} must be zero or positive (got {Fmt(value)})");
+        }
+
+        Positive("latent-dim", LatentDim);
+        Positive("hidden-units", HiddenUnits);
+        Positive("hidden-layers", HiddenLayers);
+        Positive("lr-g", LrG);
+        Positive("lr-d", LrD);
+        if (!(Beta1 >= 0 && Beta1 < 1)) errors.Add($"beta1 must be in [0, 1) (got {Fmt(Beta1)})");
+        if (!(Beta2 >= 0 && Beta2 < 1)) errors.Add($"beta2 must be in [0, 1) (got {Fmt(Beta2)})");
+        NonNegative("clip", ClipValue);
+        NonNegative("gradient-penalty", GradientPenalty);
+        NonNegative("r1-gamma", R1Gamma);
+        NonNegative("instance-noise", InstanceNoise);
+        NonNegative("instance-noise-anneal", InstanceNoiseAnneal);
+        NonNegative("l2-penalty", L2Penalty);
+        NonNegative("unroll", Unroll);
+        Positive("discriminators", Discriminators);
+        NonNegative("softmax-lambda", SoftmaxLambda);
+        NonNegative("evolve-every", EvolveEvery);
+        if (!(LrPerturbation >= 0 && LrPerturbation < 1)) errors.Add($"lr-perturbation must be in [0, 1) (got {Fmt(LrPerturbation)})");
+        Positive("n-critic", NCritic);
+        Positive("rounds", Rounds);
+        Positive("batch", Batch);
+        Positive("eval-every", EvalEvery);
+        Positive("eval-samples", EvalSamples);
+        Positive("checkpoint-every", CheckpointEvery);
+        Positive("keep-checkpoints", KeepCheckpoints);
+        NonNegative("torch-threads", TorchThreads);
+        if (MixtureScale is { } scale) Positive("mixture-scale", scale);
+        if (MixtureStd is { } std) Positive("mixture-std", std);
+        if (Seed < 0) errors.Add($"seed must be zero or positive (got {Seed})");
+
+        if (Aggregate == AggregationKind.Subset && (SubsetSize < 1 || SubsetSize > Discriminators))
+            errors.Add($"subset-size must be between 1 and discriminators ({Discriminators}) with aggregate=subset (got {SubsetSize})");
+        if (EvolveEvery > 0 && Discriminators < 2)
+            errors.Add("evolve-every needs a population: set discriminators to 2 or more, or evolve-every to 0");
+        if (Loss == LossKind.Wasserstein && ClipValue == 0 && GradientPenalty == 0)
+            errors.Add("loss=wasserstein needs a Lipschitz constraint: set clip (e.g. 0.01) or gradient-penalty (e.g. 10)");
+        if (ClipValue > 0 && GradientPenalty > 0)
+            errors.Add("clip and gradient-penalty are alternatives for the Wasserstein critic; set only one");
+        if (!IsToyData && Dataset == DatasetKind.FashionMnist && string.IsNullOrWhiteSpace(DataDir))
+            errors.Add("data-dir must name the folder with the Fashion-MNIST IDX files");
+
+        if (errors.Count > 0) throw new SettingsException(errors);
+        return this;
+    }
+
+    private static string Fmt(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Thrown by <see cref="TrainingSettings.Validate"/>; the message lists every problem, one per line.</summary>
+public sealed class SettingsException : Exception
+{
+    public SettingsException(IReadOnlyList<string> problems)
+        : base("invalid settings:\n  - " + string.Join("\n  - ", problems)) => Problems = problems;
+
+    public SettingsException(string problem) : this([problem]) { }
+
+    public SettingsException() : this("unknown settings problem") { }
+
+    public SettingsException(string message, Exception inner) : base(message, inner) => Problems = [message];
+
+    public IReadOnlyList<string> Problems { get; } = [];
+}

@@ -1,0 +1,155 @@
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Models;
+using AkkaGan.Core.Optim;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
+using static TorchSharp.torch;
+
+namespace AkkaGan.Core.Training;
+
+/// <summary>What the generator reports after its step.</summary>
+public sealed record GeneratorStepResult(long Round, double Loss, double GradientNorm);
+
+/// <summary>
+/// The generator's computations, the unit a <c>GeneratorActor</c> wraps: fake batches for the discriminator phase,
+/// the two halves of the generator step (forward keeping the graph; backward of the aggregated dL/dx_fake and the
+/// optimizer step), evaluation samples and snapshots. The generator stays in train mode throughout, so batch-norm
+/// statistics come from each batch and the order of requests cannot change any output.
+/// </summary>
+public sealed class GeneratorCore : IDisposable
+{
+    public const string EntityId = "g-0";
+    private readonly TrainingSettings _settings;
+    private Tensor? _pending;          // x_fake with its graph, between BeginStep and CompleteStep
+    private long _pendingRound = -1;
+
+    public GeneratorCore(TrainingSettings settings, long[] sampleShape, Device device)
+    {
+        _settings = settings;
+        SampleShape = sampleShape;
+        Device = device;
+        Model = ModelFactory.CreateGenerator(settings, sampleShape, device);
+        Model.train();
+        Optimizer = new ExplicitOptimizer([.. Model.parameters()], settings.Optimizer, settings.LrG, settings.Beta1, settings.Beta2);
+    }
+
+    public nn.Module<Tensor, Tensor> Model { get; }
+    public ExplicitOptimizer Optimizer { get; }
+    public long[] SampleShape { get; }
+    public Device Device { get; }
+
+    /// <summary>A detached fake batch for discriminator <paramref name="member"/> in critic step <paramref name="criticStep"/> of a round.</summary>
+    public Tensor GenerateFakes(long round, int criticStep, int member, int count)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var generator = Seeds.Generator(_settings.Seed, round, SeedRole.Generator, member, SeedPurpose.FakeForCritic, criticStep);
+        var z = randn([count, _settings.LatentDim], generator: generator).to(Device);   // (B, z)
+        return Model.forward(z).MoveToOuterDisposeScope();                                // (B, ...)
+    }
+
+    /// <summary>First half of the generator step: x_fake = G(z) with the graph kept; returns a detached copy to send.</summary>
+    public Tensor BeginStep(long round)
+    {
+        _pending?.Dispose();
+        using var scope = NewDisposeScope();
+        using var generator = Seeds.Generator(_settings.Seed, round, SeedRole.Generator, 0, SeedPurpose.GeneratorStep);
+        var z = randn([_settings.Batch, _settings.LatentDim], generator: generator).to(Device);
+        var fake = Model.forward(z);
+        _pending = fake.DetachFromDisposeScope();
+        _pendingRound = round;
+        return fake.detach().clone().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Second half: back-propagates the aggregated dL/dx_fake through the kept graph and steps.</summary>
+    public GeneratorStepResult CompleteStep(long round, Tensor aggregatedGradient, double loss)
+    {
+        if (_pending is null || _pendingRound != round)
+            throw new InvalidOperationException($"no generator step pending for round {round} (pending: {_pendingRound})");
+        using var scope = NewDisposeScope();
+        Optimizer.ZeroGrad();
+        _pending.backward([aggregatedGradient.to_type(_pending.dtype).to(_pending.device)]);
+        var norm = GradientNorm(Model.parameters());
+        Optimizer.Step();
+        _pending.Dispose();
+        _pending = null;
+        _pendingRound = -1;
+        return new GeneratorStepResult(round, loss, norm);
+    }
+
+    /// <summary>Evaluation samples from a fixed noise stream (the same z at every evaluation, so plots are comparable).</summary>
+    public Tensor Sample(int count, int stream = 0)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var generator = Seeds.Generator(_settings.Seed, 0, SeedRole.Generator, stream, SeedPurpose.Evaluation);
+        var z = randn([count, _settings.LatentDim], generator: generator).to(Device);
+        return Model.forward(z).cpu().MoveToOuterDisposeScope();
+    }
+
+    public EntitySnapshot Snapshot() => ModuleState.Snapshot(EntityId, Model, Optimizer);
+
+    public void Restore(EntitySnapshot snapshot) => ModuleState.Restore(snapshot, Model, Optimizer);
+
+    internal static double GradientNorm(IEnumerable<Tensor> parameters)
+    {
+        using var scope = NewDisposeScope();
+        var total = 0.0;
+        foreach (var p in parameters)
+        {
+            var g = p.grad;
+            if (g is not null) total += g.square().sum().AsDouble();
+        }
+        return Math.Sqrt(total);
+    }
+
+    public void Dispose()
+    {
+        _pending?.Dispose();
+        Optimizer.Dispose();
+        Model.Dispose();
+    }
+}
+
+/// <summary>Module + optimizer &lt;-&gt; <see cref="EntitySnapshot"/> (names: model/&lt;param or buffer&gt;, optim/m/i, optim/v/i).</summary>
+internal static class ModuleState
+{
+    public static EntitySnapshot Snapshot(string id, nn.Module module, ExplicitOptimizer optimizer)
+    {
+        var tensors = new List<NamedPayload>();
+        foreach (var (name, p) in module.named_parameters()) tensors.Add(new("model/" + name, TensorCodec.ToPayload(p)));
+        foreach (var (name, b) in module.named_buffers()) tensors.Add(new("model/" + name, TensorCodec.ToPayload(b)));
+        for (var i = 0; i < optimizer.FirstMoments.Count; i++)
+        {
+            tensors.Add(new($"optim/m/{i}", TensorCodec.ToPayload(optimizer.FirstMoments[i])));
+            tensors.Add(new($"optim/v/{i}", TensorCodec.ToPayload(optimizer.SecondMoments[i])));
+        }
+        return new EntitySnapshot(id, optimizer.LearningRate, optimizer.Steps, tensors);
+    }
+
+    public static void Restore(EntitySnapshot snapshot, nn.Module module, ExplicitOptimizer optimizer)
+    {
+        var byName = snapshot.Tensors.ToDictionary(t => t.Name, t => t.Payload);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var targets = module.named_parameters().Select(n => (n.name, (Tensor)n.parameter))
+            .Concat(module.named_buffers().Select(n => (n.name, n.buffer)))
+            .Select(t => ("model/" + t.Item1, t.Item2))
+            .Concat(optimizer.FirstMoments.Select((m, i) => ($"optim/m/{i}", m)))
+            .Concat(optimizer.SecondMoments.Select((v, i) => ($"optim/v/{i}", v)))
+            .ToArray();
+        // Validate everything before changing anything, so a mismatched snapshot leaves the entity as it was.
+        foreach (var (name, target) in targets)
+        {
+            if (!byName.TryGetValue(name, out var payload))
+                throw new CheckpointException($"snapshot of '{snapshot.EntityId}' lacks tensor '{name}' (was it written by a different model?)");
+            if (!payload.Shape.SequenceEqual(target.shape))
+                throw new CheckpointException(
+                    $"snapshot of '{snapshot.EntityId}': tensor '{name}' has shape [{string.Join(", ", payload.Shape)}], the model expects [{string.Join(", ", target.shape)}]");
+        }
+        foreach (var (name, target) in targets)
+            target.copy_(TensorCodec.ToTensor(byName[name], target.dtype).to(target.device));
+        optimizer.Steps = snapshot.OptimizerSteps;
+        optimizer.LearningRate = snapshot.LearningRate;
+    }
+}

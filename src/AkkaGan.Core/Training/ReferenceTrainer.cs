@@ -1,0 +1,173 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Data;
+using AkkaGan.Core.Metrics;
+using AkkaGan.Core.Population;
+using AkkaGan.Core.Settings;
+using static TorchSharp.torch;
+
+namespace AkkaGan.Core.Training;
+
+/// <summary>
+/// The monolithic engine: one loop, no actors, composing the same <see cref="GeneratorCore"/> and
+/// <see cref="DiscriminatorCore"/>s the cluster actors wrap. Round r: n-critic discriminator steps (each member its own
+/// fake batch), then one generator step with feedback from the selected members, aggregated in member order; then
+/// evolution, evaluation and checkpoint on their intervals. The correctness and performance baseline of the cluster engine.
+/// </summary>
+public sealed class ReferenceTrainer : IDisposable
+{
+    public const string EngineName = "reference";
+    private readonly ITrainingObserver _observer;
+    private readonly GaussianMixture? _mixture;
+
+    public ReferenceTrainer(TrainingSettings settings, IRealData data, Device device, ITrainingObserver? observer = null)
+    {
+        Settings = settings.Validate();
+        Data = data;
+        _mixture = data as GaussianMixture;
+        _observer = observer ?? new NullObserver();
+        Generator = new GeneratorCore(settings, data.SampleShape, device);
+        Discriminators = Enumerable.Range(0, settings.Discriminators).Select(i => new DiscriminatorCore(settings, i, data, device)).ToArray();
+    }
+
+    public TrainingSettings Settings { get; }
+    public IRealData Data { get; }
+    public GeneratorCore Generator { get; }
+    public IReadOnlyList<DiscriminatorCore> Discriminators { get; }
+    /// <summary>Rounds completed so far (the next round is Round + 1).</summary>
+    public long Round { get; private set; }
+
+    /// <summary>Runs rounds until <see cref="TrainingSettings.Rounds"/> or cancellation, with evaluations and checkpoints.</summary>
+    public void Run(CheckpointStore? checkpoints, CancellationToken cancellation = default)
+    {
+        while (Round < Settings.Rounds && !cancellation.IsCancellationRequested)
+        {
+            var report = RunRound();
+            _observer.OnRound(report);
+            if (Round % Settings.EvalEvery == 0 || Round == Settings.Rounds) _observer.OnEvaluation(Evaluate());
+            if (checkpoints is not null && (Round % Settings.CheckpointEvery == 0 || Round == Settings.Rounds))
+                _observer.OnCheckpoint(Round, checkpoints.Save(CreateCheckpoint()));
+        }
+    }
+
+    /// <summary>One round (see the class summary).</summary>
+    public RoundReport RunRound()
+    {
+        var round = Round + 1;
+        var batch = Settings.Batch;
+        var last = new DiscriminatorStepResult[Discriminators.Count];
+        for (var step = 0; step < Settings.NCritic; step++)
+        {
+            foreach (var d in Discriminators)
+            {
+                using var scope = NewDisposeScope();
+                var fake = Generator.GenerateFakes(round, step, d.Member, batch);
+                last[d.Member] = d.TrainStep(round, step, fake);
+            }
+        }
+
+        GeneratorStepResult result;
+        var selected = Aggregation.SelectMembers(Settings, Discriminators.Select(d => d.Member).ToArray(), round);
+        using (var scope = NewDisposeScope())
+        {
+            var fake = Generator.BeginStep(round);
+            var feedback = selected.Select(m => Discriminators[m].Feedback(round, fake)).ToArray();
+            var (gradient, loss) = Aggregation.Combine(Settings.Aggregate, feedback, Settings.SoftmaxLambda);
+            result = Generator.CompleteStep(round, gradient, loss);
+        }
+        Round = round;
+        if (Settings.EvolveEvery > 0 && round % Settings.EvolveEvery == 0) _observer.OnEvolution(Evolve(round));
+        return new RoundReport(round, result.Loss, result.GradientNorm, last, selected);
+    }
+
+    /// <summary>Exploit/explore: rank by fitness, copy the best into the worst with a perturbed learning rate.</summary>
+    public EvolutionReport Evolve(long round)
+    {
+        var fitness = FitnessOf(round);
+        var (best, worst) = Evolution.Rank(fitness);
+        using var generator = Seeds.Generator(Settings.Seed, round, SeedRole.Coordinator, 0, SeedPurpose.Evolution);
+        var uniform = rand([1], generator: generator).item<float>();
+        var lr = Evolution.PerturbLearningRate(Discriminators[best].Optimizer.LearningRate, Settings.LrPerturbation, uniform);
+        if (best != worst) Discriminators[worst].CopyFrom(Discriminators[best].Snapshot(), lr);
+        return new EvolutionReport(round, best, worst, fitness[best], fitness[worst], lr);
+    }
+
+    /// <summary>Fitness of every member on one shared fake batch and the shared real fitness batch.</summary>
+    public Dictionary<int, double> FitnessOf(long round)
+    {
+        using var scope = NewDisposeScope();
+        var fake = Generator.GenerateFakes(round, 0, -1, Settings.Batch);
+        return Discriminators.ToDictionary(d => d.Member, d => d.Fitness(round, fake));
+    }
+
+    /// <summary>Evaluation samples, mixture metrics (2-D data) and population fitness.</summary>
+    public EvaluationReport Evaluate()
+    {
+        using var scope = NewDisposeScope();
+        var samples = Generator.Sample(Settings.EvalSamples);
+        var flat = samples.to(float32).contiguous().data<float>().ToArray();
+        MixtureMetrics? metrics = null;
+        if (_mixture is not null)
+        {
+            var points = new (double, double)[Settings.EvalSamples];
+            for (var i = 0; i < points.Length; i++) points[i] = (flat[2 * i], flat[2 * i + 1]);
+            metrics = MixtureMetrics.Compute(points, _mixture.Centres, _mixture.Std);
+        }
+        return new EvaluationReport(Round, metrics, flat, Data.SampleShape, Settings.EvalSamples, FitnessOf(Round));
+    }
+
+    public Checkpoint CreateCheckpoint() => new(
+        new CheckpointMetadata(Round, Settings.Seed, SettingsJson.Serialize(Settings), EngineName, DateTimeOffset.UtcNow),
+        [Generator.Snapshot(), .. Discriminators.Select(d => d.Snapshot())]);
+
+    /// <summary>Restores every entity from a checkpoint of a compatible run; validates all entities first.</summary>
+    public void Restore(Checkpoint checkpoint)
+    {
+        if (checkpoint.Metadata.Round > Settings.Rounds)
+            throw new CheckpointException($"the checkpoint is at round {checkpoint.Metadata.Round}, past rounds={Settings.Rounds}; raise --rounds to continue it");
+        var entities = Discriminators.Select(d => checkpoint.Entity(d.EntityId)).ToArray();
+        Generator.Restore(checkpoint.Entity(GeneratorCore.EntityId));
+        for (var i = 0; i < entities.Length; i++) Discriminators[i].Restore(entities[i]);
+        Round = checkpoint.Metadata.Round;
+    }
+
+    public void Dispose()
+    {
+        Generator.Dispose();
+        foreach (var d in Discriminators) d.Dispose();
+    }
+
+    private sealed class NullObserver : ITrainingObserver;
+}
+
+/// <summary>The JSON form of <see cref="TrainingSettings"/> (kebab-case enums), used in checkpoints and summary.json.</summary>
+public static class SettingsJson
+{
+    public static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.KebabCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+        WriteIndented = false,
+    };
+
+    public static string Serialize(TrainingSettings settings) => JsonSerializer.Serialize(settings, Options);
+
+    public static TrainingSettings Deserialize(string json)
+        => JsonSerializer.Deserialize<TrainingSettings>(json, Options) ?? throw new CheckpointException("checkpoint settings are empty");
+}
+
+/// <summary>Creates the real data a run's settings name.</summary>
+public static class RunData
+{
+    public static IRealData Create(TrainingSettings settings)
+        => (IRealData?)GaussianMixture.For(settings) ?? FashionMnist.Load(settings.DataDir);
+
+    /// <summary>Resolves <c>auto</c> to CUDA when available, otherwise CPU.</summary>
+    public static Device ResolveDevice(DeviceKind kind) => kind switch
+    {
+        DeviceKind.Cpu => CPU,
+        DeviceKind.Cuda => cuda.is_available() ? CUDA : throw new SettingsException("device=cuda but no CUDA device is available (build with -p:TorchBackend=cuda on a GPU host)"),
+        _ => cuda.is_available() ? CUDA : CPU,
+    };
+}

@@ -1,0 +1,29 @@
+using AkkaGan.Core.Metrics;
+
+namespace AkkaGan.Core.Training;
+
+/// <summary>The outcome of one round: losses per discriminator (last critic step) and of the generator.</summary>
+public sealed record RoundReport(long Round, double GeneratorLoss, double GeneratorGradientNorm,
+    IReadOnlyList<DiscriminatorStepResult> Discriminators, IReadOnlyList<int> FeedbackMembers)
+{
+    public double MeanDiscriminatorLoss => Discriminators.Count == 0 ? double.NaN : Discriminators.Average(d => d.Loss);
+}
+
+/// <summary>
+/// An evaluation: mixture metrics for 2-D data (null for images), the evaluation samples (float32, row-major,
+/// shape <see cref="SampleShape"/> per sample) for plots, and each discriminator's fitness.
+/// </summary>
+public sealed record EvaluationReport(long Round, MixtureMetrics? Mixture, float[] Samples, long[] SampleShape, int SampleCount,
+    IReadOnlyDictionary<int, double> Fitness);
+
+/// <summary>A population change: the worst member received the best one's weights with a perturbed learning rate.</summary>
+public sealed record EvolutionReport(long Round, int Best, int Worst, double BestFitness, double WorstFitness, double NewLearningRate);
+
+/// <summary>Receives what a training engine does, for progress display and output files.</summary>
+public interface ITrainingObserver
+{
+    void OnRound(RoundReport report) { }
+    void OnEvaluation(EvaluationReport report) { }
+    void OnEvolution(EvolutionReport report) { }
+    void OnCheckpoint(long round, string path) { }
+}

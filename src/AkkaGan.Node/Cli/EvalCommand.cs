@@ -1,0 +1,76 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Data;
+using AkkaGan.Core.Metrics;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+using AkkaGan.Node.Output;
+using static TorchSharp.torch;
+
+namespace AkkaGan.Node.Cli;
+
+/// <summary><c>akkagan eval</c>: recomputes the metrics of a saved generator.</summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("eval", "Recompute the metrics of a saved generator (and plot its samples).");
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint file, checkpoints folder or run folder (newest checkpoint)", HelpName = "PATH", Required = true };
+        var samples = new Option<int?>("--samples") { Description = "Samples to draw (default: the run's eval-samples, 2500)", HelpName = "N" };
+        var output = new Option<string?>("--out") { Description = "Folder for eval.json and eval.png (default: print only)", HelpName = "DIR" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Override the dataset folder recorded in the checkpoint", HelpName = "DIR" };
+        command.Options.Add(checkpoint);
+        command.Options.Add(samples);
+        command.Options.Add(output);
+        command.Options.Add(dataDir);
+        command.SetAction(parse => Run(parse.GetValue(checkpoint)!, parse.GetValue(samples), parse.GetValue(output), parse.GetValue(dataDir)));
+        return command;
+    }
+
+    private static int Run(string checkpointPath, int? samples, string? output, string? dataDir)
+    {
+        var (path, checkpoint) = CheckpointStore.Resolve(checkpointPath);
+        var settings = SettingsJson.Deserialize(checkpoint.Metadata.SettingsJson);
+        if (dataDir is not null) settings = settings with { DataDir = dataDir };
+        if (samples is { } n) settings = settings with { EvalSamples = n };
+        settings.Validate();
+        var mixture = GaussianMixture.For(settings);
+        long[] shape = mixture is not null ? [2] : [1, 28, 28];
+        using var generator = new GeneratorCore(settings, shape, CPU);
+        generator.Restore(checkpoint.Entity(GeneratorCore.EntityId));
+        using var sample = generator.Sample(settings.EvalSamples);
+        var flat = sample.contiguous().data<float>().ToArray();
+
+        var result = new JsonObject
+        {
+            ["checkpoint"] = Path.GetFullPath(path),
+            ["round"] = checkpoint.Metadata.Round,
+            ["samples"] = settings.EvalSamples,
+        };
+        if (mixture is not null)
+        {
+            var points = Enumerable.Range(0, settings.EvalSamples).Select(i => ((double)flat[2 * i], (double)flat[2 * i + 1])).ToArray();
+            var m = MixtureMetrics.Compute(points, mixture.Centres, mixture.Std);
+            result["modes"] = m.Modes;
+            result["modes_captured"] = m.ModesCaptured;
+            result["high_quality_fraction"] = m.HighQualityFraction;
+            result["reverse_kl"] = m.ReverseKl;
+        }
+        Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (output is not null)
+        {
+            Directory.CreateDirectory(output);
+            File.WriteAllText(Path.Combine(output, "eval.json"), result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            var png = Path.Combine(output, "eval.png");
+            if (mixture is not null)
+                Plots.Scatter(png, flat, settings.EvalSamples, mixture, string.Create(CultureInfo.InvariantCulture, $"{mixture.Name}, checkpoint round {checkpoint.Metadata.Round}"));
+            else
+                Plots.ImageGrid(png, flat, shape, Math.Min(64, settings.EvalSamples));
+            Console.WriteLine($"wrote {png}");
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,110 @@
+using System.Globalization;
+using AkkaGan.Core.Settings;
+
+namespace AkkaGan.Node.Cli;
+
+/// <summary>
+/// The one table of training settings: each key's HOCON path (under <c>akkagan</c>), its flag (<c>--key</c>), help
+/// text and how a string value is parsed onto <see cref="TrainingSettings"/>. The HOCON binder and the command line
+/// both read this table, so a key cannot exist in one and not the other.
+/// </summary>
+public static class SettingKeys
+{
+    /// <summary>One setting: <paramref name="Path"/> relative to <c>akkagan</c>, e.g. <c>train.rounds</c>.</summary>
+    public sealed record Key(string Path, string HelpName, string Description, Func<TrainingSettings, string, TrainingSettings> Apply)
+    {
+        public string Name => Path[(Path.LastIndexOf('.') + 1)..];
+        public string Flag => "--" + Name;
+    }
+
+    public static readonly IReadOnlyList<Key> All =
+    [
+        new("train.dataset", "NAME", "Real data: ring8 | grid25 | spiral | fashion-mnist", (s, v) => s with { Dataset = Enum<DatasetKind>(v) }),
+        new("train.data-dir", "DIR", "Folder with the Fashion-MNIST IDX files (gzip or raw)", (s, v) => s with { DataDir = v }),
+        new("train.mixture-scale", "X", "Mixture radius (ring8 1, spiral 2) or grid spacing (grid25 2); empty keeps the protocol value", (s, v) => s with { MixtureScale = OptionalDouble(v) }),
+        new("train.mixture-std", "X", "Std of each mixture component (ring8 0.01, grid25 0.05, spiral 0.02); empty keeps the protocol value", (s, v) => s with { MixtureStd = OptionalDouble(v) }),
+        new("train.latent-dim", "N", "Dimension of the generator's input noise z", (s, v) => s with { LatentDim = Int(v) }),
+        new("train.hidden-units", "N", "Width of each hidden layer of the 2-D MLPs", (s, v) => s with { HiddenUnits = Int(v) }),
+        new("train.hidden-layers", "N", "Hidden layers of the 2-D MLPs", (s, v) => s with { HiddenLayers = Int(v) }),
+        new("train.loss", "NAME", "GAN loss pair: minimax | non-saturating | wasserstein | hinge | least-squares", (s, v) => s with { Loss = Enum<LossKind>(v) }),
+        new("train.optimizer", "NAME", "Optimizer of both networks and of the lookahead: adam | sgd", (s, v) => s with { Optimizer = Enum<OptimizerKind>(v) }),
+        new("train.lr-g", "X", "Generator learning rate", (s, v) => s with { LrG = Double(v) }),
+        new("train.lr-d", "X", "Discriminator learning rate", (s, v) => s with { LrD = Double(v) }),
+        new("train.beta1", "X", "Adam beta1", (s, v) => s with { Beta1 = Double(v) }),
+        new("train.beta2", "X", "Adam beta2", (s, v) => s with { Beta2 = Double(v) }),
+        new("train.clip", "C", "WGAN weight clipping to [-C, C] after each D step (0 = off)", (s, v) => s with { ClipValue = Double(v) }),
+        new("train.gradient-penalty", "LAMBDA", "WGAN-GP gradient penalty weight (0 = off)", (s, v) => s with { GradientPenalty = Double(v) }),
+        new("train.r1-gamma", "GAMMA", "R1 penalty weight on real data (0 = off)", (s, v) => s with { R1Gamma = Double(v) }),
+        new("train.instance-noise", "STD", "Instance noise std on every D input (0 = off)", (s, v) => s with { InstanceNoise = Double(v) }),
+        new("train.instance-noise-anneal", "ROUNDS", "Rounds over which instance noise decays linearly to 0 (0 = constant)", (s, v) => s with { InstanceNoiseAnneal = Int(v) }),
+        new("train.l2-penalty", "MU", "L2 weight penalty on the discriminator (0 = off)", (s, v) => s with { L2Penalty = Double(v) }),
+        new("train.unroll", "K", "Unrolled lookahead steps of each discriminator in the generator step (0 = plain GAN)", (s, v) => s with { Unroll = Int(v) }),
+        new("train.unroll-order", "ORDER", "first | second: whether G's gradient flows through the K lookahead updates", (s, v) => s with { UnrollOrder = Enum<UnrollOrder>(v) }),
+        new("train.discriminators", "N", "Size of the discriminator population", (s, v) => s with { Discriminators = Int(v) }),
+        new("train.aggregate", "NAME", "How G combines the population's gradients: mean | softmax | max | subset", (s, v) => s with { Aggregate = Enum<AggregationKind>(v) }),
+        new("train.softmax-lambda", "X", "GMAN softmax temperature lambda (0 = mean, large = max)", (s, v) => s with { SoftmaxLambda = Double(v) }),
+        new("train.subset-size", "K", "Members drawn per generator step with aggregate=subset", (s, v) => s with { SubsetSize = Int(v) }),
+        new("train.evolve-every", "ROUNDS", "Population evolution interval: worst D takes the best's weights (0 = off)", (s, v) => s with { EvolveEvery = Int(v) }),
+        new("train.lr-perturbation", "P", "Evolved D's learning rate is the best's times (1 - P) or (1 + P)", (s, v) => s with { LrPerturbation = Double(v) }),
+        new("train.n-critic", "N", "Discriminator steps per round (a round = n-critic D steps + 1 G step)", (s, v) => s with { NCritic = Int(v) }),
+        new("train.rounds", "N", "Rounds to train", (s, v) => s with { Rounds = Int(v) }),
+        new("train.batch", "N", "Batch size of every D and G step", (s, v) => s with { Batch = Int(v) }),
+        new("train.seed", "N", "Base seed; every random draw derives from it, the round and the role", (s, v) => s with { Seed = Long(v) }),
+        new("train.eval-every", "ROUNDS", "Evaluation (metrics, plots, TensorBoard) interval", (s, v) => s with { EvalEvery = Int(v) }),
+        new("train.eval-samples", "N", "Generated samples per evaluation (2500 is the VEEGAN/PacGAN protocol)", (s, v) => s with { EvalSamples = Int(v) }),
+        new("train.checkpoint-every", "ROUNDS", "Checkpoint interval", (s, v) => s with { CheckpointEvery = Int(v) }),
+        new("train.keep-checkpoints", "N", "Newest checkpoints kept in <out>/checkpoints", (s, v) => s with { KeepCheckpoints = Int(v) }),
+        new("device", "NAME", "auto | cpu | cuda (cuda needs the -p:TorchBackend=cuda build)", (s, v) => s with { Device = Enum<DeviceKind>(v) }),
+        new("torch-threads", "N", "Torch intra-op threads on this node (0 = all cores)", (s, v) => s with { TorchThreads = Int(v) }),
+    ];
+
+    /// <summary>Applies one value; wraps parse errors into a message naming <paramref name="source"/> (a flag or a HOCON key).</summary>
+    public static TrainingSettings Apply(Key key, TrainingSettings settings, string value, string source)
+    {
+        try
+        {
+            return key.Apply(settings, value.Trim());
+        }
+        catch (FormatException e)
+        {
+            throw new SettingsException($"{source}: {e.Message}");
+        }
+    }
+
+    /// <summary>kebab-case name of an enum member (NonSaturating -> non-saturating, Ring8 -> ring8).</summary>
+    public static string Kebab<T>(T value) where T : struct, System.Enum
+    {
+        var name = value.ToString();
+        var chars = new List<char>();
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (char.IsUpper(name[i]) && i > 0) chars.Add('-');
+            chars.Add(char.ToLowerInvariant(name[i]));
+        }
+        return new string([.. chars]);
+    }
+
+    private static T Enum<T>(string value) where T : struct, System.Enum
+    {
+        foreach (var candidate in System.Enum.GetValues<T>())
+            if (string.Equals(Kebab(candidate), value, StringComparison.OrdinalIgnoreCase)) return candidate;
+        throw new FormatException($"unknown value '{value}' (valid: {string.Join(", ", System.Enum.GetValues<T>().Select(Kebab))})");
+    }
+
+    private static int Int(string value)
+        => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var result)
+            ? result
+            : throw new FormatException($"expected an integer, got '{value}'");
+
+    private static long Long(string value)
+        => long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var result)
+            ? result
+            : throw new FormatException($"expected an integer, got '{value}'");
+
+    private static double Double(string value)
+        => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var result) && double.IsFinite(result)
+            ? result
+            : throw new FormatException($"expected a number, got '{value}'");
+
+    private static double? OptionalDouble(string value) => string.IsNullOrWhiteSpace(value) ? null : Double(value);
+}

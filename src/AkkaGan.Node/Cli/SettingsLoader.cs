@@ -1,0 +1,76 @@
+using Akka.Configuration;
+using AkkaGan.Core.Settings;
+
+namespace AkkaGan.Node.Cli;
+
+/// <summary>
+/// Binds the <c>akkagan</c> section of <c>cluster.hocon</c> (embedded in the executable), optionally layered under a
+/// user's <c>--config FILE</c>, onto <see cref="TrainingSettings"/>. Unknown keys are errors that name the key and
+/// the valid ones, so a typo never silently falls back to a default.
+/// </summary>
+public static class SettingsLoader
+{
+    /// <summary>The cluster.hocon this build ships with.</summary>
+    public static string DefaultHocon()
+    {
+        using var stream = typeof(SettingsLoader).Assembly.GetManifestResourceStream("cluster.hocon")
+            ?? throw new InvalidOperationException("cluster.hocon is not embedded in this build");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>The merged configuration: <paramref name="configFile"/> (if any) over the built-in cluster.hocon.</summary>
+    public static Config LoadConfig(string? configFile)
+    {
+        var defaults = Parse(DefaultHocon(), "cluster.hocon (built in)");
+        if (configFile is null) return defaults;
+        if (!File.Exists(configFile)) throw new SettingsException($"--config {configFile}: file not found");
+        string text;
+        try
+        {
+            text = File.ReadAllText(configFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SettingsException($"--config {configFile}: cannot read ({e.Message})");
+        }
+        return Parse(text, configFile).WithFallback(defaults);
+    }
+
+    /// <summary>Binds <c>akkagan.*</c> of <paramref name="config"/> onto <paramref name="settings"/>.</summary>
+    public static TrainingSettings Bind(Config config, TrainingSettings settings)
+    {
+        var known = SettingKeys.All.ToDictionary(k => k.Path);
+        foreach (var section in new[] { "akkagan", "akkagan.train" })
+        {
+            if (!config.HasPath(section)) continue;
+            foreach (var (name, value) in config.GetConfig(section).AsEnumerable())
+            {
+                var relative = section == "akkagan" ? name : "train." + name;
+                if (section == "akkagan" && !known.ContainsKey(relative) && value.IsObject()) continue; // sub-sections (train, control, ...)
+                if (!known.TryGetValue(relative, out var key))
+                {
+                    var valid = SettingKeys.All.Where(k => k.Path.StartsWith(section == "akkagan" ? "" : "train.", StringComparison.Ordinal)
+                                                           && (section != "akkagan" || !k.Path.Contains('.', StringComparison.Ordinal)))
+                        .Select(k => k.Name);
+                    throw new SettingsException($"unknown key {section}.{name} (valid keys: {string.Join(", ", valid)})");
+                }
+                var text = value.IsEmpty ? "" : value.GetString();
+                settings = SettingKeys.Apply(key, settings, text ?? "", $"{section}.{name}");
+            }
+        }
+        return settings;
+    }
+
+    private static Config Parse(string text, string source)
+    {
+        try
+        {
+            return ConfigurationFactory.ParseString(text);
+        }
+        catch (Exception e) when (e is not SettingsException)
+        {
+            throw new SettingsException($"{source}: not valid HOCON ({e.Message})");
+        }
+    }
+}

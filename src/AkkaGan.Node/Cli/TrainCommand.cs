@@ -1,0 +1,119 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+using AkkaGan.Node.Output;
+using Spectre.Console;
+using static TorchSharp.torch;
+
+namespace AkkaGan.Node.Cli;
+
+/// <summary><c>akkagan train</c>: a training run with progress, outputs and checkpoints.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("train", "Train a GAN. Defaults come from cluster.hocon (akkagan.train); every key there is also a flag below.");
+        var engine = new Option<string>("--engine") { Description = "reference: the monolithic engine (the cluster engine arrives in a later release)", HelpName = "NAME", DefaultValueFactory = _ => "reference" };
+        var output = new Option<string?>("--out") { Description = "Output folder (default: runs/<time>-<dataset>; with --resume: the resumed run's folder)", HelpName = "DIR" };
+        var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint file, a checkpoints folder or a run folder (its newest checkpoint)", HelpName = "PATH" };
+        var config = new Option<string?>("--config") { Description = "HOCON file layered over the built-in cluster.hocon", HelpName = "FILE" };
+        command.Options.Add(engine);
+        command.Options.Add(output);
+        command.Options.Add(resume);
+        command.Options.Add(config);
+        var settingOptions = SettingKeys.All.Select(k => (Key: k, Option: new Option<string?>(k.Flag) { Description = k.Description, HelpName = k.HelpName })).ToArray();
+        foreach (var (_, option) in settingOptions) command.Options.Add(option);
+
+        command.SetAction(parse =>
+        {
+            var flags = settingOptions
+                .Where(o => parse.GetResult(o.Option) is { Implicit: false })
+                .Select(o => (o.Key, Value: parse.GetValue(o.Option) ?? ""))
+                .ToArray();
+            return Run(parse.GetValue(engine)!, parse.GetValue(output), parse.GetValue(resume), parse.GetValue(config), flags);
+        });
+        return command;
+    }
+
+    private static int Run(string engine, string? output, string? resume, string? configFile, IReadOnlyList<(SettingKeys.Key Key, string Value)> flags)
+    {
+        if (engine != ReferenceTrainer.EngineName)
+            throw new SettingsException(engine == "cluster"
+                ? "--engine cluster: the cluster engine is not part of this build yet; use --engine reference"
+                : $"--engine: unknown value '{engine}' (valid: reference)");
+
+        // Settings: cluster.hocon <- --config <- (checkpoint's settings when resuming) <- flags.
+        var settings = SettingsLoader.Bind(SettingsLoader.LoadConfig(configFile), new TrainingSettings());
+        (string Path, Checkpoint Checkpoint)? resumed = null;
+        if (resume is not null)
+        {
+            resumed = CheckpointStore.Resolve(resume);
+            settings = SettingsJson.Deserialize(resumed.Value.Checkpoint.Metadata.SettingsJson);
+        }
+        foreach (var (key, value) in flags) settings = SettingKeys.Apply(key, settings, value, key.Flag);
+        settings.Validate();
+
+        var outDir = output
+            ?? (resumed is { } r ? RunFolderOf(r.Path) : Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{SettingKeys.Kebab(settings.Dataset)}"));
+        Directory.CreateDirectory(outDir);
+        if (settings.TorchThreads > 0) set_num_threads(settings.TorchThreads);
+        var device = RunData.ResolveDevice(settings.Device);
+        var data = RunData.Create(settings);
+
+        using var outputs = new RunOutputs(outDir, settings, data, ReferenceTrainer.EngineName);
+        var progress = new ConsoleProgress(settings.Rounds, () => outputs.RoundsPerSecond);
+        using var trainer = new ReferenceTrainer(settings, data, device, new CompositeObserver(outputs, progress));
+        if (resumed is { } res)
+        {
+            trainer.Restore(res.Checkpoint);
+            Console.WriteLine($"resuming from {res.Path} at round {trainer.Round}");
+        }
+        Console.WriteLine($"akkagan train: {SettingKeys.Kebab(settings.Dataset)}, loss {SettingKeys.Kebab(settings.Loss)}, unroll {settings.Unroll} ({SettingKeys.Kebab(settings.UnrollOrder)} order), " +
+                          $"{settings.Discriminators} discriminator(s), {settings.Rounds} rounds, batch {settings.Batch}, device {device.type}, engine {engine} -> {outDir}");
+        outputs.BeginAt(trainer.Round);
+
+        using var cancellation = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true; // finish the round, then checkpoint and summarise
+            cancellation.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var checkpoints = new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints);
+            progress.Run(trainer.Round, () => trainer.Run(checkpoints, cancellation.Token));
+            var completed = trainer.Round >= settings.Rounds;
+            if (!completed)
+            {
+                // Interrupted: keep what was learned.
+                outputs.OnEvaluation(trainer.Evaluate());
+                outputs.OnCheckpoint(trainer.Round, checkpoints.Save(trainer.CreateCheckpoint()));
+            }
+            var summary = outputs.WriteSummary(trainer.Round, completed);
+            PrintSummary(summary, outDir);
+            return completed ? 0 : 130;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    private static string RunFolderOf(string checkpointPath)
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(checkpointPath))!;
+        return Path.GetFileName(folder) == "checkpoints" ? Path.GetDirectoryName(folder)! : folder;
+    }
+
+    private static void PrintSummary(JsonObject summary, string outDir)
+    {
+        var table = new Table().Title("[bold]summary[/]").AddColumn("metric").AddColumn("value");
+        foreach (var key in new[] { "rounds", "modes_captured", "modes", "high_quality_fraction", "reverse_kl", "rounds_per_second", "wall_seconds", "generator_loss", "discriminator_loss", "evolutions", "last_checkpoint", "last_samples_png" })
+            if (summary[key] is { } value) table.AddRow(key, Markup.Escape(value.ToJsonString().Trim('"')));
+        table.AddRow("outputs", Markup.Escape(Path.GetFullPath(outDir)));
+        AnsiConsole.Write(table);
+    }
+}

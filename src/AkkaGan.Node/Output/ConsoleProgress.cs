@@ -1,0 +1,97 @@
+using System.Globalization;
+using AkkaGan.Core.Training;
+using Spectre.Console;
+
+namespace AkkaGan.Node.Output;
+
+/// <summary>
+/// Shows training progress: a Spectre.Console progress bar (round, losses, modes, rounds/s) on a terminal, plain log
+/// lines at every evaluation when output is redirected or CI is set.
+/// </summary>
+public sealed class ConsoleProgress : ITrainingObserver
+{
+    private readonly long _totalRounds;
+    private readonly Func<double> _roundsPerSecond;
+    private ProgressTask? _task;
+    private RoundReport? _last;
+    private string _metrics = "";
+
+    public ConsoleProgress(long totalRounds, Func<double> roundsPerSecond)
+    {
+        _totalRounds = totalRounds;
+        _roundsPerSecond = roundsPerSecond;
+    }
+
+    /// <summary>True when a live progress bar can be drawn (a terminal, not CI).</summary>
+    public static bool Interactive =>
+        !Console.IsOutputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI")) && AnsiConsole.Profile.Capabilities.Interactive;
+
+    /// <summary>Runs <paramref name="work"/> under a progress bar (or plainly), reporting through this observer.</summary>
+    public void Run(long startRound, Action work)
+    {
+        if (!Interactive)
+        {
+            Log($"training rounds {startRound + 1}..{_totalRounds}");
+            work();
+            return;
+        }
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                _task = ctx.AddTask("starting", maxValue: _totalRounds);
+                _task.Value = startRound;
+                work();
+                _task.Value = _task.MaxValue;
+            });
+    }
+
+    public void OnRound(RoundReport report)
+    {
+        _last = report;
+        if (_task is null) return;
+        _task.Value = report.Round;
+        if (report.Round % 10 == 0 || report.Round == _totalRounds) _task.Description = Markup.Escape(Line(report.Round));
+    }
+
+    public void OnEvaluation(EvaluationReport report)
+    {
+        var m = report.Mixture;
+        _metrics = m is null ? "" : $" | modes {m.ModesCaptured}/{m.Modes} HQ {m.HighQualityFraction:P1} KL {m.ReverseKl:F3}";
+        if (_task is null) Log(Line(report.Round));
+        else _task.Description = Markup.Escape(Line(report.Round));
+    }
+
+    public void OnEvolution(EvolutionReport report)
+    {
+        var text = $"round {report.Round}: evolution, {DiscriminatorCore.EntityIdOf(report.Worst)} (fitness {report.WorstFitness:F3}) <- " +
+                   $"{DiscriminatorCore.EntityIdOf(report.Best)} (fitness {report.BestFitness:F3}), lr {report.NewLearningRate:G3}";
+        if (_task is null) Log(text);
+    }
+
+    public void OnCheckpoint(long round, string path)
+    {
+        if (_task is null) Log($"round {round}: checkpoint {path}");
+    }
+
+    private string Line(long round)
+    {
+        var losses = _last is null ? "" : string.Create(CultureInfo.InvariantCulture, $" | G {_last.GeneratorLoss:F3} D {_last.MeanDiscriminatorLoss:F3}");
+        return string.Create(CultureInfo.InvariantCulture, $"round {round}/{_totalRounds}{losses}{_metrics} | {_roundsPerSecond():F1} rounds/s");
+    }
+
+    private static void Log(string text)
+        => Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{DateTime.Now:HH:mm:ss}] {text}"));
+}
+
+/// <summary>Fans observer events out to several observers, in order.</summary>
+public sealed class CompositeObserver(params ITrainingObserver[] observers) : ITrainingObserver
+{
+    public void OnRound(RoundReport report) { foreach (var o in observers) o.OnRound(report); }
+    public void OnEvaluation(EvaluationReport report) { foreach (var o in observers) o.OnEvaluation(report); }
+    public void OnEvolution(EvolutionReport report) { foreach (var o in observers) o.OnEvolution(report); }
+    public void OnCheckpoint(long round, string path) { foreach (var o in observers) o.OnCheckpoint(round, path); }
+}

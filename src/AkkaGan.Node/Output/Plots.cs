@@ -1,0 +1,66 @@
+using AkkaGan.Core.Data;
+using ScottPlot;
+using SkiaSharp;
+
+namespace AkkaGan.Node.Output;
+
+/// <summary>Pictures of a run: 2-D samples over the true modes (ScottPlot) and image grids (SkiaSharp).</summary>
+public static class Plots
+{
+    /// <summary>Scatter of samples (blue) over the mixture's centres (red) with their 3-std quality circles.</summary>
+    public static void Scatter(string path, float[] samples, int count, GaussianMixture mixture, string title)
+    {
+        var xs = new double[count];
+        var ys = new double[count];
+        for (var i = 0; i < count; i++)
+        {
+            xs[i] = samples[2 * i];
+            ys[i] = samples[2 * i + 1];
+        }
+        var plot = new Plot();
+        foreach (var (x, y) in mixture.Centres)
+        {
+            var circle = plot.Add.Circle(x, y, Math.Max(3 * mixture.Std, mixture.Extent / 150));
+            circle.LineColor = Colors.Red.WithAlpha(0.6);
+            circle.FillColor = Colors.Red.WithAlpha(0.08);
+        }
+        var points = plot.Add.Markers(xs, ys, MarkerShape.FilledCircle, 2.5f, Colors.SteelBlue.WithAlpha(0.45));
+        points.LegendText = $"generated ({count})";
+        var centres = plot.Add.Markers(mixture.Centres.Select(c => c.X).ToArray(), mixture.Centres.Select(c => c.Y).ToArray(),
+            MarkerShape.Cross, 9, Colors.Red);
+        centres.LegendText = "true modes (circle: 3 std)";
+        var limit = mixture.Extent * 1.35;
+        plot.Axes.SetLimits(-limit, limit, -limit, limit);
+        plot.Axes.SquareUnits();
+        plot.Title(title);
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.SavePng(path, 640, 640);
+    }
+
+    /// <summary>A grid of images (N, C, H, W) in [-1, 1], C = 1 (grey) or 3 (RGB), with 2-pixel gaps.</summary>
+    public static void ImageGrid(string path, float[] samples, long[] sampleShape, int count, int columns = 8, int scale = 2)
+    {
+        var (c, h, w) = ((int)sampleShape[0], (int)sampleShape[1], (int)sampleShape[2]);
+        var rows = (count + columns - 1) / columns;
+        const int gap = 2;
+        using var bitmap = new SKBitmap(columns * (w * scale + gap) + gap, rows * (h * scale + gap) + gap);
+        bitmap.Erase(SKColors.White);
+        for (var n = 0; n < count; n++)
+        {
+            var (ox, oy) = (gap + n % columns * (w * scale + gap), gap + n / columns * (h * scale + gap));
+            for (var y = 0; y < h; y++)
+                for (var x = 0; x < w; x++)
+                {
+                    byte Channel(int ch) => (byte)Math.Clamp((samples[((n * c + ch) * h + y) * w + x] + 1f) * 127.5f, 0, 255);
+                    var colour = c == 1 ? new SKColor(Channel(0), Channel(0), Channel(0)) : new SKColor(Channel(0), Channel(1), Channel(2));
+                    for (var dy = 0; dy < scale; dy++)
+                        for (var dx = 0; dx < scale; dx++)
+                            bitmap.SetPixel(ox + x * scale + dx, oy + y * scale + dy, colour);
+                }
+        }
+        using var image = SKImage.FromBitmap(bitmap);
+        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
+        using var file = File.Create(path);
+        data.SaveTo(file);
+    }
+}

@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AkkaGan.Core.Data;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace AkkaGan.Node.Output;
+
+/// <summary>
+/// Writes a run's outputs (DESIGN.md section 8): metrics.jsonl (one line per evaluation and per population event),
+/// samples/*.png, TensorBoard events under tb/, and summary.json at the end. Engine-agnostic: it observes
+/// <see cref="ITrainingObserver"/> events, so the reference and cluster engines produce the same files.
+/// </summary>
+public sealed class RunOutputs : ITrainingObserver, IDisposable
+{
+    private readonly TrainingSettings _settings;
+    private readonly GaussianMixture? _mixture;
+    private readonly StreamWriter _metrics;
+    private readonly SummaryWriter _tensorBoard;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private long _startRound;
+    private readonly string _engine;
+    private RoundReport? _lastRound;
+    private int _evolutions;
+
+    public RunOutputs(string directory, TrainingSettings settings, IRealData data, string engine)
+    {
+        Directory = directory;
+        _settings = settings;
+        _engine = engine;
+        _mixture = data as GaussianMixture;
+        System.IO.Directory.CreateDirectory(Path.Combine(directory, "samples"));
+        _metrics = new StreamWriter(Path.Combine(directory, "metrics.jsonl"), append: true) { AutoFlush = true };
+        _tensorBoard = utils.tensorboard.SummaryWriter(Path.Combine(directory, "tb"));
+    }
+
+    public string Directory { get; }
+    public EvaluationReport? LastEvaluation { get; private set; }
+    public string? LastCheckpoint { get; private set; }
+    public string? LastSamplePng { get; private set; }
+    public double RoundsPerSecond => _lastRound is null ? 0 : (_lastRound.Round - _startRound) / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
+
+    /// <summary>Marks where this process starts (0, or the round of a resumed checkpoint) and restarts the clock.</summary>
+    public void BeginAt(long round)
+    {
+        _startRound = round;
+        _clock.Restart();
+    }
+
+    public void OnRound(RoundReport report) => _lastRound = report;
+
+    public void OnEvaluation(EvaluationReport report)
+    {
+        LastEvaluation = report;
+        var round = report.Round;
+        var png = Path.Combine(Directory, "samples", $"round-{round.ToString("D6", CultureInfo.InvariantCulture)}.png");
+        if (_mixture is not null)
+        {
+            var m = report.Mixture!;
+            Plots.Scatter(png, report.Samples, report.SampleCount, _mixture,
+                $"{_mixture.Name}, round {round}: {m.ModesCaptured}/{m.Modes} modes, HQ {m.HighQualityFraction:P0}");
+        }
+        else
+        {
+            Plots.ImageGrid(png, report.Samples, report.SampleShape, Math.Min(64, report.SampleCount));
+        }
+        LastSamplePng = png;
+
+        var line = new JsonObject
+        {
+            ["event"] = "eval",
+            ["round"] = round,
+            ["wall_seconds"] = Math.Round(_clock.Elapsed.TotalSeconds, 3),
+            ["rounds_per_second"] = Math.Round(RoundsPerSecond, 3),
+            ["generator_loss"] = _lastRound?.GeneratorLoss,
+            ["generator_grad_norm"] = _lastRound?.GeneratorGradientNorm,
+            ["discriminator_loss"] = _lastRound?.MeanDiscriminatorLoss,
+            ["modes_captured"] = report.Mixture?.ModesCaptured,
+            ["high_quality_fraction"] = report.Mixture?.HighQualityFraction,
+            ["reverse_kl"] = report.Mixture?.ReverseKl,
+            ["discriminators"] = new JsonArray([.. (_lastRound?.Discriminators ?? []).Select(d => (JsonNode)new JsonObject
+            {
+                ["id"] = DiscriminatorCore.EntityIdOf(d.Member),
+                ["loss"] = d.Loss,
+                ["penalty"] = d.Penalty,
+                ["real_score"] = d.RealScore,
+                ["fake_score"] = d.FakeScore,
+                ["grad_norm"] = d.GradientNorm,
+                ["fitness"] = report.Fitness.TryGetValue(d.Member, out var f) ? f : null,
+            })]),
+            ["samples_png"] = Path.GetRelativePath(Directory, png),
+        };
+        _metrics.WriteLine(line.ToJsonString());
+
+        var step = (int)round;
+        if (_lastRound is not null)
+        {
+            _tensorBoard.add_scalar("loss/generator", (float)_lastRound.GeneratorLoss, step);
+            _tensorBoard.add_scalar("grad_norm/generator", (float)_lastRound.GeneratorGradientNorm, step);
+            foreach (var d in _lastRound.Discriminators)
+            {
+                _tensorBoard.add_scalar($"loss/{DiscriminatorCore.EntityIdOf(d.Member)}", (float)d.Loss, step);
+                _tensorBoard.add_scalar($"fitness/{DiscriminatorCore.EntityIdOf(d.Member)}", (float)report.Fitness.GetValueOrDefault(d.Member), step);
+            }
+        }
+        if (report.Mixture is { } mm)
+        {
+            _tensorBoard.add_scalar("metrics/modes_captured", mm.ModesCaptured, step);
+            _tensorBoard.add_scalar("metrics/high_quality_fraction", (float)mm.HighQualityFraction, step);
+            _tensorBoard.add_scalar("metrics/reverse_kl", (float)mm.ReverseKl, step);
+        }
+        _tensorBoard.add_scalar("throughput/rounds_per_second", (float)RoundsPerSecond, step);
+        _tensorBoard.add_img("samples", png, step);
+    }
+
+    public void OnEvolution(EvolutionReport report)
+    {
+        _evolutions++;
+        _metrics.WriteLine(new JsonObject
+        {
+            ["event"] = "evolution",
+            ["round"] = report.Round,
+            ["best"] = DiscriminatorCore.EntityIdOf(report.Best),
+            ["worst"] = DiscriminatorCore.EntityIdOf(report.Worst),
+            ["best_fitness"] = report.BestFitness,
+            ["worst_fitness"] = report.WorstFitness,
+            ["new_lr"] = report.NewLearningRate,
+        }.ToJsonString());
+    }
+
+    public void OnCheckpoint(long round, string path) => LastCheckpoint = path;
+
+    /// <summary>Writes summary.json (schema in README.md, "Outputs") and returns it.</summary>
+    public JsonObject WriteSummary(long rounds, bool completed)
+    {
+        var m = LastEvaluation?.Mixture;
+        var summary = new JsonObject
+        {
+            ["schema"] = "akkagan.summary/1",
+            ["engine"] = _engine,
+            ["dataset"] = SettingsJson.Options.PropertyNamingPolicy!.ConvertName(_settings.Dataset.ToString()),
+            ["completed"] = completed,
+            ["rounds"] = rounds,
+            ["rounds_this_run"] = rounds - _startRound,
+            ["wall_seconds"] = Math.Round(_clock.Elapsed.TotalSeconds, 3),
+            ["rounds_per_second"] = Math.Round(RoundsPerSecond, 3),
+            ["modes"] = m?.Modes,
+            ["modes_captured"] = m?.ModesCaptured,
+            ["high_quality_fraction"] = m?.HighQualityFraction,
+            ["reverse_kl"] = m?.ReverseKl,
+            ["generator_loss"] = _lastRound?.GeneratorLoss,
+            ["discriminator_loss"] = _lastRound?.MeanDiscriminatorLoss,
+            ["evolutions"] = _evolutions,
+            ["last_checkpoint"] = LastCheckpoint is null ? null : Path.GetRelativePath(Directory, LastCheckpoint),
+            ["last_samples_png"] = LastSamplePng is null ? null : Path.GetRelativePath(Directory, LastSamplePng),
+            ["settings"] = JsonNode.Parse(SettingsJson.Serialize(_settings)),
+        };
+        File.WriteAllText(Path.Combine(Directory, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return summary;
+    }
+
+    public void Dispose()
+    {
+        _metrics.Dispose();
+    }
+}

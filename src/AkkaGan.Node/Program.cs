@@ -1,0 +1,27 @@
+using System.CommandLine;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Data;
+using AkkaGan.Core.Settings;
+using AkkaGan.Node.Cli;
+
+// The `akkagan` executable. Exit codes: 0 success, 1 runtime failure, 2 invalid input (settings, flags, dataset,
+// checkpoint), 130 interrupted (a final checkpoint and summary are written first).
+var root = new RootCommand("AkkaGan: distributed, actor-based GAN training on Akka.NET and TorchSharp.");
+root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
+
+try
+{
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is SettingsException or DatasetException or CheckpointException)
+{
+    Console.Error.WriteLine($"akkagan: error: {e.Message}");
+    return 2;
+}
+catch (DllNotFoundException e)
+{
+    Console.Error.WriteLine($"akkagan: error: the native torch library could not be loaded ({e.Message}). " +
+                            "TorchSharp 0.107 needs libstdc++ with GLIBCXX_3.4.32 (GCC 13+); run ./build.sh prereqs for the fix.");
+    return 1;
+}

@@ -1,0 +1,52 @@
+using System.Diagnostics;
+
+namespace AkkaGan.Integration.Tests;
+
+/// <summary>Runs the built <c>akkagan</c> executable (same configuration as these tests) as a child process.</summary>
+internal static class Akkagan
+{
+    public sealed record Result(int ExitCode, string Stdout, string Stderr)
+    {
+        public string All => Stdout + Stderr;
+    }
+
+    public static string RepositoryRoot { get; } = FindRoot();
+
+    public static string Dll
+    {
+        get
+        {
+            // tests/AkkaGan.Integration.Tests/bin/<Configuration>/net10.0/
+            var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+            var path = Path.Combine(RepositoryRoot, "src", "AkkaGan.Node", "bin", configuration, "net10.0", "akkagan.dll");
+            return File.Exists(path) ? path : throw new FileNotFoundException($"build the solution first: {path} is missing");
+        }
+    }
+
+    public static Result Run(params string[] args) => Run(TimeSpan.FromMinutes(3), args);
+
+    public static Result Run(TimeSpan timeout, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        start.ArgumentList.Add(Dll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment["CI"] = "true";
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"akkagan {string.Join(' ', args)} did not finish within {timeout}");
+        }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string FindRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AkkaGan.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new DirectoryNotFoundException("AkkaGan.sln not found above the test folder");
+    }
+}

@@ -1,0 +1,152 @@
+using System.Text.Json.Nodes;
+
+namespace AkkaGan.Integration.Tests;
+
+public sealed class TrainCommandSpecs : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-it-").FullName;
+
+    // Small and fast: a few rounds of the real pipeline on ring8.
+    private static readonly string[] Quick =
+        ["--batch", "64", "--unroll", "1", "--eval-every", "3", "--checkpoint-every", "3", "--eval-samples", "300", "--torch-threads", "1"];
+
+    private string Out(string name) => Path.Combine(_dir, name);
+
+    [Theory]
+    [InlineData("--loss", "bogus", "valid: minimax, non-saturating, wasserstein, hinge, least-squares")]
+    [InlineData("--dataset", "mnist", "valid: ring8, grid25, spiral, fashion-mnist")]
+    [InlineData("--rounds", "0", "rounds must be a positive number")]
+    [InlineData("--batch", "abc", "expected an integer")]
+    [InlineData("--unroll-order", "third", "valid: first, second")]
+    public void Train_should_reject_bad_flags_with_a_message_naming_them(string flag, string value, string expected)
+    {
+        var result = Akkagan.Run("train", flag, value, "--out", Out("bad"));
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
+        Assert.Contains(flag.TrimStart('-'), result.Stderr);
+        Assert.False(Directory.Exists(Out("bad")), "nothing is written before the settings are valid");
+    }
+
+    [Fact]
+    public void Train_should_reject_a_wasserstein_critic_without_constraint()
+    {
+        var result = Akkagan.Run("train", "--loss", "wasserstein", "--out", Out("w"));
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("gradient-penalty", result.Stderr);
+    }
+
+    [Fact]
+    public void Train_should_name_a_missing_unparsable_or_unknown_key_config()
+    {
+        var missing = Akkagan.Run("train", "--config", Out("nope.hocon"));
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("nope.hocon: file not found", missing.Stderr);
+
+        File.WriteAllText(Out("typo.hocon"), "akkagan.train { roundz = 5 }");
+        var typo = Akkagan.Run("train", "--config", Out("typo.hocon"));
+        Assert.Equal(2, typo.ExitCode);
+        Assert.Contains("unknown key akkagan.train.roundz", typo.Stderr);
+        Assert.Contains("rounds", typo.Stderr);
+
+        File.WriteAllText(Out("value.hocon"), "akkagan.train { n-critic = many }");
+        var value = Akkagan.Run("train", "--config", Out("value.hocon"));
+        Assert.Equal(2, value.ExitCode);
+        Assert.Contains("akkagan.train.n-critic: expected an integer", value.Stderr);
+    }
+
+    [Fact]
+    public void Train_should_refuse_the_cluster_engine_until_it_exists()
+    {
+        var result = Akkagan.Run("train", "--engine", "cluster");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--engine reference", result.Stderr);
+    }
+
+    [Fact]
+    public void Help_should_document_every_flag_group()
+    {
+        var result = Akkagan.Run("train", "--help");
+        Assert.Equal(0, result.ExitCode);
+        foreach (var flag in new[] { "--dataset", "--loss", "--unroll", "--unroll-order", "--discriminators", "--aggregate", "--n-critic", "--rounds", "--batch",
+                     "--lr-g", "--lr-d", "--seed", "--eval-every", "--checkpoint-every", "--resume", "--device", "--out", "--config", "--engine",
+                     "--clip", "--gradient-penalty", "--r1-gamma", "--instance-noise", "--l2-penalty" })
+            Assert.Contains(flag, result.Stdout);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void A_short_run_should_write_every_output_and_eval_should_reproduce_its_metrics()
+    {
+        var run = Akkagan.Run(["train", .. Quick, "--rounds", "6", "--discriminators", "2", "--out", Out("run")]);
+        Assert.True(run.ExitCode == 0, run.All);
+        Assert.Contains("summary", run.Stdout);
+
+        var summary = JsonNode.Parse(File.ReadAllText(Out("run/summary.json")))!;
+        foreach (var key in new[] { "modes_captured", "high_quality_fraction", "reverse_kl", "rounds", "rounds_per_second", "wall_seconds", "settings" })
+            Assert.NotNull(summary[key]);
+        Assert.Equal(6, summary["rounds"]!.GetValue<long>());
+        Assert.True(summary["completed"]!.GetValue<bool>());
+        Assert.Equal(2, summary["settings"]!["discriminators"]!.GetValue<int>());
+
+        var lines = File.ReadAllLines(Out("run/metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToArray();
+        Assert.Equal([3L, 6L], lines.Select(l => l["round"]!.GetValue<long>()));
+        Assert.Equal(2, lines[0]["discriminators"]!.AsArray().Count);
+        foreach (var png in new[] { "run/samples/round-000003.png", "run/samples/round-000006.png" })
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Out(png))[..4]);
+        Assert.NotEmpty(Directory.GetFiles(Out("run/tb"), "events.out.tfevents.*"));
+        Assert.Equal(2, Directory.GetFiles(Out("run/checkpoints"), "ckpt-r*.akgc").Length);
+
+        var eval = Akkagan.Run("eval", "--checkpoint", Out("run"), "--out", Out("eval"));
+        Assert.True(eval.ExitCode == 0, eval.All);
+        var evaluated = JsonNode.Parse(File.ReadAllText(Out("eval/eval.json")))!;
+        Assert.Equal(6, evaluated["round"]!.GetValue<long>());
+        Assert.Equal(summary["modes_captured"]!.GetValue<int>(), evaluated["modes_captured"]!.GetValue<int>());
+        Assert.Equal(summary["high_quality_fraction"]!.GetValue<double>(), evaluated["high_quality_fraction"]!.GetValue<double>());
+        Assert.Equal(summary["reverse_kl"]!.GetValue<double>(), evaluated["reverse_kl"]!.GetValue<double>());
+        Assert.True(File.Exists(Out("eval/eval.png")));
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Resume_should_continue_to_the_same_result_as_an_uninterrupted_run()
+    {
+        var straight = Akkagan.Run(["train", .. Quick, "--rounds", "6", "--out", Out("straight")]);
+        Assert.True(straight.ExitCode == 0, straight.All);
+        var firstHalf = Akkagan.Run(["train", .. Quick, "--rounds", "3", "--out", Out("resumed")]);
+        Assert.True(firstHalf.ExitCode == 0, firstHalf.All);
+        var secondHalf = Akkagan.Run("train", "--resume", Out("resumed"), "--rounds", "6");
+        Assert.True(secondHalf.ExitCode == 0, secondHalf.All);
+        Assert.Contains("at round 3", secondHalf.Stdout);
+
+        var a = JsonNode.Parse(File.ReadAllText(Out("straight/summary.json")))!;
+        var b = JsonNode.Parse(File.ReadAllText(Out("resumed/summary.json")))!;
+        Assert.Equal(6, b["rounds"]!.GetValue<long>());
+        Assert.Equal(3, b["rounds_this_run"]!.GetValue<long>());
+        foreach (var key in new[] { "high_quality_fraction", "reverse_kl", "generator_loss", "discriminator_loss" })
+            Assert.Equal(a[key]!.GetValue<double>(), b[key]!.GetValue<double>());
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Resuming_from_a_corrupt_checkpoint_should_fail_clearly_and_keep_the_good_one()
+    {
+        var run = Akkagan.Run(["train", .. Quick, "--rounds", "6", "--out", Out("c")]);
+        Assert.True(run.ExitCode == 0, run.All);
+        var files = Directory.GetFiles(Out("c/checkpoints")).Order().ToArray();
+        var good = File.ReadAllBytes(files[0]);
+        File.WriteAllBytes(files[^1], File.ReadAllBytes(files[^1])[..^10]);
+
+        var resumed = Akkagan.Run("train", "--resume", Out("c"), "--rounds", "9");
+        Assert.Equal(2, resumed.ExitCode);
+        Assert.Contains(Path.GetFileName(files[^1]), resumed.Stderr);
+        Assert.Contains("corrupt checkpoint", resumed.Stderr);
+        Assert.Contains(Path.GetFileName(files[0]), resumed.Stderr);
+        Assert.Equal(good, File.ReadAllBytes(files[0]));
+        Assert.Equal(files, Directory.GetFiles(Out("c/checkpoints")).Order().ToArray());
+
+        var fromGood = Akkagan.Run("train", "--resume", files[0], "--rounds", "4");
+        Assert.True(fromGood.ExitCode == 0, fromGood.All);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
