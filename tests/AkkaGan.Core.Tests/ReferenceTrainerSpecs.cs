@@ -101,6 +101,23 @@ public sealed class ReferenceTrainerSpecs
     }
 
     [Fact]
+    public void Rounds_evaluations_and_checkpoints_should_not_leak_tensors()
+    {
+        // Flat native memory over long runs: every tensor a round creates is disposed by its scope.
+        using var trainer = new ReferenceTrainer(Tiny with { EvolveEvery = 2, Rounds = 100 }, RunData.Create(Tiny), CPU);
+        void Work(int rounds)
+        {
+            for (var i = 0; i < rounds; i++) trainer.RunRound();
+            trainer.Evaluate();
+            trainer.Restore(trainer.CreateCheckpoint());
+        }
+        Work(3);
+        var live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Work(12);
+        Assert.Equal(live, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void Subset_aggregation_should_ask_only_the_drawn_members()
     {
         using var trainer = new ReferenceTrainer(Tiny with { Aggregate = AggregationKind.Subset, SubsetSize = 2 }, RunData.Create(Tiny), CPU);

@@ -28,7 +28,12 @@ public sealed class ExplicitOptimizer : IDisposable
     }
 
     public OptimizerKind Kind { get; }
+    /// <summary>The base learning rate (what evolution perturbs and checkpoints keep).</summary>
     public double LearningRate { get; set; }
+    /// <summary>Schedule multiplier applied on top of <see cref="LearningRate"/> (set each round by the trainer; 1 = none).</summary>
+    public double Scale { get; set; } = 1.0;
+    /// <summary>The learning rate a step uses: <see cref="LearningRate"/> x <see cref="Scale"/>.</summary>
+    public double EffectiveLearningRate => LearningRate * Scale;
     public double Beta1 { get; }
     public double Beta2 { get; }
     public double Eps { get; }
@@ -51,13 +56,13 @@ public sealed class ExplicitOptimizer : IDisposable
             if (g is null) continue;
             if (Kind == OptimizerKind.Sgd)
             {
-                p.add_(g, alpha: -LearningRate);
+                p.add_(g, alpha: -EffectiveLearningRate);
                 continue;
             }
             _m[i].mul_(Beta1).add_(g, alpha: 1 - Beta1);
             _v[i].mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
             var denom = (_v[i].sqrt() / Math.Sqrt(bc2)).add_(Eps);
-            p.addcdiv_(_m[i], denom, value: -LearningRate / bc1);
+            p.addcdiv_(_m[i], denom, value: -EffectiveLearningRate / bc1);
         }
     }
 
@@ -82,7 +87,7 @@ public sealed class ExplicitOptimizer : IDisposable
         var next = new Tensor[weights.Count];
         if (Kind == OptimizerKind.Sgd)
         {
-            for (var i = 0; i < weights.Count; i++) next[i] = weights[i] - LearningRate * gradients[i];
+            for (var i = 0; i < weights.Count; i++) next[i] = weights[i] - EffectiveLearningRate * gradients[i];
             return (next, state with { Steps = state.Steps + 1 });
         }
         var steps = state.Steps + 1;
@@ -91,13 +96,13 @@ public sealed class ExplicitOptimizer : IDisposable
         var v = new Tensor[weights.Count];
         for (var i = 0; i < weights.Count; i++)
         {
-            m[i] = Beta1 * state.M[i] + (1 - Beta1) * gradients[i];
-            v[i] = Beta2 * state.V[i] + (1 - Beta2) * gradients[i].square();
+            m[i] = (state.M[i] * Beta1).add_(gradients[i], alpha: 1 - Beta1);                // b1 m + (1 - b1) g
+            v[i] = (state.V[i] * Beta2).addcmul_(gradients[i], gradients[i], 1 - Beta2);     // b2 v + (1 - b2) g^2
             // clamp_min keeps sqrt differentiable where a gradient entry is exactly 0 (dead ReLU units): d sqrt(v)/dv
             // is infinite at 0 and would turn the second-order gradient into NaN. Below 1e-30 the value differs from
             // the in-place step by less than 1e-15, far under eps.
-            var denom = v[i].clamp_min(1e-30).sqrt() / Math.Sqrt(bc2) + Eps;
-            next[i] = weights[i] - (LearningRate / bc1) * m[i] / denom;
+            var denom = (v[i].clamp_min(1e-30) * (1 / bc2)).sqrt() + Eps;  // no in-place op after sqrt: its output is saved for backward
+            next[i] = weights[i].addcdiv(m[i], denom, -EffectiveLearningRate / bc1);
         }
         return (next, new FunctionalState(m, v, steps));
     }

@@ -22,6 +22,7 @@ public static class Aggregation
     {
         if (settings.Aggregate != AggregationKind.Subset || settings.SubsetSize >= members.Count)
             return [.. members.Order()];
+        using var scope = NewDisposeScope();
         using var generator = Seeds.Generator(settings.Seed, round, SeedRole.Coordinator, 0, SeedPurpose.Subset);
         var permutation = randperm(members.Count, generator: generator).data<long>().ToArray();
         return [.. permutation.Take(settings.SubsetSize).Select(i => members[(int)i]).Order()];

@@ -1,3 +1,4 @@
+using AkkaGan.Core.Training;
 using static TorchSharp.torch;
 
 namespace AkkaGan.Core.Population;
@@ -26,6 +27,14 @@ public static class Evolution
     {
         var ordered = fitness.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key).ToArray();
         return (ordered[0].Key, ordered[^1].Key);
+    }
+
+    /// <summary>The uniform draw in [0, 1) that decides the explore direction of an evolution at a round.</summary>
+    public static double Uniform(long baseSeed, long round)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = Seeds.Generator(baseSeed, round, SeedRole.Coordinator, 0, SeedPurpose.Evolution);
+        return rand([1], generator: generator).item<float>();
     }
 
     /// <summary>The explore step: the copied learning rate times (1 - p) or (1 + p), chosen by one uniform draw.</summary>

@@ -14,6 +14,9 @@ public enum AggregationKind { Mean, Softmax, Max, Subset }
 /// <summary>Whether the unrolled lookahead differentiates through its own updates.</summary>
 public enum UnrollOrder { First, Second }
 
+/// <summary>Learning-rate schedule over the run.</summary>
+public enum LrDecay { None, Linear }
+
 /// <summary>The optimizer both networks (and the lookahead) use.</summary>
 public enum OptimizerKind { Adam, Sgd }
 
@@ -21,7 +24,8 @@ public enum OptimizerKind { Adam, Sgd }
 public enum DeviceKind { Auto, Cpu, Cuda }
 
 /// <summary>
-/// Every setting of a training run, in one typed object. Defaults live in <c>cluster.hocon</c> (the <c>akkagan</c>
+/// Every setting of a training run, in one typed object. The initial values mirror <c>cluster.hocon</c>, which owns
+/// the defaults a user gets. Defaults live in <c>cluster.hocon</c> (the <c>akkagan</c>
 /// section); hosts bind that file, then flags, onto this record and call <see cref="Validate"/> before the first round.
 /// </summary>
 public sealed record TrainingSettings
@@ -40,9 +44,18 @@ public sealed record TrainingSettings
     public LossKind Loss { get; init; } = LossKind.NonSaturating;
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
     public double LrG { get; init; } = 1e-3;
-    public double LrD { get; init; } = 1e-4;
+    public double LrD { get; init; } = 1e-3;
     public double Beta1 { get; init; } = 0.5;
     public double Beta2 { get; init; } = 0.999;
+    /// <summary>none, or linear: every learning rate decays linearly to <see cref="LrFinal"/> x base over the rounds.</summary>
+    public LrDecay LrDecay { get; init; } = LrDecay.Linear;
+    /// <summary>Fraction of the base learning rate reached at the last round with lr-decay=linear.</summary>
+    public double LrFinal { get; init; }
+
+    /// <summary>The learning-rate multiplier for a round (1-based) under <see cref="LrDecay"/>.</summary>
+    public double LrScale(long round) => LrDecay == LrDecay.None
+        ? 1.0
+        : 1.0 - (1.0 - LrFinal) * Math.Clamp((double)(round - 1) / Math.Max(1, Rounds - 1), 0, 1);
 
     /// <summary>WGAN weight clipping bound c (weights clamped to [-c, c] after each step); 0 = off.</summary>
     public double ClipValue { get; init; }
@@ -57,8 +70,8 @@ public sealed record TrainingSettings
     /// <summary>L2 weight penalty on the discriminator's parameters; 0 = off.</summary>
     public double L2Penalty { get; init; }
 
-    public int Unroll { get; init; }
-    public UnrollOrder UnrollOrder { get; init; } = UnrollOrder.Second;
+    public int Unroll { get; init; } = 5;
+    public UnrollOrder UnrollOrder { get; init; } = UnrollOrder.First;
 
     public int Discriminators { get; init; } = 1;
     public AggregationKind Aggregate { get; init; } = AggregationKind.Mean;
@@ -70,15 +83,15 @@ public sealed record TrainingSettings
     public double LrPerturbation { get; init; } = 0.2;
 
     public int NCritic { get; init; } = 1;
-    public int Rounds { get; init; } = 5000;
+    public int Rounds { get; init; } = 3000;
     public int Batch { get; init; } = 512;
     public long Seed { get; init; } = 1;
-    public int EvalEvery { get; init; } = 500;
+    public int EvalEvery { get; init; } = 250;
     public int EvalSamples { get; init; } = 2500;
-    public int CheckpointEvery { get; init; } = 1000;
+    public int CheckpointEvery { get; init; } = 500;
     public int KeepCheckpoints { get; init; } = 3;
     public DeviceKind Device { get; init; } = DeviceKind.Auto;
-    /// <summary>Intra-op threads for torch on this node; 0 = all cores.</summary>
+    /// <summary>Intra-op threads for torch on this node; 0 = auto (1 for 2-D MLPs, all cores for images).</summary>
     public int TorchThreads { get; init; }
 
     /// <summary>True for the 2-D Gaussian-mixture datasets (MLP models, mode metrics, scatter plots).</summary>
@@ -106,6 +119,7 @@ public sealed record TrainingSettings
         Positive("lr-g", LrG);
         Positive("lr-d", LrD);
         if (!(Beta1 >= 0 && Beta1 < 1)) errors.Add($"beta1 must be in [0, 1) (got {Fmt(Beta1)})");
+        if (!(LrFinal >= 0 && LrFinal <= 1)) errors.Add($"lr-final must be in [0, 1] (got {Fmt(LrFinal)})");
         if (!(Beta2 >= 0 && Beta2 < 1)) errors.Add($"beta2 must be in [0, 1) (got {Fmt(Beta2)})");
         NonNegative("clip", ClipValue);
         NonNegative("gradient-penalty", GradientPenalty);

@@ -56,6 +56,9 @@ public sealed class ReferenceTrainer : IDisposable
     {
         var round = Round + 1;
         var batch = Settings.Batch;
+        var scale = Settings.LrScale(round);
+        Generator.Optimizer.Scale = scale;
+        foreach (var d in Discriminators) d.Optimizer.Scale = scale;
         var last = new DiscriminatorStepResult[Discriminators.Count];
         for (var step = 0; step < Settings.NCritic; step++)
         {
@@ -86,8 +89,7 @@ public sealed class ReferenceTrainer : IDisposable
     {
         var fitness = FitnessOf(round);
         var (best, worst) = Evolution.Rank(fitness);
-        using var generator = Seeds.Generator(Settings.Seed, round, SeedRole.Coordinator, 0, SeedPurpose.Evolution);
-        var uniform = rand([1], generator: generator).item<float>();
+        var uniform = Evolution.Uniform(Settings.Seed, round);
         var lr = Evolution.PerturbLearningRate(Discriminators[best].Optimizer.LearningRate, Settings.LrPerturbation, uniform);
         if (best != worst) Discriminators[worst].CopyFrom(Discriminators[best].Snapshot(), lr);
         return new EvolutionReport(round, best, worst, fitness[best], fitness[worst], lr);
@@ -162,6 +164,13 @@ public static class RunData
 {
     public static IRealData Create(TrainingSettings settings)
         => (IRealData?)GaussianMixture.For(settings) ?? FashionMnist.Load(settings.DataDir);
+
+    /// <summary>
+    /// Intra-op threads: the configured number, or for 0 ("auto") 1 thread for the 2-D MLPs (their 128-wide matmuls
+    /// run slower with two threads than with one, measured here) and all cores for image models.
+    /// </summary>
+    public static int TorchThreads(TrainingSettings settings)
+        => settings.TorchThreads > 0 ? settings.TorchThreads : settings.IsToyData ? 1 : Environment.ProcessorCount;
 
     /// <summary>Resolves <c>auto</c> to CUDA when available, otherwise CPU.</summary>
     public static Device ResolveDevice(DeviceKind kind) => kind switch

@@ -32,6 +32,8 @@ public static class SettingKeys
         new("train.lr-d", "X", "Discriminator learning rate", (s, v) => s with { LrD = Double(v) }),
         new("train.beta1", "X", "Adam beta1", (s, v) => s with { Beta1 = Double(v) }),
         new("train.beta2", "X", "Adam beta2", (s, v) => s with { Beta2 = Double(v) }),
+        new("train.lr-decay", "NAME", "none | linear: learning rates decay linearly to lr-final x base over the rounds", (s, v) => s with { LrDecay = Enum<LrDecay>(v) }),
+        new("train.lr-final", "F", "Fraction of the base learning rates reached at the last round with lr-decay=linear", (s, v) => s with { LrFinal = Double(v) }),
         new("train.clip", "C", "WGAN weight clipping to [-C, C] after each D step (0 = off)", (s, v) => s with { ClipValue = Double(v) }),
         new("train.gradient-penalty", "LAMBDA", "WGAN-GP gradient penalty weight (0 = off)", (s, v) => s with { GradientPenalty = Double(v) }),
         new("train.r1-gamma", "GAMMA", "R1 penalty weight on real data (0 = off)", (s, v) => s with { R1Gamma = Double(v) }),
@@ -55,7 +57,7 @@ public static class SettingKeys
         new("train.checkpoint-every", "ROUNDS", "Checkpoint interval", (s, v) => s with { CheckpointEvery = Int(v) }),
         new("train.keep-checkpoints", "N", "Newest checkpoints kept in <out>/checkpoints", (s, v) => s with { KeepCheckpoints = Int(v) }),
         new("device", "NAME", "auto | cpu | cuda (cuda needs the -p:TorchBackend=cuda build)", (s, v) => s with { Device = Enum<DeviceKind>(v) }),
-        new("torch-threads", "N", "Torch intra-op threads on this node (0 = all cores)", (s, v) => s with { TorchThreads = Int(v) }),
+        new("torch-threads", "N", "Torch intra-op threads (0 = auto: 1 for the 2-D MLPs, all cores for images)", (s, v) => s with { TorchThreads = Int(v) }),
     ];
 
     /// <summary>Applies one value; wraps parse errors into a message naming <paramref name="source"/> (a flag or a HOCON key).</summary>

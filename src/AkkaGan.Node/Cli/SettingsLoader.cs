@@ -62,6 +62,15 @@ public static class SettingsLoader
         return settings;
     }
 
+    /// <summary>The value a key has in <paramref name="config"/>, as text for help output ("" shown as "(protocol value)").</summary>
+    public static string DefaultText(Config config, SettingKeys.Key key)
+    {
+        var path = "akkagan." + key.Path;
+        if (!config.HasPath(path)) return "(unset)";
+        var value = config.GetString(path);
+        return string.IsNullOrEmpty(value) ? "(dataset's protocol value)" : value;
+    }
+
     private static Config Parse(string text, string source)
     {
         try

@@ -23,7 +23,12 @@ public static class TrainCommand
         command.Options.Add(output);
         command.Options.Add(resume);
         command.Options.Add(config);
-        var settingOptions = SettingKeys.All.Select(k => (Key: k, Option: new Option<string?>(k.Flag) { Description = k.Description, HelpName = k.HelpName })).ToArray();
+        var defaults = SettingsLoader.LoadConfig(null);
+        var settingOptions = SettingKeys.All.Select(k => (Key: k, Option: new Option<string?>(k.Flag)
+        {
+            Description = $"{k.Description} [cluster.hocon: {SettingsLoader.DefaultText(defaults, k)}]",
+            HelpName = k.HelpName,
+        })).ToArray();
         foreach (var (_, option) in settingOptions) command.Options.Add(option);
 
         command.SetAction(parse =>
@@ -58,7 +63,7 @@ public static class TrainCommand
         var outDir = output
             ?? (resumed is { } r ? RunFolderOf(r.Path) : Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{SettingKeys.Kebab(settings.Dataset)}"));
         Directory.CreateDirectory(outDir);
-        if (settings.TorchThreads > 0) set_num_threads(settings.TorchThreads);
+        set_num_threads(RunData.TorchThreads(settings));
         var device = RunData.ResolveDevice(settings.Device);
         var data = RunData.Create(settings);
 
