@@ -25,13 +25,21 @@ internal static class Akkagan
 
     public static Result Run(params string[] args) => Run(TimeSpan.FromMinutes(3), args);
 
+    /// <summary>Starts akkagan without waiting (output read and discarded); the caller owns the process.</summary>
+    public static Process Start(string[] args)
+    {
+        var process = Process.Start(StartInfo(args, redirect: true))!;
+        process.StandardInput.Close();
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
     public static Result Run(TimeSpan timeout, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        start.ArgumentList.Add(Dll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        start.Environment["CI"] = "true";
-        using var process = Process.Start(start)!;
+        using var process = Process.Start(StartInfo(args, redirect: true))!;
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -41,6 +49,18 @@ internal static class Akkagan
             throw new TimeoutException($"akkagan {string.Join(' ', args)} did not finish within {timeout}");
         }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static ProcessStartInfo StartInfo(string[] args, bool redirect)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = redirect, RedirectStandardError = redirect, RedirectStandardInput = redirect, UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Dll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment["CI"] = "true";
+        return start;
     }
 
     private static string FindRoot()

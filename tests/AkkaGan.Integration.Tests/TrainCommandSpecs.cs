@@ -185,6 +185,31 @@ public sealed class TrainCommandSpecs : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
+    public void Sigterm_should_stop_cleanly_with_a_final_checkpoint_that_resumes()
+    {
+        var process = Akkagan.Start(["train", .. Quick, "--rounds", "100000", "--out", Out("term")]);
+        var metrics = Out("term/metrics.jsonl");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((!File.Exists(metrics) || new FileInfo(metrics).Length == 0) && DateTime.UtcNow < deadline) Thread.Sleep(100);
+        if (process.HasExited) Assert.Fail($"akkagan exited early with code {process.ExitCode}");
+        Assert.True(File.Exists(metrics), "training did not start within 60 s");
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
+        Assert.True(process.WaitForExit(60_000), "the process did not stop after SIGTERM");
+        Assert.Equal(130, process.ExitCode);
+
+        var summary = JsonNode.Parse(File.ReadAllText(Out("term/summary.json")))!;
+        Assert.False(summary["completed"]!.GetValue<bool>());
+        var stopped = summary["rounds"]!.GetValue<long>();
+        Assert.True(stopped >= 3);
+        Assert.True(File.Exists(Path.Combine(Out("term/checkpoints"), $"ckpt-r{stopped:D8}.akgc")), "no final checkpoint at the stopped round");
+
+        var resumed = Akkagan.Run("train", "--resume", Out("term"), "--rounds", (stopped + 2).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(resumed.ExitCode == 0, resumed.All);
+        Assert.Contains($"at round {stopped}", resumed.Stdout);
+    }
+
+    [Fact]
     public void A_missing_dataset_should_name_the_file_and_the_apt_package()
     {
         var result = Akkagan.Run("train", "--dataset", "fashion-mnist", "--data-dir", Out("no-such-folder"));

@@ -43,7 +43,7 @@ public sealed record TrainingSettings
 
     public LossKind Loss { get; init; } = LossKind.NonSaturating;
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
-    public double LrG { get; init; } = 1e-3;
+    public double LrG { get; init; } = 2e-3;
     public double LrD { get; init; } = 1e-3;
     public double Beta1 { get; init; } = 0.5;
     public double Beta2 { get; init; } = 0.999;

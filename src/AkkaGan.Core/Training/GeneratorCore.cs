@@ -77,6 +77,14 @@ public sealed class GeneratorCore : IDisposable
         return new GeneratorStepResult(round, loss, norm);
     }
 
+    /// <summary>Drops a pending step (no discriminator answered): the kept graph is released, nothing is stepped.</summary>
+    public void AbortStep()
+    {
+        _pending?.Dispose();
+        _pending = null;
+        _pendingRound = -1;
+    }
+
     /// <summary>Evaluation samples from a fixed noise stream (the same z at every evaluation, so plots are comparable).</summary>
     public Tensor Sample(int count, int stream = 0)
     {

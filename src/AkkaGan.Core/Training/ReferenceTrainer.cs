@@ -165,6 +165,9 @@ public static class RunData
     public static IRealData Create(TrainingSettings settings)
         => (IRealData?)GaussianMixture.For(settings) ?? FashionMnist.Load(settings.DataDir);
 
+    /// <summary>The shape of one sample of the settings' dataset, without loading it (for the generator's node).</summary>
+    public static long[] SampleShape(TrainingSettings settings) => settings.IsToyData ? [2] : [1, 28, 28];
+
     /// <summary>
     /// Intra-op threads: the configured number, or for 0 ("auto") 1 thread for the 2-D MLPs (their 128-wide matmuls
     /// run slower with two threads than with one, measured here) and all cores for image models.

@@ -1,4 +1,5 @@
 using Akka.Configuration;
+using AkkaGan.Cluster;
 using AkkaGan.Core.Settings;
 
 namespace AkkaGan.Node.Cli;
@@ -10,19 +11,10 @@ namespace AkkaGan.Node.Cli;
 /// </summary>
 public static class SettingsLoader
 {
-    /// <summary>The cluster.hocon this build ships with.</summary>
-    public static string DefaultHocon()
-    {
-        using var stream = typeof(SettingsLoader).Assembly.GetManifestResourceStream("cluster.hocon")
-            ?? throw new InvalidOperationException("cluster.hocon is not embedded in this build");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    }
-
     /// <summary>The merged configuration: <paramref name="configFile"/> (if any) over the built-in cluster.hocon.</summary>
     public static Config LoadConfig(string? configFile)
     {
-        var defaults = Parse(DefaultHocon(), "cluster.hocon (built in)");
+        var defaults = Parse(AkkaGanConfig.Text(), "cluster.hocon (built in)");
         if (configFile is null) return defaults;
         if (!File.Exists(configFile)) throw new SettingsException($"--config {configFile}: file not found");
         string text;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
@@ -82,10 +83,18 @@ public static class TrainCommand
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
-            e.Cancel = true; // finish the round, then checkpoint and summarise
+            // First Ctrl-C: finish the round, then checkpoint and summarise. A second one ends the process at once.
+            e.Cancel = !cancellation.IsCancellationRequested;
+            if (e.Cancel) Console.Error.WriteLine("stopping after this round (a final checkpoint and summary follow; Ctrl-C again to abort)");
             cancellation.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        // SIGTERM (docker stop, kubectl delete, systemd) gets the same clean stop as Ctrl-C.
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            cancellation.Cancel();
+        });
         try
         {
             var checkpoints = new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints);
@@ -93,9 +102,9 @@ public static class TrainCommand
             var completed = trainer.Round >= settings.Rounds;
             if (!completed)
             {
-                // Interrupted: keep what was learned.
-                outputs.OnEvaluation(trainer.Evaluate());
-                outputs.OnCheckpoint(trainer.Round, checkpoints.Save(trainer.CreateCheckpoint()));
+                // Interrupted: keep what was learned (unless the interval just did).
+                if (outputs.LastEvaluation?.Round != trainer.Round) outputs.OnEvaluation(trainer.Evaluate());
+                if (trainer.Round % settings.CheckpointEvery != 0) outputs.OnCheckpoint(trainer.Round, checkpoints.Save(trainer.CreateCheckpoint()));
             }
             var summary = outputs.WriteSummary(trainer.Round, completed);
             PrintSummary(summary, outDir);
@@ -117,7 +126,10 @@ public static class TrainCommand
     {
         var table = new Table().Title("[bold]summary[/]").AddColumn("metric").AddColumn("value");
         foreach (var key in new[] { "rounds", "modes_captured", "modes", "high_quality_fraction", "reverse_kl", "rounds_per_second", "wall_seconds", "generator_loss", "discriminator_loss", "evolutions", "last_checkpoint", "last_samples_png" })
-            if (summary[key] is { } value) table.AddRow(key, Markup.Escape(value.ToJsonString().Trim('"')));
+            if (summary[key] is JsonValue value)
+                table.AddRow(key, Markup.Escape(value.TryGetValue<double>(out var number) && number % 1 != 0
+                    ? number.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)
+                    : value.ToJsonString().Trim('"')));
         table.AddRow("outputs", Markup.Escape(Path.GetFullPath(outDir)));
         AnsiConsole.Write(table);
     }

@@ -15,6 +15,7 @@ public sealed class ConsoleProgress : ITrainingObserver
     private ProgressTask? _task;
     private RoundReport? _last;
     private string _metrics = "";
+    private string _compactMetrics = "";
 
     public ConsoleProgress(long totalRounds, Func<double> roundsPerSecond)
     {
@@ -38,8 +39,8 @@ public sealed class ConsoleProgress : ITrainingObserver
         AnsiConsole.Progress()
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 20 }, new PercentageColumn(),
+                new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
                 _task = ctx.AddTask("starting", maxValue: _totalRounds);
@@ -54,15 +55,16 @@ public sealed class ConsoleProgress : ITrainingObserver
         _last = report;
         if (_task is null) return;
         _task.Value = report.Round;
-        if (report.Round % 10 == 0 || report.Round == _totalRounds) _task.Description = Markup.Escape(Line(report.Round));
+        if (report.Round % 10 == 0 || report.Round == _totalRounds) _task.Description = Markup.Escape(Compact(report.Round));
     }
 
     public void OnEvaluation(EvaluationReport report)
     {
         var m = report.Mixture;
         _metrics = m is null ? "" : $" | modes {m.ModesCaptured}/{m.Modes} HQ {m.HighQualityFraction:P1} KL {m.ReverseKl:F3}";
+        _compactMetrics = m is null ? "" : $" {m.ModesCaptured}/{m.Modes} modes HQ {m.HighQualityFraction:P0}";
         if (_task is null) Log(Line(report.Round));
-        else _task.Description = Markup.Escape(Line(report.Round));
+        else _task.Description = Markup.Escape(Compact(report.Round));
     }
 
     public void OnEvolution(EvolutionReport report)
@@ -81,6 +83,13 @@ public sealed class ConsoleProgress : ITrainingObserver
     {
         var losses = _last is null ? "" : string.Create(CultureInfo.InvariantCulture, $" | G {_last.GeneratorLoss:F3} D {_last.MeanDiscriminatorLoss:F3}");
         return string.Create(CultureInfo.InvariantCulture, $"round {round}/{_totalRounds}{losses}{_metrics} | {_roundsPerSecond():F1} rounds/s");
+    }
+
+    /// <summary>The bar's description: short enough to survive an 80-column terminal beside the bar.</summary>
+    private string Compact(long round)
+    {
+        var losses = _last is null ? "" : string.Create(CultureInfo.InvariantCulture, $" G {_last.GeneratorLoss:F2} D {_last.MeanDiscriminatorLoss:F2}");
+        return string.Create(CultureInfo.InvariantCulture, $"{round}/{_totalRounds}{losses}{_compactMetrics} {_roundsPerSecond():F0}/s");
     }
 
     private static void Log(string text)

@@ -1,0 +1,141 @@
+using System.Runtime.Serialization;
+using Akka.Actor;
+using Akka.Event;
+using AkkaGan.Cluster.Protocol;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Data;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
+using AkkaGan.Core.Training;
+using static TorchSharp.torch;
+using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
+
+namespace AkkaGan.Cluster.Discriminator;
+
+/// <summary>
+/// Entity <c>d-i</c>: owns one <see cref="DiscriminatorCore"/> and its real data (loaded on this node; data never
+/// crosses the wire). Thin by design: it validates each command (configured, not stale, tensor shape), runs the
+/// core synchronously inside one dispose scope, and replies. A bad command gets a
+/// <see cref="D.CommandRejected"/> naming the problem; the entity keeps its state.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The core is disposed in PostStop, the end of an actor's life.")]
+public sealed class DiscriminatorActor : ReceiveActor
+{
+    private readonly DiscriminatorId _id;
+    private readonly IActorRef _discriminators;
+    private readonly Func<TrainingSettings, IRealData> _data;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private DiscriminatorCore? _core;
+    private long[] _sampleShape = [];
+    private long _round;
+
+    /// <param name="discriminators">Where D -> D transfers go (the discriminator shard region).</param>
+    /// <param name="data">Loads the real data a run's settings name (cached per node by the caller).</param>
+    public DiscriminatorActor(DiscriminatorId id, IActorRef discriminators, Func<TrainingSettings, IRealData> data)
+    {
+        _id = id;
+        _discriminators = discriminators;
+        _data = data;
+        Receive<D.Configure>(Configure);
+        Receive<D.TrainStep>(m => Guarded(m.Round, nameof(D.TrainStep), m.ReplyTo, core =>
+        {
+            using var fake = Decode(m.Fake);
+            var r = core.TrainStep(m.Round, m.CriticStep, fake);
+            _round = m.Round;
+            m.ReplyTo.Tell(new D.TrainStepDone(_id, m.Round, m.CriticStep, r.Loss, r.Penalty, r.RealScore, r.FakeScore, r.GradientNorm));
+        }));
+        Receive<D.ComputeFeedback>(m => Guarded(m.Round, nameof(D.ComputeFeedback), m.ReplyTo, core =>
+        {
+            using var fake = Decode(m.Fake);
+            var feedback = core.Feedback(m.Round, fake);
+            _round = m.Round;
+            m.ReplyTo.Tell(new D.FeedbackComputed(_id, m.Round, feedback.Loss, TensorCodec.ToPayload(feedback.Gradient)));
+        }));
+        Receive<D.MeasureFitness>(m => Guarded(m.Round, nameof(D.MeasureFitness), m.ReplyTo, core =>
+        {
+            using var fake = Decode(m.Fake);
+            m.ReplyTo.Tell(new D.FitnessMeasured(_id, m.Round, core.Fitness(m.Round, fake)));
+        }));
+        Receive<D.TransferWeights>(m => Guarded(m.Round, nameof(D.TransferWeights), m.ReplyTo, core =>
+            _discriminators.Tell(new D.AdoptWeights(m.Target, core.Snapshot(), m.LearningRate, m.Round, m.ReplyTo))));
+        Receive<D.AdoptWeights>(m => Guarded(m.Round, nameof(D.AdoptWeights), m.ReplyTo, core =>
+        {
+            core.CopyFrom(m.Snapshot, m.LearningRate);
+            m.ReplyTo.Tell(new D.WeightsAdopted(_id, m.Round, m.LearningRate));
+        }));
+        Receive<D.GetSnapshot>(m => Guarded(m.Round, nameof(D.GetSnapshot), m.ReplyTo, core =>
+            m.ReplyTo.Tell(new D.SnapshotTaken(_id, m.Round, core.Snapshot()))));
+        Receive<D.RestoreSnapshot>(m => Guarded(0, nameof(D.RestoreSnapshot), m.ReplyTo, core =>
+        {
+            core.Restore(m.Snapshot);
+            _round = 0;
+            m.ReplyTo.Tell(new D.Configured(_id));
+        }));
+    }
+
+    public static Props Props(DiscriminatorId id, IActorRef discriminators, Func<TrainingSettings, IRealData> data)
+        => Akka.Actor.Props.Create(() => new DiscriminatorActor(id, discriminators, data));
+
+    private void Configure(D.Configure m)
+    {
+        try
+        {
+            var settings = SettingsJson.Deserialize(m.SettingsJson).Validate();
+            var data = _data(settings);
+            _core?.Dispose();
+            _core = new DiscriminatorCore(settings, _id.Member, data, RunData.ResolveDevice(settings.Device), m.Loss, m.LearningRate);
+            _sampleShape = data.SampleShape;
+            _round = 0;
+            m.ReplyTo.Tell(new D.Configured(_id));
+        }
+        catch (Exception e) when (e is SettingsException or DatasetException or System.Text.Json.JsonException or CheckpointException)
+        {
+            Reject(m.ReplyTo, 0, nameof(D.Configure), e.Message);
+        }
+    }
+
+    /// <summary>Runs a command against the core when it is configured and the round is not stale.</summary>
+    private void Guarded(long round, string command, IActorRef replyTo, Action<DiscriminatorCore> action)
+    {
+        if (_core is null)
+        {
+            Reject(replyTo, round, command, "not configured (send Configure first)");
+            return;
+        }
+        if (round > 0 && round < _round)
+        {
+            Reject(replyTo, round, command, $"stale round {round}: this discriminator is at round {_round}");
+            return;
+        }
+        try
+        {
+            using var scope = NewDisposeScope();
+            action(_core);
+        }
+        catch (Exception e) when (e is SerializationException or CheckpointException or ArgumentException)
+        {
+            Reject(replyTo, round, command, e.Message);
+        }
+    }
+
+    /// <summary>The payload as a tensor of shape (B, ...sample shape), or a rejection naming the mismatch.</summary>
+    private Tensor Decode(TensorPayload payload)
+    {
+        if (payload.Shape.Length != _sampleShape.Length + 1 || !payload.Shape.Skip(1).SequenceEqual(_sampleShape) || payload.Shape[0] < 1)
+            throw new ArgumentException(
+                $"tensor of shape [{string.Join(", ", payload.Shape)}] does not fit this discriminator's samples (expected [B, {string.Join(", ", _sampleShape)}])");
+        return TensorCodec.ToTensor(payload, ScalarType.Float32);
+    }
+
+    private void Reject(IActorRef replyTo, long round, string command, string reason)
+    {
+        _log.Warning("{0} rejected {1} (round {2}): {3}", _id, command, round, reason);
+        replyTo.Tell(new D.CommandRejected(_id, round, command, reason));
+    }
+
+    protected override void PostStop()
+    {
+        _core?.Dispose();
+        base.PostStop();
+    }
+}

@@ -1,0 +1,192 @@
+using System.Runtime.Serialization;
+using Akka.Actor;
+using Akka.Event;
+using AkkaGan.Cluster.Protocol;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Population;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
+using AkkaGan.Core.Training;
+using static TorchSharp.torch;
+using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
+using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
+
+namespace AkkaGan.Cluster.Generator;
+
+/// <summary>
+/// Entity <c>g-0</c>: owns the <see cref="GeneratorCore"/>. Sends each discriminator its fake batch directly, runs the
+/// generator step (x_fake out to the selected members, their dL/dx_fake back, aggregated in member order, stepped),
+/// and gives evaluation samples and snapshots. The step's graph lives only between <c>RunGeneratorStep</c> and the
+/// last answer or the step's timeout; members that do not answer in time (or reject) are left out of the aggregate.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The core is disposed in PostStop, the end of an actor's life.")]
+public sealed class GeneratorActor : ReceiveActor, IWithTimers
+{
+    private readonly GeneratorId _id;
+    private readonly IActorRef _discriminators;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private GeneratorCore? _core;
+    private TrainingSettings? _settings;
+    private PendingStep? _pending;
+
+    /// <param name="discriminators">The discriminator shard region (or any router of <see cref="IWithDiscriminatorId"/> messages).</param>
+    public GeneratorActor(GeneratorId id, IActorRef discriminators)
+    {
+        _id = id;
+        _discriminators = discriminators;
+        Receive<G.Configure>(Configure);
+        Receive<G.ProduceFakes>(m => Guarded(m.Round, nameof(G.ProduceFakes), m.ReplyTo, (core, settings) =>
+        {
+            foreach (var member in m.Members)
+            {
+                using var fake = core.GenerateFakes(m.Round, m.CriticStep, member, settings.Batch);
+                _discriminators.Tell(new D.TrainStep(new DiscriminatorId(member), m.Round, m.CriticStep, TensorCodec.ToPayload(fake), m.ReplyTo));
+            }
+        }));
+        Receive<G.RunGeneratorStep>(m => Guarded(m.Round, nameof(G.RunGeneratorStep), m.ReplyTo, (core, _) => BeginStep(core, m)));
+        Receive<D.FeedbackComputed>(m =>
+        {
+            if (_pending is not { } p || p.Round != m.Round || !p.Waiting.Remove(m.Discriminator.Member)) return; // late or unknown
+            p.Answers[m.Discriminator.Member] = m;
+            if (p.Waiting.Count == 0) CompleteStep();
+        });
+        Receive<D.CommandRejected>(m =>
+        {
+            if (_pending is not { } p || p.Round != m.Round || !p.Waiting.Remove(m.Discriminator.Member)) return;
+            _log.Warning("{0} left out of round {1}: {2}", m.Discriminator, m.Round, m.Reason);
+            if (p.Waiting.Count == 0) CompleteStep();
+        });
+        Receive<StepTimedOut>(m =>
+        {
+            if (_pending is not { } p || p.Round != m.Round) return;
+            _log.Warning("generator step of round {0}: no answer from {1} within {2}", m.Round,
+                string.Join(", ", p.Waiting.Order().Select(i => new DiscriminatorId(i))), p.Timeout);
+            CompleteStep();
+        });
+        Receive<G.ProduceFitnessBatch>(m => Guarded(m.Round, nameof(G.ProduceFitnessBatch), m.ReplyTo, (core, settings) =>
+        {
+            using var fake = core.GenerateFakes(m.Round, 0, -1, settings.Batch);
+            var payload = TensorCodec.ToPayload(fake);
+            foreach (var member in m.Members)
+                _discriminators.Tell(new D.MeasureFitness(new DiscriminatorId(member), m.Round, payload, m.ReplyTo));
+        }));
+        Receive<G.GetSamples>(m => Guarded(0, nameof(G.GetSamples), m.ReplyTo, (core, _) =>
+        {
+            if (m.Count < 1) throw new ArgumentException($"sample count must be positive (got {m.Count})");
+            using var samples = core.Sample(m.Count);
+            m.ReplyTo.Tell(new G.SamplesProduced(_id, TensorCodec.ToPayload(samples)));
+        }));
+        Receive<G.GetSnapshot>(m => Guarded(m.Round, nameof(G.GetSnapshot), m.ReplyTo, (core, _) =>
+            m.ReplyTo.Tell(new G.SnapshotTaken(_id, m.Round, core.Snapshot()))));
+        Receive<G.RestoreSnapshot>(m => Guarded(0, nameof(G.RestoreSnapshot), m.ReplyTo, (core, _) =>
+        {
+            core.Restore(m.Snapshot);
+            m.ReplyTo.Tell(new G.Configured(_id));
+        }));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(GeneratorId id, IActorRef discriminators) => Akka.Actor.Props.Create(() => new GeneratorActor(id, discriminators));
+
+    private void Configure(G.Configure m)
+    {
+        try
+        {
+            var settings = SettingsJson.Deserialize(m.SettingsJson).Validate();
+            AbortPending();
+            _core?.Dispose();
+            _core = new GeneratorCore(settings, RunData.SampleShape(settings), RunData.ResolveDevice(settings.Device));
+            _settings = settings;
+            m.ReplyTo.Tell(new G.Configured(_id));
+        }
+        catch (Exception e) when (e is SettingsException or System.Text.Json.JsonException)
+        {
+            Reject(m.ReplyTo, 0, nameof(G.Configure), e.Message);
+        }
+    }
+
+    private void BeginStep(GeneratorCore core, G.RunGeneratorStep m)
+    {
+        if (m.Members.Length == 0) throw new ArgumentException("a generator step needs at least one discriminator");
+        AbortPending();
+        using var fake = core.BeginStep(m.Round);
+        var payload = TensorCodec.ToPayload(fake);
+        _pending = new PendingStep(m.Round, [.. m.Members], new SortedDictionary<int, D.FeedbackComputed>(), m.Timeout, m.ReplyTo);
+        foreach (var member in m.Members)
+            _discriminators.Tell(new D.ComputeFeedback(new DiscriminatorId(member), m.Round, payload, Self));
+        Timers.StartSingleTimer(nameof(StepTimedOut), new StepTimedOut(m.Round), m.Timeout);
+    }
+
+    /// <summary>Aggregates the answers received (in member order) and steps; with none, drops the step and says so.</summary>
+    private void CompleteStep()
+    {
+        var p = _pending!;
+        _pending = null;
+        Timers.Cancel(nameof(StepTimedOut));
+        if (p.Answers.Count == 0)
+        {
+            _core!.AbortStep();
+            Reject(p.ReplyTo, p.Round, nameof(G.RunGeneratorStep), $"no discriminator answered within {p.Timeout}");
+            return;
+        }
+        try
+        {
+            using var scope = NewDisposeScope();
+            var feedback = p.Answers.Values
+                .Select(a => new GeneratorFeedback(a.Discriminator.Member, a.Loss, TensorCodec.ToTensor(a.Gradient, ScalarType.Float32)))
+                .ToArray();
+            var (gradient, loss) = Aggregation.Combine(_settings!.Aggregate, feedback, _settings.SoftmaxLambda);
+            var result = _core!.CompleteStep(p.Round, gradient, loss);
+            p.ReplyTo.Tell(new G.GeneratorStepped(_id, p.Round, result.Loss, result.GradientNorm, [.. p.Answers.Keys]));
+        }
+        catch (Exception e) when (e is SerializationException or ArgumentException or InvalidOperationException)
+        {
+            _core!.AbortStep();
+            Reject(p.ReplyTo, p.Round, nameof(G.RunGeneratorStep), e.Message);
+        }
+    }
+
+    private void AbortPending()
+    {
+        if (_pending is null) return;
+        _log.Warning("generator step of round {0} abandoned for a new command", _pending.Round);
+        _core?.AbortStep();
+        _pending = null;
+        Timers.Cancel(nameof(StepTimedOut));
+    }
+
+    private void Guarded(long round, string command, IActorRef replyTo, Action<GeneratorCore, TrainingSettings> action)
+    {
+        if (_core is null || _settings is null)
+        {
+            Reject(replyTo, round, command, "not configured (send Configure first)");
+            return;
+        }
+        try
+        {
+            using var scope = NewDisposeScope();
+            action(_core, _settings);
+        }
+        catch (Exception e) when (e is SerializationException or CheckpointException or ArgumentException)
+        {
+            Reject(replyTo, round, command, e.Message);
+        }
+    }
+
+    private void Reject(IActorRef replyTo, long round, string command, string reason)
+    {
+        _log.Warning("{0} rejected {1} (round {2}): {3}", _id, command, round, reason);
+        replyTo.Tell(new G.CommandRejected(_id, round, command, reason));
+    }
+
+    protected override void PostStop()
+    {
+        _core?.Dispose();
+        base.PostStop();
+    }
+
+    private sealed record PendingStep(long Round, HashSet<int> Waiting, SortedDictionary<int, D.FeedbackComputed> Answers, TimeSpan Timeout, IActorRef ReplyTo);
+
+    private sealed record StepTimedOut(long Round);
+}

@@ -1,0 +1,62 @@
+using Akka.Actor;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
+
+namespace AkkaGan.Cluster.Protocol;
+
+/// <summary>
+/// What a <c>DiscriminatorActor</c> (entity <c>d-i</c>) accepts and answers. Commands carry the discriminator id for
+/// the shard extractor and the round they belong to; replies go to the <c>ReplyTo</c> named in the command.
+/// </summary>
+public static class DiscriminatorProtocol
+{
+    /// <summary>A command for one discriminator entity.</summary>
+    public interface ICommand : IAkkaGanWireMessage, IWithDiscriminatorId;
+
+    /// <summary>
+    /// Creates (or re-creates) the member's computation from the run's settings, with its own loss and learning rate
+    /// (heterogeneous populations). Answered with <see cref="Configured"/>.
+    /// </summary>
+    public sealed record Configure(DiscriminatorId Discriminator, string SettingsJson, LossKind Loss, double LearningRate, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>One optimizer step on this fake batch (sent G -> D directly). Answered with <see cref="TrainStepDone"/>.</summary>
+    public sealed record TrainStep(DiscriminatorId Discriminator, long Round, int CriticStep, TensorPayload Fake, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>The generator loss and dL/dx_fake under the K-step lookahead. Answered with <see cref="FeedbackComputed"/>.</summary>
+    public sealed record ComputeFeedback(DiscriminatorId Discriminator, long Round, TensorPayload Fake, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>Fitness (AUC) on this fake batch and the round's shared real batch. Answered with <see cref="FitnessMeasured"/>.</summary>
+    public sealed record MeasureFitness(DiscriminatorId Discriminator, long Round, TensorPayload Fake, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>Send this member's weights and optimizer state to <paramref name="Target"/> (D -> D transfer).</summary>
+    public sealed record TransferWeights(DiscriminatorId Discriminator, DiscriminatorId Target, double LearningRate, long Round, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>Take over another member's state with a new learning rate. Answered with <see cref="WeightsAdopted"/>.</summary>
+    public sealed record AdoptWeights(DiscriminatorId Discriminator, EntitySnapshot Snapshot, double LearningRate, long Round, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>This member's state for a checkpoint. Answered with <see cref="SnapshotTaken"/>.</summary>
+    public sealed record GetSnapshot(DiscriminatorId Discriminator, long Round, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>Replace this member's state (resume). Answered with <see cref="Configured"/>.</summary>
+    public sealed record RestoreSnapshot(DiscriminatorId Discriminator, EntitySnapshot Snapshot, IActorRef ReplyTo) : ICommand;
+
+    public sealed record Configured(DiscriminatorId Discriminator) : IAkkaGanWireMessage;
+
+    public sealed record TrainStepDone(DiscriminatorId Discriminator, long Round, int CriticStep, double Loss, double Penalty,
+        double RealScore, double FakeScore, double GradientNorm) : IAkkaGanWireMessage;
+
+    public sealed record FeedbackComputed(DiscriminatorId Discriminator, long Round, double Loss, TensorPayload Gradient) : IAkkaGanWireMessage;
+
+    public sealed record FitnessMeasured(DiscriminatorId Discriminator, long Round, double Fitness) : IAkkaGanWireMessage;
+
+    public sealed record WeightsAdopted(DiscriminatorId Discriminator, long Round, double LearningRate) : IAkkaGanWireMessage;
+
+    public sealed record SnapshotTaken(DiscriminatorId Discriminator, long Round, EntitySnapshot Snapshot) : IAkkaGanWireMessage;
+
+    /// <summary>
+    /// A command the entity refused (not configured, stale round, tensor of the wrong shape, ...): the reason names
+    /// the problem; the entity keeps running with its state unchanged.
+    /// </summary>
+    public sealed record CommandRejected(DiscriminatorId Discriminator, long Round, string Command, string Reason) : IAkkaGanWireMessage;
+}

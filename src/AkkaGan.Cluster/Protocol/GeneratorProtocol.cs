@@ -1,0 +1,55 @@
+using Akka.Actor;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Tensors;
+
+namespace AkkaGan.Cluster.Protocol;
+
+/// <summary>
+/// What a <c>GeneratorActor</c> (entity <c>g-0</c>) accepts and answers. The generator sends fake batches to the
+/// discriminators itself (G -> D_i) and gathers their gradients (D_i -> G); the coordinator only schedules.
+/// </summary>
+public static class GeneratorProtocol
+{
+    /// <summary>A command for the generator entity.</summary>
+    public interface ICommand : IAkkaGanWireMessage, IWithGeneratorId;
+
+    /// <summary>Creates the generator's computation from the run's settings. Answered with <see cref="Configured"/>.</summary>
+    public sealed record Configure(GeneratorId Generator, string SettingsJson, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>
+    /// Discriminator phase, one critic step: make each listed member its own fake batch and send it to that member as
+    /// a <see cref="DiscriminatorProtocol.TrainStep"/> whose replies go to <paramref name="ReplyTo"/>.
+    /// </summary>
+    public sealed record ProduceFakes(GeneratorId Generator, long Round, int CriticStep, int[] Members, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>
+    /// Generator phase: x_fake = G(z) with the graph kept, sent to the listed members; their gradients are aggregated in
+    /// member order and stepped. Members that have not answered within <paramref name="Timeout"/> are left out.
+    /// Answered with <see cref="GeneratorStepped"/>.
+    /// </summary>
+    public sealed record RunGeneratorStep(GeneratorId Generator, long Round, int[] Members, TimeSpan Timeout, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>A fake batch for fitness measurement, sent to the listed members as <see cref="DiscriminatorProtocol.MeasureFitness"/>.</summary>
+    public sealed record ProduceFitnessBatch(GeneratorId Generator, long Round, int[] Members, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>Evaluation samples from the fixed noise stream. Answered with <see cref="SamplesProduced"/>.</summary>
+    public sealed record GetSamples(GeneratorId Generator, int Count, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>The generator's state for a checkpoint. Answered with <see cref="SnapshotTaken"/>.</summary>
+    public sealed record GetSnapshot(GeneratorId Generator, long Round, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>Replace the generator's state (resume). Answered with <see cref="Configured"/>.</summary>
+    public sealed record RestoreSnapshot(GeneratorId Generator, EntitySnapshot Snapshot, IActorRef ReplyTo) : ICommand;
+
+    public sealed record Configured(GeneratorId Generator) : IAkkaGanWireMessage;
+
+    /// <param name="Answered">The members whose feedback was aggregated (sorted).</param>
+    public sealed record GeneratorStepped(GeneratorId Generator, long Round, double Loss, double GradientNorm, int[] Answered) : IAkkaGanWireMessage;
+
+    public sealed record SamplesProduced(GeneratorId Generator, TensorPayload Samples) : IAkkaGanWireMessage;
+
+    public sealed record SnapshotTaken(GeneratorId Generator, long Round, EntitySnapshot Snapshot) : IAkkaGanWireMessage;
+
+    /// <summary>A command the generator refused; the reason names the problem and the generator keeps its state.</summary>
+    public sealed record CommandRejected(GeneratorId Generator, long Round, string Command, string Reason) : IAkkaGanWireMessage;
+}

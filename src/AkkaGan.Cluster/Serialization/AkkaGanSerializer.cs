@@ -1,0 +1,206 @@
+using System.Runtime.Serialization;
+using System.Text;
+using Akka.Actor;
+using Akka.Serialization;
+using AkkaGan.Cluster.Protocol;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
+using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
+using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
+
+namespace AkkaGan.Cluster.Serialization;
+
+/// <summary>
+/// The one serializer of every <see cref="IAkkaGanWireMessage"/> (bound in cluster.hocon): a compact binary layout
+/// per message, a short string manifest per type, tensors only as <see cref="TensorPayload"/> through
+/// <see cref="TensorCodec"/>, actor refs as serialized paths. Decoding validates lengths, enum values and tensor
+/// payloads and reports any problem as a <see cref="SerializationException"/> naming the manifest, so a corrupt
+/// message is dropped by the transport and never crashes the receiving node.
+/// </summary>
+public sealed class AkkaGanSerializer : SerializerWithStringManifest
+{
+    /// <summary>Serializer id (Akka reserves 0..100).</summary>
+    public const int SerializerId = 4710;
+    private const int MaxArray = 1 << 16;
+
+    private static readonly Entry[] Entries =
+    [
+        Entry.Of<D.Configure>("d.configure", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.SettingsJson); w.Enum(m.Loss); w.Double(m.LearningRate); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Text(), r.Enum<LossKind>(), r.Double(), r.Ref())),
+        Entry.Of<D.TrainStep>("d.train", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Int(m.CriticStep); w.Payload(m.Fake); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Long(), r.Int(), r.Payload(), r.Ref())),
+        Entry.Of<D.ComputeFeedback>("d.feedback", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Payload(m.Fake); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Long(), r.Payload(), r.Ref())),
+        Entry.Of<D.MeasureFitness>("d.fitness", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Payload(m.Fake); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Long(), r.Payload(), r.Ref())),
+        Entry.Of<D.TransferWeights>("d.transfer", (w, m) => { w.Discriminator(m.Discriminator); w.Discriminator(m.Target); w.Double(m.LearningRate); w.Long(m.Round); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Discriminator(), r.Double(), r.Long(), r.Ref())),
+        Entry.Of<D.AdoptWeights>("d.adopt", (w, m) => { w.Discriminator(m.Discriminator); w.Snapshot(m.Snapshot); w.Double(m.LearningRate); w.Long(m.Round); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Snapshot(), r.Double(), r.Long(), r.Ref())),
+        Entry.Of<D.GetSnapshot>("d.get-snapshot", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Long(), r.Ref())),
+        Entry.Of<D.RestoreSnapshot>("d.restore", (w, m) => { w.Discriminator(m.Discriminator); w.Snapshot(m.Snapshot); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Snapshot(), r.Ref())),
+        Entry.Of<D.Configured>("d.configured", (w, m) => w.Discriminator(m.Discriminator), r => new(r.Discriminator())),
+        Entry.Of<D.TrainStepDone>("d.trained", (w, m) =>
+            {
+                w.Discriminator(m.Discriminator); w.Long(m.Round); w.Int(m.CriticStep); w.Double(m.Loss); w.Double(m.Penalty);
+                w.Double(m.RealScore); w.Double(m.FakeScore); w.Double(m.GradientNorm);
+            },
+            r => new(r.Discriminator(), r.Long(), r.Int(), r.Double(), r.Double(), r.Double(), r.Double(), r.Double())),
+        Entry.Of<D.FeedbackComputed>("d.feedback-computed", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Double(m.Loss); w.Payload(m.Gradient); },
+            r => new(r.Discriminator(), r.Long(), r.Double(), r.Payload())),
+        Entry.Of<D.FitnessMeasured>("d.fitness-measured", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Double(m.Fitness); },
+            r => new(r.Discriminator(), r.Long(), r.Double())),
+        Entry.Of<D.WeightsAdopted>("d.adopted", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Double(m.LearningRate); },
+            r => new(r.Discriminator(), r.Long(), r.Double())),
+        Entry.Of<D.SnapshotTaken>("d.snapshot", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Snapshot(m.Snapshot); },
+            r => new(r.Discriminator(), r.Long(), r.Snapshot())),
+        Entry.Of<D.CommandRejected>("d.rejected", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Text(m.Command); w.Text(m.Reason); },
+            r => new(r.Discriminator(), r.Long(), r.Text(), r.Text())),
+
+        Entry.Of<G.Configure>("g.configure", (w, m) => { w.Generator(m.Generator); w.Text(m.SettingsJson); w.Ref(m.ReplyTo); },
+            r => new(r.Generator(), r.Text(), r.Ref())),
+        Entry.Of<G.ProduceFakes>("g.fakes", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Int(m.CriticStep); w.Ints(m.Members); w.Ref(m.ReplyTo); },
+            r => new(r.Generator(), r.Long(), r.Int(), r.Ints(), r.Ref())),
+        Entry.Of<G.RunGeneratorStep>("g.step", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Ints(m.Members); w.Long(m.Timeout.Ticks); w.Ref(m.ReplyTo); },
+            r => new(r.Generator(), r.Long(), r.Ints(), r.Duration(), r.Ref())),
+        Entry.Of<G.ProduceFitnessBatch>("g.fitness", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Ints(m.Members); w.Ref(m.ReplyTo); },
+            r => new(r.Generator(), r.Long(), r.Ints(), r.Ref())),
+        Entry.Of<G.GetSamples>("g.get-samples", (w, m) => { w.Generator(m.Generator); w.Int(m.Count); w.Ref(m.ReplyTo); },
+            r => new(r.Generator(), r.Int(), r.Ref())),
+        Entry.Of<G.GetSnapshot>("g.get-snapshot", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Ref(m.ReplyTo); },
+            r => new(r.Generator(), r.Long(), r.Ref())),
+        Entry.Of<G.RestoreSnapshot>("g.restore", (w, m) => { w.Generator(m.Generator); w.Snapshot(m.Snapshot); w.Ref(m.ReplyTo); },
+            r => new(r.Generator(), r.Snapshot(), r.Ref())),
+        Entry.Of<G.Configured>("g.configured", (w, m) => w.Generator(m.Generator), r => new(r.Generator())),
+        Entry.Of<G.GeneratorStepped>("g.stepped", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Double(m.Loss); w.Double(m.GradientNorm); w.Ints(m.Answered); },
+            r => new(r.Generator(), r.Long(), r.Double(), r.Double(), r.Ints())),
+        Entry.Of<G.SamplesProduced>("g.samples", (w, m) => { w.Generator(m.Generator); w.Payload(m.Samples); },
+            r => new(r.Generator(), r.Payload())),
+        Entry.Of<G.SnapshotTaken>("g.snapshot", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Snapshot(m.Snapshot); },
+            r => new(r.Generator(), r.Long(), r.Snapshot())),
+        Entry.Of<G.CommandRejected>("g.rejected", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Text(m.Command); w.Text(m.Reason); },
+            r => new(r.Generator(), r.Long(), r.Text(), r.Text())),
+    ];
+
+    private static readonly Dictionary<Type, Entry> ByType = Entries.ToDictionary(e => e.Type);
+    private static readonly Dictionary<string, Entry> ByManifest = Entries.ToDictionary(e => e.Manifest);
+
+    public AkkaGanSerializer(ExtendedActorSystem system) : base(system) { }
+
+    public override int Identifier => SerializerId;
+
+    /// <summary>Every message type this serializer knows, with its manifest (the reflection spec checks coverage).</summary>
+    public static IReadOnlyDictionary<Type, string> Manifests => Entries.ToDictionary(e => e.Type, e => e.Manifest);
+
+    public override string Manifest(object o)
+        => ByType.TryGetValue(o.GetType(), out var entry)
+            ? entry.Manifest
+            : throw new SerializationException($"AkkaGanSerializer: {o.GetType().FullName} has no manifest (add it to the serializer's table)");
+
+    public override byte[] ToBinary(object obj)
+    {
+        var entry = ByType.TryGetValue(obj.GetType(), out var e)
+            ? e
+            : throw new SerializationException($"AkkaGanSerializer: cannot serialize {obj.GetType().FullName}");
+        using var buffer = new MemoryStream();
+        using (var writer = new WireWriter(buffer)) entry.Write(writer, obj);
+        return buffer.ToArray();
+    }
+
+    public override object FromBinary(byte[] bytes, string manifest)
+    {
+        if (!ByManifest.TryGetValue(manifest, out var entry))
+            throw new SerializationException($"AkkaGanSerializer: unknown manifest '{manifest}'");
+        try
+        {
+            using var reader = new WireReader(new MemoryStream(bytes), system);
+            var message = entry.Read(reader);
+            if (reader.Remaining != 0) throw new SerializationException($"{reader.Remaining} trailing bytes");
+            return message;
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or SerializationException or FormatException or ArgumentException or DecoderFallbackException)
+        {
+            throw new SerializationException($"AkkaGanSerializer: corrupt '{manifest}' message ({ex.Message})", ex);
+        }
+    }
+
+    private sealed record Entry(Type Type, string Manifest, Action<WireWriter, object> Write, Func<WireReader, object> Read)
+    {
+        public static Entry Of<T>(string manifest, Action<WireWriter, T> write, Func<WireReader, T> read) where T : IAkkaGanWireMessage
+            => new(typeof(T), manifest, (w, o) => write(w, (T)o), r => read(r)!);
+    }
+
+    /// <summary>Binary writer with the domain's building blocks.</summary>
+    private sealed class WireWriter(Stream stream) : IDisposable
+    {
+        private readonly BinaryWriter _writer = new(stream, Encoding.UTF8, leaveOpen: true);
+
+        public void Int(int value) => _writer.Write(value);
+        public void Long(long value) => _writer.Write(value);
+        public void Double(double value) => _writer.Write(value);
+        public void Text(string value) => _writer.Write(value);
+        public void Enum<T>(T value) where T : struct, System.Enum => _writer.Write(Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture));
+        public void Discriminator(DiscriminatorId id) => _writer.Write(id.Member);
+        public void Generator(GeneratorId id) => _writer.Write(id.Index);
+        public void Payload(TensorPayload payload) => TensorCodec.Write(_writer, payload);
+        public void Snapshot(EntitySnapshot snapshot) => CheckpointCodec.WriteEntity(_writer, snapshot);
+
+        public void Ints(int[] values)
+        {
+            _writer.Write(values.Length);
+            foreach (var v in values) _writer.Write(v);
+        }
+
+        public void Ref(IActorRef actor)
+            => _writer.Write(actor.IsNobody() ? "" : Akka.Serialization.Serialization.SerializedActorPath(actor));
+
+        public void Dispose() => _writer.Dispose();
+    }
+
+    /// <summary>Binary reader mirroring <see cref="WireWriter"/>, validating as it goes.</summary>
+    private sealed class WireReader(Stream stream, ExtendedActorSystem system) : IDisposable
+    {
+        private readonly BinaryReader _reader = new(stream, new UTF8Encoding(false, throwOnInvalidBytes: true), leaveOpen: false);
+
+        public long Remaining => _reader.BaseStream.Length - _reader.BaseStream.Position;
+        public int Int() => _reader.ReadInt32();
+        public long Long() => _reader.ReadInt64();
+        public double Double() => _reader.ReadDouble();
+        public string Text() => _reader.ReadString();
+        public TimeSpan Duration() => TimeSpan.FromTicks(NonNegative(_reader.ReadInt64(), "duration"));
+        public DiscriminatorId Discriminator() => new((int)NonNegative(_reader.ReadInt32(), "discriminator index"));
+        public GeneratorId Generator() => new((int)NonNegative(_reader.ReadInt32(), "generator index"));
+        public TensorPayload Payload() => TensorCodec.Read(_reader);
+        public EntitySnapshot Snapshot() => CheckpointCodec.ReadEntity(_reader);
+
+        public T Enum<T>() where T : struct, System.Enum
+        {
+            var raw = _reader.ReadInt32();
+            var value = (T)(object)raw;
+            return System.Enum.IsDefined(value) ? value : throw new SerializationException($"{typeof(T).Name} value {raw} is not defined");
+        }
+
+        public int[] Ints()
+        {
+            var count = _reader.ReadInt32();
+            if (count < 0 || count > MaxArray) throw new SerializationException($"array length {count} outside 0..{MaxArray}");
+            var values = new int[count];
+            for (var i = 0; i < count; i++) values[i] = _reader.ReadInt32();
+            return values;
+        }
+
+        public IActorRef Ref()
+        {
+            var path = _reader.ReadString();
+            return path.Length == 0 ? ActorRefs.Nobody : system.Provider.ResolveActorRef(path);
+        }
+
+        public void Dispose() => _reader.Dispose();
+
+        private static long NonNegative(long value, string what)
+            => value >= 0 ? value : throw new SerializationException($"{what} is negative ({value})");
+    }
+}

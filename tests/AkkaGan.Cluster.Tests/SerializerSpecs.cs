@@ -1,0 +1,143 @@
+using System.Runtime.Serialization;
+using Akka.Actor;
+using Akka.Configuration;
+using AkkaGan.Cluster.Protocol;
+using AkkaGan.Cluster.Serialization;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
+using static TorchSharp.torch;
+using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
+using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
+
+namespace AkkaGan.Cluster.Tests;
+
+public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
+{
+    // The production cluster.hocon (serializer binding included), on a local provider.
+    private static readonly Config Config = ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(AkkaGanConfig.Default());
+
+    public SerializerSpecs() : base(Config, "serializer-spec") { }
+
+    private static TensorPayload Payload() => TensorCodec.ToPayload(arange(6, float32).reshape(3, 2));
+
+    private static EntitySnapshot Snapshot() => new("d-1", 1e-3, 42, [new NamedPayload("model/w", Payload()), new NamedPayload("optim/m/0", Payload())]);
+
+    /// <summary>One instance of every wire message, with non-default values in every field.</summary>
+    private IAkkaGanWireMessage[] Samples()
+    {
+        var d = new DiscriminatorId(3);
+        var g = new GeneratorId(0);
+        var actor = TestActor;
+        return
+        [
+            new D.Configure(d, "{\"rounds\":5}", LossKind.Hinge, 2e-4, actor),
+            new D.TrainStep(d, 7, 2, Payload(), actor),
+            new D.ComputeFeedback(d, 7, Payload(), actor),
+            new D.MeasureFitness(d, 7, Payload(), actor),
+            new D.TransferWeights(d, new DiscriminatorId(1), 3e-4, 8, actor),
+            new D.AdoptWeights(d, Snapshot(), 3e-4, 8, actor),
+            new D.GetSnapshot(d, 9, actor),
+            new D.RestoreSnapshot(d, Snapshot(), actor),
+            new D.Configured(d),
+            new D.TrainStepDone(d, 7, 2, 0.5, 0.1, 1.5, -1.5, 3.25),
+            new D.FeedbackComputed(d, 7, 0.75, Payload()),
+            new D.FitnessMeasured(d, 7, 0.875),
+            new D.WeightsAdopted(d, 8, 3e-4),
+            new D.SnapshotTaken(d, 9, Snapshot()),
+            new D.CommandRejected(d, 7, "TrainStep", "stale round 7, at round 9"),
+            new G.Configure(g, "{}", actor),
+            new G.ProduceFakes(g, 7, 1, [0, 2, 3], actor),
+            new G.RunGeneratorStep(g, 7, [0, 3], TimeSpan.FromSeconds(2.5), actor),
+            new G.ProduceFitnessBatch(g, 7, [0, 1], actor),
+            new G.GetSamples(g, 2500, actor),
+            new G.GetSnapshot(g, 9, actor),
+            new G.RestoreSnapshot(g, Snapshot() with { EntityId = "g-0" }, actor),
+            new G.Configured(g),
+            new G.GeneratorStepped(g, 7, 0.69, 0.01, [0, 3]),
+            new G.SamplesProduced(g, Payload()),
+            new G.SnapshotTaken(g, 9, Snapshot()),
+            new G.CommandRejected(g, 7, "RunGeneratorStep", "not configured"),
+        ];
+    }
+
+    private AkkaGanSerializer Serializer => (AkkaGanSerializer)Sys.Serialization.FindSerializerFor(new G.Configured(GeneratorId.Default));
+
+    [Fact]
+    public void Every_wire_type_should_have_a_sample_and_a_manifest()
+    {
+        var wireTypes = typeof(IAkkaGanWireMessage).Assembly.GetTypes()
+            .Where(t => typeof(IAkkaGanWireMessage).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })
+            .ToHashSet();
+        Assert.Equal(wireTypes.OrderBy(t => t.FullName), AkkaGanSerializer.Manifests.Keys.OrderBy(t => t.FullName));
+        Assert.Equal(wireTypes.OrderBy(t => t.FullName), Samples().Select(s => s.GetType()).OrderBy(t => t.FullName));
+        Assert.Equal(AkkaGanSerializer.Manifests.Count, AkkaGanSerializer.Manifests.Values.Distinct().Count());
+    }
+
+    [Fact]
+    public void The_serializer_should_be_bound_to_every_wire_message_by_cluster_hocon()
+        => Assert.All(Samples(), m => Assert.IsType<AkkaGanSerializer>(Sys.Serialization.FindSerializerFor(m)));
+
+    [Fact]
+    public void Every_message_should_round_trip()
+    {
+        foreach (var message in Samples())
+        {
+            var manifest = Serializer.Manifest(message);
+            var bytes = Serializer.ToBinary(message);
+            var back = Serializer.FromBinary(bytes, manifest);
+            Assert.IsType(message.GetType(), back);
+            // Records with arrays and payloads compare by reference, so compare what goes on the wire.
+            Assert.Equal(bytes, Serializer.ToBinary(back));
+        }
+    }
+
+    [Fact]
+    public void Fields_should_survive_the_round_trip()
+    {
+        var step = new D.TrainStep(new DiscriminatorId(3), 7, 2, Payload(), TestActor);
+        var back = (D.TrainStep)Serializer.FromBinary(Serializer.ToBinary(step), Serializer.Manifest(step));
+        Assert.Equal(new DiscriminatorId(3), back.Discriminator);
+        Assert.Equal((7L, 2), (back.Round, back.CriticStep));
+        Assert.Equal(TestActor, back.ReplyTo);
+        using var tensor = TensorCodec.ToTensor(back.Fake);
+        Assert.Equal([3L, 2], tensor.shape);
+        Assert.Equal(5f, tensor[2, 1].item<float>());
+
+        var run = new G.RunGeneratorStep(GeneratorId.Default, 7, [0, 3], TimeSpan.FromMilliseconds(1500), ActorRefs.Nobody);
+        var runBack = (G.RunGeneratorStep)Serializer.FromBinary(Serializer.ToBinary(run), Serializer.Manifest(run));
+        Assert.Equal([0, 3], runBack.Members);
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), runBack.Timeout);
+        Assert.True(runBack.ReplyTo.IsNobody());
+    }
+
+    [Fact]
+    public void Corrupt_bytes_should_raise_SerializationException_naming_the_manifest()
+    {
+        foreach (var message in Samples())
+        {
+            var manifest = Serializer.Manifest(message);
+            var bytes = Serializer.ToBinary(message);
+            var truncated = Assert.Throws<SerializationException>(() => Serializer.FromBinary(bytes[..^1], manifest));
+            Assert.Contains(manifest, truncated.Message);
+            Assert.Throws<SerializationException>(() => Serializer.FromBinary([.. bytes, 7], manifest));
+        }
+        Assert.Contains("unknown manifest", Assert.Throws<SerializationException>(() => Serializer.FromBinary([1, 2, 3], "nope")).Message);
+    }
+
+    [Fact]
+    public void A_tensor_with_a_wrong_byte_count_or_a_bad_enum_should_be_rejected()
+    {
+        var step = new D.TrainStep(new DiscriminatorId(0), 1, 0, new TensorPayload(WireDType.Float32, [3, 2], new byte[24]), TestActor);
+        var bytes = Serializer.ToBinary(step);
+        // Layout: member (4), round (8), critic step (4), dtype (1), rank (1), dims (2 x 8): bump the first dim to 4.
+        bytes[4 + 8 + 4 + 2] = 4;
+        var e = Assert.Throws<SerializationException>(() => Serializer.FromBinary(bytes, Serializer.Manifest(step)));
+        Assert.Contains("byte count", e.Message);
+
+        var configure = new D.Configure(new DiscriminatorId(0), "{}", LossKind.Minimax, 1e-3, TestActor);
+        var raw = Serializer.ToBinary(configure);
+        raw[4 + 1 + 2] = 99; // member (4), string "{}" (1 length byte + 2), then the loss enum
+        Assert.Contains("LossKind", Assert.Throws<SerializationException>(() => Serializer.FromBinary(raw, Serializer.Manifest(configure))).Message);
+    }
+}
