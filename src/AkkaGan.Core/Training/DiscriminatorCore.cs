@@ -67,6 +67,7 @@ public sealed class DiscriminatorCore : IDisposable
     public DiscriminatorStepResult TrainStep(long round, int criticStep, Tensor fake)
     {
         using var scope = NewDisposeScope();
+        Optimizer.Scale = _settings.LrScale(round);
         var real = RealBatch(round, SeedPurpose.RealBatch, criticStep, (int)fake.shape[0]);
         using var noise = Seeds.Generator(_settings.Seed, round, SeedRole.Discriminator, Member, SeedPurpose.InstanceNoise, criticStep);
         var realInput = Regularization.AddNoise(real, round, noise);
@@ -93,6 +94,7 @@ public sealed class DiscriminatorCore : IDisposable
     public GeneratorFeedback Feedback(long round, Tensor fake, int? unrollSteps = null)
     {
         using var scope = NewDisposeScope();
+        Optimizer.Scale = _settings.LrScale(round); // the lookahead steps with the round's learning rate
         var leaf = fake.detach().to(Device).requires_grad_(true);
         var batch = (int)fake.shape[0];
         using var noise = Seeds.Generator(_settings.Seed, round, SeedRole.Discriminator, Member, SeedPurpose.FeedbackNoise);

@@ -67,6 +67,7 @@ public sealed class GeneratorCore : IDisposable
         if (_pending is null || _pendingRound != round)
             throw new InvalidOperationException($"no generator step pending for round {round} (pending: {_pendingRound})");
         using var scope = NewDisposeScope();
+        Optimizer.Scale = _settings.LrScale(round);
         Optimizer.ZeroGrad();
         _pending.backward([aggregatedGradient.to_type(_pending.dtype).to(_pending.device)]);
         var norm = GradientNorm(Model.parameters());

@@ -56,9 +56,6 @@ public sealed class ReferenceTrainer : IDisposable
     {
         var round = Round + 1;
         var batch = Settings.Batch;
-        var scale = Settings.LrScale(round);
-        Generator.Optimizer.Scale = scale;
-        foreach (var d in Discriminators) d.Optimizer.Scale = scale;
         var last = new DiscriminatorStepResult[Discriminators.Count];
         for (var step = 0; step < Settings.NCritic; step++)
         {

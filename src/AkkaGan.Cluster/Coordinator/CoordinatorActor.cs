@@ -1,0 +1,263 @@
+using Akka.Actor;
+using Akka.Event;
+using AkkaGan.Cluster.Protocol;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Data;
+using AkkaGan.Core.Metrics;
+using AkkaGan.Core.Population;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
+using AkkaGan.Core.Training;
+using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
+using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
+using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
+
+namespace AkkaGan.Cluster.Coordinator;
+
+/// <summary>
+/// Schedules the rounds of DESIGN.md section 1 and never touches a tensor: it asks the generator to send fakes to
+/// the discriminators (n-critic times, gathering their reports), asks for the generator step, then evolves,
+/// evaluates and checkpoints on their intervals, in the same order as <see cref="ReferenceTrainer"/> so both engines
+/// reach identical parameters. Every gather has a timeout; a round carries on with the members that answered.
+/// </summary>
+public sealed class CoordinatorActor : ReceiveActor, IWithTimers
+{
+    private readonly IActorRef _generator;
+    private readonly IActorRef _discriminators;
+    private readonly TimeSpan _stepTimeout;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private TrainingSettings _settings = new();
+    private GaussianMixture? _mixture;
+    private IActorRef _observer = ActorRefs.Nobody;
+    private int[] _members = [];
+    private Dictionary<int, double> _learningRates = [];
+    private long _round;
+    private bool _stopRequested;
+    private Gather? _gather;
+
+    public CoordinatorActor(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout)
+    {
+        _generator = generator;
+        _discriminators = discriminators;
+        _stepTimeout = stepTimeout;
+        Receive<C.StartTraining>(Start);
+        ReceiveAny(_ => { });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout)
+        => Akka.Actor.Props.Create(() => new CoordinatorActor(generator, discriminators, stepTimeout));
+
+    private void Start(C.StartTraining m)
+    {
+        _settings = SettingsJson.Deserialize(m.SettingsJson).Validate();
+        _mixture = GaussianMixture.For(_settings);
+        _observer = m.Observer;
+        _members = [.. Enumerable.Range(0, _settings.Discriminators)];
+        _learningRates = _members.ToDictionary(i => i, _ => _settings.LrD);
+        _round = m.Resume?.Metadata.Round ?? 0;
+        Become(Running);
+
+        _generator.Tell(new G.Configure(GeneratorId.Default, m.SettingsJson, Self));
+        foreach (var i in _members) _discriminators.Tell(new D.Configure(new DiscriminatorId(i), m.SettingsJson, _settings.Loss, _settings.LrD, Self));
+        Expect("configure", 1 + _members.Length, _ =>
+        {
+            if (m.Resume is null)
+            {
+                NextRound();
+                return;
+            }
+            _generator.Tell(new G.RestoreSnapshot(GeneratorId.Default, m.Resume.Entity(GeneratorCore.EntityId), Self));
+            foreach (var i in _members)
+            {
+                var snapshot = m.Resume.Entity(DiscriminatorCore.EntityIdOf(i));
+                _learningRates[i] = snapshot.LearningRate;
+                _discriminators.Tell(new D.RestoreSnapshot(new DiscriminatorId(i), snapshot, Self));
+            }
+            Expect("restore", 1 + _members.Length, _ => NextRound());
+        }, all: true);
+    }
+
+    private void Running()
+    {
+        Receive<C.StopTraining>(_ => _stopRequested = true);
+        Receive<GatherTimedOut>(t =>
+        {
+            if (_gather is not { } g || g.Id != t.Id) return;
+            _log.Warning("{0} of round {1}: {2} of {3} answers in time, carrying on", g.Name, _round + 1, g.Answers.Count, g.Expected);
+            Complete(g);
+        });
+        ReceiveAny(message =>
+        {
+            if (_gather is { } g && message is (D.Configured or G.Configured or D.TrainStepDone or G.GeneratorStepped or D.FitnessMeasured
+                    or D.WeightsAdopted or G.SamplesProduced or D.SnapshotTaken or G.SnapshotTaken or D.CommandRejected or G.CommandRejected))
+            {
+                if (message is D.CommandRejected or G.CommandRejected) _log.Warning("{0}: {1}", g.Name, message);
+                g.Answers.Add(message);
+                if (g.Answers.Count >= g.Expected) Complete(g);
+            }
+        });
+    }
+
+    /// <summary>Waits for <paramref name="expected"/> answers (or the step timeout), then continues.</summary>
+    private void Expect(string name, int expected, Action<IReadOnlyList<object>> then, bool all = false, TimeSpan? timeout = null)
+    {
+        var id = Guid.NewGuid();
+        _gather = new Gather(id, name, expected, [], then, all);
+        Timers.StartSingleTimer(nameof(GatherTimedOut), new GatherTimedOut(id), timeout ?? _stepTimeout);
+    }
+
+    private void Complete(Gather g)
+    {
+        _gather = null;
+        Timers.Cancel(nameof(GatherTimedOut));
+        var rejected = g.Answers.Where(a => a is D.CommandRejected or G.CommandRejected).ToArray();
+        if (g.All && (g.Answers.Count < g.Expected || rejected.Length > 0))
+        {
+            Finish(false, $"{g.Name} failed: {g.Answers.Count - rejected.Length} of {g.Expected} entities answered" +
+                          (rejected.Length > 0 ? $" ({string.Join("; ", rejected)})" : ""));
+            return;
+        }
+        g.Then([.. g.Answers.Except(rejected)]);
+    }
+
+    private void NextRound()
+    {
+        if (_round >= _settings.Rounds || _stopRequested)
+        {
+            Finish(_round >= _settings.Rounds, _stopRequested ? "stopped" : null);
+            return;
+        }
+        CriticStep(_round + 1, 0, new D.TrainStepDone[_members.Length]);
+    }
+
+    private void CriticStep(long round, int step, D.TrainStepDone[] last)
+    {
+        _generator.Tell(new G.ProduceFakes(GeneratorId.Default, round, step, _members, Self));
+        Expect($"critic step {step}", _members.Length, answers =>
+        {
+            foreach (var done in answers.OfType<D.TrainStepDone>()) last[Array.IndexOf(_members, done.Discriminator.Member)] = done;
+            if (step + 1 < _settings.NCritic) CriticStep(round, step + 1, last);
+            else GeneratorStep(round, last);
+        });
+    }
+
+    private void GeneratorStep(long round, D.TrainStepDone[] last)
+    {
+        var selected = Aggregation.SelectMembers(_settings, _members, round);
+        _generator.Tell(new G.RunGeneratorStep(GeneratorId.Default, round, selected, _stepTimeout, Self));
+        // The generator times out silent discriminators itself after the step timeout; wait for its answer beyond that.
+        Expect("generator step", 1, timeout: 2 * _stepTimeout + TimeSpan.FromSeconds(1), then: answers =>
+        {
+            if ((answers.Count > 0 ? answers[0] : null) is not G.GeneratorStepped stepped)
+            {
+                Finish(false, $"generator step of round {round} failed");
+                return;
+            }
+            _round = round;
+            var results = last.Where(d => d is not null)
+                .Select(d => new DiscriminatorStepResult(d.Discriminator.Member, d.Round, d.CriticStep, d.Loss, d.Penalty, d.RealScore, d.FakeScore, d.GradientNorm))
+                .ToArray();
+            var report = new RoundReport(round, stepped.Loss, stepped.GradientNorm, results, stepped.Answered);
+            Then(_settings.EvolveEvery > 0 && round % _settings.EvolveEvery == 0, Evolve,
+                () =>
+                {
+                    _observer.Tell(new C.RoundCompleted(report));
+                    Then(round % _settings.EvalEvery == 0 || round == _settings.Rounds, Evaluate,
+                        () => Then(round % _settings.CheckpointEvery == 0 || round == _settings.Rounds, Checkpoint, NextRound));
+                });
+        });
+    }
+
+    private static void Then(bool condition, Action<Action> phase, Action next)
+    {
+        if (condition) phase(next);
+        else next();
+    }
+
+    private void Fitness(Action<Dictionary<int, double>> then)
+    {
+        _generator.Tell(new G.ProduceFitnessBatch(GeneratorId.Default, _round, _members, Self));
+        Expect("fitness", _members.Length, answers => then(answers.OfType<D.FitnessMeasured>().ToDictionary(f => f.Discriminator.Member, f => f.Fitness)));
+    }
+
+    private void Evolve(Action next) => Fitness(fitness =>
+    {
+        if (fitness.Count == 0)
+        {
+            next();
+            return;
+        }
+        var (best, worst) = Evolution.Rank(fitness);
+        var lr = Evolution.PerturbLearningRate(_learningRates[best], _settings.LrPerturbation, Evolution.Uniform(_settings.Seed, _round));
+        var report = new EvolutionReport(_round, best, worst, fitness[best], fitness[worst], lr);
+        if (best == worst)
+        {
+            _observer.Tell(new C.Evolved(report));
+            next();
+            return;
+        }
+        _discriminators.Tell(new D.TransferWeights(new DiscriminatorId(best), new DiscriminatorId(worst), lr, _round, Self));
+        Expect("evolution", 1, answers =>
+        {
+            if (answers.OfType<D.WeightsAdopted>().Any()) _learningRates[worst] = lr;
+            _observer.Tell(new C.Evolved(report));
+            next();
+        });
+    });
+
+    private void Evaluate(Action next)
+    {
+        _generator.Tell(new G.GetSamples(GeneratorId.Default, _settings.EvalSamples, Self));
+        Expect("evaluation samples", 1, answers =>
+        {
+            if ((answers.Count > 0 ? answers[0] : null) is not G.SamplesProduced produced)
+            {
+                next();
+                return;
+            }
+            using var tensor = TensorCodec.ToTensor(produced.Samples, TorchSharp.torch.ScalarType.Float32);
+            var flat = tensor.contiguous().data<float>().ToArray();
+            var count = (int)produced.Samples.Shape[0];
+            MixtureMetrics? metrics = _mixture is null ? null
+                : MixtureMetrics.Compute([.. Enumerable.Range(0, count).Select(i => ((double)flat[2 * i], (double)flat[2 * i + 1]))], _mixture.Centres, _mixture.Std);
+            Fitness(fitness =>
+            {
+                _observer.Tell(new C.Evaluated(new EvaluationReport(_round, metrics, flat, [.. produced.Samples.Shape.Skip(1)], count, fitness)));
+                next();
+            });
+        });
+    }
+
+    private void Checkpoint(Action next)
+    {
+        _generator.Tell(new G.GetSnapshot(GeneratorId.Default, _round, Self));
+        foreach (var i in _members) _discriminators.Tell(new D.GetSnapshot(new DiscriminatorId(i), _round, Self));
+        Expect("checkpoint", 1 + _members.Length, answers =>
+        {
+            if (answers.Count < 1 + _members.Length)
+            {
+                // A checkpoint must hold every entity; skip this one rather than write a partial state.
+                _log.Warning("checkpoint of round {0} skipped: {1} of {2} entities sent their snapshot", _round, answers.Count, 1 + _members.Length);
+                next();
+                return;
+            }
+            var generator = answers.OfType<G.SnapshotTaken>().Select(s => s.Snapshot);
+            var discriminators = answers.OfType<D.SnapshotTaken>().OrderBy(s => s.Discriminator.Member).Select(s => s.Snapshot);
+            var metadata = new CheckpointMetadata(_round, _settings.Seed, SettingsJson.Serialize(_settings), "cluster", DateTimeOffset.UtcNow);
+            _observer.Tell(new C.CheckpointTaken(new Checkpoint(metadata, [.. generator, .. discriminators])));
+            next();
+        });
+    }
+
+    private void Finish(bool completed, string? reason)
+    {
+        _observer.Tell(new C.TrainingFinished(_round, completed, reason));
+        Become(() => ReceiveAny(_ => { }));
+    }
+
+    private sealed record Gather(Guid Id, string Name, int Expected, List<object> Answers, Action<IReadOnlyList<object>> Then, bool All);
+
+    private sealed record GatherTimedOut(Guid Id);
+}

@@ -1,0 +1,34 @@
+using Akka.Actor;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Training;
+
+namespace AkkaGan.Cluster.Protocol;
+
+/// <summary>
+/// What the <c>CoordinatorActor</c> accepts, and the events it publishes to the run's observer. In this release the
+/// coordinator is started by the node that runs the training, so these messages are local (not
+/// <see cref="IAkkaGanWireMessage"/>); they carry the core's report records as they are.
+/// </summary>
+public static class CoordinatorProtocol
+{
+    /// <summary>
+    /// Configure the generator and every discriminator from the settings, optionally restore a checkpoint, and train
+    /// until the settings' rounds. Events go to <paramref name="Observer"/>.
+    /// </summary>
+    public sealed record StartTraining(string SettingsJson, Checkpoint? Resume, IActorRef Observer);
+
+    /// <summary>Finish the current round, checkpoint, and stop (answered by <see cref="TrainingFinished"/>).</summary>
+    public sealed record StopTraining;
+
+    public sealed record RoundCompleted(RoundReport Report);
+
+    public sealed record Evaluated(EvaluationReport Report);
+
+    public sealed record Evolved(EvolutionReport Report);
+
+    /// <summary>A checkpoint the coordinator assembled from the entities' snapshots; the observer writes it.</summary>
+    public sealed record CheckpointTaken(Checkpoint Checkpoint);
+
+    /// <param name="Completed">True when all rounds ran; false when stopped or failed (see <paramref name="Reason"/>).</param>
+    public sealed record TrainingFinished(long Round, bool Completed, string? Reason);
+}

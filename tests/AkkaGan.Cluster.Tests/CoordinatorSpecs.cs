@@ -1,0 +1,133 @@
+using Akka.Actor;
+using AkkaGan.Cluster.Coordinator;
+using AkkaGan.Cluster.Discriminator;
+using AkkaGan.Cluster.Generator;
+using AkkaGan.Cluster.Protocol;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+using static TorchSharp.torch;
+using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
+
+namespace AkkaGan.Cluster.Tests;
+
+public sealed class CoordinatorSpecs : Akka.TestKit.Xunit2.TestKit
+{
+    public CoordinatorSpecs() : base(DiscriminatorActorSpecs.Config) { }
+
+    private static readonly TrainingSettings Small = new()
+    {
+        Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 6, EvalEvery = 3, CheckpointEvery = 3, EvalSamples = 200, Unroll = 0,
+    };
+
+    /// <summary>Generator and discriminators behind local routers (the shard regions' stand-ins) and a coordinator.</summary>
+    private IActorRef Coordinator(TimeSpan? stepTimeout = null, IActorRef? discriminators = null)
+    {
+        var ds = discriminators ?? Sys.ActorOf(Props.Create(() => new EntityRouter((id, self) => DiscriminatorActor.Props(DiscriminatorId.Parse(id), self, RunData.Create))));
+        var generator = Sys.ActorOf(Props.Create(() => new EntityRouter((_, _) => GeneratorActor.Props(GeneratorId.Default, ds))));
+        return Sys.ActorOf(CoordinatorActor.Props(generator, ds, stepTimeout ?? TimeSpan.FromSeconds(30)));
+    }
+
+    private static Checkpoint Reference(TrainingSettings settings)
+    {
+        using var trainer = new ReferenceTrainer(settings, RunData.Create(settings), CPU);
+        trainer.Run(checkpoints: null);
+        return trainer.CreateCheckpoint();
+    }
+
+    private (Checkpoint Final, List<object> Events) RunDistributed(TrainingSettings settings)
+    {
+        Coordinator().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, TestActor));
+        var events = new List<object>();
+        Checkpoint? last = null;
+        while (true)
+        {
+            var message = ExpectMsg<object>(TimeSpan.FromSeconds(120));
+            events.Add(message);
+            if (message is C.CheckpointTaken taken) last = taken.Checkpoint;
+            if (message is C.TrainingFinished finished)
+            {
+                Assert.True(finished.Completed, finished.Reason);
+                Assert.Equal(settings.Rounds, finished.Round);
+                return (last!, events);
+            }
+        }
+    }
+
+    private static void AssertSameParameters(Checkpoint expected, Checkpoint actual)
+    {
+        Assert.Equal(expected.Metadata.Round, actual.Metadata.Round);
+        Assert.Equal(expected.Entities.Select(e => e.EntityId), actual.Entities.Select(e => e.EntityId));
+        foreach (var (e, a) in expected.Entities.Zip(actual.Entities))
+        {
+            Assert.Equal(e.LearningRate, a.LearningRate);
+            Assert.Equal(e.OptimizerSteps, a.OptimizerSteps);
+            foreach (var (te, ta) in e.Tensors.Zip(a.Tensors))
+            {
+                Assert.Equal(te.Name, ta.Name);
+                Assert.True(te.Payload.Data.AsSpan().SequenceEqual(ta.Payload.Data), $"{e.EntityId} {te.Name} differs from the reference engine");
+            }
+        }
+    }
+
+    public static TheoryData<string> Cases => new() { "plain", "unroll-5-second-order", "population-3-softmax-evolving" };
+
+    private static TrainingSettings Case(string name) => name switch
+    {
+        "plain" => Small,
+        "unroll-5-second-order" => Small with { Unroll = 5, UnrollOrder = UnrollOrder.Second },
+        _ => Small with { Discriminators = 3, Aggregate = AggregationKind.Softmax, SoftmaxLambda = 2, EvolveEvery = 2, NCritic = 2, Unroll = 1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    [Trait("Category", "Slow")]
+    public void The_actor_engine_should_end_with_the_reference_engines_parameters(string name)
+    {
+        var settings = Case(name);
+        var (final, events) = RunDistributed(settings);
+        AssertSameParameters(Reference(settings), final);
+        Assert.Equal(settings.Rounds, events.OfType<C.RoundCompleted>().Count());
+        Assert.Equal(2, events.OfType<C.Evaluated>().Count());
+        Assert.All(events.OfType<C.Evaluated>(), e => Assert.Equal(8, e.Report.Mixture!.Modes));
+        if (settings.EvolveEvery > 0) Assert.Equal(3, events.OfType<C.Evolved>().Count());
+    }
+
+    [Fact]
+    public void A_silent_discriminator_should_be_timed_out_and_the_round_carried_on_with_the_rest()
+    {
+        // d-1 swallows everything after configuration: the coordinator must not hang on it.
+        var settings = Small with { Discriminators = 2, Rounds = 2, EvalEvery = 100, CheckpointEvery = 100 };
+        var ds = Sys.ActorOf(Props.Create(() => new EntityRouter((id, self) => id == "d-1"
+            ? Props.Create(() => new SilentAfterConfigure())
+            : DiscriminatorActor.Props(DiscriminatorId.Parse(id), self, RunData.Create))));
+        Coordinator(TimeSpan.FromMilliseconds(500), ds).Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, TestActor));
+        var first = FishForMessage<C.RoundCompleted>(_ => true, TimeSpan.FromSeconds(30));
+        Assert.Equal([0], first.Report.FeedbackMembers);
+        Assert.Single(first.Report.Discriminators);
+        var finished = FishForMessage<C.TrainingFinished>(_ => true, TimeSpan.FromSeconds(30));
+        Assert.True(finished.Completed, finished.Reason);
+        Assert.Equal(2, finished.Round);
+    }
+
+    [Fact]
+    public void Invalid_settings_should_fail_the_configuration_with_the_reason()
+    {
+        Func<TrainingSettings, Core.Data.IRealData> missing = _ => throw new Core.Data.DatasetException("/nowhere: file not found");
+        var ds = Sys.ActorOf(Props.Create(() => new EntityRouter((id, self) => DiscriminatorActor.Props(DiscriminatorId.Parse(id), self, missing))));
+        Coordinator(discriminators: ds).Tell(new C.StartTraining(SettingsJson.Serialize(Small), null, TestActor));
+        var finished = FishForMessage<C.TrainingFinished>(_ => true, TimeSpan.FromSeconds(30));
+        Assert.False(finished.Completed);
+        Assert.Contains("/nowhere: file not found", finished.Reason);
+    }
+
+    /// <summary>Answers Configure, then never again.</summary>
+    private sealed class SilentAfterConfigure : ReceiveActor
+    {
+        public SilentAfterConfigure()
+        {
+            Receive<DiscriminatorProtocol.Configure>(m => m.ReplyTo.Tell(new DiscriminatorProtocol.Configured(m.Discriminator)));
+            ReceiveAny(_ => { });
+        }
+    }
+}
