@@ -166,8 +166,9 @@ public static class RunData
     public static long[] SampleShape(TrainingSettings settings) => settings.IsToyData ? [2] : [1, 28, 28];
 
     /// <summary>
-    /// Intra-op threads: the configured number, or for 0 ("auto") 1 thread for the 2-D MLPs (their 128-wide matmuls
-    /// run slower with two threads than with one, measured here) and all cores for image models.
+    /// Intra-op threads: the configured number, or for 0 ("auto") 1 thread for the 2-D MLPs (a second thread buys
+    /// little on their 128-wide matmuls, measured in README.md, and one keeps results identical across machines
+    /// with different core counts) and all cores for image models.
     /// </summary>
     public static int TorchThreads(TrainingSettings settings)
         => settings.TorchThreads > 0 ? settings.TorchThreads : settings.IsToyData ? 1 : Environment.ProcessorCount;
