@@ -1,3 +1,6 @@
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using AkkaGan.Cluster.Hosting;
 using Akka.Actor;
 using Akka.Event;
 using AkkaGan.Cluster.Protocol;
@@ -260,4 +263,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private sealed record Gather(Guid Id, string Name, int Expected, List<object> Answers, Action<IReadOnlyList<object>> Then, bool All);
 
     private sealed record GatherTimedOut(Guid Id);
+}
+
+/// <summary>Hosting: the coordinator as a cluster singleton on the <c>coordinator</c> role, with its proxy registered.</summary>
+public static class CoordinatorHosting
+{
+    /// <summary>Starts the singleton (needs both regions or proxies registered first).</summary>
+    public static AkkaConfigurationBuilder AddCoordinator(this AkkaConfigurationBuilder builder, TimeSpan stepTimeout)
+        => builder.WithSingleton<CoordinatorSingleton>("coordinator",
+            (_, registry, _) => CoordinatorActor.Props(registry.Get<GeneratorRegion>(), registry.Get<DiscriminatorRegion>(), stepTimeout),
+            new ClusterSingletonOptions { Role = Roles.Coordinator });
 }

@@ -1,3 +1,7 @@
+using Akka.Cluster.Sharding;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using AkkaGan.Cluster.Hosting;
 using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Event;
@@ -138,4 +142,23 @@ public sealed class DiscriminatorActor : ReceiveActor
         _core?.Dispose();
         base.PostStop();
     }
+}
+
+/// <summary>Hosting: the discriminator entity type on nodes with the <c>discriminator</c> role, a proxy elsewhere.</summary>
+public static class DiscriminatorHosting
+{
+    /// <summary>
+    /// Starts the <c>discriminator</c> shard region (role-restricted, remember-entities, state in DData); entities
+    /// run on the compute dispatcher and load their data with <paramref name="data"/>.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddDiscriminators(this AkkaConfigurationBuilder builder, Func<TrainingSettings, IRealData> data)
+        => builder.WithShardRegion<DiscriminatorRegion>(Roles.Discriminator,
+            (_, registry, _) => entityId => DiscriminatorActor.Props(DiscriminatorId.Parse(entityId), registry.Get<DiscriminatorRegion>(), data)
+                .WithDispatcher(Roles.ComputeDispatcher),
+            new DiscriminatorMessageExtractor(),
+            new ShardOptions { Role = Roles.Discriminator, RememberEntities = true, StateStoreMode = StateStoreMode.DData });
+
+    /// <summary>A proxy to the discriminator region, for nodes without the role.</summary>
+    public static AkkaConfigurationBuilder AddDiscriminatorProxy(this AkkaConfigurationBuilder builder)
+        => builder.WithShardRegionProxy<DiscriminatorRegion>(Roles.Discriminator, Roles.Discriminator, new DiscriminatorMessageExtractor());
 }

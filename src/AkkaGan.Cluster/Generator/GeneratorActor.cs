@@ -1,3 +1,7 @@
+using Akka.Cluster.Sharding;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using AkkaGan.Cluster.Hosting;
 using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Event;
@@ -189,4 +193,19 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
     private sealed record PendingStep(long Round, HashSet<int> Waiting, SortedDictionary<int, D.FeedbackComputed> Answers, TimeSpan Timeout, IActorRef ReplyTo);
 
     private sealed record StepTimedOut(long Round);
+}
+
+/// <summary>Hosting: the generator entity type on nodes with the <c>generator</c> role, a proxy elsewhere.</summary>
+public static class GeneratorHosting
+{
+    /// <summary>Starts the <c>generator</c> shard region; needs the discriminator region (or proxy) registered first.</summary>
+    public static AkkaConfigurationBuilder AddGenerator(this AkkaConfigurationBuilder builder)
+        => builder.WithShardRegion<GeneratorRegion>(Roles.Generator,
+            (_, registry, _) => _ => GeneratorActor.Props(GeneratorId.Default, registry.Get<DiscriminatorRegion>()).WithDispatcher(Roles.ComputeDispatcher),
+            new GeneratorMessageExtractor(),
+            new ShardOptions { Role = Roles.Generator, RememberEntities = true, StateStoreMode = StateStoreMode.DData });
+
+    /// <summary>A proxy to the generator region, for nodes without the role.</summary>
+    public static AkkaConfigurationBuilder AddGeneratorProxy(this AkkaConfigurationBuilder builder)
+        => builder.WithShardRegionProxy<GeneratorRegion>(Roles.Generator, Roles.Generator, new GeneratorMessageExtractor());
 }

@@ -1,0 +1,47 @@
+using Akka.Cluster.Sharding;
+using AkkaGan.Cluster.Protocol;
+
+namespace AkkaGan.Cluster.Hosting;
+
+/// <summary>ActorRegistry key of the discriminator shard region (or its proxy on nodes without the role).</summary>
+public sealed class DiscriminatorRegion;
+
+/// <summary>ActorRegistry key of the generator shard region (or its proxy).</summary>
+public sealed class GeneratorRegion;
+
+/// <summary>ActorRegistry key of the coordinator singleton's proxy.</summary>
+public sealed class CoordinatorSingleton;
+
+/// <summary>Cluster roles and entity type names (DESIGN.md section 1).</summary>
+public static class Roles
+{
+    public const string Coordinator = "coordinator";
+    public const string Generator = "generator";
+    public const string Discriminator = "discriminator";
+    /// <summary>The dispatcher (cluster.hocon) compute actors run on, so heartbeats on the default one never starve.</summary>
+    public const string ComputeDispatcher = "akkagan.compute-dispatcher";
+}
+
+/// <summary>Routes <see cref="IWithDiscriminatorId"/> messages: entity <c>d-i</c>, shard <c>i mod 10</c>.</summary>
+public sealed class DiscriminatorMessageExtractor : HashCodeMessageExtractor
+{
+    public DiscriminatorMessageExtractor() : base(maxNumberOfShards: 10) { }
+
+    public override string? EntityId(object message) => message switch
+    {
+        IWithDiscriminatorId d => d.Discriminator.EntityId,
+        _ => null,
+    };
+}
+
+/// <summary>Routes <see cref="IWithGeneratorId"/> messages: entity <c>g-i</c>.</summary>
+public sealed class GeneratorMessageExtractor : HashCodeMessageExtractor
+{
+    public GeneratorMessageExtractor() : base(maxNumberOfShards: 10) { }
+
+    public override string? EntityId(object message) => message switch
+    {
+        IWithGeneratorId g => g.Generator.EntityId,
+        _ => null,
+    };
+}

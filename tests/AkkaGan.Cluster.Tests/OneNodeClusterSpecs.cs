@@ -1,0 +1,81 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using AkkaGan.Cluster.Coordinator;
+using AkkaGan.Cluster.Discriminator;
+using AkkaGan.Cluster.Generator;
+using AkkaGan.Cluster.Hosting;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using static TorchSharp.torch;
+using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
+
+namespace AkkaGan.Cluster.Tests;
+
+/// <summary>
+/// The production wiring (the same <c>Add*</c> calls a node makes) on a real one-node Akka cluster with all three
+/// roles: sharded generator and discriminators, the coordinator as a singleton.
+/// </summary>
+public sealed class OneNodeClusterSpecs : IAsyncLifetime
+{
+    private IHost _host = null!;
+
+    public async Task InitializeAsync()
+    {
+        _host = new HostBuilder()
+            .ConfigureServices(services => services.AddAkka("akkagan-spec", builder => builder
+                .AddHocon(AkkaGanConfig.Default(), HoconAddMode.Append)
+                .WithRemoting("127.0.0.1", 0)
+                .WithClustering(new ClusterOptions { Roles = [Roles.Coordinator, Roles.Generator, Roles.Discriminator] })
+                .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress))
+                .AddDiscriminators(RunData.Create)
+                .AddGenerator()
+                .AddCoordinator(TimeSpan.FromSeconds(30))))
+            .Build();
+        await _host.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void A_one_node_cluster_should_train_to_the_reference_engines_parameters()
+    {
+        var settings = new TrainingSettings
+        {
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 4, EvalEvery = 2, CheckpointEvery = 4, EvalSamples = 200,
+            Unroll = 2, Discriminators = 2, Aggregate = AggregationKind.Softmax,
+        };
+        var system = _host.Services.GetRequiredService<ActorSystem>();
+        var registry = _host.Services.GetRequiredService<ActorRegistry>();
+        var probe = new Akka.TestKit.Xunit2.TestKit(system).CreateTestProbe();
+        registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+
+        Checkpoint? final = null;
+        while (true)
+        {
+            var message = probe.ExpectMsg<object>(TimeSpan.FromSeconds(90));
+            if (message is C.CheckpointTaken taken) final = taken.Checkpoint;
+            if (message is not C.TrainingFinished finished) continue;
+            Assert.True(finished.Completed, finished.Reason);
+            break;
+        }
+
+        using var reference = new ReferenceTrainer(settings, RunData.Create(settings), CPU);
+        reference.Run(checkpoints: null);
+        var expected = reference.CreateCheckpoint();
+        Assert.NotNull(final);
+        Assert.Equal(expected.Entities.Select(e => e.EntityId), final!.Entities.Select(e => e.EntityId));
+        foreach (var (e, a) in expected.Entities.Zip(final.Entities))
+            foreach (var (te, ta) in e.Tensors.Zip(a.Tensors))
+                Assert.True(te.Payload.Data.AsSpan().SequenceEqual(ta.Payload.Data), $"{e.EntityId} {te.Name} differs");
+    }
+}
