@@ -127,9 +127,16 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void NextRound()
     {
-        if (_round >= _settings.Rounds || _stopRequested)
+        if (_round >= _settings.Rounds)
         {
-            Finish(_round >= _settings.Rounds, _stopRequested ? "stopped" : null);
+            Finish(true, null);
+            return;
+        }
+        if (_stopRequested)
+        {
+            // Keep what was learned: evaluate and checkpoint the stopped round unless its interval just did.
+            Then(_round % _settings.EvalEvery != 0, Evaluate,
+                () => Then(_round % _settings.CheckpointEvery != 0, Checkpoint, () => Finish(false, "stopped")));
             return;
         }
         CriticStep(_round + 1, 0, new D.TrainStepDone[_members.Length]);

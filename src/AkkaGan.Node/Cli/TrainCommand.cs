@@ -6,6 +6,7 @@ using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
 using AkkaGan.Node.Output;
 using Spectre.Console;
+using AkkaGan.Core.Data;
 using static TorchSharp.torch;
 
 namespace AkkaGan.Node.Cli;
@@ -16,7 +17,12 @@ public static class TrainCommand
     public static Command Create()
     {
         var command = new Command("train", "Train a GAN. Defaults come from cluster.hocon (akkagan.train); every key there is also a flag below.");
-        var engine = new Option<string>("--engine") { Description = "reference: the monolithic engine (the cluster engine arrives in a later release)", HelpName = "NAME", DefaultValueFactory = _ => "reference" };
+        var engine = new Option<string>("--engine")
+        {
+            Description = "reference: the monolithic engine | cluster: the actors on an embedded one-node Akka cluster (same results, bit for bit)",
+            HelpName = "NAME",
+            DefaultValueFactory = _ => ReferenceTrainer.EngineName,
+        };
         var output = new Option<string?>("--out") { Description = "Output folder (default: runs/<time>-<dataset>; with --resume: the resumed run's folder)", HelpName = "DIR" };
         var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint file, a checkpoints folder or a run folder (its newest checkpoint)", HelpName = "PATH" };
         var config = new Option<string?>("--config") { Description = "HOCON file layered over the built-in cluster.hocon", HelpName = "FILE" };
@@ -45,13 +51,12 @@ public static class TrainCommand
 
     private static int Run(string engine, string? output, string? resume, string? configFile, IReadOnlyList<(SettingKeys.Key Key, string Value)> flags)
     {
-        if (engine != ReferenceTrainer.EngineName)
-            throw new SettingsException(engine == "cluster"
-                ? "--engine cluster: the cluster engine is not part of this build yet; use --engine reference"
-                : $"--engine: unknown value '{engine}' (valid: reference)");
+        if (engine != ReferenceTrainer.EngineName && engine != ClusterEngine.EngineName)
+            throw new SettingsException($"--engine: unknown value '{engine}' (valid: reference, cluster)");
 
         // Settings: cluster.hocon <- --config <- (checkpoint's settings when resuming) <- flags.
-        var settings = SettingsLoader.Bind(SettingsLoader.LoadConfig(configFile), new TrainingSettings());
+        var config = SettingsLoader.LoadConfig(configFile);
+        var settings = SettingsLoader.Bind(config, new TrainingSettings());
         (string Path, Checkpoint Checkpoint)? resumed = null;
         if (resume is not null)
         {
@@ -68,17 +73,13 @@ public static class TrainCommand
         var device = RunData.ResolveDevice(settings.Device);
         var data = RunData.Create(settings);
 
-        using var outputs = new RunOutputs(outDir, settings, data, ReferenceTrainer.EngineName);
+        using var outputs = new RunOutputs(outDir, settings, data, engine);
         var progress = new ConsoleProgress(settings.Rounds, () => outputs.RoundsPerSecond);
-        using var trainer = new ReferenceTrainer(settings, data, device, new CompositeObserver(outputs, progress));
-        if (resumed is { } res)
-        {
-            trainer.Restore(res.Checkpoint);
-            Console.WriteLine($"resuming from {res.Path} at round {trainer.Round}");
-        }
+        var observer = new CompositeObserver(outputs, progress);
+        var startRound = resumed?.Checkpoint.Metadata.Round ?? 0;
+        if (resumed is { } res) Console.WriteLine($"resuming from {res.Path} at round {startRound}");
         Console.WriteLine($"akkagan train: {SettingKeys.Kebab(settings.Dataset)}, loss {SettingKeys.Kebab(settings.Loss)}, unroll {settings.Unroll} ({SettingKeys.Kebab(settings.UnrollOrder)} order), " +
                           $"{settings.Discriminators} discriminator(s), {settings.Rounds} rounds, batch {settings.Batch}, device {device.type}, engine {engine} -> {outDir}");
-        outputs.BeginAt(trainer.Round);
 
         using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -98,22 +99,52 @@ public static class TrainCommand
         try
         {
             var checkpoints = new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints);
-            progress.Run(trainer.Round, () => trainer.Run(checkpoints, cancellation.Token));
-            var completed = trainer.Round >= settings.Rounds;
-            if (!completed)
-            {
-                // Interrupted: keep what was learned (unless the interval just did).
-                if (outputs.LastEvaluation?.Round != trainer.Round) outputs.OnEvaluation(trainer.Evaluate());
-                if (trainer.Round % settings.CheckpointEvery != 0) outputs.OnCheckpoint(trainer.Round, checkpoints.Save(trainer.CreateCheckpoint()));
-            }
-            var summary = outputs.WriteSummary(trainer.Round, completed);
+            var (round, completed, failure) = engine == ClusterEngine.EngineName
+                ? RunCluster(config, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, cancellation.Token)
+                : RunReference(settings, data, device, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, cancellation.Token);
+            var summary = outputs.WriteSummary(round, completed);
             PrintSummary(summary, outDir);
+            if (failure is not null)
+            {
+                Console.Error.WriteLine($"akkagan: error: training failed at round {round}: {failure}");
+                return 1;
+            }
             return completed ? 0 : 130;
         }
         finally
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    private static (long Round, bool Completed, string? Failure) RunReference(TrainingSettings settings, IRealData data, Device device, Checkpoint? resume,
+        ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound, CancellationToken cancellation)
+    {
+        using var trainer = new ReferenceTrainer(settings, data, device, observer);
+        if (resume is not null) trainer.Restore(resume);
+        outputs.BeginAt(startRound);
+        progress.Run(startRound, () => trainer.Run(checkpoints, cancellation));
+        var completed = trainer.Round >= settings.Rounds;
+        if (!completed)
+        {
+            // Interrupted: keep what was learned (unless the interval just did).
+            if (outputs.LastEvaluation?.Round != trainer.Round) outputs.OnEvaluation(trainer.Evaluate());
+            if (trainer.Round % settings.CheckpointEvery != 0) outputs.OnCheckpoint(trainer.Round, checkpoints.Save(trainer.CreateCheckpoint()));
+        }
+        return (trainer.Round, completed, null);
+    }
+
+    private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, TrainingSettings settings, IRealData data,
+        Checkpoint? resume, ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
+        CancellationToken cancellation)
+    {
+        if (resume is not null && resume.Metadata.Round > settings.Rounds)
+            throw new CheckpointException($"the checkpoint is at round {resume.Metadata.Round}, past rounds={settings.Rounds}; raise --rounds to continue it");
+        outputs.BeginAt(startRound);
+        Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
+        progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, settings, data, resume, observer, checkpoints, cancellation).GetAwaiter().GetResult());
+        var stopped = finished!.Reason == "stopped";
+        return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason);
     }
 
     private static string RunFolderOf(string checkpointPath)
