@@ -1,10 +1,5 @@
 using Akka.Actor;
-using Akka.Cluster.Hosting;
 using Akka.Hosting;
-using Akka.Remote.Hosting;
-using AkkaGan.Cluster.Coordinator;
-using AkkaGan.Cluster.Discriminator;
-using AkkaGan.Cluster.Generator;
 using AkkaGan.Cluster.Hosting;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
@@ -28,13 +23,7 @@ public sealed class OneNodeClusterSpecs : IAsyncLifetime
     {
         _host = new HostBuilder()
             .ConfigureServices(services => services.AddAkka("akkagan-spec", builder => builder
-                .AddHocon(AkkaGanConfig.Default(), HoconAddMode.Append)
-                .WithRemoting("127.0.0.1", 0)
-                .WithClustering(new ClusterOptions { Roles = [Roles.Coordinator, Roles.Generator, Roles.Discriminator] })
-                .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress))
-                .AddDiscriminators(RunData.Create)
-                .AddGenerator()
-                .AddCoordinator(TimeSpan.FromSeconds(30))))
+                .AddEmbeddedCluster(AkkaGanConfig.Default(), RunData.Create, TimeSpan.FromSeconds(30))))
             .Build();
         await _host.StartAsync();
     }

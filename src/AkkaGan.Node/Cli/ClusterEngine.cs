@@ -1,11 +1,6 @@
 using Akka.Actor;
-using Akka.Cluster.Hosting;
 using Akka.Configuration;
 using Akka.Hosting;
-using Akka.Remote.Hosting;
-using AkkaGan.Cluster.Coordinator;
-using AkkaGan.Cluster.Discriminator;
-using AkkaGan.Cluster.Generator;
 using AkkaGan.Cluster.Hosting;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
@@ -40,13 +35,7 @@ internal static class ClusterEngine
                     akka.cluster.singleton-proxy.log-singleton-identification-failure = off
                     akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
                     """, HoconAddMode.Prepend)
-                .AddHocon(config, HoconAddMode.Append)
-                .WithRemoting("127.0.0.1", 0)
-                .WithClustering(new ClusterOptions { Roles = [Roles.Coordinator, Roles.Generator, Roles.Discriminator] })
-                .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress))
-                .AddDiscriminators(_ => data)
-                .AddGenerator()
-                .AddCoordinator(TimeSpan.FromSeconds(60))))
+                .AddEmbeddedCluster(config, _ => data, TimeSpan.FromSeconds(60))))
             .Build();
         await host.StartAsync(cancellation).ConfigureAwait(false);
         try
