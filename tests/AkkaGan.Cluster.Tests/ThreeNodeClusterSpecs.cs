@@ -1,0 +1,112 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using AkkaGan.Cluster.Coordinator;
+using AkkaGan.Cluster.Discriminator;
+using AkkaGan.Cluster.Generator;
+using AkkaGan.Cluster.Hosting;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using static TorchSharp.torch;
+using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
+
+namespace AkkaGan.Cluster.Tests;
+
+/// <summary>
+/// Three ActorSystems in one process, joined over real remoting on loopback (the pattern of Akka.NET's own sharding
+/// specs; the MultiNode runner is not available): node A carries the coordinator and the generator, nodes B and C
+/// the discriminators. Every tensor crosses a node boundary through the serializer.
+/// </summary>
+public sealed class ThreeNodeClusterSpecs : IAsyncLifetime
+{
+    private readonly List<IHost> _hosts = [];
+
+    private static IHost Node(string[] roles, Func<ActorSystem, Address?> seed, Action<AkkaConfigurationBuilder> entities)
+        => new HostBuilder()
+            .ConfigureServices(services => services.AddAkka("akkagan-3", builder =>
+            {
+                builder.AddHocon(AkkaGanConfig.Default(), HoconAddMode.Append)
+                    .WithRemoting("127.0.0.1", 0)
+                    .WithClustering(new ClusterOptions { Roles = roles })
+                    .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(seed(system) ?? Akka.Cluster.Cluster.Get(system).SelfAddress));
+                entities(builder);
+            }))
+            .Build();
+
+    private static ActorSystem System(IHost host) => host.Services.GetRequiredService<ActorSystem>();
+
+    public async Task InitializeAsync()
+    {
+        var a = Node([Roles.Coordinator, Roles.Generator], _ => null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(30)));
+        await a.StartAsync();
+        _hosts.Add(a);
+        var seed = Akka.Cluster.Cluster.Get(System(a)).SelfAddress;
+        foreach (var _ in new[] { "b", "c" })
+        {
+            var node = Node([Roles.Discriminator], _ => seed, b => b.AddDiscriminators(RunData.Create));
+            await node.StartAsync();
+            _hosts.Add(node);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var host in Enumerable.Reverse(_hosts))
+        {
+            await host.StopAsync();
+            host.Dispose();
+        }
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task Three_nodes_should_train_to_the_reference_engines_parameters()
+    {
+        var systemA = System(_hosts[0]);
+        var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
+        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)),
+            TimeSpan.FromSeconds(30));
+
+        var settings = new TrainingSettings
+        {
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 4, EvalEvery = 2, CheckpointEvery = 4, EvalSamples = 200,
+            Unroll = 2, UnrollOrder = UnrollOrder.Second, Discriminators = 3, Aggregate = AggregationKind.Softmax, EvolveEvery = 2,
+        };
+        var probe = kit.CreateTestProbe();
+        _hosts[0].Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>()
+            .Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+
+        Checkpoint? final = null;
+        while (true)
+        {
+            var message = probe.ExpectMsg<object>(TimeSpan.FromSeconds(90));
+            if (message is C.CheckpointTaken taken) final = taken.Checkpoint;
+            if (message is not C.TrainingFinished finished) continue;
+            Assert.True(finished.Completed, finished.Reason);
+            break;
+        }
+
+        // The discriminators live on B and C (A has only a proxy): count the entities their regions host.
+        var hosted = 0;
+        foreach (var host in _hosts.Skip(1))
+        {
+            var region = Akka.Cluster.Sharding.ClusterSharding.Get(System(host)).ShardRegion(Roles.Discriminator);
+            var state = await region.Ask<Akka.Cluster.Sharding.CurrentShardRegionState>(Akka.Cluster.Sharding.GetShardRegionState.Instance, TimeSpan.FromSeconds(5));
+            hosted += state.Shards.Sum(shard => shard.EntityIds.Count);
+        }
+        Assert.Equal(3, hosted);
+
+        using var reference = new ReferenceTrainer(settings, RunData.Create(settings), CPU);
+        reference.Run(checkpoints: null);
+        var expected = reference.CreateCheckpoint();
+        Assert.NotNull(final);
+        foreach (var (e, got) in expected.Entities.Zip(final!.Entities))
+            foreach (var (te, ta) in e.Tensors.Zip(got.Tensors))
+                Assert.True(te.Payload.Data.AsSpan().SequenceEqual(ta.Payload.Data), $"{e.EntityId} {te.Name} differs");
+    }
+}
