@@ -74,7 +74,9 @@ public sealed class ThreeNodeClusterSpecs : IAsyncLifetime
 
         var settings = new TrainingSettings
         {
-            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 4, EvalEvery = 2, CheckpointEvery = 4, EvalSamples = 200,
+            // Default-sized networks: a discriminator's snapshot (weights + Adam moments, ~200 KB) exceeds Akka.Remote's
+            // default 128 KB frame, so evolution (D -> D) and checkpoints prove cluster.hocon's frame size.
+            Batch = 32, LatentDim = 8, Rounds = 4, EvalEvery = 2, CheckpointEvery = 4, EvalSamples = 200,
             Unroll = 2, UnrollOrder = UnrollOrder.Second, Discriminators = 3, Aggregate = AggregationKind.Softmax, EvolveEvery = 2,
         };
         var probe = kit.CreateTestProbe();
