@@ -214,17 +214,18 @@ public sealed class TrainCommandSpecs : IDisposable
     [Trait("Category", "Slow")]
     public void Sigterm_should_stop_cleanly_with_a_final_checkpoint_that_resumes(string engine)
     {
-        var process = Akkagan.Start(["train", .. Quick, "--rounds", "100000", "--engine", engine, "--out", Out("term")]);
-        var metrics = Out("term/metrics.jsonl");
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while ((!File.Exists(metrics) || new FileInfo(metrics).Length == 0) && DateTime.UtcNow < deadline) Thread.Sleep(100);
-        if (process.HasExited) Assert.Fail($"akkagan exited early with code {process.ExitCode}");
-        Assert.True(File.Exists(metrics), "training did not start within 60 s");
-        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
-        Assert.True(process.WaitForExit(60_000), "the process did not stop after SIGTERM");
-        Assert.Equal(130, process.ExitCode);
+        using var process = Akkagan.Start(["train", .. Quick, "--rounds", "100000", "--engine", engine, "--out", Out("term")]);
+        try
+        {
+            StopWithSigterm(process);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true); // never leave a trainer behind
+        }
 
         var summary = JsonNode.Parse(File.ReadAllText(Out("term/summary.json")))!;
+
         Assert.False(summary["completed"]!.GetValue<bool>());
         var stopped = summary["rounds"]!.GetValue<long>();
         Assert.True(stopped >= 3);
@@ -233,6 +234,19 @@ public sealed class TrainCommandSpecs : IDisposable
         var resumed = Akkagan.Run("train", "--resume", Out("term"), "--rounds", (stopped + 2).ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.True(resumed.ExitCode == 0, resumed.All);
         Assert.Contains($"at round {stopped}", resumed.Stdout);
+    }
+
+    /// <summary>Waits until training has evaluated once, sends SIGTERM, and expects exit code 130 within a minute.</summary>
+    private void StopWithSigterm(System.Diagnostics.Process process)
+    {
+        var metrics = Out("term/metrics.jsonl");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while ((!File.Exists(metrics) || new FileInfo(metrics).Length == 0) && DateTime.UtcNow < deadline && !process.HasExited) Thread.Sleep(100);
+        if (process.HasExited) Assert.Fail($"akkagan exited early with code {process.ExitCode}");
+        Assert.True(File.Exists(metrics), "training did not start within 60 s");
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])) kill.WaitForExit();
+        Assert.True(process.WaitForExit(60_000), "the process did not stop after SIGTERM");
+        Assert.Equal(130, process.ExitCode);
     }
 
     [Fact]

@@ -21,8 +21,9 @@ internal static class ClusterEngine
 {
     public const string EngineName = "cluster";
 
+    /// <param name="started">Called once the node is up, just before training starts (throughput is measured from here).</param>
     public static async Task<C.TrainingFinished> RunAsync(Config config, TrainingSettings settings, IRealData data, Checkpoint? resume,
-        ITrainingObserver observer, CheckpointStore checkpoints, CancellationToken cancellation)
+        ITrainingObserver observer, CheckpointStore checkpoints, Action started, CancellationToken cancellation)
     {
         using var host = new HostBuilder()
             // Ctrl-C and SIGTERM belong to `akkagan train` (stop after the round, checkpoint, summarise), not to the
@@ -45,6 +46,7 @@ internal static class ClusterEngine
             var finished = new TaskCompletionSource<C.TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
             var events = system.ActorOf(Props.Create(() => new ObserverActor(observer, checkpoints, finished)), "run-observer");
             _ = system.WhenTerminated.ContinueWith(_ => finished.TrySetResult(new C.TrainingFinished(-1, false, "the actor system terminated")), TaskScheduler.Default);
+            started();
             coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), resume, events));
             using var stop = cancellation.Register(() => coordinator.Tell(new C.StopTraining()));
             return await finished.Task.ConfigureAwait(false);

@@ -140,9 +140,9 @@ public static class TrainCommand
     {
         if (resume is not null && resume.Metadata.Round > settings.Rounds)
             throw new CheckpointException($"the checkpoint is at round {resume.Metadata.Round}, past rounds={settings.Rounds}; raise --rounds to continue it");
-        outputs.BeginAt(startRound);
         Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
-        progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, settings, data, resume, observer, checkpoints, cancellation).GetAwaiter().GetResult());
+        progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, settings, data, resume, observer, checkpoints,
+            () => outputs.BeginAt(startRound), cancellation).GetAwaiter().GetResult());
         var stopped = finished!.Reason == "stopped";
         return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason);
     }
