@@ -3,10 +3,8 @@ using AkkaGan.Cluster.Coordinator;
 using AkkaGan.Cluster.Discriminator;
 using AkkaGan.Cluster.Generator;
 using AkkaGan.Cluster.Protocol;
-using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
-using static TorchSharp.torch;
 using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
 
 namespace AkkaGan.Cluster.Tests;
@@ -28,48 +26,6 @@ public sealed class CoordinatorSpecs : Akka.TestKit.Xunit2.TestKit
         return Sys.ActorOf(CoordinatorActor.Props(generator, ds, stepTimeout ?? TimeSpan.FromSeconds(30)));
     }
 
-    private static Checkpoint Reference(TrainingSettings settings)
-    {
-        using var trainer = new ReferenceTrainer(settings, RunData.Create(settings), CPU);
-        trainer.Run(checkpoints: null);
-        return trainer.CreateCheckpoint();
-    }
-
-    private (Checkpoint Final, List<object> Events) RunDistributed(TrainingSettings settings)
-    {
-        Coordinator().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, TestActor));
-        var events = new List<object>();
-        Checkpoint? last = null;
-        while (true)
-        {
-            var message = ExpectMsg<object>(TimeSpan.FromSeconds(120));
-            events.Add(message);
-            if (message is C.CheckpointTaken taken) last = taken.Checkpoint;
-            if (message is C.TrainingFinished finished)
-            {
-                Assert.True(finished.Completed, finished.Reason);
-                Assert.Equal(settings.Rounds, finished.Round);
-                return (last!, events);
-            }
-        }
-    }
-
-    private static void AssertSameParameters(Checkpoint expected, Checkpoint actual)
-    {
-        Assert.Equal(expected.Metadata.Round, actual.Metadata.Round);
-        Assert.Equal(expected.Entities.Select(e => e.EntityId), actual.Entities.Select(e => e.EntityId));
-        foreach (var (e, a) in expected.Entities.Zip(actual.Entities))
-        {
-            Assert.Equal(e.LearningRate, a.LearningRate);
-            Assert.Equal(e.OptimizerSteps, a.OptimizerSteps);
-            foreach (var (te, ta) in e.Tensors.Zip(a.Tensors))
-            {
-                Assert.Equal(te.Name, ta.Name);
-                Assert.True(te.Payload.Data.AsSpan().SequenceEqual(ta.Payload.Data), $"{e.EntityId} {te.Name} differs from the reference engine");
-            }
-        }
-    }
-
     public static TheoryData<string> Cases => new() { "plain", "unroll-5-second-order", "population-3-softmax-evolving" };
 
     private static TrainingSettings Case(string name) => name switch
@@ -85,8 +41,9 @@ public sealed class CoordinatorSpecs : Akka.TestKit.Xunit2.TestKit
     public void The_actor_engine_should_end_with_the_reference_engines_parameters(string name)
     {
         var settings = Case(name);
-        var (final, events) = RunDistributed(settings);
-        AssertSameParameters(Reference(settings), final);
+        Coordinator().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, TestActor));
+        var (final, events) = EngineEquivalence.FollowToCompletion(this, settings, TimeSpan.FromSeconds(120));
+        EngineEquivalence.AssertSameAsReference(settings, final);
         Assert.Equal(settings.Rounds, events.OfType<C.RoundCompleted>().Count());
         Assert.Equal(2, events.OfType<C.Evaluated>().Count());
         Assert.All(events.OfType<C.Evaluated>(), e => Assert.Equal(8, e.Report.Mixture!.Modes));

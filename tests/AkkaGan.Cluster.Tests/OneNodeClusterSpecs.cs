@@ -1,12 +1,10 @@
 using Akka.Actor;
 using Akka.Hosting;
 using AkkaGan.Cluster.Hosting;
-using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using static TorchSharp.torch;
 using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
 
 namespace AkkaGan.Cluster.Tests;
@@ -48,23 +46,7 @@ public sealed class OneNodeClusterSpecs : IAsyncLifetime
         var probe = new Akka.TestKit.Xunit2.TestKit(system).CreateTestProbe();
         registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
-        Checkpoint? final = null;
-        while (true)
-        {
-            var message = probe.ExpectMsg<object>(TimeSpan.FromSeconds(90));
-            if (message is C.CheckpointTaken taken) final = taken.Checkpoint;
-            if (message is not C.TrainingFinished finished) continue;
-            Assert.True(finished.Completed, finished.Reason);
-            break;
-        }
-
-        using var reference = new ReferenceTrainer(settings, RunData.Create(settings), CPU);
-        reference.Run(checkpoints: null);
-        var expected = reference.CreateCheckpoint();
-        Assert.NotNull(final);
-        Assert.Equal(expected.Entities.Select(e => e.EntityId), final!.Entities.Select(e => e.EntityId));
-        foreach (var (e, a) in expected.Entities.Zip(final.Entities))
-            foreach (var (te, ta) in e.Tensors.Zip(a.Tensors))
-                Assert.True(te.Payload.Data.AsSpan().SequenceEqual(ta.Payload.Data), $"{e.EntityId} {te.Name} differs");
+        var (final, _) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
+        EngineEquivalence.AssertSameAsReference(settings, final);
     }
 }

@@ -7,12 +7,10 @@ using AkkaGan.Cluster.Coordinator;
 using AkkaGan.Cluster.Discriminator;
 using AkkaGan.Cluster.Generator;
 using AkkaGan.Cluster.Hosting;
-using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using static TorchSharp.torch;
 using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
 
 namespace AkkaGan.Cluster.Tests;
@@ -83,15 +81,7 @@ public sealed class ThreeNodeClusterSpecs : IAsyncLifetime
         _hosts[0].Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>()
             .Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
-        Checkpoint? final = null;
-        while (true)
-        {
-            var message = probe.ExpectMsg<object>(TimeSpan.FromSeconds(90));
-            if (message is C.CheckpointTaken taken) final = taken.Checkpoint;
-            if (message is not C.TrainingFinished finished) continue;
-            Assert.True(finished.Completed, finished.Reason);
-            break;
-        }
+        var (final, _) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
 
         // The discriminators live on B and C (A has only a proxy): count the entities their regions host.
         var hosted = 0;
@@ -103,12 +93,6 @@ public sealed class ThreeNodeClusterSpecs : IAsyncLifetime
         }
         Assert.Equal(3, hosted);
 
-        using var reference = new ReferenceTrainer(settings, RunData.Create(settings), CPU);
-        reference.Run(checkpoints: null);
-        var expected = reference.CreateCheckpoint();
-        Assert.NotNull(final);
-        foreach (var (e, got) in expected.Entities.Zip(final!.Entities))
-            foreach (var (te, ta) in e.Tensors.Zip(got.Tensors))
-                Assert.True(te.Payload.Data.AsSpan().SequenceEqual(ta.Payload.Data), $"{e.EntityId} {te.Name} differs");
+        EngineEquivalence.AssertSameAsReference(settings, final);
     }
 }

@@ -23,6 +23,12 @@ public sealed record CheckpointMetadata(long Round, long Seed, string SettingsJs
 /// <summary>A whole run's state at the end of a round.</summary>
 public sealed record Checkpoint(CheckpointMetadata Metadata, IReadOnlyList<EntitySnapshot> Entities)
 {
+    /// <summary>Throws when this checkpoint is already past the run's last round (resuming it would train nothing).</summary>
+    public Checkpoint EnsureWithin(long rounds)
+        => Metadata.Round <= rounds
+            ? this
+            : throw new CheckpointException($"the checkpoint is at round {Metadata.Round}, past rounds={rounds}; raise --rounds to continue it");
+
     public EntitySnapshot Entity(string id)
         => Entities.FirstOrDefault(e => e.EntityId == id)
            ?? throw new CheckpointException($"checkpoint has no entity '{id}' (it has {string.Join(", ", Entities.Select(e => e.EntityId))})");

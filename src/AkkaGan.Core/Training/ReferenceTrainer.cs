@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Metrics;
@@ -123,8 +121,7 @@ public sealed class ReferenceTrainer : IDisposable
     /// <summary>Restores every entity from a checkpoint of a compatible run; validates all entities first.</summary>
     public void Restore(Checkpoint checkpoint)
     {
-        if (checkpoint.Metadata.Round > Settings.Rounds)
-            throw new CheckpointException($"the checkpoint is at round {checkpoint.Metadata.Round}, past rounds={Settings.Rounds}; raise --rounds to continue it");
+        checkpoint.EnsureWithin(Settings.Rounds);
         var entities = Discriminators.Select(d => checkpoint.Entity(d.EntityId)).ToArray();
         Generator.Restore(checkpoint.Entity(GeneratorCore.EntityId));
         for (var i = 0; i < entities.Length; i++) Discriminators[i].Restore(entities[i]);
@@ -138,46 +135,4 @@ public sealed class ReferenceTrainer : IDisposable
     }
 
     private sealed class NullObserver : ITrainingObserver;
-}
-
-/// <summary>The JSON form of <see cref="TrainingSettings"/> (kebab-case enums), used in checkpoints and summary.json.</summary>
-public static class SettingsJson
-{
-    public static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.KebabCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-        WriteIndented = false,
-    };
-
-    public static string Serialize(TrainingSettings settings) => JsonSerializer.Serialize(settings, Options);
-
-    public static TrainingSettings Deserialize(string json)
-        => JsonSerializer.Deserialize<TrainingSettings>(json, Options) ?? throw new CheckpointException("checkpoint settings are empty");
-}
-
-/// <summary>Creates the real data a run's settings name.</summary>
-public static class RunData
-{
-    public static IRealData Create(TrainingSettings settings)
-        => (IRealData?)GaussianMixture.For(settings) ?? FashionMnist.Load(settings.DataDir);
-
-    /// <summary>The shape of one sample of the settings' dataset, without loading it (for the generator's node).</summary>
-    public static long[] SampleShape(TrainingSettings settings) => settings.IsToyData ? [2] : [1, 28, 28];
-
-    /// <summary>
-    /// Intra-op threads: the configured number, or for 0 ("auto") 1 thread for the 2-D MLPs (a second thread buys
-    /// little on their 128-wide matmuls, measured in README.md, and one keeps results identical across machines
-    /// with different core counts) and all cores for image models.
-    /// </summary>
-    public static int TorchThreads(TrainingSettings settings)
-        => settings.TorchThreads > 0 ? settings.TorchThreads : settings.IsToyData ? 1 : Environment.ProcessorCount;
-
-    /// <summary>Resolves <c>auto</c> to CUDA when available, otherwise CPU.</summary>
-    public static Device ResolveDevice(DeviceKind kind) => kind switch
-    {
-        DeviceKind.Cpu => CPU,
-        DeviceKind.Cuda => cuda.is_available() ? CUDA : throw new SettingsException("device=cuda but no CUDA device is available (build with -p:TorchBackend=cuda on a GPU host)"),
-        _ => cuda.is_available() ? CUDA : CPU,
-    };
 }

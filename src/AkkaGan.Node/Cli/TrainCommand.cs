@@ -138,8 +138,7 @@ public static class TrainCommand
         Checkpoint? resume, ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
         CancellationToken cancellation)
     {
-        if (resume is not null && resume.Metadata.Round > settings.Rounds)
-            throw new CheckpointException($"the checkpoint is at round {resume.Metadata.Round}, past rounds={settings.Rounds}; raise --rounds to continue it");
+        resume?.EnsureWithin(settings.Rounds);
         Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
         progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, settings, data, resume, observer, checkpoints,
             () => outputs.BeginAt(startRound), cancellation).GetAwaiter().GetResult());

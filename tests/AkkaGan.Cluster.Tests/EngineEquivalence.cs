@@ -1,0 +1,48 @@
+using Akka.TestKit;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+using static TorchSharp.torch;
+using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
+
+namespace AkkaGan.Cluster.Tests;
+
+/// <summary>What every engine-equivalence spec does: follow a run to its end, then compare it with the reference engine.</summary>
+internal static class EngineEquivalence
+{
+    /// <summary>Collects the coordinator's events until <see cref="C.TrainingFinished"/>; asserts it completed all rounds.</summary>
+    public static (Checkpoint? Final, List<object> Events) FollowToCompletion(TestKitBase observer, TrainingSettings settings, TimeSpan perEvent)
+    {
+        var events = new List<object>();
+        Checkpoint? last = null;
+        while (true)
+        {
+            var message = observer.ExpectMsg<object>(perEvent);
+            events.Add(message);
+            if (message is C.CheckpointTaken taken) last = taken.Checkpoint;
+            if (message is not C.TrainingFinished finished) continue;
+            Assert.True(finished.Completed, finished.Reason);
+            Assert.Equal(settings.Rounds, finished.Round);
+            return (last, events);
+        }
+    }
+
+    /// <summary>Asserts that <paramref name="actual"/> holds, byte for byte, the state ReferenceTrainer reaches with the same settings.</summary>
+    public static void AssertSameAsReference(TrainingSettings settings, Checkpoint? actual)
+    {
+        Assert.NotNull(actual);
+        using var trainer = new ReferenceTrainer(settings, RunData.Create(settings), CPU);
+        trainer.Run(checkpoints: null);
+        var expected = trainer.CreateCheckpoint();
+        Assert.Equal(expected.Metadata.Round, actual!.Metadata.Round);
+        Assert.Equal(expected.Entities.Select(e => e.EntityId), actual.Entities.Select(e => e.EntityId));
+        foreach (var (e, a) in expected.Entities.Zip(actual.Entities))
+        {
+            Assert.Equal(e.LearningRate, a.LearningRate);
+            Assert.Equal(e.OptimizerSteps, a.OptimizerSteps);
+            Assert.Equal(e.Tensors.Select(t => t.Name), a.Tensors.Select(t => t.Name));
+            foreach (var (te, ta) in e.Tensors.Zip(a.Tensors))
+                Assert.True(te.Payload.Data.AsSpan().SequenceEqual(ta.Payload.Data), $"{e.EntityId} {te.Name} differs from the reference engine");
+        }
+    }
+}
