@@ -8,6 +8,7 @@ using AkkaGan.Node.Cli;
 // checkpoint), 130 interrupted (a final checkpoint and summary are written first).
 var root = new RootCommand("AkkaGan: distributed, actor-based GAN training on Akka.NET and TorchSharp.");
 root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(NodeCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 
 try

@@ -39,7 +39,7 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
             new D.AdoptWeights(d, Snapshot(), 3e-4, 8, actor),
             new D.GetSnapshot(d, 9, actor),
             new D.RestoreSnapshot(d, Snapshot(), actor),
-            new D.Configured(d),
+            new D.Configured(d, "akka.tcp://akkagan@10.0.0.7:4055"),
             new D.TrainStepDone(d, 7, 2, 0.5, 0.1, 1.5, -1.5, 3.25),
             new D.FeedbackComputed(d, 7, 0.75, Payload()),
             new D.FitnessMeasured(d, 7, 0.875),
@@ -53,7 +53,7 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
             new G.GetSamples(g, 2500, actor),
             new G.GetSnapshot(g, 9, actor),
             new G.RestoreSnapshot(g, Snapshot() with { EntityId = "g-0" }, actor),
-            new G.Configured(g),
+            new G.Configured(g, "akka.tcp://akkagan@10.0.0.6:4053"),
             new G.GeneratorStepped(g, 7, 0.69, 0.01, [0, 3]),
             new G.SamplesProduced(g, Payload()),
             new G.SnapshotTaken(g, 9, Snapshot()),
@@ -61,7 +61,7 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
         ];
     }
 
-    private AkkaGanSerializer Serializer => (AkkaGanSerializer)Sys.Serialization.FindSerializerFor(new G.Configured(GeneratorId.Default));
+    private AkkaGanSerializer Serializer => (AkkaGanSerializer)Sys.Serialization.FindSerializerFor(new G.Configured(GeneratorId.Default, ""));
 
     [Fact]
     public void Every_wire_type_should_have_a_sample_and_a_manifest()

@@ -81,7 +81,13 @@ public sealed class ThreeNodeClusterSpecs : IAsyncLifetime
         _hosts[0].Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>()
             .Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
-        var (final, _) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
+        var (final, events) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
+
+        // The coordinator reports where each entity runs: the generator on A, every discriminator on B or C.
+        var placed = Assert.Single(events.OfType<C.Placed>()).Nodes;
+        var addressOf = _hosts.Select(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString()).ToArray();
+        Assert.Equal(addressOf[0], placed["g-0"]);
+        Assert.All(Enumerable.Range(0, 3), i => Assert.Contains(placed[$"d-{i}"], addressOf[1..]));
 
         // The discriminators live on B and C (A has only a proxy): count the entities their regions host.
         var hosted = 0;

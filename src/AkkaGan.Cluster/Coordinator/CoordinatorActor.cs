@@ -64,8 +64,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
         _generator.Tell(new G.Configure(GeneratorId.Default, m.SettingsJson, Self));
         foreach (var i in _members) _discriminators.Tell(new D.Configure(new DiscriminatorId(i), m.SettingsJson, _settings.Loss, _settings.LrD, Self));
-        Expect("configure", 1 + _members.Length, _ =>
+        Expect("configure", 1 + _members.Length, answers =>
         {
+            _observer.Tell(new C.Placed(answers
+                .Select(a => a switch { G.Configured g => (g.Generator.EntityId, g.Node), D.Configured d => (d.Discriminator.EntityId, d.Node), _ => default })
+                .Where(p => p.EntityId is not null)
+                .ToDictionary(p => p.EntityId, p => p.Node)));
             if (m.Resume is null)
             {
                 NextRound();

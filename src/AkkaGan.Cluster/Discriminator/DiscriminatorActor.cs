@@ -73,9 +73,12 @@ public sealed class DiscriminatorActor : ReceiveActor
         {
             core.Restore(m.Snapshot);
             _round = 0;
-            m.ReplyTo.Tell(new D.Configured(_id));
+            m.ReplyTo.Tell(new D.Configured(_id, NodeAddress));
         }));
     }
+
+    /// <summary>This node's address, reported with <c>Configured</c> so users see where each entity runs.</summary>
+    private string NodeAddress => ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString();
 
     public static Props Props(DiscriminatorId id, IActorRef discriminators, Func<TrainingSettings, IRealData> data)
         => Akka.Actor.Props.Create(() => new DiscriminatorActor(id, discriminators, data));
@@ -90,7 +93,7 @@ public sealed class DiscriminatorActor : ReceiveActor
             _core = new DiscriminatorCore(settings, _id.Member, data, RunData.ResolveDevice(settings.Device), m.Loss, m.LearningRate);
             _sampleShape = data.SampleShape;
             _round = 0;
-            m.ReplyTo.Tell(new D.Configured(_id));
+            m.ReplyTo.Tell(new D.Configured(_id, NodeAddress));
         }
         catch (Exception e) when (e is SettingsException or DatasetException or System.Text.Json.JsonException or CheckpointException)
         {

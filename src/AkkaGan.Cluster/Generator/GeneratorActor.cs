@@ -85,11 +85,14 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
         Receive<G.RestoreSnapshot>(m => Guarded(0, nameof(G.RestoreSnapshot), m.ReplyTo, (core, _) =>
         {
             core.Restore(m.Snapshot);
-            m.ReplyTo.Tell(new G.Configured(_id));
+            m.ReplyTo.Tell(new G.Configured(_id, NodeAddress));
         }));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>This node's address, reported with <c>Configured</c> so users see where each entity runs.</summary>
+    private string NodeAddress => ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString();
 
     public static Props Props(GeneratorId id, IActorRef discriminators) => Akka.Actor.Props.Create(() => new GeneratorActor(id, discriminators));
 
@@ -102,7 +105,7 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
             _core?.Dispose();
             _core = new GeneratorCore(settings, RunData.SampleShape(settings), RunData.ResolveDevice(settings.Device));
             _settings = settings;
-            m.ReplyTo.Tell(new G.Configured(_id));
+            m.ReplyTo.Tell(new G.Configured(_id, NodeAddress));
         }
         catch (Exception e) when (e is SettingsException or System.Text.Json.JsonException)
         {

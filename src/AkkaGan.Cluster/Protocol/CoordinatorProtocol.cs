@@ -20,6 +20,9 @@ public static class CoordinatorProtocol
     /// <summary>Finish the current round, checkpoint, and stop (answered by <see cref="TrainingFinished"/>).</summary>
     public sealed record StopTraining;
 
+    /// <summary>Where each entity runs (entity id -> node address), once all are configured.</summary>
+    public sealed record Placed(IReadOnlyDictionary<string, string> Nodes);
+
     public sealed record RoundCompleted(RoundReport Report);
 
     public sealed record Evaluated(EvaluationReport Report);

@@ -41,7 +41,8 @@ public static class DiscriminatorProtocol
     /// <summary>Replace this member's state (resume). Answered with <see cref="Configured"/>.</summary>
     public sealed record RestoreSnapshot(DiscriminatorId Discriminator, EntitySnapshot Snapshot, IActorRef ReplyTo) : ICommand;
 
-    public sealed record Configured(DiscriminatorId Discriminator) : IAkkaGanWireMessage;
+    /// <param name="Node">The address of the node the entity runs on (placement, shown to users).</param>
+    public sealed record Configured(DiscriminatorId Discriminator, string Node) : IAkkaGanWireMessage;
 
     public sealed record TrainStepDone(DiscriminatorId Discriminator, long Round, int CriticStep, double Loss, double Penalty,
         double RealScore, double FakeScore, double GradientNorm) : IAkkaGanWireMessage;

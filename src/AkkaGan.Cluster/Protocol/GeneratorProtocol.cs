@@ -41,7 +41,8 @@ public static class GeneratorProtocol
     /// <summary>Replace the generator's state (resume). Answered with <see cref="Configured"/>.</summary>
     public sealed record RestoreSnapshot(GeneratorId Generator, EntitySnapshot Snapshot, IActorRef ReplyTo) : ICommand;
 
-    public sealed record Configured(GeneratorId Generator) : IAkkaGanWireMessage;
+    /// <param name="Node">The address of the node the entity runs on (placement, shown to users).</param>
+    public sealed record Configured(GeneratorId Generator, string Node) : IAkkaGanWireMessage;
 
     /// <param name="Answered">The members whose feedback was aggregated (sorted).</param>
     public sealed record GeneratorStepped(GeneratorId Generator, long Round, double Loss, double GradientNorm, int[] Answered) : IAkkaGanWireMessage;

@@ -42,7 +42,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Discriminator(), r.Long(), r.Ref())),
         Entry.Of<D.RestoreSnapshot>("d.restore", (w, m) => { w.Discriminator(m.Discriminator); w.Snapshot(m.Snapshot); w.Ref(m.ReplyTo); },
             r => new(r.Discriminator(), r.Snapshot(), r.Ref())),
-        Entry.Of<D.Configured>("d.configured", (w, m) => w.Discriminator(m.Discriminator), r => new(r.Discriminator())),
+        Entry.Of<D.Configured>("d.configured", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.Node); }, r => new(r.Discriminator(), r.Text())),
         Entry.Of<D.TrainStepDone>("d.trained", (w, m) =>
             {
                 w.Discriminator(m.Discriminator); w.Long(m.Round); w.Int(m.CriticStep); w.Double(m.Loss); w.Double(m.Penalty);
@@ -74,7 +74,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Generator(), r.Long(), r.Ref())),
         Entry.Of<G.RestoreSnapshot>("g.restore", (w, m) => { w.Generator(m.Generator); w.Snapshot(m.Snapshot); w.Ref(m.ReplyTo); },
             r => new(r.Generator(), r.Snapshot(), r.Ref())),
-        Entry.Of<G.Configured>("g.configured", (w, m) => w.Generator(m.Generator), r => new(r.Generator())),
+        Entry.Of<G.Configured>("g.configured", (w, m) => { w.Generator(m.Generator); w.Text(m.Node); }, r => new(r.Generator(), r.Text())),
         Entry.Of<G.GeneratorStepped>("g.stepped", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Double(m.Loss); w.Double(m.GradientNorm); w.Ints(m.Answered); },
             r => new(r.Generator(), r.Long(), r.Double(), r.Double(), r.Ints())),
         Entry.Of<G.SamplesProduced>("g.samples", (w, m) => { w.Generator(m.Generator); w.Payload(m.Samples); },

@@ -13,39 +13,49 @@ using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
 namespace AkkaGan.Node.Cli;
 
 /// <summary>
-/// The embedded cluster engine: a real one-node Akka cluster (remoting on 127.0.0.1, an ephemeral port) carrying all
-/// three roles, wired with the same <c>Add*</c> calls a multi-node deployment uses. The coordinator's events reach
-/// the run's <see cref="ITrainingObserver"/> through <see cref="ObserverActor"/>, which also writes its checkpoints.
+/// The cluster engine, run from the coordinator's node: the embedded one-node cluster of `akkagan train` (remoting
+/// on 127.0.0.1, an ephemeral port, all three roles) or a coordinator member of a multi-node cluster started by
+/// `akkagan node`; both are wired with the same <c>Add*</c> list. The coordinator's events reach the run's
+/// <see cref="ITrainingObserver"/> through <see cref="ObserverActor"/>, which also writes its checkpoints.
 /// </summary>
 internal static class ClusterEngine
 {
     public const string EngineName = "cluster";
 
-    /// <param name="started">Called once the node is up, just before training starts (throughput is measured from here).</param>
-    public static async Task<C.TrainingFinished> RunAsync(Config config, TrainingSettings settings, IRealData data, Checkpoint? resume,
-        ITrainingObserver observer, CheckpointStore checkpoints, Action started, CancellationToken cancellation)
+    /// <summary>This node and how many generator / discriminator nodes the first round waits for.</summary>
+    public sealed record Topology(MemberOptions Member, int GeneratorNodes, int DiscriminatorNodes);
+
+    public static Topology Embedded { get; } = new(MemberOptions.Embedded, 1, 1);
+
+    /// <summary>How long a gather waits for an entity before the round carries on without it.</summary>
+    public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
+
+    /// <param name="status">State lines before training starts (waiting for members).</param>
+    /// <param name="started">Called once the cluster can train, just before the first round (throughput is measured from here).</param>
+    public static async Task<C.TrainingFinished> RunAsync(Config config, Topology topology, TrainingSettings settings, IRealData data, Checkpoint? resume,
+        ITrainingObserver observer, CheckpointStore checkpoints, Action<string> status, Action started, CancellationToken cancellation)
     {
-        using var host = new HostBuilder()
-            // Ctrl-C and SIGTERM belong to `akkagan train` (stop after the round, checkpoint, summarise), not to the
-            // host's console lifetime, which would tear the actor system down mid-round.
-            .ConfigureServices(services => services.AddSingleton<IHostLifetime, CallerControlledLifetime>())
-            .ConfigureServices(services => services.AddAkka("akkagan", builder => builder
-                // The singleton is local here; the proxy's "failed to find" warnings during start and stop are noise.
-                // Signals are handled by `akkagan train` (stop after the round), so Akka must not shut down on them.
-                .AddHocon("""
-                    akka.cluster.singleton-proxy.log-singleton-identification-failure = off
-                    akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
-                    """, HoconAddMode.Prepend)
-                .AddEmbeddedCluster(config, _ => data, TimeSpan.FromSeconds(60))))
-            .Build();
+        using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false);
         await host.StartAsync(cancellation).ConfigureAwait(false);
         try
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
-            var coordinator = host.Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>();
+            var registry = host.Services.GetRequiredService<ActorRegistry>();
             var finished = new TaskCompletionSource<C.TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var events = system.ActorOf(Props.Create(() => new ObserverActor(observer, checkpoints, finished)), "run-observer");
             _ = system.WhenTerminated.ContinueWith(_ => finished.TrySetResult(new C.TrainingFinished(-1, false, "the actor system terminated")), TaskScheduler.Default);
+            if (topology.Member != MemberOptions.Embedded) status($"node {Akka.Cluster.Cluster.Get(system).SelfAddress} up, roles {string.Join(",", topology.Member.Roles)}");
+            try
+            {
+                await ClusterReadiness.WaitAsync(system, registry, topology.GeneratorNodes, topology.DiscriminatorNodes,
+                    state => status($"waiting for the cluster: {state}"), cancellation).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return new C.TrainingFinished(resume?.Metadata.Round ?? 0, false, "stopped");
+            }
+            var coordinator = registry.Get<CoordinatorSingleton>();
+            Action<string> placement = topology.Member == MemberOptions.Embedded ? _ => { } : status;
+            var events = system.ActorOf(Props.Create(() => new ObserverActor(observer, checkpoints, placement, finished)), "run-observer");
             started();
             coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), resume, events));
             using var stop = cancellation.Register(() => coordinator.Tell(new C.StopTraining()));
@@ -57,6 +67,26 @@ internal static class ClusterEngine
         }
     }
 
+    /// <summary>
+    /// The host of one AkkaGan node. <paramref name="signalsStopTheNode"/>: Ctrl-C / SIGTERM leave the cluster through
+    /// CoordinatedShutdown (worker nodes); otherwise they belong to the caller (the coordinator's node stops after the
+    /// round, checkpoints and summarises first).
+    /// </summary>
+    public static IHost BuildHost(Config config, MemberOptions member, Func<TrainingSettings, IRealData> data, bool signalsStopTheNode)
+        => new HostBuilder()
+            .ConfigureServices(services =>
+            {
+                if (!signalsStopTheNode) services.AddSingleton<IHostLifetime, CallerControlledLifetime>();
+            })
+            .ConfigureServices(services => services.AddAkka(MemberOptions.SystemName, builder =>
+            {
+                // A singleton proxy's "failed to find" warnings while the cluster forms are noise.
+                builder.AddHocon("akka.cluster.singleton-proxy.log-singleton-identification-failure = off", HoconAddMode.Prepend);
+                if (!signalsStopTheNode) builder.AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
+                builder.AddAkkaGanMember(config, member, data, StepTimeout);
+            }))
+            .Build();
+
     /// <summary>A host lifetime that leaves signals to the caller.</summary>
     private sealed class CallerControlledLifetime : IHostLifetime
     {
@@ -67,8 +97,9 @@ internal static class ClusterEngine
     /// <summary>Hands the coordinator's events to the observer (outputs, progress) and writes checkpoints.</summary>
     private sealed class ObserverActor : ReceiveActor
     {
-        public ObserverActor(ITrainingObserver observer, CheckpointStore checkpoints, TaskCompletionSource<C.TrainingFinished> finished)
+        public ObserverActor(ITrainingObserver observer, CheckpointStore checkpoints, Action<string> placement, TaskCompletionSource<C.TrainingFinished> finished)
         {
+            Receive<C.Placed>(m => placement("placement: " + string.Join(", ", m.Nodes.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} @ {e.Value}"))));
             Receive<C.RoundCompleted>(m => observer.OnRound(m.Report));
             Receive<C.Evaluated>(m => observer.OnEvaluation(m.Report));
             Receive<C.Evolved>(m => observer.OnEvolution(m.Report));

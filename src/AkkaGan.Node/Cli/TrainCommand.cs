@@ -19,38 +19,51 @@ public static class TrainCommand
         var command = new Command("train", "Train a GAN. Defaults come from cluster.hocon (akkagan.train); every key there is also a flag below.");
         var engine = new Option<string>("--engine")
         {
-            Description = "reference: the monolithic engine | cluster: the actors on an embedded one-node Akka cluster (same results, bit for bit)",
+            Description = "cluster: the actors on an embedded one-node Akka cluster | reference: the monolithic engine (same results, bit for bit)",
             HelpName = "NAME",
-            DefaultValueFactory = _ => ReferenceTrainer.EngineName,
+            DefaultValueFactory = _ => ClusterEngine.EngineName,
         };
-        var output = new Option<string?>("--out") { Description = "Output folder (default: runs/<time>-<dataset>; with --resume: the resumed run's folder)", HelpName = "DIR" };
-        var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint file, a checkpoints folder or a run folder (its newest checkpoint)", HelpName = "PATH" };
-        var config = new Option<string?>("--config") { Description = "HOCON file layered over the built-in cluster.hocon", HelpName = "FILE" };
         command.Options.Add(engine);
-        command.Options.Add(output);
-        command.Options.Add(resume);
-        command.Options.Add(config);
-        var defaults = SettingsLoader.LoadConfig(null);
-        var settingOptions = SettingKeys.All.Select(k => (Key: k, Option: new Option<string?>(k.Flag)
-        {
-            Description = $"{k.Description} [cluster.hocon: {SettingsLoader.DefaultText(defaults, k)}]",
-            HelpName = k.HelpName,
-        })).ToArray();
-        foreach (var (_, option) in settingOptions) command.Options.Add(option);
-
-        command.SetAction(parse =>
-        {
-            var flags = settingOptions
-                .Where(o => parse.GetResult(o.Option) is { Implicit: false })
-                .Select(o => (o.Key, Value: parse.GetValue(o.Option) ?? ""))
-                .ToArray();
-            return Run(parse.GetValue(engine)!, parse.GetValue(output), parse.GetValue(resume), parse.GetValue(config), flags);
-        });
+        var training = TrainingOptions.AddTo(command);
+        command.SetAction(parse => Run(parse.GetValue(engine)!, training.Read(parse), ClusterEngine.Embedded));
         return command;
     }
 
-    private static int Run(string engine, string? output, string? resume, string? configFile, IReadOnlyList<(SettingKeys.Key Key, string Value)> flags)
+    /// <summary>The options `akkagan train` and a coordinator `akkagan node` share: outputs, resume, config, settings.</summary>
+    internal sealed class TrainingOptions
     {
+        private readonly Option<string?> _output = new("--out") { Description = "Output folder (default: runs/<time>-<dataset>; with --resume: the resumed run's folder)", HelpName = "DIR" };
+        private readonly Option<string?> _resume = new("--resume") { Description = "Continue from a checkpoint file, a checkpoints folder or a run folder (its newest checkpoint)", HelpName = "PATH" };
+        private readonly Option<string?> _config = new("--config") { Description = "HOCON file layered over the built-in cluster.hocon", HelpName = "FILE" };
+        private (SettingKeys.Key Key, Option<string?> Option)[] _settings = [];
+
+        public static TrainingOptions AddTo(Command command)
+        {
+            var options = new TrainingOptions();
+            command.Options.Add(options._output);
+            command.Options.Add(options._resume);
+            command.Options.Add(options._config);
+            var defaults = SettingsLoader.LoadConfig(null);
+            options._settings = [.. SettingKeys.All.Select(k => (Key: k, Option: new Option<string?>(k.Flag)
+            {
+                Description = $"{k.Description} [cluster.hocon: {SettingsLoader.DefaultText(defaults, k)}]",
+                HelpName = k.HelpName,
+            }))];
+            foreach (var (_, option) in options._settings) command.Options.Add(option);
+            return options;
+        }
+
+        public TrainingArguments Read(ParseResult parse) => new(parse.GetValue(_output), parse.GetValue(_resume), parse.GetValue(_config),
+            [.. _settings.Where(o => parse.GetResult(o.Option) is { Implicit: false }).Select(o => (o.Key, parse.GetValue(o.Option) ?? ""))]);
+    }
+
+    /// <param name="Flags">The setting flags given on the command line, in order.</param>
+    internal sealed record TrainingArguments(string? Output, string? Resume, string? ConfigFile, IReadOnlyList<(SettingKeys.Key Key, string Value)> Flags);
+
+    /// <summary>Runs one training to its end on <paramref name="engine"/>; the cluster engine on the node <paramref name="topology"/> describes.</summary>
+    internal static int Run(string engine, TrainingArguments arguments, ClusterEngine.Topology topology)
+    {
+        var (output, resume, configFile, flags) = arguments;
         if (engine != ReferenceTrainer.EngineName && engine != ClusterEngine.EngineName)
             throw new SettingsException($"--engine: unknown value '{engine}' (valid: reference, cluster)");
 
@@ -100,7 +113,7 @@ public static class TrainCommand
         {
             var checkpoints = new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints);
             var (round, completed, failure) = engine == ClusterEngine.EngineName
-                ? RunCluster(config, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, cancellation.Token)
+                ? RunCluster(config, topology, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, cancellation.Token)
                 : RunReference(settings, data, device, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, cancellation.Token);
             var summary = outputs.WriteSummary(round, completed);
             PrintSummary(summary, outDir);
@@ -134,13 +147,13 @@ public static class TrainCommand
         return (trainer.Round, completed, null);
     }
 
-    private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, TrainingSettings settings, IRealData data,
+    private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, ClusterEngine.Topology topology, TrainingSettings settings, IRealData data,
         Checkpoint? resume, ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
         CancellationToken cancellation)
     {
         resume?.EnsureWithin(settings.Rounds);
         Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
-        progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, settings, data, resume, observer, checkpoints,
+        progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, topology, settings, data, resume, observer, checkpoints, progress.Status,
             () => outputs.BeginAt(startRound), cancellation).GetAwaiter().GetResult());
         var stopped = finished!.Reason == "stopped";
         return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason);

@@ -50,6 +50,13 @@ public sealed class ConsoleProgress : ITrainingObserver
             });
     }
 
+    /// <summary>A state line before the first round (e.g. waiting for cluster members): the bar's description, or a log line.</summary>
+    public void Status(string text)
+    {
+        if (_task is null) Log(text);
+        else _task.Description = Markup.Escape(text);
+    }
+
     public void OnRound(RoundReport report)
     {
         _last = report;

@@ -1,0 +1,88 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Configuration;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using AkkaGan.Cluster.Coordinator;
+using AkkaGan.Cluster.Discriminator;
+using AkkaGan.Cluster.Generator;
+using AkkaGan.Core.Data;
+using AkkaGan.Core.Settings;
+
+namespace AkkaGan.Cluster.Hosting;
+
+/// <summary>
+/// Where a node listens, which roles it carries and whom it joins. <see cref="Seeds"/> empty: the node joins itself
+/// (it is the first node, or the only one).
+/// </summary>
+/// <param name="PublicHost">The host name other nodes reach this one by (containers, NAT); null: <paramref name="Host"/>.</param>
+public sealed record MemberOptions(IReadOnlyList<string> Roles, string Host, int Port, IReadOnlyList<string> Seeds, string? PublicHost = null)
+{
+    /// <summary>The actor system's name: every AkkaGan node joins a cluster of this name.</summary>
+    public const string SystemName = "akkagan";
+
+    public static readonly IReadOnlyList<string> AllRoles = [Hosting.Roles.Coordinator, Hosting.Roles.Generator, Hosting.Roles.Discriminator];
+
+    /// <summary>The embedded engine's node: all roles, 127.0.0.1, an ephemeral port, joined to itself.</summary>
+    public static MemberOptions Embedded { get; } = new(AllRoles, "127.0.0.1", 0, []);
+
+    public bool Has(string role) => Roles.Contains(role);
+
+    /// <summary>
+    /// Parses <c>generator,discriminator</c>-style role lists and <c>host:port</c> seed lists; every problem is
+    /// reported as a <see cref="SettingsException"/> naming the flag and the value.
+    /// </summary>
+    public static MemberOptions Parse(string roles, string host, int port, string? seeds, string? publicHost)
+    {
+        var roleList = roles.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (roleList.Length == 0) throw new SettingsException("--roles: give at least one of coordinator, generator, discriminator");
+        foreach (var role in roleList)
+            if (!AllRoles.Contains(role)) throw new SettingsException($"--roles: unknown role '{role}' (valid: {string.Join(", ", AllRoles)})");
+        if (port is < 0 or > 65535) throw new SettingsException($"--port: {port} is not a TCP port (0-65535; 0 = any free port)");
+        if (string.IsNullOrWhiteSpace(host)) throw new SettingsException("--host: empty host name");
+        var seedList = (seeds ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var seed in seedList) _ = SeedAddress(seed);
+        return new MemberOptions([.. roleList.Distinct()], host, port, seedList, string.IsNullOrWhiteSpace(publicHost) ? null : publicHost);
+    }
+
+    /// <summary><c>host:port</c> as the address of an AkkaGan node.</summary>
+    public static Address SeedAddress(string seed)
+    {
+        var colon = seed.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(seed[(colon + 1)..], out var port) || port is <= 0 or > 65535)
+            throw new SettingsException($"--seeds: '{seed}' is not HOST:PORT (e.g. 127.0.0.1:4053)");
+        return new Address("akka.tcp", SystemName, seed[..colon], port);
+    }
+}
+
+/// <summary>One AkkaGan cluster member as a list of <c>Add*</c> calls: what its roles host, proxies for the rest.</summary>
+public static class ClusterMember
+{
+    /// <summary>
+    /// Remoting and clustering for <paramref name="options"/>, then for each role its entities (shard regions for the
+    /// roles this node carries, region proxies for the others) and, on coordinator nodes, the coordinator singleton.
+    /// </summary>
+    /// <param name="data">Loads the real data the run's settings name, on discriminator nodes.</param>
+    public static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
+        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout)
+    {
+        builder
+            .AddHocon(config, HoconAddMode.Append)
+            .WithRemoting(options.Host, options.Port, options.PublicHost)
+            .WithClustering(new ClusterOptions
+            {
+                Roles = [.. options.Roles],
+                SeedNodes = [.. options.Seeds.Select(s => MemberOptions.SeedAddress(s).ToString())],
+            });
+        if (options.Seeds.Count == 0)
+            builder.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
+
+        // Registration order matters: the generator's props read the discriminator region, the coordinator both.
+        if (options.Has(Roles.Discriminator)) builder.AddDiscriminators(data);
+        else builder.AddDiscriminatorProxy();
+        if (options.Has(Roles.Generator)) builder.AddGenerator();
+        else builder.AddGeneratorProxy();
+        if (options.Has(Roles.Coordinator)) builder.AddCoordinator(stepTimeout);
+        return builder;
+    }
+}

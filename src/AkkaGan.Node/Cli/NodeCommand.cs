@@ -1,0 +1,87 @@
+using System.CommandLine;
+using Akka.Actor;
+using AkkaGan.Cluster.Hosting;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using static TorchSharp.torch;
+
+namespace AkkaGan.Node.Cli;
+
+/// <summary>
+/// <c>akkagan node</c>: one member of a multi-process cluster. A node with the coordinator role runs the training
+/// (its settings come from its config and flags, validated before it joins) and exits when it ends; generator and
+/// discriminator nodes host their entities until Ctrl-C / SIGTERM, when they leave the cluster gracefully.
+/// </summary>
+public static class NodeCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("node",
+            "Start a cluster member. The coordinator's node trains with the settings of its config and flags (the same as `akkagan train`), " +
+            "writes the run's outputs and exits when training ends; generator and discriminator nodes serve until Ctrl-C or SIGTERM.");
+        var roles = new Option<string>("--roles")
+        {
+            Description = "Comma-separated roles of this node: coordinator, generator, discriminator", HelpName = "ROLES", Required = true,
+        };
+        var host = new Option<string>("--host") { Description = "Address to listen on", HelpName = "HOST", DefaultValueFactory = _ => "127.0.0.1" };
+        var publicHost = new Option<string?>("--public-host") { Description = "Address other nodes reach this one by (default: --host)", HelpName = "HOST" };
+        var port = new Option<int>("--port") { Description = "Akka.Remote port (0 = any free port; seeds need a fixed one)", HelpName = "PORT", DefaultValueFactory = _ => 4053 };
+        var seeds = new Option<string?>("--seeds")
+        {
+            Description = "Comma-separated HOST:PORT of seed nodes to join (none: this node starts a new cluster)", HelpName = "ADDRS",
+        };
+        var discriminatorNodes = new Option<int>("--discriminator-nodes")
+        {
+            Description = "Coordinator: discriminator nodes to wait for before the first round (the population is spread over them)",
+            HelpName = "N", DefaultValueFactory = _ => 1,
+        };
+        command.Options.Add(roles);
+        command.Options.Add(host);
+        command.Options.Add(publicHost);
+        command.Options.Add(port);
+        command.Options.Add(seeds);
+        command.Options.Add(discriminatorNodes);
+        var training = TrainCommand.TrainingOptions.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var member = MemberOptions.Parse(parse.GetValue(roles)!, parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(seeds), parse.GetValue(publicHost));
+            var arguments = training.Read(parse);
+            var waitFor = parse.GetValue(discriminatorNodes);
+            if (waitFor < 1) throw new SettingsException($"--discriminator-nodes: {waitFor} (at least 1)");
+            if (member.Has(Roles.Coordinator))
+                return TrainCommand.Run(ClusterEngine.EngineName, arguments, new ClusterEngine.Topology(member, 1, waitFor));
+
+            var coordinatorOnly = arguments.Flags.Select(f => f.Key.Flag)
+                .Concat(new[] { ("--out", arguments.Output), ("--resume", arguments.Resume) }.Where(o => o.Item2 is not null).Select(o => o.Item1))
+                .Concat(parse.GetResult(discriminatorNodes) is { Implicit: false } ? ["--discriminator-nodes"] : [])
+                .ToArray();
+            if (coordinatorOnly.Length > 0)
+                throw new SettingsException($"{string.Join(", ", coordinatorOnly)}: only the coordinator's node takes training settings and outputs " +
+                                            "(it sends its settings to every entity); give them to the node with --roles coordinator");
+            return Serve(member, arguments.ConfigFile);
+        });
+        return command;
+    }
+
+    /// <summary>Hosts this node's entities until a signal (or the actor system ending) stops it.</summary>
+    private static int Serve(MemberOptions member, string? configFile)
+    {
+        var config = SettingsLoader.LoadConfig(configFile);
+        // This node's own settings are checked too (a typo in a shared config file is found at start), and they size
+        // its torch threads; the training settings themselves arrive from the coordinator.
+        var own = SettingsLoader.Bind(config, new TrainingSettings()).Validate();
+        set_num_threads(RunData.TorchThreads(own));
+        using var host = ClusterEngine.BuildHost(config, member, RunData.Create, signalsStopTheNode: true);
+        host.Start();
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        Console.WriteLine($"akkagan node {cluster.SelfAddress}: roles {string.Join(",", member.Roles)}, " +
+                          $"seeds {(member.Seeds.Count == 0 ? "(self)" : string.Join(",", member.Seeds))}; Ctrl-C or SIGTERM leaves the cluster");
+        cluster.RegisterOnMemberUp(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: up"));
+        cluster.RegisterOnMemberRemoved(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: left the cluster"));
+        host.WaitForShutdown();
+        return 0;
+    }
+}

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+
+namespace AkkaGan.Integration.Tests;
+
+/// <summary>`akkagan node`: bad input is refused before joining; real processes on loopback train like the reference engine.</summary>
+public sealed class NodeCommandSpecs : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-node-").FullName;
+
+    private static readonly string[] Quick =
+        ["--batch", "64", "--unroll", "2", "--eval-every", "10", "--checkpoint-every", "10", "--eval-samples", "300", "--rounds", "20",
+         "--discriminators", "2", "--aggregate", "softmax"];
+
+    private string Out(string name) => Path.Combine(_dir, name);
+
+    [Theory]
+    [InlineData(new[] { "--roles", "painter" }, "unknown role 'painter'")]
+    [InlineData(new[] { "--roles", "discriminator", "--seeds", "localhost" }, "'localhost' is not HOST:PORT")]
+    [InlineData(new[] { "--roles", "discriminator", "--port", "70000" }, "70000 is not a TCP port")]
+    [InlineData(new[] { "--roles", "discriminator", "--rounds", "5" }, "--rounds: only the coordinator's node takes training settings")]
+    [InlineData(new[] { "--roles", "coordinator", "--rounds", "0" }, "rounds must be a positive number")]
+    [InlineData(new[] { "--roles", "coordinator", "--discriminator-nodes", "0" }, "--discriminator-nodes: 0")]
+    public void Node_should_refuse_bad_input_before_joining(string[] args, string expected)
+    {
+        var result = Akkagan.Run(TimeSpan.FromSeconds(60), ["node", .. args]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Three_processes_should_train_to_the_reference_engines_result()
+    {
+        var seed = FreePort();
+        var seeds = $"127.0.0.1:{seed}";
+        var workers = new List<Process>();
+        try
+        {
+            foreach (var _ in new[] { 1, 2 })
+                workers.Add(Akkagan.Start(["node", "--roles", "discriminator", "--port", "0", "--seeds", seeds]));
+            var coordinator = Akkagan.Run(TimeSpan.FromMinutes(4),
+                ["node", "--roles", "coordinator,generator", "--port", seed.ToString(CultureInfo.InvariantCulture), "--seeds", seeds,
+                 "--discriminator-nodes", "2", .. Quick, "--out", Out("3proc")]);
+            Assert.True(coordinator.ExitCode == 0, coordinator.All);
+
+            // The population is spread: d-0 and d-1 run on the two discriminator processes, not beside the generator.
+            var placement = coordinator.Stdout.Split('\n').Single(l => l.Contains("placement:", StringComparison.Ordinal));
+            var nodeOf = System.Text.RegularExpressions.Regex.Matches(placement, @"([dg]-\d) @ (\S+?)(,|$|\s)")
+                .ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+            Assert.Equal($"akka.tcp://akkagan@127.0.0.1:{seed}", nodeOf["g-0"]);
+            Assert.NotEqual(nodeOf["d-0"], nodeOf["d-1"]);
+            Assert.DoesNotContain(nodeOf["g-0"], new[] { nodeOf["d-0"], nodeOf["d-1"] });
+
+            // Discriminator nodes leave the cluster cleanly on SIGTERM.
+            foreach (var worker in workers)
+                using (var kill = Process.Start("kill", ["-TERM", worker.Id.ToString(CultureInfo.InvariantCulture)])) kill.WaitForExit();
+            foreach (var worker in workers)
+            {
+                Assert.True(worker.WaitForExit(60_000), "a discriminator node did not stop after SIGTERM");
+                Assert.Equal(0, worker.ExitCode);
+            }
+        }
+        finally
+        {
+            foreach (var worker in workers.Where(w => !w.HasExited)) worker.Kill(entireProcessTree: true);
+        }
+
+        var reference = Akkagan.Run(["train", .. Quick, "--engine", "reference", "--out", Out("ref")]);
+        Assert.True(reference.ExitCode == 0, reference.All);
+        var a = JsonNode.Parse(File.ReadAllText(Out("ref/summary.json")))!;
+        var b = JsonNode.Parse(File.ReadAllText(Out("3proc/summary.json")))!;
+        Assert.True(b["completed"]!.GetValue<bool>());
+        Assert.Equal(20, b["rounds"]!.GetValue<long>());
+        foreach (var key in new[] { "high_quality_fraction", "reverse_kl", "generator_loss", "discriminator_loss" })
+            Assert.Equal(a[key]!.GetValue<double>(), b[key]!.GetValue<double>());
+        Assert.Equal(2, Directory.GetFiles(Out("3proc/checkpoints"), "ckpt-r*.akgc").Length);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+}
