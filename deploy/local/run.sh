@@ -34,9 +34,11 @@ if [ -n "${AKKAGAN_CONFIG:-}" ]; then config=(--config "$AKKAGAN_CONFIG"); fi
 mkdir -p "$LOGS"
 pids=()
 stop_workers() {
-  [ "${#pids[@]}" -gt 0 ] || return 0
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # One at a time: each leaves the cluster (CoordinatedShutdown) while the others can still confirm its exit.
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   pids=()
 }
 trap stop_workers EXIT

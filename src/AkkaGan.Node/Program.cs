@@ -6,14 +6,27 @@ using AkkaGan.Node.Cli;
 
 // The `akkagan` executable. Exit codes: 0 success, 1 runtime failure, 2 invalid input (settings, flags, dataset,
 // checkpoint), 130 interrupted (a final checkpoint and summary are written first).
+AkkaGan.Node.Runtime.NativeAllocator.Tune();
 var root = new RootCommand("AkkaGan: distributed, actor-based GAN training on Akka.NET and TorchSharp.");
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(NodeCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 
 try
 {
-    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    var parse = root.Parse(args);
+    if (parse.Errors.Count > 0)
+    {
+        // Unknown flags, missing or repeated values: name each problem, point at --help, exit 2 like every bad input.
+        foreach (var error in parse.Errors) Console.Error.WriteLine($"akkagan: error: {error.Message}");
+        var path = new List<string>();
+        for (var result = parse.CommandResult; result is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+            path.Insert(0, result.Command is RootCommand ? "akkagan" : result.Command.Name);
+        Console.Error.WriteLine($"run '{string.Join(' ', path)} --help' for the valid flags");
+        return 2;
+    }
+    return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception e) when (e is SettingsException or DatasetException or CheckpointException)
 {

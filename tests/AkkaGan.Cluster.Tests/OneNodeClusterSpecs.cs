@@ -32,15 +32,26 @@ public sealed class OneNodeClusterSpecs : IAsyncLifetime
         _host.Dispose();
     }
 
-    [Fact]
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     [Trait("Category", "Slow")]
-    public void A_one_node_cluster_should_train_to_the_reference_engines_parameters()
+    public void A_one_node_cluster_should_train_to_the_reference_engines_parameters(bool heterogeneous)
     {
         var settings = new TrainingSettings
         {
             Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 4, EvalEvery = 2, CheckpointEvery = 4, EvalSamples = 200,
             Unroll = 2, Discriminators = 2, Aggregate = AggregationKind.Softmax,
         };
+        if (heterogeneous)
+        {
+            // Three critics with their own loss, learning rate and regularizer, evolving between them.
+            settings = settings with
+            {
+                Discriminators = 3, EvolveEvery = 2,
+                Members = [new() { Loss = LossKind.Hinge, LrD = 5e-4 }, new() { Loss = LossKind.LeastSquares, R1Gamma = 1 }],
+            };
+        }
         var system = _host.Services.GetRequiredService<ActorSystem>();
         var registry = _host.Services.GetRequiredService<ActorRegistry>();
         var probe = new Akka.TestKit.Xunit2.TestKit(system).CreateTestProbe();

@@ -50,4 +50,34 @@ public sealed class SettingsSpecs
         Assert.Equal(2, e.Problems.Count);
         Assert.Contains("evolve-every", Assert.Throws<SettingsException>(() => new TrainingSettings { EvolveEvery = 10 }.Validate()).Message);
     }
+
+    [Fact]
+    public void A_member_should_train_with_its_overrides_and_the_runs_other_values()
+    {
+        var settings = new TrainingSettings
+        {
+            Discriminators = 3, LrD = 1e-3, R1Gamma = 0.5,
+            Members = [new() { Loss = LossKind.Hinge, LrD = 5e-4 }, new() { R1Gamma = 2 }],
+        }.Validate();
+        Assert.Equal((LossKind.Hinge, 5e-4, 0.5), (settings.ForMember(0).Loss, settings.ForMember(0).LrD, settings.ForMember(0).R1Gamma));
+        Assert.Equal((LossKind.NonSaturating, 1e-3, 2.0), (settings.ForMember(1).Loss, settings.ForMember(1).LrD, settings.ForMember(1).R1Gamma));
+        Assert.Equal(settings, settings.ForMember(2)); // no entry: the run's values
+        Assert.Empty(settings.ForMember(0).Members);
+    }
+
+    [Fact]
+    public void Member_overrides_should_be_validated_per_member_and_against_the_population_size()
+    {
+        var e = Assert.Throws<SettingsException>(() => new TrainingSettings
+        {
+            Discriminators = 2, Members = [new(), new() { Loss = LossKind.Wasserstein }],
+        }.Validate());
+        Assert.Contains("population.members[1] (d-1): loss=wasserstein needs a Lipschitz constraint", e.Message);
+
+        e = Assert.Throws<SettingsException>(() => new TrainingSettings { Discriminators = 1, Members = [new(), new()] }.Validate());
+        Assert.Contains("population.members has 2 entries but discriminators = 1", e.Message);
+
+        e = Assert.Throws<SettingsException>(() => new TrainingSettings { Discriminators = 1, Members = [new() { LrD = -1 }] }.Validate());
+        Assert.Contains("population.members[0] (d-0): lr-d must be a positive number", e.Message);
+    }
 }

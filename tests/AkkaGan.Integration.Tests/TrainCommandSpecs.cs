@@ -18,6 +18,8 @@ public sealed class TrainCommandSpecs : IDisposable
     [InlineData("--rounds", "0", "rounds must be a positive number")]
     [InlineData("--batch", "abc", "expected an integer")]
     [InlineData("--unroll-order", "third", "valid: first, second")]
+    [InlineData("--members", "los=hinge", "member 0: unknown key 'los'")]
+    [InlineData("--members", "loss=wasserstein", "population.members[0] (d-0): loss=wasserstein needs")]
     public void Train_should_reject_bad_flags_with_a_message_naming_them(string flag, string value, string expected)
     {
         var result = Akkagan.Run("train", flag, value, "--out", Out("bad"));
@@ -52,6 +54,27 @@ public sealed class TrainCommandSpecs : IDisposable
         var value = Akkagan.Run("train", "--config", Out("value.hocon"));
         Assert.Equal(2, value.ExitCode);
         Assert.Contains("akkagan.train.n-critic: expected an integer", value.Stderr);
+    }
+
+    [Fact]
+    public void A_heterogeneous_population_should_bind_from_hocon_and_be_recorded_in_the_summary()
+    {
+        File.WriteAllText(Out("members.hocon"), """
+            akkagan.train.discriminators = 2
+            akkagan.population.members = [ { loss = hinge, lr-d = 0.0005 }, { r1-gamma = 1 } ]
+            """);
+        var result = Akkagan.Run(["train", .. Quick, "--rounds", "3", "--engine", "reference", "--config", Out("members.hocon"), "--out", Out("members")]);
+        Assert.True(result.ExitCode == 0, result.All);
+        var members = JsonNode.Parse(File.ReadAllText(Out("members/summary.json")))!["settings"]!["members"]!.AsArray();
+        Assert.Equal(2, members.Count);
+        Assert.Equal("hinge", members[0]!["loss"]!.GetValue<string>());
+        Assert.Equal(0.0005, members[0]!["lr-d"]!.GetValue<double>());
+        Assert.Equal(1.0, members[1]!["r1-gamma"]!.GetValue<double>());
+
+        File.WriteAllText(Out("bad-members.hocon"), "akkagan.population.members = [ hinge ]");
+        var bad = Akkagan.Run("train", "--config", Out("bad-members.hocon"));
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("akkagan.population.members: every entry must be an object", bad.Stderr);
     }
 
     [Fact]

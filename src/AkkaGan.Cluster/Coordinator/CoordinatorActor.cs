@@ -58,12 +58,16 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _mixture = GaussianMixture.For(_settings);
         _observer = m.Observer;
         _members = [.. Enumerable.Range(0, _settings.Discriminators)];
-        _learningRates = _members.ToDictionary(i => i, _ => _settings.LrD);
+        _learningRates = _members.ToDictionary(i => i, i => _settings.ForMember(i).LrD);
         _round = m.Resume?.Metadata.Round ?? 0;
         Become(Running);
 
         _generator.Tell(new G.Configure(GeneratorId.Default, m.SettingsJson, Self));
-        foreach (var i in _members) _discriminators.Tell(new D.Configure(new DiscriminatorId(i), m.SettingsJson, _settings.Loss, _settings.LrD, Self));
+        foreach (var i in _members)
+        {
+            var member = _settings.ForMember(i);
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(i), m.SettingsJson, member.Loss, member.LrD, Self));
+        }
         Expect("configure", 1 + _members.Length, answers =>
         {
             _observer.Tell(new C.Placed(answers

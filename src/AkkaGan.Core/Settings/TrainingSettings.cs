@@ -74,6 +74,12 @@ public sealed record TrainingSettings
     public UnrollOrder UnrollOrder { get; init; } = UnrollOrder.First;
 
     public int Discriminators { get; init; } = 1;
+
+    /// <summary>
+    /// Per-member overrides of a heterogeneous population: entry i applies to <c>d-i</c> (members without an entry
+    /// take the run's values). HOCON <c>akkagan.population.members</c>, flag <c>--members</c>.
+    /// </summary>
+    public IReadOnlyList<MemberOverrides> Members { get; init; } = [];
     public AggregationKind Aggregate { get; init; } = AggregationKind.Mean;
     public double SoftmaxLambda { get; init; } = 1.0;
     public int SubsetSize { get; init; } = 1;
@@ -93,6 +99,27 @@ public sealed record TrainingSettings
     public DeviceKind Device { get; init; } = DeviceKind.Auto;
     /// <summary>Intra-op threads for torch on this node; 0 = auto (1 for 2-D MLPs, all cores for images).</summary>
     public int TorchThreads { get; init; }
+
+    /// <summary>
+    /// The settings discriminator <paramref name="member"/> trains with: this run's, with the member's overrides (loss,
+    /// learning rate, regularizers) applied. The generator and the schedule never read member settings.
+    /// </summary>
+    public TrainingSettings ForMember(int member)
+    {
+        if (member < 0 || member >= Members.Count) return this;
+        var m = Members[member];
+        return this with
+        {
+            Loss = m.Loss ?? Loss,
+            LrD = m.LrD ?? LrD,
+            ClipValue = m.Clip ?? ClipValue,
+            GradientPenalty = m.GradientPenalty ?? GradientPenalty,
+            R1Gamma = m.R1Gamma ?? R1Gamma,
+            InstanceNoise = m.InstanceNoise ?? InstanceNoise,
+            L2Penalty = m.L2Penalty ?? L2Penalty,
+            Members = [],
+        };
+    }
 
     /// <summary>True for the 2-D Gaussian-mixture datasets (MLP models, mode metrics, scatter plots).</summary>
     public bool IsToyData => Dataset is DatasetKind.Ring8 or DatasetKind.Grid25 or DatasetKind.Spiral;
@@ -155,6 +182,24 @@ public sealed record TrainingSettings
         if (!IsToyData && Dataset == DatasetKind.FashionMnist && string.IsNullOrWhiteSpace(DataDir))
             errors.Add("data-dir must name the folder with the Fashion-MNIST IDX files");
 
+        if (Members.Count > Discriminators)
+            errors.Add($"population.members has {Members.Count} entries but discriminators = {Discriminators}; give one entry per member at most");
+        if (errors.Count == 0)
+        {
+            // Each member's own combination (e.g. a Wasserstein member needs clip or gradient-penalty).
+            for (var i = 0; i < Members.Count; i++)
+            {
+                try
+                {
+                    ForMember(i).Validate();
+                }
+                catch (SettingsException e)
+                {
+                    errors.AddRange(e.Problems.Select(p => $"population.members[{i}] (d-{i}): {p}"));
+                }
+            }
+        }
+
         if (errors.Count > 0) throw new SettingsException(errors);
         return this;
     }
@@ -175,4 +220,16 @@ public sealed class SettingsException : Exception
     public SettingsException(string message, Exception inner) : base(message, inner) => Problems = [message];
 
     public IReadOnlyList<string> Problems { get; } = [];
+}
+
+/// <summary>One discriminator's deviations from the run's settings (null: the run's value).</summary>
+public sealed record MemberOverrides
+{
+    public LossKind? Loss { get; init; }
+    public double? LrD { get; init; }
+    public double? Clip { get; init; }
+    public double? GradientPenalty { get; init; }
+    public double? R1Gamma { get; init; }
+    public double? InstanceNoise { get; init; }
+    public double? L2Penalty { get; init; }
 }

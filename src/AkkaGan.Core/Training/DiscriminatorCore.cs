@@ -32,8 +32,12 @@ public sealed class DiscriminatorCore : IDisposable
     private readonly TrainingSettings _settings;
     private readonly IRealData _data;
 
+    /// <param name="settings">The run's settings; the member's overrides (<see cref="TrainingSettings.ForMember"/>) are applied here.</param>
+    /// <param name="loss">Overrides the member's loss (null: from the settings).</param>
+    /// <param name="learningRate">Overrides the member's learning rate (null: from the settings).</param>
     public DiscriminatorCore(TrainingSettings settings, int member, IRealData data, Device device, LossKind? loss = null, double? learningRate = null)
     {
+        settings = settings.ForMember(member);
         _settings = settings;
         _data = data;
         Member = member;

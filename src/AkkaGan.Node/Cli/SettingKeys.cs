@@ -17,6 +17,19 @@ public static class SettingKeys
         public string Flag => "--" + Name;
     }
 
+    /// <summary>The keys a population member may override, and how each is parsed (declared before <see cref="All"/>, which names them).</summary>
+    public static readonly IReadOnlyDictionary<string, Func<MemberOverrides, string, MemberOverrides>> MemberKeys =
+        new Dictionary<string, Func<MemberOverrides, string, MemberOverrides>>
+        {
+            ["loss"] = (m, v) => m with { Loss = Enum<LossKind>(v) },
+            ["lr-d"] = (m, v) => m with { LrD = Double(v) },
+            ["clip"] = (m, v) => m with { Clip = Double(v) },
+            ["gradient-penalty"] = (m, v) => m with { GradientPenalty = Double(v) },
+            ["r1-gamma"] = (m, v) => m with { R1Gamma = Double(v) },
+            ["instance-noise"] = (m, v) => m with { InstanceNoise = Double(v) },
+            ["l2-penalty"] = (m, v) => m with { L2Penalty = Double(v) },
+        };
+
     public static readonly IReadOnlyList<Key> All =
     [
         new("train.dataset", "NAME", "Real data: ring8 | grid25 | spiral | fashion-mnist", (s, v) => s with { Dataset = Enum<DatasetKind>(v) }),
@@ -46,6 +59,9 @@ public static class SettingKeys
         new("train.aggregate", "NAME", "How G combines the population's gradients: mean | softmax | max | subset", (s, v) => s with { Aggregate = Enum<AggregationKind>(v) }),
         new("train.softmax-lambda", "X", "GMAN softmax temperature lambda (0 = mean, large = max)", (s, v) => s with { SoftmaxLambda = Double(v) }),
         new("train.subset-size", "K", "Members drawn per generator step with aggregate=subset", (s, v) => s with { SubsetSize = Int(v) }),
+        new("population.members", "SPEC", "Heterogeneous population: per-member overrides, members separated by ';', e.g. " +
+            "'loss=hinge,lr-d=5e-4;loss=least-squares,r1-gamma=1' (d-0, d-1; keys: " + string.Join(", ", MemberKeys.Keys) + ")",
+            (s, v) => s with { Members = ParseMembers(v) }),
         new("train.evolve-every", "ROUNDS", "Population evolution interval: worst D takes the best's weights (0 = off)", (s, v) => s with { EvolveEvery = Int(v) }),
         new("train.lr-perturbation", "P", "Evolved D's learning rate is the best's times (1 - P) or (1 + P)", (s, v) => s with { LrPerturbation = Double(v) }),
         new("train.n-critic", "N", "Discriminator steps per round (a round = n-critic D steps + 1 G step)", (s, v) => s with { NCritic = Int(v) }),
@@ -59,6 +75,38 @@ public static class SettingKeys
         new("device", "NAME", "auto | cpu | cuda (cuda needs the -p:TorchBackend=cuda build)", (s, v) => s with { Device = Enum<DeviceKind>(v) }),
         new("torch-threads", "N", "Torch intra-op threads (0 = auto: 1 for the 2-D MLPs, all cores for images)", (s, v) => s with { TorchThreads = Int(v) }),
     ];
+
+    /// <summary>
+    /// Parses <c>key=value,key=value;...</c> (one group per member, in member order; an empty group keeps the run's
+    /// values for that member). The HOCON list of objects is turned into this form by the binder.
+    /// </summary>
+    public static IReadOnlyList<MemberOverrides> ParseMembers(string spec)
+    {
+        if (string.IsNullOrWhiteSpace(spec)) return [];
+        var members = new List<MemberOverrides>();
+        foreach (var (group, index) in spec.Split(';').Select((g, i) => (g, i)))
+        {
+            var member = new MemberOverrides();
+            foreach (var pair in group.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var eq = pair.IndexOf('=', StringComparison.Ordinal);
+                var key = eq < 0 ? pair : pair[..eq].Trim();
+                if (eq < 0) throw new FormatException($"member {index}: '{pair}' is not key=value");
+                if (!MemberKeys.TryGetValue(key, out var apply))
+                    throw new FormatException($"member {index}: unknown key '{key}' (valid: {string.Join(", ", MemberKeys.Keys)})");
+                try
+                {
+                    member = apply(member, pair[(eq + 1)..].Trim());
+                }
+                catch (FormatException e)
+                {
+                    throw new FormatException($"member {index}, {key}: {e.Message}");
+                }
+            }
+            members.Add(member);
+        }
+        return members;
+    }
 
     /// <summary>Applies one value; wraps parse errors into a message naming <paramref name="source"/> (a flag or a HOCON key).</summary>
     public static TrainingSettings Apply(Key key, TrainingSettings settings, string value, string source)

@@ -33,25 +33,38 @@ public static class SettingsLoader
     public static TrainingSettings Bind(Config config, TrainingSettings settings)
     {
         var known = SettingKeys.All.ToDictionary(k => k.Path);
-        foreach (var section in new[] { "akkagan", "akkagan.train" })
+        foreach (var section in new[] { "akkagan", "akkagan.train", "akkagan.population" })
         {
             if (!config.HasPath(section)) continue;
             foreach (var (name, value) in config.GetConfig(section).AsEnumerable())
             {
-                var relative = section == "akkagan" ? name : "train." + name;
+                var relative = section == "akkagan" ? name : section["akkagan.".Length..] + "." + name;
                 if (section == "akkagan" && !known.ContainsKey(relative) && value.IsObject()) continue; // sub-sections (train, control, ...)
                 if (!known.TryGetValue(relative, out var key))
                 {
-                    var valid = SettingKeys.All.Where(k => k.Path.StartsWith(section == "akkagan" ? "" : "train.", StringComparison.Ordinal)
+                    var prefix = section == "akkagan" ? "" : section["akkagan.".Length..] + ".";
+                    var valid = SettingKeys.All.Where(k => k.Path.StartsWith(prefix, StringComparison.Ordinal)
                                                            && (section != "akkagan" || !k.Path.Contains('.', StringComparison.Ordinal)))
                         .Select(k => k.Name);
                     throw new SettingsException($"unknown key {section}.{name} (valid keys: {string.Join(", ", valid)})");
                 }
-                var text = value.IsEmpty ? "" : value.GetString();
+                var text = value.IsEmpty ? "" : value.IsArray() ? MembersText(value, $"{section}.{name}") : value.GetString();
                 settings = SettingKeys.Apply(key, settings, text ?? "", $"{section}.{name}");
             }
         }
         return settings;
+    }
+
+    /// <summary>A HOCON list of member objects (<c>[{ loss = hinge, lr-d = 5e-4 }, {}]</c>) in the flag's <c>k=v,..;..</c> form.</summary>
+    private static string MembersText(Akka.Configuration.Hocon.HoconValue list, string source)
+    {
+        var groups = new List<string>();
+        foreach (var item in list.GetArray())
+        {
+            if (!item.IsObject()) throw new SettingsException($"{source}: every entry must be an object like {{ loss = hinge, lr-d = 0.0005 }}");
+            groups.Add(string.Join(",", item.GetObject().Items.Select(kv => $"{kv.Key}={kv.Value.GetString()}")));
+        }
+        return string.Join(";", groups);
     }
 
     /// <summary>The value a key has in <paramref name="config"/>, as text for help output ("" shown as "(protocol value)").</summary>
@@ -59,8 +72,10 @@ public static class SettingsLoader
     {
         var path = "akkagan." + key.Path;
         if (!config.HasPath(path)) return "(unset)";
+        if (config.GetValue(path).IsArray()) return config.GetValue(path).GetArray().Count == 0 ? "(none)" : MembersText(config.GetValue(path), path);
         var value = config.GetString(path);
-        return string.IsNullOrEmpty(value) ? "(dataset's protocol value)" : value;
+        return !string.IsNullOrEmpty(value) ? value
+            : key.Path.StartsWith("population.", StringComparison.Ordinal) ? "(none)" : "(dataset's protocol value)";
     }
 
     private static Config Parse(string text, string source)
