@@ -58,6 +58,7 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
             new G.SamplesProduced(g, Payload()),
             new G.SnapshotTaken(g, 9, Snapshot()),
             new G.CommandRejected(g, 7, "RunGeneratorStep", "not configured"),
+            new Chunk("d-3", Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950e"), 1, 3, "d.snapshot", [1, 2, 3, 4]),
         ];
     }
 

@@ -28,7 +28,13 @@ public sealed class ThreeNodeClusterSpecs : IAsyncLifetime
         => new HostBuilder()
             .ConfigureServices(services => services.AddAkka("akkagan-3", builder =>
             {
-                builder.AddHocon(AkkaGanConfig.Default(), HoconAddMode.Append)
+                // Akka.Remote's default 128 KB frame and 16 KiB chunks: snapshots (~200 KB) and evaluation samples
+                // cross the nodes only because they are chunked.
+                builder.AddHocon("""
+                        akka.remote.dot-netty.tcp.maximum-frame-size = 128000b
+                        akkagan.wire.chunk-size = 16 KiB
+                        """, HoconAddMode.Prepend)
+                    .AddHocon(AkkaGanConfig.Default(), HoconAddMode.Append)
                     .WithRemoting("127.0.0.1", 0)
                     .WithClustering(new ClusterOptions { Roles = roles })
                     .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(seed(system) ?? Akka.Cluster.Cluster.Get(system).SelfAddress));
@@ -72,8 +78,8 @@ public sealed class ThreeNodeClusterSpecs : IAsyncLifetime
 
         var settings = new TrainingSettings
         {
-            // Default-sized networks: a discriminator's snapshot (weights + Adam moments, ~200 KB) exceeds Akka.Remote's
-            // default 128 KB frame, so evolution (D -> D) and checkpoints prove cluster.hocon's frame size.
+            // Default-sized networks: a discriminator's snapshot (weights + Adam moments, ~200 KB) exceeds the 128 KB
+            // frame set above, so evolution (D -> D) and checkpoints prove the chunking.
             Batch = 32, LatentDim = 8, Rounds = 4, EvalEvery = 2, CheckpointEvery = 4, EvalSamples = 200,
             Unroll = 2, UnrollOrder = UnrollOrder.Second, Discriminators = 3, Aggregate = AggregationKind.Softmax, EvolveEvery = 2,
         };

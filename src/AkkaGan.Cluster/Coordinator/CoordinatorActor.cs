@@ -4,6 +4,7 @@ using AkkaGan.Cluster.Hosting;
 using Akka.Actor;
 using Akka.Event;
 using AkkaGan.Cluster.Protocol;
+using AkkaGan.Cluster.Wire;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Metrics;
@@ -29,6 +30,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly IActorRef _discriminators;
     private readonly TimeSpan _stepTimeout;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly LargeMessages _wire = new(Context.System);
+    private readonly ChunkAssembler _chunks;
     private TrainingSettings _settings = new();
     private GaussianMixture? _mixture;
     private IActorRef _observer = ActorRefs.Nobody;
@@ -43,6 +46,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _generator = generator;
         _discriminators = discriminators;
         _stepTimeout = stepTimeout;
+        _chunks = new ChunkAssembler(_wire.Serializer);
         Receive<C.StartTraining>(Start);
         ReceiveAny(_ => { });
     }
@@ -79,12 +83,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                 NextRound();
                 return;
             }
-            _generator.Tell(new G.RestoreSnapshot(GeneratorId.Default, m.Resume.Entity(GeneratorCore.EntityId), Self));
+            _wire.Tell(_generator, new G.RestoreSnapshot(GeneratorId.Default, m.Resume.Entity(GeneratorCore.EntityId), Self), Self);
             foreach (var i in _members)
             {
                 var snapshot = m.Resume.Entity(DiscriminatorCore.EntityIdOf(i));
                 _learningRates[i] = snapshot.LearningRate;
-                _discriminators.Tell(new D.RestoreSnapshot(new DiscriminatorId(i), snapshot, Self));
+                _wire.Tell(_discriminators, new D.RestoreSnapshot(new DiscriminatorId(i), snapshot, Self), Self);
             }
             Expect("restore", 1 + _members.Length, _ => NextRound());
         }, all: true);
@@ -93,22 +97,27 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void Running()
     {
         Receive<C.StopTraining>(_ => _stopRequested = true);
+        // Reassembled answers go to the gather directly (OnReceive would run the constructor's behavior, not this one).
+        Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, Answer));
         Receive<GatherTimedOut>(t =>
         {
             if (_gather is not { } g || g.Id != t.Id) return;
             _log.Warning("{0} of round {1}: {2} of {3} answers in time, carrying on", g.Name, _round + 1, g.Answers.Count, g.Expected);
             Complete(g);
         });
-        ReceiveAny(message =>
+        ReceiveAny(Answer);
+    }
+
+    /// <summary>An entity's answer: counted by the open gather, if it is one of the answers gathers wait for.</summary>
+    private void Answer(object message)
+    {
+        if (_gather is { } g && message is (D.Configured or G.Configured or D.TrainStepDone or G.GeneratorStepped or D.FitnessMeasured
+                or D.WeightsAdopted or G.SamplesProduced or D.SnapshotTaken or G.SnapshotTaken or D.CommandRejected or G.CommandRejected))
         {
-            if (_gather is { } g && message is (D.Configured or G.Configured or D.TrainStepDone or G.GeneratorStepped or D.FitnessMeasured
-                    or D.WeightsAdopted or G.SamplesProduced or D.SnapshotTaken or G.SnapshotTaken or D.CommandRejected or G.CommandRejected))
-            {
-                if (message is D.CommandRejected or G.CommandRejected) _log.Warning("{0}: {1}", g.Name, message);
-                g.Answers.Add(message);
-                if (g.Answers.Count >= g.Expected) Complete(g);
-            }
-        });
+            if (message is D.CommandRejected or G.CommandRejected) _log.Warning("{0}: {1}", g.Name, message);
+            g.Answers.Add(message);
+            if (g.Answers.Count >= g.Expected) Complete(g);
+        }
     }
 
     /// <summary>Waits for <paramref name="expected"/> answers (or the step timeout), then continues.</summary>

@@ -6,6 +6,7 @@ using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Event;
 using AkkaGan.Cluster.Protocol;
+using AkkaGan.Cluster.Wire;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Settings;
@@ -29,6 +30,8 @@ public sealed class DiscriminatorActor : ReceiveActor
     private readonly IActorRef _discriminators;
     private readonly Func<TrainingSettings, IRealData> _data;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly LargeMessages _wire = new(Context.System);
+    private readonly ChunkAssembler _chunks;
     private DiscriminatorCore? _core;
     private long[] _sampleShape = [];
     private long _round;
@@ -40,6 +43,9 @@ public sealed class DiscriminatorActor : ReceiveActor
         _id = id;
         _discriminators = discriminators;
         _data = data;
+        _chunks = new ChunkAssembler(_wire.Serializer);
+        // A reassembled message is handled like any other (this actor has one behavior, so OnReceive is it).
+        Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, OnReceive));
         Receive<D.Configure>(Configure);
         Receive<D.TrainStep>(m => Guarded(m.Round, nameof(D.TrainStep), m.ReplyTo, core =>
         {
@@ -53,7 +59,7 @@ public sealed class DiscriminatorActor : ReceiveActor
             using var fake = Decode(m.Fake);
             var feedback = core.Feedback(m.Round, fake);
             _round = m.Round;
-            m.ReplyTo.Tell(new D.FeedbackComputed(_id, m.Round, feedback.Loss, TensorCodec.ToPayload(feedback.Gradient)));
+            _wire.Tell(m.ReplyTo, new D.FeedbackComputed(_id, m.Round, feedback.Loss, TensorCodec.ToPayload(feedback.Gradient)), Self);
         }));
         Receive<D.MeasureFitness>(m => Guarded(m.Round, nameof(D.MeasureFitness), m.ReplyTo, core =>
         {
@@ -61,14 +67,14 @@ public sealed class DiscriminatorActor : ReceiveActor
             m.ReplyTo.Tell(new D.FitnessMeasured(_id, m.Round, core.Fitness(m.Round, fake)));
         }));
         Receive<D.TransferWeights>(m => Guarded(m.Round, nameof(D.TransferWeights), m.ReplyTo, core =>
-            _discriminators.Tell(new D.AdoptWeights(m.Target, core.Snapshot(), m.LearningRate, m.Round, m.ReplyTo))));
+            _wire.Tell(_discriminators, new D.AdoptWeights(m.Target, core.Snapshot(), m.LearningRate, m.Round, m.ReplyTo), Self)));
         Receive<D.AdoptWeights>(m => Guarded(m.Round, nameof(D.AdoptWeights), m.ReplyTo, core =>
         {
             core.CopyFrom(m.Snapshot, m.LearningRate);
             m.ReplyTo.Tell(new D.WeightsAdopted(_id, m.Round, m.LearningRate));
         }));
         Receive<D.GetSnapshot>(m => Guarded(m.Round, nameof(D.GetSnapshot), m.ReplyTo, core =>
-            m.ReplyTo.Tell(new D.SnapshotTaken(_id, m.Round, core.Snapshot()))));
+            _wire.Tell(m.ReplyTo, new D.SnapshotTaken(_id, m.Round, core.Snapshot()), Self)));
         Receive<D.RestoreSnapshot>(m => Guarded(0, nameof(D.RestoreSnapshot), m.ReplyTo, core =>
         {
             core.Restore(m.Snapshot);

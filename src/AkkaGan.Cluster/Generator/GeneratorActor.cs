@@ -6,6 +6,7 @@ using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Event;
 using AkkaGan.Cluster.Protocol;
+using AkkaGan.Cluster.Wire;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Population;
 using AkkaGan.Core.Settings;
@@ -29,6 +30,8 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
     private readonly GeneratorId _id;
     private readonly IActorRef _discriminators;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly LargeMessages _wire = new(Context.System);
+    private readonly ChunkAssembler _chunks;
     private GeneratorCore? _core;
     private TrainingSettings? _settings;
     private PendingStep? _pending;
@@ -38,13 +41,16 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
     {
         _id = id;
         _discriminators = discriminators;
+        _chunks = new ChunkAssembler(_wire.Serializer);
+        // A reassembled message is handled like any other (this actor has one behavior, so OnReceive is it).
+        Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, OnReceive));
         Receive<G.Configure>(Configure);
         Receive<G.ProduceFakes>(m => Guarded(m.Round, nameof(G.ProduceFakes), m.ReplyTo, (core, settings) =>
         {
             foreach (var member in m.Members)
             {
                 using var fake = core.GenerateFakes(m.Round, m.CriticStep, member, settings.Batch);
-                _discriminators.Tell(new D.TrainStep(new DiscriminatorId(member), m.Round, m.CriticStep, TensorCodec.ToPayload(fake), m.ReplyTo));
+                _wire.Tell(_discriminators, new D.TrainStep(new DiscriminatorId(member), m.Round, m.CriticStep, TensorCodec.ToPayload(fake), m.ReplyTo), Self);
             }
         }));
         Receive<G.RunGeneratorStep>(m => Guarded(m.Round, nameof(G.RunGeneratorStep), m.ReplyTo, (core, _) => BeginStep(core, m)));
@@ -72,16 +78,16 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
             using var fake = core.GenerateFakes(m.Round, 0, -1, settings.Batch);
             var payload = TensorCodec.ToPayload(fake);
             foreach (var member in m.Members)
-                _discriminators.Tell(new D.MeasureFitness(new DiscriminatorId(member), m.Round, payload, m.ReplyTo));
+                _wire.Tell(_discriminators, new D.MeasureFitness(new DiscriminatorId(member), m.Round, payload, m.ReplyTo), Self);
         }));
         Receive<G.GetSamples>(m => Guarded(0, nameof(G.GetSamples), m.ReplyTo, (core, _) =>
         {
             if (m.Count < 1) throw new ArgumentException($"sample count must be positive (got {m.Count})");
             using var samples = core.Sample(m.Count);
-            m.ReplyTo.Tell(new G.SamplesProduced(_id, TensorCodec.ToPayload(samples)));
+            _wire.Tell(m.ReplyTo, new G.SamplesProduced(_id, TensorCodec.ToPayload(samples)), Self);
         }));
         Receive<G.GetSnapshot>(m => Guarded(m.Round, nameof(G.GetSnapshot), m.ReplyTo, (core, _) =>
-            m.ReplyTo.Tell(new G.SnapshotTaken(_id, m.Round, core.Snapshot()))));
+            _wire.Tell(m.ReplyTo, new G.SnapshotTaken(_id, m.Round, core.Snapshot()), Self)));
         Receive<G.RestoreSnapshot>(m => Guarded(0, nameof(G.RestoreSnapshot), m.ReplyTo, (core, _) =>
         {
             core.Restore(m.Snapshot);
@@ -121,7 +127,7 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
         var payload = TensorCodec.ToPayload(fake);
         _pending = new PendingStep(m.Round, [.. m.Members], new SortedDictionary<int, D.FeedbackComputed>(), m.Timeout, m.ReplyTo);
         foreach (var member in m.Members)
-            _discriminators.Tell(new D.ComputeFeedback(new DiscriminatorId(member), m.Round, payload, Self));
+            _wire.Tell(_discriminators, new D.ComputeFeedback(new DiscriminatorId(member), m.Round, payload, Self), Self);
         Timers.StartSingleTimer(nameof(StepTimedOut), new StepTimedOut(m.Round), m.Timeout);
     }
 

@@ -30,6 +30,7 @@ public sealed class DiscriminatorMessageExtractor : HashCodeMessageExtractor
     public override string? EntityId(object message) => message switch
     {
         IWithDiscriminatorId d => d.Discriminator.EntityId,
+        Chunk c when c.Entity.StartsWith("d-", StringComparison.Ordinal) => c.Entity,
         _ => null,
     };
 }
@@ -42,6 +43,7 @@ public sealed class GeneratorMessageExtractor : HashCodeMessageExtractor
     public override string? EntityId(object message) => message switch
     {
         IWithGeneratorId g => g.Generator.EntityId,
+        Chunk c when c.Entity.StartsWith("g-", StringComparison.Ordinal) => c.Entity,
         _ => null,
     };
 }

@@ -23,6 +23,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
     /// <summary>Serializer id (Akka reserves 0..100).</summary>
     public const int SerializerId = 4710;
     private const int MaxArray = 1 << 16;
+    private const int MaxBytes = 64 << 20;
 
     private static readonly Entry[] Entries =
     [
@@ -81,6 +82,8 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Generator(), r.Payload())),
         Entry.Of<G.SnapshotTaken>("g.snapshot", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Snapshot(m.Snapshot); },
             r => new(r.Generator(), r.Long(), r.Snapshot())),
+        Entry.Of<Chunk>("chunk", (w, m) => { w.Text(m.Entity); w.Guid(m.Transfer); w.Int(m.Index); w.Int(m.Count); w.Text(m.Manifest); w.Bytes(m.Bytes); },
+            r => new(r.Text(), r.Guid(), r.Int(), r.Int(), r.Text(), r.Bytes())),
         Entry.Of<G.CommandRejected>("g.rejected", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Text(m.Command); w.Text(m.Reason); },
             r => new(r.Generator(), r.Long(), r.Text(), r.Text())),
     ];
@@ -94,6 +97,27 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
 
     /// <summary>Every message type this serializer knows, with its manifest (the reflection spec checks coverage).</summary>
     public static IReadOnlyDictionary<Type, string> Manifests => Entries.ToDictionary(e => e.Type, e => e.Manifest);
+
+    /// <summary>
+    /// Bytes of tensor data (payloads and snapshots) in a message: what decides whether it is sent whole or in
+    /// chunks, without serializing it first. The rest of a message is a few hundred bytes at most.
+    /// </summary>
+    public static long TensorBytes(object message) => message switch
+    {
+        D.TrainStep m => m.Fake.Data.LongLength,
+        D.ComputeFeedback m => m.Fake.Data.LongLength,
+        D.MeasureFitness m => m.Fake.Data.LongLength,
+        D.FeedbackComputed m => m.Gradient.Data.LongLength,
+        D.AdoptWeights m => SnapshotBytes(m.Snapshot),
+        D.SnapshotTaken m => SnapshotBytes(m.Snapshot),
+        D.RestoreSnapshot m => SnapshotBytes(m.Snapshot),
+        G.SamplesProduced m => m.Samples.Data.LongLength,
+        G.SnapshotTaken m => SnapshotBytes(m.Snapshot),
+        G.RestoreSnapshot m => SnapshotBytes(m.Snapshot),
+        _ => 0,
+    };
+
+    private static long SnapshotBytes(EntitySnapshot snapshot) => snapshot.Tensors.Sum(t => t.Payload.Data.LongLength);
 
     public override string Manifest(object o)
         => ByType.TryGetValue(o.GetType(), out var entry)
@@ -148,6 +172,14 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         public void Payload(TensorPayload payload) => TensorCodec.Write(_writer, payload);
         public void Snapshot(EntitySnapshot snapshot) => CheckpointCodec.WriteEntity(_writer, snapshot);
 
+        public void Guid(Guid value) => _writer.Write(value.ToByteArray());
+
+        public void Bytes(byte[] value)
+        {
+            _writer.Write(value.Length);
+            _writer.Write(value);
+        }
+
         public void Ints(int[] values)
         {
             _writer.Write(values.Length);
@@ -181,6 +213,16 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             var raw = _reader.ReadInt32();
             var value = (T)(object)raw;
             return System.Enum.IsDefined(value) ? value : throw new SerializationException($"{typeof(T).Name} value {raw} is not defined");
+        }
+
+        public Guid Guid() => new(_reader.ReadBytes(16) is { Length: 16 } b ? b : throw new EndOfStreamException("truncated guid"));
+
+        public byte[] Bytes()
+        {
+            var count = _reader.ReadInt32();
+            if (count < 0 || count > MaxBytes) throw new SerializationException($"byte array length {count} outside 0..{MaxBytes}");
+            var bytes = _reader.ReadBytes(count);
+            return bytes.Length == count ? bytes : throw new EndOfStreamException($"byte array truncated at {bytes.Length} of {count}");
         }
 
         public int[] Ints()

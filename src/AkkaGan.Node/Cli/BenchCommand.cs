@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using AkkaGan.Core.Settings;
 using Spectre.Console;
@@ -47,6 +48,9 @@ public static class BenchCommand
             throw new SettingsException("bench engines: give --rounds before `--`; --out, --engine and --resume are the benchmark's own");
         var work = Directory.CreateTempSubdirectory("akkagan-bench-").FullName;
         var results = Engines.ToDictionary(e => e, _ => new List<double>());
+        // Ctrl-C or SIGTERM ends the benchmark: its child processes (trainers, cluster nodes) go with it.
+        using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => KillChildren());
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => KillChildren());
         try
         {
             string[] common = ["--rounds", rounds.ToString(CultureInfo.InvariantCulture), .. extra];
@@ -156,6 +160,9 @@ public static class BenchCommand
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment["CI"] = "true"; // plain log lines, no live progress bar
         var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {self}");
+        lock (Children) Children.Add(process);
+        process.Exited += (_, _) => { lock (Children) Children.Remove(process); };
+        process.EnableRaisingEvents = true;
         process.OutputDataReceived += (_, _) => { };
         // The child's standard error explains a failed measurement; WaitFor shows it.
         var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
@@ -167,6 +174,25 @@ public static class BenchCommand
     }
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Process, System.Collections.Concurrent.ConcurrentQueue<string>> Errors = [];
+
+    private static readonly HashSet<Process> Children = [];
+
+    private static void KillChildren()
+    {
+        Process[] children;
+        lock (Children) children = [.. Children];
+        foreach (var child in children)
+        {
+            try
+            {
+                child.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // already exited
+            }
+        }
+    }
 
     private static void WaitFor(Process process, string what)
     {

@@ -1,0 +1,150 @@
+using System.Runtime.Serialization;
+using Akka.Actor;
+using Akka.Event;
+using AkkaGan.Cluster.Protocol;
+using AkkaGan.Cluster.Serialization;
+
+namespace AkkaGan.Cluster.Wire;
+
+/// <summary>
+/// Sends wire messages so that none exceeds Akka.Remote's frame: messages whose tensors and snapshots stay below
+/// <c>akkagan.wire.chunk-size</c> go as they are; larger ones are serialized once and sent as <see cref="Chunk"/>s of
+/// at most that size, in order, to the same target. One connection carries the heartbeats too, so chunks much
+/// smaller than the frame keep them flowing between the parts of a large transfer.
+/// </summary>
+public sealed class LargeMessages
+{
+    private readonly AkkaGanSerializer _serializer;
+
+    public LargeMessages(ActorSystem system)
+    {
+        _serializer = (AkkaGanSerializer)system.Serialization.FindSerializerForType(typeof(IAkkaGanWireMessage));
+        var configured = system.Settings.Config.GetByteSize("akkagan.wire.chunk-size", null);
+        ChunkSize = configured is > 0 and <= int.MaxValue ? (int)configured.Value : DefaultChunkSize;
+    }
+
+    public const int DefaultChunkSize = 1 << 20;
+
+    public int ChunkSize { get; }
+
+    public AkkaGanSerializer Serializer => _serializer;
+
+    /// <summary>Sends <paramref name="message"/> to <paramref name="target"/> whole or in chunks.</summary>
+    public void Tell(IActorRef target, IAkkaGanWireMessage message, IActorRef sender)
+    {
+        if (AkkaGanSerializer.TensorBytes(message) < ChunkSize)
+        {
+            target.Tell(message, sender);
+            return;
+        }
+        var bytes = _serializer.ToBinary(message);
+        var manifest = _serializer.Manifest(message);
+        var entity = message switch
+        {
+            IWithDiscriminatorId d => d.Discriminator.EntityId,
+            IWithGeneratorId g => g.Generator.EntityId,
+            _ => "",
+        };
+        var transfer = Guid.NewGuid();
+        var count = (int)((bytes.LongLength + ChunkSize - 1) / ChunkSize);
+        for (var i = 0; i < count; i++)
+        {
+            var part = bytes.AsSpan(i * ChunkSize, Math.Min(ChunkSize, bytes.Length - i * ChunkSize)).ToArray();
+            target.Tell(new Chunk(entity, transfer, i, count, manifest, part), sender);
+        }
+    }
+}
+
+/// <summary>
+/// Reassembles <see cref="Chunk"/>s into the message they carry. Chunks may arrive in any order and twice; a chunk
+/// that contradicts its transfer (count, manifest, index), or a transfer beyond the limits, is refused with a
+/// <see cref="SerializationException"/> naming the problem and its transfer is dropped, so a bad peer costs memory
+/// for at most <see cref="MaxOpenTransfers"/> transfers and never crashes the receiver.
+/// </summary>
+public sealed class ChunkAssembler(AkkaGanSerializer serializer)
+{
+    /// <summary>Transfers buffered at once; the oldest is dropped when another begins.</summary>
+    public const int MaxOpenTransfers = 16;
+
+    /// <summary>The largest message reassembled (1 GiB).</summary>
+    public const long MaxMessageBytes = 1L << 30;
+
+    private readonly Dictionary<Guid, Transfer> _open = [];
+    private readonly Queue<Guid> _order = new();
+    // Recently completed transfers, so that a late duplicate of one of their chunks does not open a new transfer.
+    private readonly HashSet<Guid> _completed = [];
+    private readonly Queue<Guid> _completedOrder = new();
+
+    public int OpenTransfers => _open.Count;
+
+    /// <summary>Adds a chunk; returns the whole message once its last chunk arrived, otherwise null.</summary>
+    public object? Add(Chunk chunk)
+    {
+        if (chunk.Count < 1 || chunk.Count > MaxMessageBytes / 1024)
+            throw new SerializationException($"chunk of transfer {chunk.Transfer:N}: count {chunk.Count} is outside 1..{MaxMessageBytes / 1024}");
+        if (chunk.Index < 0 || chunk.Index >= chunk.Count)
+            throw Refuse(chunk.Transfer, $"chunk index {chunk.Index} is outside 0..{chunk.Count - 1}");
+        if (_completed.Contains(chunk.Transfer)) return null; // a late duplicate
+        if (!_open.TryGetValue(chunk.Transfer, out var transfer))
+        {
+            while (_open.Count >= MaxOpenTransfers && _order.TryDequeue(out var oldest)) _open.Remove(oldest);
+            transfer = new Transfer(chunk.Manifest, new byte[chunk.Count][]);
+            _open[chunk.Transfer] = transfer;
+            _order.Enqueue(chunk.Transfer);
+        }
+        if (transfer.Parts.Length != chunk.Count || transfer.Manifest != chunk.Manifest)
+            throw Refuse(chunk.Transfer, $"chunk {chunk.Index} says {chunk.Count} parts of '{chunk.Manifest}', the transfer {transfer.Parts.Length} of '{transfer.Manifest}'");
+        if (transfer.Parts[chunk.Index] is not null) return null; // a duplicate
+        transfer.Bytes += chunk.Bytes.LongLength;
+        if (transfer.Bytes > MaxMessageBytes) throw Refuse(chunk.Transfer, $"more than {MaxMessageBytes} bytes");
+        transfer.Parts[chunk.Index] = chunk.Bytes;
+        if (++transfer.Received < transfer.Parts.Length) return null;
+
+        _open.Remove(chunk.Transfer);
+        _completed.Add(chunk.Transfer);
+        _completedOrder.Enqueue(chunk.Transfer);
+        if (_completedOrder.Count > 4 * MaxOpenTransfers) _completed.Remove(_completedOrder.Dequeue());
+        var whole = new byte[transfer.Bytes];
+        var offset = 0;
+        foreach (var part in transfer.Parts)
+        {
+            part!.CopyTo(whole, offset);
+            offset += part.Length;
+        }
+        return serializer.FromBinary(whole, transfer.Manifest);
+    }
+
+    private SerializationException Refuse(Guid id, string problem)
+    {
+        _open.Remove(id);
+        return new SerializationException($"chunk of transfer {id:N} refused: {problem}");
+    }
+
+    private sealed class Transfer(string manifest, byte[]?[] parts)
+    {
+        public string Manifest { get; } = manifest;
+        public byte[]?[] Parts { get; } = parts;
+        public int Received { get; set; }
+        public long Bytes { get; set; }
+    }
+}
+
+/// <summary>What an actor that receives chunks does with them: reassemble, then handle the whole message.</summary>
+public static class ChunkHandling
+{
+    /// <summary>Adds <paramref name="chunk"/>; hands a completed message to <paramref name="handle"/>; logs and drops bad chunks.</summary>
+    public static void Receive(ChunkAssembler assembler, Chunk chunk, ILoggingAdapter log, Action<object> handle)
+    {
+        object? whole;
+        try
+        {
+            whole = assembler.Add(chunk);
+        }
+        catch (SerializationException e)
+        {
+            log.Warning("dropped {0}: {1}", chunk, e.Message);
+            return;
+        }
+        if (whole is not null) handle(whole);
+    }
+}
