@@ -180,6 +180,27 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void A_round_should_send_every_critic_batch_then_the_feedback_request_in_the_reference_order()
+    {
+        var (generator, region) = Configured();
+        generator.Tell(new G.RunRound(G0, 1, 2, [0, 1], [1], TimeSpan.FromSeconds(10), TestActor));
+        // Critic step 0 for d-0 and d-1, critic step 1 for both, then x_fake to the selected member: each
+        // discriminator receives its critic batches before the feedback request, so it answers with stepped weights.
+        var sent = Enumerable.Range(0, 5).Select(_ => region.ExpectMsg<object>()).ToArray();
+        var steps = sent.Take(4).Cast<D.TrainStep>().ToArray();
+        Assert.Equal([(0, 0), (1, 0), (0, 1), (1, 1)], steps.Select(s => (s.Discriminator.Member, s.CriticStep)));
+        Assert.All(steps, s => Assert.Equal(TestActor, s.ReplyTo)); // critic reports go to the coordinator
+        var ask = Assert.IsType<D.ComputeFeedback>(sent[4]);
+        Assert.Equal((1, generator), (ask.Discriminator.Member, ask.ReplyTo));
+
+        using var core = new GeneratorCore(Tiny, [2], CPU);
+        using var expected = core.GenerateFakes(1, 1, 0, 16);
+        Assert.Equal(TensorCodec.ToPayload(expected).Data, steps[2].Fake.Data);
+        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 0.5, Gradient(3f)));
+        Assert.Equal([1], ExpectMsg<G.GeneratorStepped>().Answered);
+    }
+
+    [Fact]
     public void Generator_should_time_out_a_silent_discriminator_and_carry_on_with_the_rest()
     {
         var (generator, region) = Configured();

@@ -49,6 +49,7 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
             new G.Configure(g, "{}", actor),
             new G.ProduceFakes(g, 7, 1, [0, 2, 3], actor),
             new G.RunGeneratorStep(g, 7, [0, 3], TimeSpan.FromSeconds(2.5), actor),
+            new G.RunRound(g, 7, 2, [0, 1, 3], [0, 3], TimeSpan.FromSeconds(2.5), actor),
             new G.ProduceFitnessBatch(g, 7, [0, 1], actor),
             new G.GetSamples(g, 2500, actor),
             new G.GetSnapshot(g, 9, actor),

@@ -46,14 +46,16 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
         Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, OnReceive));
         Receive<G.Configure>(Configure);
         Receive<G.ProduceFakes>(m => Guarded(m.Round, nameof(G.ProduceFakes), m.ReplyTo, (core, settings) =>
-        {
-            foreach (var member in m.Members)
-            {
-                using var fake = core.GenerateFakes(m.Round, m.CriticStep, member, settings.Batch);
-                _wire.Tell(_discriminators, new D.TrainStep(new DiscriminatorId(member), m.Round, m.CriticStep, TensorCodec.ToPayload(fake), m.ReplyTo), Self);
-            }
-        }));
+            SendCriticFakes(core, settings, m.Round, m.CriticStep, m.Members, m.ReplyTo)));
         Receive<G.RunGeneratorStep>(m => Guarded(m.Round, nameof(G.RunGeneratorStep), m.ReplyTo, (core, _) => BeginStep(core, m)));
+        Receive<G.RunRound>(m => Guarded(m.Round, nameof(G.RunRound), m.ReplyTo, (core, settings) =>
+        {
+            if (m.Members.Length == 0) throw new ArgumentException("a generator step needs at least one discriminator");
+            // The generator's weights do not change during the critic phase, so every critic batch can go out now; each
+            // discriminator steps on them in order and then answers the generator step's feedback request.
+            for (var step = 0; step < m.CriticSteps; step++) SendCriticFakes(core, settings, m.Round, step, m.Critics, m.ReplyTo);
+            BeginStep(core, new G.RunGeneratorStep(m.Generator, m.Round, m.Members, m.Timeout, m.ReplyTo));
+        }));
         Receive<D.FeedbackComputed>(m =>
         {
             if (_pending is not { } p || p.Round != m.Round || !p.Waiting.Remove(m.Discriminator.Member)) return; // late or unknown
@@ -116,6 +118,15 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
         catch (Exception e) when (e is SettingsException or System.Text.Json.JsonException)
         {
             Reject(m.ReplyTo, 0, nameof(G.Configure), e.Message);
+        }
+    }
+
+    private void SendCriticFakes(GeneratorCore core, TrainingSettings settings, long round, int criticStep, int[] members, IActorRef replyTo)
+    {
+        foreach (var member in members)
+        {
+            using var fake = core.GenerateFakes(round, criticStep, member, settings.Batch);
+            _wire.Tell(_discriminators, new D.TrainStep(new DiscriminatorId(member), round, criticStep, TensorCodec.ToPayload(fake), replyTo), Self);
         }
     }
 

@@ -29,6 +29,16 @@ public static class GeneratorProtocol
     /// </summary>
     public sealed record RunGeneratorStep(GeneratorId Generator, long Round, int[] Members, TimeSpan Timeout, IActorRef ReplyTo) : ICommand;
 
+    /// <summary>
+    /// A whole round in one command, as the coordinator schedules it: the critic phase (<paramref name="CriticSteps"/>
+    /// fake batches for each of <paramref name="Critics"/>, sent as <see cref="DiscriminatorProtocol.TrainStep"/>s whose
+    /// reports go to <paramref name="ReplyTo"/>), then at once the generator step against <paramref name="Members"/>, as
+    /// <see cref="RunGeneratorStep"/>. A discriminator handles its messages in the order sent, so its feedback is computed
+    /// after its critic steps, exactly as in the reference engine, while the critic phase costs no extra round trip.
+    /// Answered with <see cref="GeneratorStepped"/> (the critic reports go to <paramref name="ReplyTo"/> from each member).
+    /// </summary>
+    public sealed record RunRound(GeneratorId Generator, long Round, int CriticSteps, int[] Critics, int[] Members, TimeSpan Timeout, IActorRef ReplyTo) : ICommand;
+
     /// <summary>A fake batch for fitness measurement, sent to the listed members as <see cref="DiscriminatorProtocol.MeasureFitness"/>.</summary>
     public sealed record ProduceFitnessBatch(GeneratorId Generator, long Round, int[] Members, IActorRef ReplyTo) : ICommand;
 

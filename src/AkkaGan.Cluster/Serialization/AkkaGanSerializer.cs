@@ -67,6 +67,11 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Generator(), r.Long(), r.Int(), r.Ints(), r.Ref())),
         Entry.Of<G.RunGeneratorStep>("g.step", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Ints(m.Members); w.Long(m.Timeout.Ticks); w.Ref(m.ReplyTo); },
             r => new(r.Generator(), r.Long(), r.Ints(), r.Duration(), r.Ref())),
+        Entry.Of<G.RunRound>("g.round", (w, m) =>
+            {
+                w.Generator(m.Generator); w.Long(m.Round); w.Int(m.CriticSteps); w.Ints(m.Critics); w.Ints(m.Members); w.Long(m.Timeout.Ticks); w.Ref(m.ReplyTo);
+            },
+            r => new(r.Generator(), r.Long(), r.Int(), r.Ints(), r.Ints(), r.Duration(), r.Ref())),
         Entry.Of<G.ProduceFitnessBatch>("g.fitness", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Ints(m.Members); w.Ref(m.ReplyTo); },
             r => new(r.Generator(), r.Long(), r.Ints(), r.Ref())),
         Entry.Of<G.GetSamples>("g.get-samples", (w, m) => { w.Generator(m.Generator); w.Int(m.Count); w.Ref(m.ReplyTo); },
