@@ -32,6 +32,16 @@ public sealed class NodeCommandSpecs : IDisposable
     }
 
     [Fact]
+    public void A_coordinator_whose_nodes_never_come_should_give_up_naming_what_is_missing()
+    {
+        var port = FreePort().ToString(CultureInfo.InvariantCulture);
+        var result = Akkagan.Run(TimeSpan.FromMinutes(1), "node", "--roles", "coordinator,generator", "--port", port, "--seeds", $"127.0.0.1:{port}",
+            "--discriminator-nodes", "2", "--wait-timeout", "3", "--out", Out("lonely"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("the cluster did not form within 3 s (generator nodes 1/1, discriminator nodes 0/2)", result.Stderr);
+    }
+
+    [Fact]
     [Trait("Category", "Slow")]
     public void Three_processes_should_train_to_the_reference_engines_result()
     {
@@ -78,6 +88,38 @@ public sealed class NodeCommandSpecs : IDisposable
         foreach (var key in new[] { "high_quality_fraction", "reverse_kl", "generator_loss", "discriminator_loss" })
             Assert.Equal(a[key]!.GetValue<double>(), b[key]!.GetValue<double>());
         Assert.Equal(2, Directory.GetFiles(Out("3proc/checkpoints"), "ckpt-r*.akgc").Length);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task The_local_deploy_script_should_run_one_training_to_completion_and_stop_its_nodes()
+    {
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(Akkagan.RepositoryRoot, "deploy", "local", "run.sh"));
+        foreach (var flag in Quick) start.ArgumentList.Add(flag);
+        start.Environment["CI"] = "true";
+        start.Environment["AKKAGAN_CMD"] = $"dotnet {Akkagan.Dll}";
+        start.Environment["AKKAGAN_SEED_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture);
+        start.Environment["AKKAGAN_OUT"] = Out("local");
+        using var script = Process.Start(start)!;
+        var stdout = script.StandardOutput.ReadToEndAsync();
+        var stderr = script.StandardError.ReadToEndAsync();
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        try
+        {
+            await script.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            script.Kill(entireProcessTree: true);
+            Assert.Fail("deploy/local/run.sh did not finish within 4 minutes");
+        }
+        Assert.True(script.ExitCode == 0, await stdout + await stderr);
+        var summary = JsonNode.Parse(File.ReadAllText(Out("local/summary.json")))!;
+        Assert.True(summary["completed"]!.GetValue<bool>());
+        foreach (var i in new[] { 1, 2 })
+            Assert.Contains("left the cluster", File.ReadAllText(Out($"local/logs/discriminator-{i}.log")));
+        Assert.Contains("placement:", File.ReadAllText(Out("local/logs/coordinator.log")));
     }
 
     private static int FreePort()

@@ -14,9 +14,11 @@ namespace AkkaGan.Cluster.Hosting;
 public static class ClusterReadiness
 {
     /// <param name="report">Called with a one-line state whenever it changes ("generator nodes 1/1, discriminator nodes 1/2").</param>
+    /// <param name="timeout">How long to wait; then a <see cref="TimeoutException"/> names what is missing.</param>
     public static async Task WaitAsync(ActorSystem system, IActorRegistry registry, int generatorNodes, int discriminatorNodes,
-        Action<string> report, CancellationToken cancellation)
+        Action<string> report, TimeSpan timeout, CancellationToken cancellation)
     {
+        var deadline = DateTime.UtcNow + timeout;
         var cluster = Akka.Cluster.Cluster.Get(system);
         var generators = registry.Get<GeneratorRegion>();
         var discriminators = registry.Get<DiscriminatorRegion>();
@@ -30,6 +32,8 @@ public static class ClusterReadiness
             var state = $"generator nodes {g}/{generatorNodes}, discriminator nodes {d}/{discriminatorNodes}";
             if (state != last) report(last = state);
             if (g >= generatorNodes && d >= discriminatorNodes) return;
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"the cluster did not form within {timeout.TotalSeconds:F0} s ({state}); are the other nodes started with --seeds pointing here?");
             await Task.Delay(TimeSpan.FromMilliseconds(250), cancellation).ConfigureAwait(false);
         }
     }

@@ -22,10 +22,10 @@ internal static class ClusterEngine
 {
     public const string EngineName = "cluster";
 
-    /// <summary>This node and how many generator / discriminator nodes the first round waits for.</summary>
-    public sealed record Topology(MemberOptions Member, int GeneratorNodes, int DiscriminatorNodes);
+    /// <summary>This node, how many generator / discriminator nodes the first round waits for, and for how long.</summary>
+    public sealed record Topology(MemberOptions Member, int GeneratorNodes, int DiscriminatorNodes, TimeSpan WaitTimeout);
 
-    public static Topology Embedded { get; } = new(MemberOptions.Embedded, 1, 1);
+    public static Topology Embedded { get; } = new(MemberOptions.Embedded, 1, 1, TimeSpan.FromMinutes(1));
 
     /// <summary>How long a gather waits for an entity before the round carries on without it.</summary>
     public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
@@ -44,17 +44,23 @@ internal static class ClusterEngine
             var finished = new TaskCompletionSource<C.TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
             _ = system.WhenTerminated.ContinueWith(_ => finished.TrySetResult(new C.TrainingFinished(-1, false, "the actor system terminated")), TaskScheduler.Default);
             if (topology.Member != MemberOptions.Embedded) status($"node {Akka.Cluster.Cluster.Get(system).SelfAddress} up, roles {string.Join(",", topology.Member.Roles)}");
+            // The embedded node is its own cluster and ready within a second or two: nothing to tell the user.
+            var embedded = topology.Member == MemberOptions.Embedded;
             try
             {
                 await ClusterReadiness.WaitAsync(system, registry, topology.GeneratorNodes, topology.DiscriminatorNodes,
-                    state => status($"waiting for the cluster: {state}"), cancellation).ConfigureAwait(false);
+                    state => { if (!embedded) status($"waiting for the cluster: {state}"); }, topology.WaitTimeout, cancellation).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 return new C.TrainingFinished(resume?.Metadata.Round ?? 0, false, "stopped");
             }
+            catch (TimeoutException e)
+            {
+                return new C.TrainingFinished(resume?.Metadata.Round ?? 0, false, e.Message);
+            }
             var coordinator = registry.Get<CoordinatorSingleton>();
-            Action<string> placement = topology.Member == MemberOptions.Embedded ? _ => { } : status;
+            Action<string> placement = embedded ? _ => { } : status;
             var events = system.ActorOf(Props.Create(() => new ObserverActor(observer, checkpoints, placement, finished)), "run-observer");
             started();
             coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), resume, events));

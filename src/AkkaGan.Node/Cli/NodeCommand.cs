@@ -37,12 +37,18 @@ public static class NodeCommand
             Description = "Coordinator: discriminator nodes to wait for before the first round (the population is spread over them)",
             HelpName = "N", DefaultValueFactory = _ => 1,
         };
+        var waitTimeout = new Option<int>("--wait-timeout")
+        {
+            Description = "Coordinator: seconds to wait for those nodes before giving up with a message naming what is missing",
+            HelpName = "SECONDS", DefaultValueFactory = _ => 600,
+        };
         command.Options.Add(roles);
         command.Options.Add(host);
         command.Options.Add(publicHost);
         command.Options.Add(port);
         command.Options.Add(seeds);
         command.Options.Add(discriminatorNodes);
+        command.Options.Add(waitTimeout);
         var training = TrainCommand.TrainingOptions.AddTo(command);
         command.SetAction(parse =>
         {
@@ -50,12 +56,15 @@ public static class NodeCommand
             var arguments = training.Read(parse);
             var waitFor = parse.GetValue(discriminatorNodes);
             if (waitFor < 1) throw new SettingsException($"--discriminator-nodes: {waitFor} (at least 1)");
+            var wait = parse.GetValue(waitTimeout);
+            if (wait < 1) throw new SettingsException($"--wait-timeout: {wait} (at least 1 second)");
             if (member.Has(Roles.Coordinator))
-                return TrainCommand.Run(ClusterEngine.EngineName, arguments, new ClusterEngine.Topology(member, 1, waitFor));
+                return TrainCommand.Run(ClusterEngine.EngineName, arguments, new ClusterEngine.Topology(member, 1, waitFor, TimeSpan.FromSeconds(wait)));
 
             var coordinatorOnly = arguments.Flags.Select(f => f.Key.Flag)
                 .Concat(new[] { ("--out", arguments.Output), ("--resume", arguments.Resume) }.Where(o => o.Item2 is not null).Select(o => o.Item1))
                 .Concat(parse.GetResult(discriminatorNodes) is { Implicit: false } ? ["--discriminator-nodes"] : [])
+                .Concat(parse.GetResult(waitTimeout) is { Implicit: false } ? ["--wait-timeout"] : [])
                 .ToArray();
             if (coordinatorOnly.Length > 0)
                 throw new SettingsException($"{string.Join(", ", coordinatorOnly)}: only the coordinator's node takes training settings and outputs " +
