@@ -9,6 +9,8 @@
 # Environment (the Docker and Kubernetes deployments use the same names):
 #   AKKAGAN_HOST                 address every node listens on            (default 127.0.0.1)
 #   AKKAGAN_SEED_PORT            port of the coordinator node, the seed   (default 4053)
+#   AKKAGAN_CONTROL_PORT         control port of the coordinator node; discriminator node i gets this + i (default 9120;
+#                                0: every node takes a free port and logs it)
 #   AKKAGAN_DISCRIMINATOR_NODES  discriminator processes to start         (default 2)
 #   AKKAGAN_CONFIG               HOCON file given to every node           (default: none, the built-in cluster.hocon)
 #   AKKAGAN_OUT                  the run's output folder                  (default runs/<time>-local)
@@ -18,6 +20,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HOST="${AKKAGAN_HOST:-127.0.0.1}"
 SEED_PORT="${AKKAGAN_SEED_PORT:-4053}"
+CONTROL_PORT="${AKKAGAN_CONTROL_PORT:-9120}"
 NODES="${AKKAGAN_DISCRIMINATOR_NODES:-2}"
 OUT="${AKKAGAN_OUT:-runs/$(date +%Y%m%d-%H%M%S)-local}"
 LOGS="$OUT/logs"
@@ -45,16 +48,18 @@ trap stop_workers EXIT
 trap 'exit 130' INT TERM
 
 for i in $(seq 1 "$NODES"); do
+  control_port=$(( CONTROL_PORT == 0 ? 0 : CONTROL_PORT + i ))   # 0: every node takes a free port
   # Port 0: each discriminator node takes a free port; only the seed needs a known one.
-  $AKKAGAN_CMD node --roles discriminator --host "$HOST" --port 0 --seeds "$HOST:$SEED_PORT" "${config[@]}" \
+  $AKKAGAN_CMD node --roles discriminator --host "$HOST" --port 0 --seeds "$HOST:$SEED_PORT" \
+    --control-port "$control_port" "${config[@]}" \
     > "$LOGS/discriminator-$i.log" 2>&1 &
   pids+=("$!")
-  echo "discriminator node $i: pid $!, log $LOGS/discriminator-$i.log"
+  echo "discriminator node $i: pid $!, log $LOGS/discriminator-$i.log, control port $control_port"
 done
 
 set +e
 $AKKAGAN_CMD node --roles coordinator,generator --host "$HOST" --port "$SEED_PORT" --seeds "$HOST:$SEED_PORT" \
-  --discriminator-nodes "$NODES" --out "$OUT" "${config[@]}" "$@" 2>&1 | tee "$LOGS/coordinator.log"
+  --discriminator-nodes "$NODES" --control-port "$CONTROL_PORT" --out "$OUT" "${config[@]}" "$@" 2>&1 | tee "$LOGS/coordinator.log"
 code="${PIPESTATUS[0]}"
 set -e
 stop_workers

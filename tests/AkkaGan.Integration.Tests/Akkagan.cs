@@ -25,6 +25,35 @@ internal static class Akkagan
 
     public static Result Run(params string[] args) => Run(TimeSpan.FromMinutes(3), args);
 
+    /// <summary>The built akkagan-ctl (same configuration as these tests).</summary>
+    public static string CtlDll
+    {
+        get
+        {
+            var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+            var path = Path.Combine(RepositoryRoot, "src", "AkkaGan.Ctl", "bin", configuration, "net10.0", "akkagan-ctl.dll");
+            return File.Exists(path) ? path : throw new FileNotFoundException($"build the solution first: {path} is missing");
+        }
+    }
+
+    /// <summary>Runs akkagan-ctl to its end.</summary>
+    public static Result Ctl(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        start.ArgumentList.Add(CtlDll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(1)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"akkagan-ctl {string.Join(' ', args)} did not finish within a minute");
+        }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
     /// <summary>Starts akkagan without waiting (output read and discarded); the caller owns the process.</summary>
     public static Process Start(string[] args)
     {

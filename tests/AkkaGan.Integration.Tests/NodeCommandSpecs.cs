@@ -100,6 +100,7 @@ public sealed class NodeCommandSpecs : IDisposable
         start.Environment["CI"] = "true";
         start.Environment["AKKAGAN_CMD"] = $"dotnet {Akkagan.Dll}";
         start.Environment["AKKAGAN_SEED_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture);
+        start.Environment["AKKAGAN_CONTROL_PORT"] = "0"; // any free ports: tests run side by side
         start.Environment["AKKAGAN_OUT"] = Out("local");
         using var script = Process.Start(start)!;
         var stdout = script.StandardOutput.ReadToEndAsync();

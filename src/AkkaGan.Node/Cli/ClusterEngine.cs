@@ -1,7 +1,9 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
+using AkkaGan.Cluster.Control;
 using AkkaGan.Cluster.Hosting;
+using AkkaGan.Control;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Settings;
@@ -33,13 +35,16 @@ internal static class ClusterEngine
     /// <param name="status">State lines before training starts (waiting for members).</param>
     /// <param name="started">Called once the cluster can train, just before the first round (throughput is measured from here).</param>
     public static async Task<C.TrainingFinished> RunAsync(Config config, Topology topology, TrainingSettings settings, IRealData data, Checkpoint? resume,
-        ITrainingObserver observer, CheckpointStore checkpoints, Action<string> status, Action started, CancellationToken cancellation)
+        ITrainingObserver observer, CheckpointStore checkpoints, Action<string> status, Action started,
+        Func<IControlPalette[], ControlServer?> startControl, CancellationToken cancellation)
     {
         using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false);
         await host.StartAsync(cancellation).ConfigureAwait(false);
+        ControlServer? control = null;
         try
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
+            control = startControl([new ClusterPalette(system)]);
             var registry = host.Services.GetRequiredService<ActorRegistry>();
             var finished = new TaskCompletionSource<C.TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
             _ = system.WhenTerminated.ContinueWith(_ => finished.TrySetResult(new C.TrainingFinished(-1, false, "the actor system terminated")), TaskScheduler.Default);
@@ -69,6 +74,7 @@ internal static class ClusterEngine
         }
         finally
         {
+            if (control is not null) await control.DisposeAsync().ConfigureAwait(false);
             await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         }
     }

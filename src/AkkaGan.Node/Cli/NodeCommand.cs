@@ -1,6 +1,8 @@
 using System.CommandLine;
 using Akka.Actor;
+using AkkaGan.Cluster.Control;
 using AkkaGan.Cluster.Hosting;
+using AkkaGan.Node.Control;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
 using Microsoft.Extensions.DependencyInjection;
@@ -50,6 +52,7 @@ public static class NodeCommand
         command.Options.Add(discriminatorNodes);
         command.Options.Add(waitTimeout);
         var training = TrainCommand.TrainingOptions.AddTo(command);
+        var control = ControlHost.AddTo(command);
         command.SetAction(parse =>
         {
             var member = MemberOptions.Parse(parse.GetValue(roles)!, parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(seeds), parse.GetValue(publicHost));
@@ -59,7 +62,7 @@ public static class NodeCommand
             var wait = parse.GetValue(waitTimeout);
             if (wait < 1) throw new SettingsException($"--wait-timeout: {wait} (at least 1 second)");
             if (member.Has(Roles.Coordinator))
-                return TrainCommand.Run(ClusterEngine.EngineName, arguments, new ClusterEngine.Topology(member, 1, waitFor, TimeSpan.FromSeconds(wait)));
+                return TrainCommand.Run(ClusterEngine.EngineName, arguments, control.Read(parse), new ClusterEngine.Topology(member, 1, waitFor, TimeSpan.FromSeconds(wait)));
 
             var coordinatorOnly = arguments.Flags.Select(f => f.Key.Flag)
                 .Concat(new[] { ("--out", arguments.Output), ("--resume", arguments.Resume) }.Where(o => o.Item2 is not null).Select(o => o.Item1))
@@ -69,15 +72,16 @@ public static class NodeCommand
             if (coordinatorOnly.Length > 0)
                 throw new SettingsException($"{string.Join(", ", coordinatorOnly)}: only the coordinator's node takes training settings and outputs " +
                                             "(it sends its settings to every entity); give them to the node with --roles coordinator");
-            return Serve(member, arguments.ConfigFile);
+            return Serve(member, arguments.ConfigFile, control.Read(parse));
         });
         return command;
     }
 
     /// <summary>Hosts this node's entities until a signal (or the actor system ending) stops it.</summary>
-    private static int Serve(MemberOptions member, string? configFile)
+    private static int Serve(MemberOptions member, string? configFile, ControlHost.Flags controlFlags)
     {
         var config = SettingsLoader.LoadConfig(configFile);
+        var controlOptions = ControlHost.Resolve(config, controlFlags, $"akkagan node {member.Host}:{member.Port} ({string.Join(",", member.Roles)})");
         // This node's own settings are checked too (a typo in a shared config file is found at start), and they size
         // its torch threads; the training settings themselves arrive from the coordinator.
         var own = SettingsLoader.Bind(config, new TrainingSettings()).Validate();
@@ -90,7 +94,15 @@ public static class NodeCommand
                           $"seeds {(member.Seeds.Count == 0 ? "(self)" : string.Join(",", member.Seeds))}; Ctrl-C or SIGTERM leaves the cluster");
         cluster.RegisterOnMemberUp(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: up"));
         cluster.RegisterOnMemberRemoved(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: left the cluster"));
-        host.WaitForShutdown();
+        var controlServer = ControlHost.TryStart(controlOptions, [new ClusterPalette(system)]);
+        try
+        {
+            host.WaitForShutdown();
+        }
+        finally
+        {
+            controlServer?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
         return 0;
     }
 }

@@ -4,6 +4,8 @@ using System.Text.Json.Nodes;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
+using AkkaGan.Control;
+using AkkaGan.Node.Control;
 using AkkaGan.Node.Output;
 using Spectre.Console;
 using AkkaGan.Core.Data;
@@ -25,7 +27,8 @@ public static class TrainCommand
         };
         command.Options.Add(engine);
         var training = TrainingOptions.AddTo(command);
-        command.SetAction(parse => Run(parse.GetValue(engine)!, training.Read(parse), ClusterEngine.Embedded));
+        var control = ControlHost.AddTo(command);
+        command.SetAction(parse => Run(parse.GetValue(engine)!, training.Read(parse), control.Read(parse), ClusterEngine.Embedded));
         return command;
     }
 
@@ -61,7 +64,7 @@ public static class TrainCommand
     internal sealed record TrainingArguments(string? Output, string? Resume, string? ConfigFile, IReadOnlyList<(SettingKeys.Key Key, string Value)> Flags);
 
     /// <summary>Runs one training to its end on <paramref name="engine"/>; the cluster engine on the node <paramref name="topology"/> describes.</summary>
-    internal static int Run(string engine, TrainingArguments arguments, ClusterEngine.Topology topology)
+    internal static int Run(string engine, TrainingArguments arguments, ControlHost.Flags controlFlags, ClusterEngine.Topology topology)
     {
         var (output, resume, configFile, flags) = arguments;
         if (engine != ReferenceTrainer.EngineName && engine != ClusterEngine.EngineName)
@@ -78,6 +81,7 @@ public static class TrainCommand
         }
         foreach (var (key, value) in flags) settings = SettingKeys.Apply(key, settings, value, key.Flag);
         settings.Validate();
+        var controlOptions = ControlHost.Resolve(config, controlFlags, $"akkagan train ({engine}) on {Environment.MachineName}");
 
         var outDir = output
             ?? (resumed is { } r ? RunFolderOf(r.Path) : Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{SettingKeys.Kebab(settings.Dataset)}"));
@@ -86,15 +90,22 @@ public static class TrainCommand
         var device = RunData.ResolveDevice(settings.Device);
         var data = RunData.Create(settings);
 
+        using var cancellation = new CancellationTokenSource();
         using var outputs = new RunOutputs(outDir, settings, data, engine);
         var progress = new ConsoleProgress(settings.Rounds, () => outputs.RoundsPerSecond);
-        var observer = new CompositeObserver(outputs, progress);
+        var gan = new GanPalette(settings, engine, () => outputs.RoundsPerSecond, cancellation.Cancel, command =>
+        {
+            Console.Error.WriteLine($"control: '{command}' received from akkagan-ctl; stopping after this round (a final checkpoint and summary follow)");
+            outputs.OnControl(command, "akkagan-ctl");
+        });
+        var observer = new CompositeObserver(outputs, progress, gan);
+        // The engine starts the control host once it can serve its palettes (the cluster palette needs the actor system).
+        Func<IControlPalette[], ControlServer?> startControl = extra => ControlHost.TryStart(controlOptions, [gan, .. extra]);
         var startRound = resumed?.Checkpoint.Metadata.Round ?? 0;
         if (resumed is { } res) Console.WriteLine($"resuming from {res.Path} at round {startRound}");
         Console.WriteLine($"akkagan train: {SettingKeys.Kebab(settings.Dataset)}, loss {SettingKeys.Kebab(settings.Loss)}, unroll {settings.Unroll} ({SettingKeys.Kebab(settings.UnrollOrder)} order), " +
                           $"{settings.Discriminators} discriminator(s), {settings.Rounds} rounds, batch {settings.Batch}, device {device.type}, engine {engine} -> {outDir}");
 
-        using var cancellation = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             // First Ctrl-C: finish the round, then checkpoint and summarise. A second one ends the process at once.
@@ -113,8 +124,9 @@ public static class TrainCommand
         {
             var checkpoints = new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints);
             var (round, completed, failure) = engine == ClusterEngine.EngineName
-                ? RunCluster(config, topology, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, cancellation.Token)
-                : RunReference(settings, data, device, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, cancellation.Token);
+                ? RunCluster(config, topology, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, cancellation.Token)
+                : RunReference(settings, data, device, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, cancellation.Token);
+            gan.Finished(round, completed);
             var summary = outputs.WriteSummary(round, completed);
             PrintSummary(summary, outDir);
             if (failure is not null)
@@ -131,8 +143,11 @@ public static class TrainCommand
     }
 
     private static (long Round, bool Completed, string? Failure) RunReference(TrainingSettings settings, IRealData data, Device device, Checkpoint? resume,
-        ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound, CancellationToken cancellation)
+        ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
+        Func<IControlPalette[], ControlServer?> startControl, CancellationToken cancellation)
     {
+        var control = startControl([]);
+        using var stopControl = new DisposeAsyncOnExit(control);
         using var trainer = new ReferenceTrainer(settings, data, device, observer);
         if (resume is not null) trainer.Restore(resume);
         outputs.BeginAt(startRound);
@@ -149,14 +164,20 @@ public static class TrainCommand
 
     private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, ClusterEngine.Topology topology, TrainingSettings settings, IRealData data,
         Checkpoint? resume, ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
-        CancellationToken cancellation)
+        Func<IControlPalette[], ControlServer?> startControl, CancellationToken cancellation)
     {
         resume?.EnsureWithin(settings.Rounds);
         Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
         progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, topology, settings, data, resume, observer, checkpoints, progress.Status,
-            () => outputs.BeginAt(startRound), cancellation).GetAwaiter().GetResult());
+            () => outputs.BeginAt(startRound), startControl, cancellation).GetAwaiter().GetResult());
         var stopped = finished!.Reason == "stopped";
         return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason);
+    }
+
+    /// <summary>Disposes an async-disposable (the control host) at the end of a synchronous scope.</summary>
+    private sealed class DisposeAsyncOnExit(IAsyncDisposable? target) : IDisposable
+    {
+        public void Dispose() => target?.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     private static string RunFolderOf(string checkpointPath)

@@ -95,7 +95,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             })]),
             ["samples_png"] = Path.GetRelativePath(Directory, png),
         };
-        _metrics.WriteLine(line.ToJsonString());
+        WriteMetrics(line.ToJsonString());
 
         var step = (int)round;
         if (_lastRound is not null)
@@ -121,7 +121,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
     public void OnEvolution(EvolutionReport report)
     {
         _evolutions++;
-        _metrics.WriteLine(new JsonObject
+        WriteMetrics(new JsonObject
         {
             ["event"] = "evolution",
             ["round"] = report.Round,
@@ -131,6 +131,26 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["worst_fitness"] = report.WorstFitness,
             ["new_lr"] = report.NewLearningRate,
         }.ToJsonString());
+    }
+
+    /// <summary>
+    /// Records a change made through the control plane (<c>"event":"control"</c>: the command, who sent it, when, at
+    /// which round), so that a run's metrics.jsonl explains its own history.
+    /// </summary>
+    public void OnControl(string command, string origin)
+        => WriteMetrics(new JsonObject
+        {
+            ["event"] = "control",
+            ["round"] = _lastRound?.Round ?? _startRound,
+            ["time"] = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            ["command"] = command,
+            ["origin"] = origin,
+        }.ToJsonString());
+
+    // Evaluations and evolutions arrive on the engine's thread, control commands on the control host's.
+    private void WriteMetrics(string line)
+    {
+        lock (_metrics) _metrics.WriteLine(line);
     }
 
     public void OnCheckpoint(long round, string path) => LastCheckpoint = path;

@@ -1,0 +1,154 @@
+using AkkaGan.Control;
+
+namespace AkkaGan.Ctl;
+
+/// <summary>
+/// The whole of <c>akkagan-ctl</c> behind plain readers and writers: parses the command line, connects to a control
+/// host, and either runs one request (streaming its output) or an interactive prompt. Owns the exit codes
+/// (<see cref="CtlExitCodes"/>) and the token lookup (<c>--token</c>, else <see cref="TokenVariable"/>).
+/// </summary>
+internal sealed class CtlApp
+{
+    /// <summary>Environment variable read for the token when <c>--token</c> is not given.</summary>
+    public const string TokenVariable = "AKKAGAN_CONTROL_TOKEN";
+
+    private readonly Func<string, string?> _environment;
+
+    /// <param name="environment">Environment lookup; injected so tests do not touch process-global state.</param>
+    public CtlApp(Func<string, string?>? environment = null) =>
+        _environment = environment ?? Environment.GetEnvironmentVariable;
+
+    public async Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, CancellationToken ct)
+    {
+        CtlCommandLine commandLine;
+        ControlEndpoint? endpoint = null;
+        try
+        {
+            commandLine = CtlCommandLine.Parse(args);
+            if (commandLine.Endpoint is not null)
+                endpoint = ControlEndpoint.Parse(commandLine.Endpoint);
+        }
+        catch (FormatException ex)
+        {
+            await error.WriteLineAsync($"akkagan-ctl: error: {ex.Message}").ConfigureAwait(false);
+            await error.WriteLineAsync("run 'akkagan-ctl --help' for usage").ConfigureAwait(false);
+            return CtlExitCodes.Usage;
+        }
+        if (commandLine.ShowHelp)
+        {
+            await output.WriteLineAsync(CtlHelp.Usage).ConfigureAwait(false);
+            return CtlExitCodes.Ok;
+        }
+        if (commandLine.ShowVersion)
+        {
+            await output.WriteLineAsync($"akkagan-ctl {CtlHelp.Version()}").ConfigureAwait(false);
+            return CtlExitCodes.Ok;
+        }
+        var token = commandLine.Token ?? NonEmpty(_environment(TokenVariable));
+        try
+        {
+            await using var client = await ControlClient.ConnectAsync(endpoint!, ControlFraming.DefaultMaxFrameBytes, ct)
+                .ConfigureAwait(false);
+            return commandLine.Interactive
+                ? await RunInteractiveAsync(client, endpoint!, token, input, output, error, ct).ConfigureAwait(false)
+                : await RunOneAsync(client, commandLine.Palette!, commandLine.Command!, commandLine.Args, token, output, error, ct)
+                    .ConfigureAwait(false);
+        }
+        catch (ControlConnectionException ex)
+        {
+            await error.WriteLineAsync($"akkagan-ctl: error: {ex.Message}").ConfigureAwait(false);
+            return CtlExitCodes.Unreachable;
+        }
+        catch (ControlProtocolException ex)
+        {
+            await error.WriteLineAsync($"akkagan-ctl: error: {ex.Message}").ConfigureAwait(false);
+            return CtlExitCodes.CommandFailed;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await error.WriteLineAsync("akkagan-ctl: interrupted").ConfigureAwait(false);
+            return CtlExitCodes.Cancelled;
+        }
+    }
+
+    private static async Task<int> RunOneAsync(
+        ControlClient client, string palette, string command, IReadOnlyList<string> args, string? token,
+        TextWriter output, TextWriter error, CancellationToken ct)
+    {
+        var result = await client.ExecuteAsync(palette, command, args, token, output.WriteLine, ct).ConfigureAwait(false);
+        if (result.Ok)
+            return CtlExitCodes.Ok;
+        await error.WriteLineAsync($"akkagan-ctl: error: {result.Error}").ConfigureAwait(false);
+        return CtlExitCodes.CommandFailed;
+    }
+
+    /// <summary>
+    /// The prompt loop. Errors print and the loop goes on; a lost connection (or a protocol error, after which the
+    /// host closes) ends it through the exceptions <see cref="RunAsync"/> maps to exit codes.
+    /// </summary>
+    private static async Task<int> RunInteractiveAsync(
+        ControlClient client, ControlEndpoint endpoint, string? token,
+        TextReader input, TextWriter output, TextWriter error, CancellationToken ct)
+    {
+        var history = new List<string>();
+        await output.WriteLineAsync(
+                $"connected to {client.Node} at {endpoint} ({client.Hello.Protocol}); type 'help' for commands, 'exit' to leave")
+            .ConfigureAwait(false);
+        while (true)
+        {
+            await output.WriteAsync($"[{endpoint}] akkagan> ").ConfigureAwait(false);
+            await output.FlushAsync(ct).ConfigureAwait(false);
+            var line = await input.ReadLineAsync(ct).ConfigureAwait(false);
+            if (line is null)
+            {
+                await output.WriteLineAsync().ConfigureAwait(false); // end the prompt line on EOF
+                return CtlExitCodes.Ok;
+            }
+            if (string.IsNullOrWhiteSpace(line))
+                continue;
+            history.Add(line.Trim());
+            IReadOnlyList<string> words;
+            try
+            {
+                words = CtlLine.Split(line);
+            }
+            catch (FormatException ex)
+            {
+                await error.WriteLineAsync($"error: {ex.Message}").ConfigureAwait(false);
+                continue;
+            }
+            switch (words)
+            {
+                case ["exit" or "quit"]:
+                    return CtlExitCodes.Ok;
+                case ["history"]:
+                    for (var i = 0; i < history.Count; i++)
+                        await output.WriteLineAsync($"{i + 1,4}  {history[i]}").ConfigureAwait(false);
+                    break;
+                case ["help"]:
+                    CtlHelp.WritePalettes(output, client.Palettes);
+                    break;
+                case ["help", var name]:
+                    var palette = client.Palettes.FirstOrDefault(p => p.Name == name);
+                    if (palette is null)
+                        await error.WriteLineAsync($"error: unknown palette '{name}'; valid palettes: "
+                            + string.Join(", ", client.Palettes.Select(p => p.Name))).ConfigureAwait(false);
+                    else
+                        CtlHelp.WritePalette(output, palette);
+                    break;
+                case [var single]:
+                    await error.WriteLineAsync($"error: '{single}' needs a command: PALETTE COMMAND [ARGS...] (try 'help')")
+                        .ConfigureAwait(false);
+                    break;
+                default:
+                    var result = await client.ExecuteAsync(words[0], words[1], [.. words.Skip(2)], token, output.WriteLine, ct)
+                        .ConfigureAwait(false);
+                    if (!result.Ok)
+                        await error.WriteLineAsync($"error: {result.Error}").ConfigureAwait(false);
+                    break;
+            }
+        }
+    }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+}

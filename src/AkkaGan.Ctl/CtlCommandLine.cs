@@ -1,0 +1,60 @@
+namespace AkkaGan.Ctl;
+
+/// <summary>
+/// The parsed process arguments, pbm style: <c>[--token T] HOST:PORT [--token T] [palette command args...]</c>.
+/// Flags are read only before the palette; everything from the palette on is passed to the host raw.
+/// </summary>
+internal sealed record CtlCommandLine(
+    bool ShowHelp, bool ShowVersion, string? Token, string? Endpoint, string? Palette, string? Command, IReadOnlyList<string> Args)
+{
+    public bool Interactive => Palette is null;
+
+    /// <summary>Parses <paramref name="args"/>; a mistake is a <see cref="FormatException"/> saying what is wrong.</summary>
+    public static CtlCommandLine Parse(IReadOnlyList<string> args)
+    {
+        bool help = false, version = false;
+        string? token = null, endpoint = null, palette = null, command = null;
+        var i = 0;
+        for (; i < args.Count && palette is null; i++)
+        {
+            var arg = args[i];
+            switch (arg)
+            {
+                case "-h" or "--help" or "-?":
+                    help = true;
+                    break;
+                case "--version":
+                    version = true;
+                    break;
+                case "--token":
+                    if (i + 1 >= args.Count)
+                        throw new FormatException("--token needs a value");
+                    token = args[++i];
+                    break;
+                case var _ when arg.StartsWith("--token=", StringComparison.Ordinal):
+                    token = arg["--token=".Length..];
+                    break;
+                case var _ when arg.StartsWith('-') && arg.Length > 1:
+                    throw new FormatException($"unknown option '{arg}'");
+                case var _ when endpoint is null:
+                    endpoint = arg;
+                    break;
+                default:
+                    palette = arg;
+                    break;
+            }
+        }
+        if (palette is not null)
+        {
+            if (i >= args.Count)
+                throw new FormatException($"palette '{palette}' needs a command: akkagan-ctl HOST:PORT {palette} COMMAND [ARGS...]");
+            command = args[i++];
+        }
+        if (token is { Length: 0 })
+            throw new FormatException("--token is empty");
+        var rest = args.Skip(i).ToList();
+        if (!help && !version && endpoint is null)
+            throw new FormatException("missing HOST:PORT");
+        return new CtlCommandLine(help, version, token, endpoint, palette, command, rest);
+    }
+}

@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using Akka.Configuration;
+using AkkaGan.Control;
+using AkkaGan.Core.Settings;
+
+namespace AkkaGan.Node.Control;
+
+/// <summary>
+/// The control host every `akkagan train` and `akkagan node` process runs (DESIGN.md section 7): its settings come from
+/// <c>akkagan.control</c> in cluster.hocon and the <c>--control-*</c> flags; a port already in use is a warning, not a
+/// failure, so a second process on one machine still trains (it says which flag to give).
+/// </summary>
+internal sealed class ControlHost
+{
+    private readonly Option<string?> _host = new("--control-host") { Description = "Control host address for akkagan-ctl [cluster.hocon: akkagan.control.host, 127.0.0.1]", HelpName = "HOST" };
+    private readonly Option<int?> _port = new("--control-port") { Description = "Control host port, 0 = any free port [cluster.hocon: akkagan.control.port, 9120]", HelpName = "PORT" };
+    private readonly Option<string?> _token = new("--control-token")
+    {
+        Description = "Token every control request must carry; required to bind a non-loopback address [cluster.hocon: akkagan.control.token, or AKKAGAN_CONTROL_TOKEN]",
+        HelpName = "TOKEN",
+    };
+
+    /// <summary>The environment variable akkagan-ctl reads its token from, honoured here too.</summary>
+    public const string TokenVariable = "AKKAGAN_CONTROL_TOKEN";
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    public static ControlHost AddTo(Command command)
+    {
+        var host = new ControlHost();
+        command.Options.Add(host._host);
+        command.Options.Add(host._port);
+        command.Options.Add(host._token);
+        return host;
+    }
+
+    /// <summary>The flags given, to be resolved against the config once it is loaded.</summary>
+    public sealed record Flags(string? Host, int? Port, string? Token);
+
+    public Flags Read(ParseResult parse) => new(parse.GetValue(_host), parse.GetValue(_port), parse.GetValue(_token));
+
+    /// <summary>Flags over <c>akkagan.control</c>; invalid or unsafe combinations are <see cref="SettingsException"/>s.</summary>
+    public static ControlServerOptions Resolve(Config config, Flags flags, string nodeName)
+    {
+        var options = new ControlServerOptions
+        {
+            Host = flags.Host ?? config.GetString("akkagan.control.host", "127.0.0.1") ?? "127.0.0.1",
+            Port = flags.Port ?? config.GetInt("akkagan.control.port", 9120),
+            // The secret may come from the environment (as for akkagan-ctl) rather than a file; the flag wins.
+            Token = flags.Token ?? NonEmpty(Environment.GetEnvironmentVariable(TokenVariable)) ?? config.GetString("akkagan.control.token", "") ?? "",
+            NodeName = nodeName,
+        };
+        try
+        {
+            options.Validate();
+        }
+        catch (Exception e) when (e is ArgumentException or ControlSecurityException)
+        {
+            throw new SettingsException(e.Message);
+        }
+        return options;
+    }
+
+    /// <summary>Starts the host with <paramref name="palettes"/>; null (and a warning) when the port is taken.</summary>
+    public static ControlServer? TryStart(ControlServerOptions options, IEnumerable<IControlPalette> palettes)
+    {
+        var server = new ControlServer(options, palettes);
+        try
+        {
+            server.Start();
+        }
+        catch (SocketException e)
+        {
+            Console.Error.WriteLine($"akkagan: warning: no control host: {options.Host}:{options.Port} is not available ({e.SocketErrorCode}); " +
+                                    "give another with --control-port (0 = any free port)");
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return null;
+        }
+        Console.WriteLine($"control: akkagan-ctl {options.Host}:{server.Port} ({string.Join(", ", palettes.Select(p => p.Descriptor.Name))})");
+        return server;
+    }
+}

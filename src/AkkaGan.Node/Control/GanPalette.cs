@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using AkkaGan.Control;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+
+namespace AkkaGan.Node.Control;
+
+/// <summary>
+/// The <c>gan</c> palette of the node that runs a training: <c>status</c> (round, losses per member, last metrics,
+/// throughput), <c>watch</c> (a line per evaluation until the client leaves or the training ends) and <c>stop</c> (the
+/// clean stop of Ctrl-C: finish the round, evaluate, checkpoint, summarise). It observes the run like the progress
+/// display does, so it answers from the node's own view without asking the actors.
+/// </summary>
+internal sealed class GanPalette : IControlPalette, ITrainingObserver
+{
+    private readonly TrainingSettings _settings;
+    private readonly string _engine;
+    private readonly Func<double> _roundsPerSecond;
+    private readonly Action _stop;
+    private readonly Action<string> _record;
+    private readonly Lock _gate = new();
+    private readonly List<Channel<string>> _watchers = [];
+    private RoundReport? _round;
+    private EvaluationReport? _evaluation;
+    private string? _lastCheckpoint;
+    private int _evolutions;
+    private bool _stopping;
+
+    /// <param name="record">Records a change made through the control plane (metrics.jsonl and the console).</param>
+    public GanPalette(TrainingSettings settings, string engine, Func<double> roundsPerSecond, Action stop, Action<string> record)
+    {
+        _record = record;
+        _settings = settings;
+        _engine = engine;
+        _roundsPerSecond = roundsPerSecond;
+        _stop = stop;
+    }
+
+    public PaletteDescriptor Descriptor { get; } = new("gan", "The training this node runs",
+    [
+        new("status", "Round, phase, losses per discriminator, last metrics and throughput", []),
+        new("watch", "A line per evaluation until you press Ctrl-C or the training ends", []),
+        new("stop", "Stop after the current round with a final evaluation, checkpoint and summary (like Ctrl-C)", []),
+    ]);
+
+    public async IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, [EnumeratorCancellation] CancellationToken ct)
+    {
+        if (args.Count > 0) throw new ControlCommandException($"gan {command} takes no arguments (got '{string.Join(' ', args)}')");
+        switch (command)
+        {
+            case "status":
+                foreach (var line in Status()) yield return line;
+                break;
+            case "stop":
+                lock (_gate) _stopping = true;
+                _record("gan stop");
+                _stop();
+                yield return $"stopping after round {(_round?.Round ?? 0) + 1}: a final evaluation, checkpoint and summary follow";
+                break;
+            default:
+                var channel = Channel.CreateUnbounded<string>();
+                lock (_gate) _watchers.Add(channel);
+                try
+                {
+                    yield return Line();
+                    await foreach (var line in channel.Reader.ReadAllAsync(ct).ConfigureAwait(false)) yield return line;
+                }
+                finally
+                {
+                    lock (_gate) _watchers.Remove(channel);
+                }
+                break;
+        }
+    }
+
+    /// <summary>The training ended: watchers get a last line and their stream ends.</summary>
+    public void Finished(long round, bool completed)
+    {
+        lock (_gate)
+        {
+            foreach (var watcher in _watchers)
+            {
+                watcher.Writer.TryWrite($"training {(completed ? "completed" : "stopped")} at round {round}");
+                watcher.Writer.TryComplete();
+            }
+        }
+    }
+
+    public void OnRound(RoundReport report)
+    {
+        lock (_gate) _round = report;
+    }
+
+    public void OnEvaluation(EvaluationReport report)
+    {
+        string line;
+        lock (_gate)
+        {
+            _evaluation = report;
+            line = Line();
+        }
+        lock (_gate)
+            foreach (var watcher in _watchers) watcher.Writer.TryWrite(line);
+    }
+
+    public void OnEvolution(EvolutionReport report)
+    {
+        lock (_gate) _evolutions++;
+    }
+
+    public void OnCheckpoint(long round, string path)
+    {
+        lock (_gate) _lastCheckpoint = path;
+    }
+
+    private string Line()
+    {
+        var m = _evaluation?.Mixture;
+        var metrics = m is null ? "" : $" | modes {m.ModesCaptured}/{m.Modes} HQ {m.HighQualityFraction:F3} KL {m.ReverseKl:F3}";
+        var losses = _round is null ? "" : $" | G {_round.GeneratorLoss:F3} D {_round.MeanDiscriminatorLoss:F3}";
+        return string.Create(CultureInfo.InvariantCulture, $"round {_round?.Round ?? 0}/{_settings.Rounds}{losses}{metrics} | {_roundsPerSecond():F1} rounds/s");
+    }
+
+    private List<string> Status()
+    {
+        lock (_gate)
+        {
+            var phase = _stopping ? "stopping" : _round is null ? "starting" : "training";
+            var lines = new List<string>
+            {
+                string.Create(CultureInfo.InvariantCulture, $"phase      {phase} (engine {_engine}, dataset {SettingKeys(_settings.Dataset)}, loss {SettingKeys(_settings.Loss)}, unroll {_settings.Unroll})"),
+                Line(),
+                string.Create(CultureInfo.InvariantCulture, $"evaluated  {(_evaluation is null ? "not yet" : $"at round {_evaluation.Round}")}; checkpoint {_lastCheckpoint ?? "none yet"}; evolutions {_evolutions}"),
+                $"{"member",-8} {"loss",10} {"penalty",10} {"D(real)",10} {"D(fake)",10} {"fitness",8}",
+            };
+            foreach (var d in _round?.Discriminators ?? [])
+            {
+                var fitness = _evaluation is not null && _evaluation.Fitness.TryGetValue(d.Member, out var f) ? f.ToString("F3", CultureInfo.InvariantCulture) : "-";
+                lines.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{DiscriminatorCore.EntityIdOf(d.Member),-8} {d.Loss,10:F4} {d.Penalty,10:F4} {d.RealScore,10:F3} {d.FakeScore,10:F3} {fitness,8}"));
+            }
+            return lines;
+        }
+    }
+
+    private static string SettingKeys<T>(T value) where T : struct, Enum => Cli.SettingKeys.Kebab(value);
+}
