@@ -18,8 +18,9 @@ public sealed class BenchCommandSpecs : IDisposable
         var report = JsonNode.Parse(File.ReadAllText(json))!;
         foreach (var key in new[] { "reference_rounds_per_second", "cluster_1node_rounds_per_second", "cluster_3proc_rounds_per_second" })
             Assert.True(report[key]!.GetValue<double>() > 0, key);
+        // The ratio is of the unrounded medians; the rates are stored to 3 decimals.
         Assert.Equal(report["cluster_3proc_rounds_per_second"]!.GetValue<double>() / report["reference_rounds_per_second"]!.GetValue<double>(),
-            report["cluster_3proc_ratio"]!.GetValue<double>(), 3);
+            report["cluster_3proc_ratio"]!.GetValue<double>(), tolerance: 0.005);
         Assert.Contains("cluster_3proc", result.Stdout);
     }
 
