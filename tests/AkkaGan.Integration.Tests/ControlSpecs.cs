@@ -11,14 +11,16 @@ public sealed class ControlSpecs : IDisposable
 
     private string Out(string name) => Path.Combine(_dir, name);
 
-    [Fact]
+    [Theory]
+    [InlineData("cluster")]
+    [InlineData("reference")]
     [Trait("Category", "Slow")]
-    public void Akkagan_ctl_should_show_a_running_training_and_stop_it_cleanly()
+    public void Akkagan_ctl_should_show_pause_checkpoint_resume_and_stop_a_running_training(string engine)
     {
         var port = FreePort().ToString(CultureInfo.InvariantCulture);
         var endpoint = $"127.0.0.1:{port}";
-        using var train = Akkagan.Start(["train", "--rounds", "100000", "--batch", "64", "--unroll", "1", "--eval-every", "5", "--eval-samples", "300",
-            "--control-port", port, "--out", Out("run")]);
+        using var train = Akkagan.Start(["train", "--engine", engine, "--rounds", "100000", "--batch", "64", "--unroll", "1", "--eval-every", "5",
+            "--eval-samples", "300", "--checkpoint-every", "100000", "--control-port", port, "--out", Out("run")]);
         try
         {
             var metrics = Out("run/metrics.jsonl");
@@ -28,17 +30,38 @@ public sealed class ControlSpecs : IDisposable
 
             var status = Akkagan.Ctl(endpoint, "gan", "status");
             Assert.True(status.ExitCode == 0, status.All);
-            Assert.Contains("phase      training (engine cluster", status.Stdout);
+            Assert.Contains($"phase      training (engine {engine}", status.Stdout);
             Assert.Contains("d-0", status.Stdout);
 
-            var members = Akkagan.Ctl(endpoint, "cluster", "show");
-            Assert.True(members.ExitCode == 0, members.All);
-            Assert.Contains("coordinator,discriminator,generator", members.Stdout);
-            Assert.Contains("(this node)", members.Stdout);
+            if (engine == "cluster")
+            {
+                var members = Akkagan.Ctl(endpoint, "cluster", "show");
+                Assert.True(members.ExitCode == 0, members.All);
+                Assert.Contains("coordinator,discriminator,generator", members.Stdout);
+                Assert.Contains("(this node)", members.Stdout);
+            }
+
+            // Paused: the round stands still, a checkpoint can still be taken, and resume continues.
+            Assert.Equal(0, Akkagan.Ctl(endpoint, "gan", "pause").ExitCode);
+            Assert.Contains("phase      paused", WaitForPhase(endpoint, "paused"));
+            Thread.Sleep(1500); // the round in flight ends (rounds take milliseconds here)
+            var paused = Akkagan.Ctl(endpoint, "gan", "status").Stdout;
+            Thread.Sleep(1500); // a running training would advance many rounds in this time
+            Assert.Equal(RoundOf(paused), RoundOf(Akkagan.Ctl(endpoint, "gan", "status").Stdout));
+            var checkpoint = Akkagan.Ctl(endpoint, "gan", "checkpoint");
+            Assert.True(checkpoint.ExitCode == 0, checkpoint.All);
+            var path = System.Text.RegularExpressions.Regex.Match(checkpoint.Stdout, @"checkpoint of round (\d+): (\S+)");
+            Assert.True(path.Success, checkpoint.Stdout);
+            Assert.True(File.Exists(path.Groups[2].Value), path.Groups[2].Value);
+            Assert.Equal(RoundOf(paused), long.Parse(path.Groups[1].Value, CultureInfo.InvariantCulture));
+            Assert.Equal(0, Akkagan.Ctl(endpoint, "gan", "resume").ExitCode);
+            var deadline2 = DateTime.UtcNow.AddSeconds(60);
+            while (RoundOf(Akkagan.Ctl(endpoint, "gan", "status").Stdout) <= RoundOf(paused) && DateTime.UtcNow < deadline2) Thread.Sleep(200);
+            Assert.True(RoundOf(Akkagan.Ctl(endpoint, "gan", "status").Stdout) > RoundOf(paused), "training did not resume");
 
             var bogus = Akkagan.Ctl(endpoint, "gan", "bogus");
             Assert.Equal(1, bogus.ExitCode);
-            Assert.Contains("valid commands: status, watch, stop", bogus.Stderr);
+            Assert.Contains("valid commands: status, watch, pause, resume, checkpoint, stop", bogus.Stderr);
 
             var stop = Akkagan.Ctl(endpoint, "gan", "stop");
             Assert.True(stop.ExitCode == 0, stop.All);
@@ -60,6 +83,20 @@ public sealed class ControlSpecs : IDisposable
         var result = Akkagan.Run("train", "--control-host", "0.0.0.0", "--out", Out("open"));
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("binding a non-loopback address needs a token", result.Stderr);
+    }
+
+    private static long RoundOf(string status)
+        => long.Parse(System.Text.RegularExpressions.Regex.Match(status, @"round (\d+)/").Groups[1].Value, CultureInfo.InvariantCulture);
+
+    private static string WaitForPhase(string endpoint, string phase)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var status = Akkagan.Ctl(endpoint, "gan", "status").Stdout;
+            if (status.Contains($"phase      {phase}", StringComparison.Ordinal) || DateTime.UtcNow > deadline) return status;
+            Thread.Sleep(200);
+        }
     }
 
     private static int FreePort()

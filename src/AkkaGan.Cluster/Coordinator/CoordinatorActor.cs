@@ -39,6 +39,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private Dictionary<int, double> _learningRates = [];
     private long _round;
     private bool _stopRequested;
+    private bool _paused;
+    private bool _checkpointRequested;
+    // True while paused between rounds: nothing is scheduled, the next request picks up from NextRound.
+    private bool _idle;
     private Gather? _gather;
 
     public CoordinatorActor(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout)
@@ -96,7 +100,22 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Running()
     {
-        Receive<C.StopTraining>(_ => _stopRequested = true);
+        Receive<C.StopTraining>(_ =>
+        {
+            _stopRequested = true;
+            WakeIfIdle();
+        });
+        Receive<C.PauseTraining>(_ => _paused = true);
+        Receive<C.ResumeTraining>(_ =>
+        {
+            _paused = false;
+            WakeIfIdle();
+        });
+        Receive<C.CheckpointNow>(_ =>
+        {
+            _checkpointRequested = true;
+            WakeIfIdle();
+        });
         // Reassembled answers go to the gather directly (OnReceive would run the constructor's behavior, not this one).
         Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, Answer));
         Receive<GatherTimedOut>(t =>
@@ -157,7 +176,25 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                 () => Then(_round % _settings.CheckpointEvery != 0, Checkpoint, () => Finish(false, "stopped")));
             return;
         }
+        if (_checkpointRequested)
+        {
+            _checkpointRequested = false;
+            Checkpoint(NextRound);
+            return;
+        }
+        if (_paused)
+        {
+            _idle = true;
+            return;
+        }
         PlayRound(_round + 1);
+    }
+
+    private void WakeIfIdle()
+    {
+        if (!_idle) return;
+        _idle = false;
+        NextRound();
     }
 
     /// <summary>

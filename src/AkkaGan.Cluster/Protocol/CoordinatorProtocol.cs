@@ -20,6 +20,14 @@ public static class CoordinatorProtocol
     /// <summary>Finish the current round, checkpoint, and stop (answered by <see cref="TrainingFinished"/>).</summary>
     public sealed record StopTraining;
 
+    /// <summary>Finish the current round, then schedule nothing until <see cref="ResumeTraining"/> (a stop still works).</summary>
+    public sealed record PauseTraining;
+
+    public sealed record ResumeTraining;
+
+    /// <summary>Checkpoint after the current round (or at once while paused): a <see cref="CheckpointTaken"/> follows.</summary>
+    public sealed record CheckpointNow;
+
     /// <summary>Where each entity runs (entity id -> node address), once all are configured.</summary>
     public sealed record Placed(IReadOnlyDictionary<string, string> Nodes);
 

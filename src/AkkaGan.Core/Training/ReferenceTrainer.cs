@@ -37,15 +37,27 @@ public sealed class ReferenceTrainer : IDisposable
     public long Round { get; private set; }
 
     /// <summary>Runs rounds until <see cref="TrainingSettings.Rounds"/> or cancellation, with evaluations and checkpoints.</summary>
-    public void Run(CheckpointStore? checkpoints, CancellationToken cancellation = default)
+    public void Run(CheckpointStore? checkpoints, CancellationToken cancellation = default) => Run(checkpoints, null, cancellation);
+
+    /// <summary>As <see cref="Run(CheckpointStore?, CancellationToken)"/>, steered by an operator between rounds.</summary>
+    /// <param name="control">An operator's pause, resume and checkpoint requests, honoured between rounds.</param>
+    public void Run(CheckpointStore? checkpoints, RunControl? control, CancellationToken cancellation = default)
     {
+        void CheckpointOnRequest()
+        {
+            if (control?.TakeCheckpointRequest() == true && checkpoints is not null) _observer.OnCheckpoint(Round, checkpoints.Save(CreateCheckpoint()));
+        }
+
         while (Round < Settings.Rounds && !cancellation.IsCancellationRequested)
         {
+            control?.WaitWhilePaused(cancellation, CheckpointOnRequest);
+            if (cancellation.IsCancellationRequested) break;
             var report = RunRound();
             _observer.OnRound(report);
             if (Round % Settings.EvalEvery == 0 || Round == Settings.Rounds) _observer.OnEvaluation(Evaluate());
             if (checkpoints is not null && (Round % Settings.CheckpointEvery == 0 || Round == Settings.Rounds))
                 _observer.OnCheckpoint(Round, checkpoints.Save(CreateCheckpoint()));
+            CheckpointOnRequest();
         }
     }
 

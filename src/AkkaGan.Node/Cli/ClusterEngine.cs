@@ -36,7 +36,7 @@ internal static class ClusterEngine
     /// <param name="started">Called once the cluster can train, just before the first round (throughput is measured from here).</param>
     public static async Task<C.TrainingFinished> RunAsync(Config config, Topology topology, TrainingSettings settings, IRealData data, Checkpoint? resume,
         ITrainingObserver observer, CheckpointStore checkpoints, Action<string> status, Action started,
-        Func<IControlPalette[], ControlServer?> startControl, CancellationToken cancellation)
+        Func<IControlPalette[], ControlServer?> startControl, RunControl steering, CancellationToken cancellation)
     {
         using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false);
         await host.StartAsync(cancellation).ConfigureAwait(false);
@@ -70,6 +70,15 @@ internal static class ClusterEngine
             started();
             coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), resume, events));
             using var stop = cancellation.Register(() => coordinator.Tell(new C.StopTraining()));
+            // The operator's pause, resume and checkpoint requests go to the coordinator, which acts between rounds.
+            void Steer()
+            {
+                coordinator.Tell(steering.IsPaused ? new C.PauseTraining() : new C.ResumeTraining());
+                if (steering.TakeCheckpointRequest()) coordinator.Tell(new C.CheckpointNow());
+            }
+            steering.Changed += Steer;
+            using var unsubscribe = new Unsubscribe(() => steering.Changed -= Steer);
+            Steer(); // requests made while the cluster was forming
             return await finished.Task.ConfigureAwait(false);
         }
         finally
@@ -98,6 +107,11 @@ internal static class ClusterEngine
                 builder.AddAkkaGanMember(config, member, data, StepTimeout);
             }))
             .Build();
+
+    private sealed class Unsubscribe(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
 
     /// <summary>A host lifetime that leaves signals to the caller.</summary>
     private sealed class CallerControlledLifetime : IHostLifetime

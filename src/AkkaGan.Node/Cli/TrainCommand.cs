@@ -93,9 +93,10 @@ public static class TrainCommand
         using var cancellation = new CancellationTokenSource();
         using var outputs = new RunOutputs(outDir, settings, data, engine);
         var progress = new ConsoleProgress(settings.Rounds, () => outputs.RoundsPerSecond);
-        var gan = new GanPalette(settings, engine, () => outputs.RoundsPerSecond, cancellation.Cancel, command =>
+        var steering = new RunControl();
+        var gan = new GanPalette(settings, engine, () => outputs.RoundsPerSecond, cancellation.Cancel, steering, command =>
         {
-            Console.Error.WriteLine($"control: '{command}' received from akkagan-ctl; stopping after this round (a final checkpoint and summary follow)");
+            Console.Error.WriteLine($"control: '{command}' received from akkagan-ctl");
             outputs.OnControl(command, "akkagan-ctl");
         });
         var observer = new CompositeObserver(outputs, progress, gan);
@@ -124,8 +125,8 @@ public static class TrainCommand
         {
             var checkpoints = new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints);
             var (round, completed, failure) = engine == ClusterEngine.EngineName
-                ? RunCluster(config, topology, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, cancellation.Token)
-                : RunReference(settings, data, device, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, cancellation.Token);
+                ? RunCluster(config, topology, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, steering, cancellation.Token)
+                : RunReference(settings, data, device, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, steering, cancellation.Token);
             gan.Finished(round, completed);
             var summary = outputs.WriteSummary(round, completed);
             PrintSummary(summary, outDir);
@@ -144,14 +145,14 @@ public static class TrainCommand
 
     private static (long Round, bool Completed, string? Failure) RunReference(TrainingSettings settings, IRealData data, Device device, Checkpoint? resume,
         ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
-        Func<IControlPalette[], ControlServer?> startControl, CancellationToken cancellation)
+        Func<IControlPalette[], ControlServer?> startControl, RunControl steering, CancellationToken cancellation)
     {
         var control = startControl([]);
         using var stopControl = new DisposeAsyncOnExit(control);
         using var trainer = new ReferenceTrainer(settings, data, device, observer);
         if (resume is not null) trainer.Restore(resume);
         outputs.BeginAt(startRound);
-        progress.Run(startRound, () => trainer.Run(checkpoints, cancellation));
+        progress.Run(startRound, () => trainer.Run(checkpoints, steering, cancellation));
         var completed = trainer.Round >= settings.Rounds;
         if (!completed)
         {
@@ -164,12 +165,12 @@ public static class TrainCommand
 
     private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, ClusterEngine.Topology topology, TrainingSettings settings, IRealData data,
         Checkpoint? resume, ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
-        Func<IControlPalette[], ControlServer?> startControl, CancellationToken cancellation)
+        Func<IControlPalette[], ControlServer?> startControl, RunControl steering, CancellationToken cancellation)
     {
         resume?.EnsureWithin(settings.Rounds);
         Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
         progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, topology, settings, data, resume, observer, checkpoints, progress.Status,
-            () => outputs.BeginAt(startRound), startControl, cancellation).GetAwaiter().GetResult());
+            () => outputs.BeginAt(startRound), startControl, steering, cancellation).GetAwaiter().GetResult());
         var stopped = finished!.Reason == "stopped";
         return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason);
     }

@@ -9,8 +9,9 @@ namespace AkkaGan.Node.Control;
 
 /// <summary>
 /// The <c>gan</c> palette of the node that runs a training: <c>status</c> (round, losses per member, last metrics,
-/// throughput), <c>watch</c> (a line per evaluation until the client leaves or the training ends) and <c>stop</c> (the
-/// clean stop of Ctrl-C: finish the round, evaluate, checkpoint, summarise). It observes the run like the progress
+/// throughput), <c>watch</c> (a line per evaluation until the client leaves or the training ends), <c>pause</c>,
+/// <c>resume</c>, <c>checkpoint</c> (written after the current round; answers with its path) and <c>stop</c> (the
+/// clean stop of Ctrl-C: finish the round, evaluate, checkpoint, summarise). Changes are recorded. It observes the run like the progress
 /// display does, so it answers from the node's own view without asking the actors.
 /// </summary>
 internal sealed class GanPalette : IControlPalette, ITrainingObserver
@@ -20,6 +21,8 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
     private readonly Func<double> _roundsPerSecond;
     private readonly Action _stop;
     private readonly Action<string> _record;
+    private readonly RunControl _steering;
+    private TaskCompletionSource<(long Round, string Path)>? _nextCheckpoint;
     private readonly Lock _gate = new();
     private readonly List<Channel<string>> _watchers = [];
     private RoundReport? _round;
@@ -29,8 +32,9 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
     private bool _stopping;
 
     /// <param name="record">Records a change made through the control plane (metrics.jsonl and the console).</param>
-    public GanPalette(TrainingSettings settings, string engine, Func<double> roundsPerSecond, Action stop, Action<string> record)
+    public GanPalette(TrainingSettings settings, string engine, Func<double> roundsPerSecond, Action stop, RunControl steering, Action<string> record)
     {
+        _steering = steering;
         _record = record;
         _settings = settings;
         _engine = engine;
@@ -42,6 +46,9 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
     [
         new("status", "Round, phase, losses per discriminator, last metrics and throughput", []),
         new("watch", "A line per evaluation until you press Ctrl-C or the training ends", []),
+        new("pause", "Finish the current round, then wait (gan resume continues, gan stop stops)", []),
+        new("resume", "Continue a paused training", []),
+        new("checkpoint", "Write a checkpoint after the current round and print where", []),
         new("stop", "Stop after the current round with a final evaluation, checkpoint and summary (like Ctrl-C)", []),
     ]);
 
@@ -52,6 +59,25 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
         {
             case "status":
                 foreach (var line in Status()) yield return line;
+                break;
+            case "pause":
+                _record("gan pause");
+                _steering.Pause();
+                yield return $"pausing after round {(_round?.Round ?? 0) + 1}; gan resume continues";
+                break;
+            case "resume":
+                var wasPaused = _steering.IsPaused;
+                _record("gan resume");
+                _steering.Resume();
+                yield return wasPaused ? $"resumed at round {_round?.Round ?? 0}" : "not paused";
+                break;
+            case "checkpoint":
+                var next = new TaskCompletionSource<(long Round, string Path)>(TaskCreationOptions.RunContinuationsAsynchronously);
+                lock (_gate) _nextCheckpoint = next;
+                _record("gan checkpoint");
+                _steering.RequestCheckpoint();
+                var (round, path) = await next.Task.WaitAsync(TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+                yield return $"checkpoint of round {round}: {Path.GetFullPath(path)}";
                 break;
             case "stop":
                 lock (_gate) _stopping = true;
@@ -112,7 +138,14 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
 
     public void OnCheckpoint(long round, string path)
     {
-        lock (_gate) _lastCheckpoint = path;
+        TaskCompletionSource<(long, string)>? waiting;
+        lock (_gate)
+        {
+            _lastCheckpoint = path;
+            waiting = _nextCheckpoint;
+            _nextCheckpoint = null;
+        }
+        waiting?.TrySetResult((round, path));
     }
 
     private string Line()
@@ -127,7 +160,7 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
     {
         lock (_gate)
         {
-            var phase = _stopping ? "stopping" : _round is null ? "starting" : "training";
+            var phase = _stopping ? "stopping" : _steering.IsPaused ? "paused" : _round is null ? "starting" : "training";
             var lines = new List<string>
             {
                 string.Create(CultureInfo.InvariantCulture, $"phase      {phase} (engine {_engine}, dataset {SettingKeys(_settings.Dataset)}, loss {SettingKeys(_settings.Loss)}, unroll {_settings.Unroll})"),
