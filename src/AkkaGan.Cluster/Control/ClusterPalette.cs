@@ -8,7 +8,8 @@ namespace AkkaGan.Cluster.Control;
 
 /// <summary>
 /// The <c>cluster</c> palette of a node's control host (pbm's <c>cluster</c> commands): membership as this node sees
-/// it, the leader, and this node's own state. Reads <see cref="Akka.Cluster.Cluster.State"/>; changes nothing yet.
+/// it, the leader, this node's own state, and the membership changes an operator makes: join, leave (without an
+/// address: this node, e.g. as a Kubernetes preStop hook), down, down-unreachable.
 /// </summary>
 public sealed class ClusterPalette(ActorSystem system) : IControlPalette
 {
@@ -17,16 +18,45 @@ public sealed class ClusterPalette(ActorSystem system) : IControlPalette
         new("show", "Every member: address, status, roles, reachability; the leader and this node are marked", []),
         new("leader", "The cluster's leader", []),
         new("status", "This node: address, status, roles", []),
+        new("join", "Join the cluster of the node at ADDRESS (akka.tcp://akkagan@host:port or host:port)", [Address]),
+        new("leave", "Leave gracefully: this node, or the member at ADDRESS", [Address with { Required = false }]),
+        new("down", "Mark the member at ADDRESS as down (it is removed without a graceful exit)", [Address]),
+        new("down-unreachable", "Down every member this node sees as unreachable", []),
     ]);
+
+    private static readonly ArgumentDescriptor Address = new("address", "a member's address", Required: true, ArgumentKind.Positional);
 
     public async IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, [EnumeratorCancellation] CancellationToken ct)
     {
         await Task.CompletedTask.ConfigureAwait(false);
-        if (args.Count > 0) throw new ControlCommandException($"cluster {command} takes no arguments (got '{string.Join(' ', args)}')");
+        var takesAddress = command is "join" or "leave" or "down";
+        if (args.Count > (takesAddress ? 1 : 0))
+            throw new ControlCommandException($"cluster {command}: unexpected arguments '{string.Join(' ', args)}'");
+        if (command is "join" or "down" && args.Count == 0) throw new ControlCommandException($"cluster {command}: give the member's ADDRESS");
         var cluster = Akka.Cluster.Cluster.Get(system);
         var state = cluster.State;
         switch (command)
         {
+            case "join":
+                var seed = ParseAddress(args[0]);
+                cluster.Join(seed);
+                yield return $"joining {seed}";
+                break;
+            case "leave":
+                var leaving = args.Count == 0 ? cluster.SelfAddress : Member(state, args[0]);
+                cluster.Leave(leaving);
+                yield return $"{leaving} is leaving the cluster";
+                break;
+            case "down":
+                var down = Member(state, args[0]);
+                cluster.Down(down);
+                yield return $"{down} marked down";
+                break;
+            case "down-unreachable":
+                var unreachableMembers = state.Unreachable.Select(m => m.Address).ToArray();
+                foreach (var address in unreachableMembers) cluster.Down(address);
+                yield return unreachableMembers.Length == 0 ? "no unreachable member" : $"marked down: {string.Join(", ", unreachableMembers)}";
+                break;
             case "show":
                 var unreachable = state.Unreachable.Select(m => m.Address).ToHashSet();
                 yield return $"{"address",-40} {"status",-8} {"roles",-36} reachable";
@@ -45,5 +75,29 @@ public sealed class ClusterPalette(ActorSystem system) : IControlPalette
                 yield return $"{cluster.SelfAddress} {cluster.SelfMember.Status} roles {string.Join(",", cluster.SelfRoles.Order(StringComparer.Ordinal))}";
                 break;
         }
+    }
+
+    /// <summary><c>akka.tcp://akkagan@host:port</c>, or <c>host:port</c> for a node of this cluster's system.</summary>
+    private Address ParseAddress(string text)
+    {
+        try
+        {
+            return text.Contains("://", StringComparison.Ordinal)
+                ? Akka.Actor.Address.Parse(text)
+                : new Address("akka.tcp", system.Name, text[..text.LastIndexOf(':')], int.Parse(text[(text.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is FormatException or UriFormatException or ArgumentException or OverflowException)
+        {
+            throw new ControlCommandException($"'{text}' is not a member address (akka.tcp://{system.Name}@host:port or host:port)");
+        }
+    }
+
+    /// <summary>The member at <paramref name="text"/>; an address that is not a member is an error naming the members.</summary>
+    private Address Member(ClusterEvent.CurrentClusterState state, string text)
+    {
+        var address = ParseAddress(text);
+        return state.Members.Any(m => m.Address == address)
+            ? address
+            : throw new ControlCommandException($"{address} is not a member (members: {string.Join(", ", state.Members.Select(m => m.Address))})");
     }
 }
