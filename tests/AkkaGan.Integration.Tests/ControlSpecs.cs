@@ -54,6 +54,18 @@ public sealed class ControlSpecs : IDisposable
             Assert.True(path.Success, checkpoint.Stdout);
             Assert.True(File.Exists(path.Groups[2].Value), path.Groups[2].Value);
             Assert.Equal(RoundOf(paused), long.Parse(path.Groups[1].Value, CultureInfo.InvariantCulture));
+
+            // Samples from the generator as it is, as CSV and as a picture, written by the training's node.
+            var csv = Akkagan.Ctl(endpoint, "gan", "sample", "-n", "500", "--out", Out("samples.csv"));
+            Assert.True(csv.ExitCode == 0, csv.All);
+            var rows = File.ReadAllLines(Out("samples.csv"));
+            Assert.Equal(500, rows.Length);
+            Assert.All(rows, r => Assert.Equal(2, r.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).Count()));
+            Assert.Equal(0, Akkagan.Ctl(endpoint, "gan", "sample", "-n", "300", "--out", Out("samples.png")).ExitCode);
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Out("samples.png"))[..4]);
+            Assert.Contains("20 samples of shape [2]", Akkagan.Ctl(endpoint, "gan", "sample", "-n", "20").Stdout);
+            Assert.Contains("between 1 and 100000", Akkagan.Ctl(endpoint, "gan", "sample", "-n", "0").Stderr);
+
             Assert.Equal(0, Akkagan.Ctl(endpoint, "gan", "resume").ExitCode);
             var deadline2 = DateTime.UtcNow.AddSeconds(60);
             while (RoundOf(Akkagan.Ctl(endpoint, "gan", "status").Stdout) <= RoundOf(paused) && DateTime.UtcNow < deadline2) Thread.Sleep(200);
@@ -61,7 +73,7 @@ public sealed class ControlSpecs : IDisposable
 
             var bogus = Akkagan.Ctl(endpoint, "gan", "bogus");
             Assert.Equal(1, bogus.ExitCode);
-            Assert.Contains("valid commands: status, watch, pause, resume, checkpoint, stop", bogus.Stderr);
+            Assert.Contains("valid commands: status, watch, pause, resume, checkpoint, sample, stop", bogus.Stderr);
 
             var stop = Akkagan.Ctl(endpoint, "gan", "stop");
             Assert.True(stop.ExitCode == 0, stop.All);

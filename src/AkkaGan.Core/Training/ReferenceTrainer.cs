@@ -46,6 +46,7 @@ public sealed class ReferenceTrainer : IDisposable
         void CheckpointOnRequest()
         {
             if (control?.TakeCheckpointRequest() == true && checkpoints is not null) _observer.OnCheckpoint(Round, checkpoints.Save(CreateCheckpoint()));
+            control?.ServeSampleRequests(Samples);
         }
 
         while (Round < Settings.Rounds && !cancellation.IsCancellationRequested)
@@ -124,6 +125,14 @@ public sealed class ReferenceTrainer : IDisposable
             metrics = MixtureMetrics.Compute(points, _mixture.Centres, _mixture.Std);
         }
         return new EvaluationReport(Round, metrics, flat, Data.SampleShape, Settings.EvalSamples, FitnessOf(Round));
+    }
+
+    /// <summary>Samples from the generator as it is now (the evaluation's fixed noise stream).</summary>
+    public SampleBatch Samples(int count)
+    {
+        using var scope = NewDisposeScope();
+        var samples = Generator.Sample(count);
+        return new SampleBatch(samples.to(float32).contiguous().data<float>().ToArray(), Data.SampleShape, count);
     }
 
     public Checkpoint CreateCheckpoint() => new(

@@ -11,6 +11,7 @@ public sealed class RunControl
     private readonly Lock _gate = new();
     private TaskCompletionSource? _resumed;
     private bool _checkpointRequested;
+    private readonly Queue<SampleRequest> _sampleRequests = new();
 
     /// <summary>Raised after every request, on the requester's thread.</summary>
     public event Action? Changed;
@@ -49,6 +50,43 @@ public sealed class RunControl
         Changed?.Invoke();
     }
 
+    /// <summary>Samples from the generator as it is now, taken between rounds (or at once while paused).</summary>
+    public Task<SampleBatch> RequestSamples(int count)
+    {
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "sample count must be positive");
+        var request = new SampleRequest(count);
+        lock (_gate) _sampleRequests.Enqueue(request);
+        Changed?.Invoke();
+        return request.Task;
+    }
+
+    /// <summary>The pending sample requests, each to be completed by the engine.</summary>
+    public IReadOnlyList<SampleRequest> TakeSampleRequests()
+    {
+        lock (_gate)
+        {
+            var requests = _sampleRequests.ToArray();
+            _sampleRequests.Clear();
+            return requests;
+        }
+    }
+
+    /// <summary>Serves every pending sample request with <paramref name="produce"/> (engines that sample synchronously).</summary>
+    public void ServeSampleRequests(Func<int, SampleBatch> produce)
+    {
+        foreach (var request in TakeSampleRequests())
+        {
+            try
+            {
+                request.Complete(produce(request.Count));
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            {
+                request.Fail(e);
+            }
+        }
+    }
+
     /// <summary>True once per <see cref="RequestCheckpoint"/>: the engine takes the request and checkpoints.</summary>
     public bool TakeCheckpointRequest()
     {
@@ -83,4 +121,21 @@ public sealed class RunControl
             whilePaused?.Invoke();
         }
     }
+}
+
+/// <summary>Generated samples, flattened: <see cref="Count"/> samples of <see cref="Shape"/> each (e.g. [2], [1, 28, 28]).</summary>
+public sealed record SampleBatch(float[] Samples, long[] Shape, int Count);
+
+/// <summary>One operator request for samples; the engine completes it.</summary>
+public sealed class SampleRequest(int count)
+{
+    private readonly TaskCompletionSource<SampleBatch> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public int Count { get; } = count;
+
+    public Task<SampleBatch> Task => _done.Task;
+
+    public void Complete(SampleBatch batch) => _done.TrySetResult(batch);
+
+    public void Fail(Exception error) => _done.TrySetException(error);
 }

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
 using AkkaGan.Cluster.Control;
+using AkkaGan.Cluster.Generator;
 using AkkaGan.Cluster.Hosting;
 using AkkaGan.Control;
 using AkkaGan.Core.Checkpoints;
@@ -75,6 +76,15 @@ internal static class ClusterEngine
             {
                 coordinator.Tell(steering.IsPaused ? new C.PauseTraining() : new C.ResumeTraining());
                 if (steering.TakeCheckpointRequest()) coordinator.Tell(new C.CheckpointNow());
+                // Samples come from the generator entity directly; its mailbox orders them between its steps.
+                foreach (var request in steering.TakeSampleRequests())
+                {
+                    _ = GeneratorSamples.FetchAsync(system, registry.Get<GeneratorRegion>(), request.Count, StepTimeout).ContinueWith(t =>
+                    {
+                        if (t.IsCompletedSuccessfully) request.Complete(t.Result);
+                        else request.Fail(t.Exception?.InnerException ?? new InvalidOperationException("sampling failed"));
+                    }, TaskScheduler.Default);
+                }
             }
             steering.Changed += Steer;
             using var unsubscribe = new Unsubscribe(() => steering.Changed -= Steer);

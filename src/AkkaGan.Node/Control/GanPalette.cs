@@ -49,11 +49,24 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
         new("pause", "Finish the current round, then wait (gan resume continues, gan stop stops)", []),
         new("resume", "Continue a paused training", []),
         new("checkpoint", "Write a checkpoint after the current round and print where", []),
+        new("sample", "Samples from the generator as it is now: -n N (default 1000) and --out FILE (.csv or .png, written by this node); without --out, the first rows",
+            SampleArguments),
         new("stop", "Stop after the current round with a final evaluation, checkpoint and summary (like Ctrl-C)", []),
     ]);
 
+    private static readonly ArgumentDescriptor[] SampleArguments =
+    [
+        new("n", "number of samples (1..100000)", Required: false, ArgumentKind.Option),
+        new("out", "file to write on this node: .csv (one sample per row) or .png (scatter over the modes, or an image grid)", Required: false, ArgumentKind.Option),
+    ];
+
     public async IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, [EnumeratorCancellation] CancellationToken ct)
     {
+        if (command == "sample")
+        {
+            await foreach (var line in SampleAsync(args, ct).ConfigureAwait(false)) yield return line;
+            yield break;
+        }
         if (args.Count > 0) throw new ControlCommandException($"gan {command} takes no arguments (got '{string.Join(' ', args)}')");
         switch (command)
         {
@@ -99,6 +112,52 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
                 }
                 break;
         }
+    }
+
+    private async IAsyncEnumerable<string> SampleAsync(IReadOnlyList<string> args, [EnumeratorCancellation] CancellationToken ct)
+    {
+        ControlArgs parsed;
+        try
+        {
+            parsed = ControlArgs.Parse(args, SampleArguments);
+        }
+        catch (FormatException e)
+        {
+            throw new ControlCommandException(e.Message);
+        }
+        var count = parsed.GetInt("n", 1000);
+        if (count is < 1 or > 100_000) throw new ControlCommandException($"-n {count}: between 1 and 100000");
+        var output = parsed.Get("out");
+        var extension = output is null ? null : Path.GetExtension(output).ToLowerInvariant();
+        if (extension is not (null or ".csv" or ".png")) throw new ControlCommandException($"--out {output}: write .csv or .png");
+
+        var batch = await _steering.RequestSamples(count).WaitAsync(TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
+        var width = (int)batch.Shape.Aggregate(1L, (a, b) => a * b);
+        if (output is null)
+        {
+            foreach (var row in Enumerable.Range(0, Math.Min(10, batch.Count)))
+                yield return string.Join(",", batch.Samples.Skip(row * width).Take(Math.Min(width, 8)).Select(v => v.ToString("G5", CultureInfo.InvariantCulture)))
+                             + (width > 8 ? $",... ({width} values)" : "");
+            yield return $"{batch.Count} samples of shape [{string.Join(", ", batch.Shape)}] (first {Math.Min(10, batch.Count)} shown; --out FILE writes them all)";
+            yield break;
+        }
+        var full = Path.GetFullPath(output);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        if (extension == ".csv")
+        {
+            await using var writer = new StreamWriter(full);
+            for (var row = 0; row < batch.Count; row++)
+                await writer.WriteLineAsync(string.Join(",", batch.Samples.Skip(row * width).Take(width).Select(v => v.ToString("R", CultureInfo.InvariantCulture)))).ConfigureAwait(false);
+        }
+        else if (Core.Data.GaussianMixture.For(_settings) is { } mixture)
+        {
+            Output.Plots.Scatter(full, batch.Samples, batch.Count, mixture, $"akkagan-ctl gan sample, round {_round?.Round ?? 0}");
+        }
+        else
+        {
+            Output.Plots.ImageGrid(full, batch.Samples, batch.Shape, Math.Min(batch.Count, 64));
+        }
+        yield return $"wrote {batch.Count} samples to {full}";
     }
 
     /// <summary>The training ended: watchers get a last line and their stream ends.</summary>
