@@ -21,8 +21,10 @@ public sealed class ControlServer : IAsyncDisposable
     private readonly byte[] _tokenHash;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<TcpClient, Task> _connections = new();
+    private readonly ConcurrentDictionary<Task, byte> _requests = new();
     private TcpListener? _listener;
     private Task _acceptLoop = Task.CompletedTask;
+    private volatile bool _closing;
 
     public ControlServer(ControlServerOptions options, IEnumerable<IControlPalette> palettes)
     {
@@ -52,12 +54,18 @@ public sealed class ControlServer : IAsyncDisposable
         _acceptLoop = AcceptLoopAsync(_listener);
     }
 
+    /// <summary>How long <see cref="DisposeAsync"/> lets requests in flight finish (and send their done) before closing.</summary>
+    public static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
+
     public async ValueTask DisposeAsync()
     {
-        if (_stopping.IsCancellationRequested)
+        if (_closing)
             return;
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        _closing = true;
         _listener?.Stop();
+        // Requests in flight (e.g. a watch whose stream just ended) get a moment to finish and say done.
+        await Task.WhenAny(Task.WhenAll(_requests.Keys), Task.Delay(Grace)).ConfigureAwait(false);
+        await _stopping.CancelAsync().ConfigureAwait(false);
         await _acceptLoop.ConfigureAwait(false);
         foreach (var client in _connections.Keys)
             client.Dispose();
@@ -74,9 +82,9 @@ public sealed class ControlServer : IAsyncDisposable
             {
                 client = await listener.AcceptTcpClientAsync(_stopping.Token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException)
             {
-                if (_stopping.IsCancellationRequested)
+                if (_closing || _stopping.IsCancellationRequested)
                     return;
                 continue; // a failed accept (e.g. the peer reset first) must not stop the host
             }
@@ -109,7 +117,16 @@ public sealed class ControlServer : IAsyncDisposable
                 }
                 if (message is null)
                     return;
-                await HandleAsync(stream, (Request)message, ct).ConfigureAwait(false);
+                var handling = HandleAsync(stream, (Request)message, ct);
+                _requests[handling] = 0;
+                try
+                {
+                    await handling.ConfigureAwait(false);
+                }
+                finally
+                {
+                    _requests.TryRemove(handling, out _);
+                }
             }
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException

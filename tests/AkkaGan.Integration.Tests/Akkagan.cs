@@ -39,19 +39,26 @@ internal static class Akkagan
     /// <summary>Runs akkagan-ctl to its end.</summary>
     public static Result Ctl(params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        start.ArgumentList.Add(CtlDll);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        using var process = StartCtl(args, out var stdout, out var stderr);
         if (!process.WaitForExit(TimeSpan.FromMinutes(1)))
         {
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"akkagan-ctl {string.Join(' ', args)} did not finish within a minute");
         }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts akkagan-ctl; its whole output is in the tasks once it exits.</summary>
+    public static Process StartCtl(string[] args, out Task<string> stdout, out Task<string> stderr)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        start.ArgumentList.Add(CtlDll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        stdout = process.StandardOutput.ReadToEndAsync();
+        stderr = process.StandardError.ReadToEndAsync();
+        return process;
     }
 
     /// <summary>Starts akkagan without waiting (output read and discarded); the caller owns the process.</summary>

@@ -15,7 +15,7 @@ public sealed class ControlSpecs : IDisposable
     [InlineData("cluster")]
     [InlineData("reference")]
     [Trait("Category", "Slow")]
-    public void Akkagan_ctl_should_show_pause_checkpoint_resume_and_stop_a_running_training(string engine)
+    public async Task Akkagan_ctl_should_show_pause_checkpoint_resume_and_stop_a_running_training(string engine)
     {
         var port = FreePort().ToString(CultureInfo.InvariantCulture);
         var endpoint = $"127.0.0.1:{port}";
@@ -75,10 +75,17 @@ public sealed class ControlSpecs : IDisposable
             Assert.Equal(1, bogus.ExitCode);
             Assert.Contains("valid commands: status, watch, pause, resume, checkpoint, sample, stop", bogus.Stderr);
 
+            // A watcher streams a line per evaluation until the training ends, then exits.
+            using var watch = Akkagan.StartCtl([endpoint, "gan", "watch"], out var watched, out _);
             var stop = Akkagan.Ctl(endpoint, "gan", "stop");
             Assert.True(stop.ExitCode == 0, stop.All);
             Assert.True(train.WaitForExit(60_000), "training did not stop after gan stop");
             Assert.Equal(130, train.ExitCode);
+            Assert.True(watch.WaitForExit(30_000), "gan watch did not end with the training");
+            Assert.Equal(0, watch.ExitCode);
+            var watchedText = await watched;
+            Assert.Matches(@"round \d+/100000", watchedText);
+            Assert.Contains("training stopped at round", watchedText);
         }
         finally
         {

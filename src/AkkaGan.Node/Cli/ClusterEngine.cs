@@ -41,11 +41,10 @@ internal static class ClusterEngine
     {
         using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false);
         await host.StartAsync(cancellation).ConfigureAwait(false);
-        ControlServer? control = null;
         try
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
-            control = startControl([new ClusterPalette(system)]);
+            startControl([new ClusterPalette(system)]);
             var registry = host.Services.GetRequiredService<ActorRegistry>();
             var finished = new TaskCompletionSource<C.TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
             _ = system.WhenTerminated.ContinueWith(_ => finished.TrySetResult(new C.TrainingFinished(-1, false, "the actor system terminated")), TaskScheduler.Default);
@@ -93,7 +92,6 @@ internal static class ClusterEngine
         }
         finally
         {
-            if (control is not null) await control.DisposeAsync().ConfigureAwait(false);
             await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         }
     }

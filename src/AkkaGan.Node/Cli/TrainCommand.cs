@@ -100,8 +100,10 @@ public static class TrainCommand
             outputs.OnControl(command, "akkagan-ctl");
         });
         var observer = new CompositeObserver(outputs, progress, gan);
-        // The engine starts the control host once it can serve its palettes (the cluster palette needs the actor system).
-        Func<IControlPalette[], ControlServer?> startControl = extra => ControlHost.TryStart(controlOptions, [gan, .. extra]);
+        // The engine starts the control host once it can serve its palettes (the cluster palette needs the actor system);
+        // it is closed here, after watchers have been told that the training ended.
+        ControlServer? controlServer = null;
+        Func<IControlPalette[], ControlServer?> startControl = extra => controlServer = ControlHost.TryStart(controlOptions, [gan, .. extra]);
         var startRound = resumed?.Checkpoint.Metadata.Round ?? 0;
         if (resumed is { } res) Console.WriteLine($"resuming from {res.Path} at round {startRound}");
         Console.WriteLine($"akkagan train: {SettingKeys.Kebab(settings.Dataset)}, loss {SettingKeys.Kebab(settings.Loss)}, unroll {settings.Unroll} ({SettingKeys.Kebab(settings.UnrollOrder)} order), " +
@@ -140,6 +142,7 @@ public static class TrainCommand
         finally
         {
             Console.CancelKeyPress -= onCancel;
+            controlServer?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
     }
 
@@ -147,8 +150,7 @@ public static class TrainCommand
         ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
         Func<IControlPalette[], ControlServer?> startControl, RunControl steering, CancellationToken cancellation)
     {
-        var control = startControl([]);
-        using var stopControl = new DisposeAsyncOnExit(control);
+        startControl([]);
         using var trainer = new ReferenceTrainer(settings, data, device, observer);
         if (resume is not null) trainer.Restore(resume);
         outputs.BeginAt(startRound);
@@ -173,12 +175,6 @@ public static class TrainCommand
             () => outputs.BeginAt(startRound), startControl, steering, cancellation).GetAwaiter().GetResult());
         var stopped = finished!.Reason == "stopped";
         return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason);
-    }
-
-    /// <summary>Disposes an async-disposable (the control host) at the end of a synchronous scope.</summary>
-    private sealed class DisposeAsyncOnExit(IAsyncDisposable? target) : IDisposable
-    {
-        public void Dispose() => target?.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     private static string RunFolderOf(string checkpointPath)
