@@ -56,6 +56,34 @@ public sealed class ClusterPaletteSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task Tail_should_stream_the_current_members_then_changes_until_cancelled()
+    {
+        JoinSelf();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var lines = new List<string>();
+        var leaving = false;
+        try
+        {
+            await foreach (var line in new ClusterPalette(Sys).ExecuteAsync("tail", [], cancel.Token))
+            {
+                lines.Add(line);
+                if (line.Contains($"up {Cluster.SelfAddress}", StringComparison.Ordinal) && !leaving)
+                {
+                    leaving = true;
+                    Cluster.Leave(Cluster.SelfAddress); // a change after the initial state
+                }
+                if (line.Contains($"leaving {Cluster.SelfAddress}", StringComparison.Ordinal)) await cancel.CancelAsync();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // the client pressed Ctrl-C
+        }
+        Assert.Contains(lines, l => l.Contains($"up {Cluster.SelfAddress} (roles discriminator)", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains($"leaving {Cluster.SelfAddress}", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Leave_without_an_address_should_take_this_node_out_of_the_cluster()
     {
         JoinSelf();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Cluster;
 using AkkaGan.Control;
@@ -22,6 +23,7 @@ public sealed class ClusterPalette(ActorSystem system) : IControlPalette
         new("leave", "Leave gracefully: this node, or the member at ADDRESS", [Address with { Required = false }]),
         new("down", "Mark the member at ADDRESS as down (it is removed without a graceful exit)", [Address]),
         new("down-unreachable", "Down every member this node sees as unreachable", []),
+        new("tail", "Stream membership, reachability and leader changes as they happen (the current members first) until Ctrl-C", []),
     ]);
 
     private static readonly ArgumentDescriptor Address = new("address", "a member's address", Required: true, ArgumentKind.Positional);
@@ -29,6 +31,21 @@ public sealed class ClusterPalette(ActorSystem system) : IControlPalette
     public async IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, [EnumeratorCancellation] CancellationToken ct)
     {
         await Task.CompletedTask.ConfigureAwait(false);
+        if (command == "tail")
+        {
+            if (args.Count > 0) throw new ControlCommandException($"cluster tail: unexpected arguments '{string.Join(' ', args)}'");
+            var events = Channel.CreateUnbounded<string>();
+            var relay = system.ActorOf(Props.Create(() => new ClusterEventRelay(events.Writer)));
+            try
+            {
+                await foreach (var line in events.Reader.ReadAllAsync(ct).ConfigureAwait(false)) yield return line;
+            }
+            finally
+            {
+                system.Stop(relay);
+            }
+            yield break;
+        }
         var takesAddress = command is "join" or "leave" or "down";
         if (args.Count > (takesAddress ? 1 : 0))
             throw new ControlCommandException($"cluster {command}: unexpected arguments '{string.Join(' ', args)}'");
@@ -100,4 +117,34 @@ public sealed class ClusterPalette(ActorSystem system) : IControlPalette
             ? address
             : throw new ControlCommandException($"{address} is not a member (members: {string.Join(", ", state.Members.Select(m => m.Address))})");
     }
+}
+
+/// <summary>Writes this node's view of cluster events as lines for <c>cluster tail</c>; unsubscribes when stopped.</summary>
+internal sealed class ClusterEventRelay : ReceiveActor
+{
+    public ClusterEventRelay(ChannelWriter<string> lines)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(Context.System);
+        Receive<ClusterEvent.IMemberEvent>(e => lines.TryWrite(Line($"{Kind(e)} {e.Member.Address} (roles {string.Join(",", e.Member.Roles.Order(StringComparer.Ordinal))})")));
+        Receive<ClusterEvent.UnreachableMember>(e => lines.TryWrite(Line($"unreachable {e.Member.Address}")));
+        Receive<ClusterEvent.ReachableMember>(e => lines.TryWrite(Line($"reachable again {e.Member.Address}")));
+        Receive<ClusterEvent.LeaderChanged>(e => lines.TryWrite(Line($"leader {e.Leader?.ToString() ?? "none"}")));
+        cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+            typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent), typeof(ClusterEvent.LeaderChanged));
+    }
+
+    protected override void PostStop() => Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+
+    private static string Kind(ClusterEvent.IMemberEvent e) => e switch
+    {
+        ClusterEvent.MemberJoined => "joined",
+        ClusterEvent.MemberUp => "up",
+        ClusterEvent.MemberLeft => "leaving",
+        ClusterEvent.MemberExited => "exited",
+        ClusterEvent.MemberRemoved => "removed",
+        ClusterEvent.MemberWeaklyUp => "weakly up",
+        _ => e.GetType().Name,
+    };
+
+    private static string Line(string text) => string.Create(CultureInfo.InvariantCulture, $"[{DateTime.UtcNow:HH:mm:ss}] {text}");
 }
