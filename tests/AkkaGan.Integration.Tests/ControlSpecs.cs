@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 
 namespace AkkaGan.Integration.Tests;
 
@@ -17,7 +15,7 @@ public sealed class ControlSpecs : IDisposable
     [Trait("Category", "Slow")]
     public async Task Akkagan_ctl_should_show_pause_checkpoint_resume_and_stop_a_running_training(string engine)
     {
-        var port = FreePort().ToString(CultureInfo.InvariantCulture);
+        var port = Akkagan.FreePort().ToString(CultureInfo.InvariantCulture);
         var endpoint = $"127.0.0.1:{port}";
         using var train = Akkagan.Start(["train", "--engine", engine, "--rounds", "100000", "--batch", "64", "--unroll", "1", "--eval-every", "5",
             "--eval-samples", "300", "--checkpoint-every", "100000", "--control-port", port, "--out", Out("run")]);
@@ -116,13 +114,6 @@ public sealed class ControlSpecs : IDisposable
             if (status.Contains($"phase      {phase}", StringComparison.Ordinal) || DateTime.UtcNow > deadline) return status;
             Thread.Sleep(200);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public void Dispose()

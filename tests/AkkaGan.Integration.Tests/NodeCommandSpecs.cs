@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 
 namespace AkkaGan.Integration.Tests;
@@ -34,7 +32,7 @@ public sealed class NodeCommandSpecs : IDisposable
     [Fact]
     public void A_coordinator_whose_nodes_never_come_should_give_up_naming_what_is_missing()
     {
-        var port = FreePort().ToString(CultureInfo.InvariantCulture);
+        var port = Akkagan.FreePort().ToString(CultureInfo.InvariantCulture);
         var result = Akkagan.Run(TimeSpan.FromMinutes(1), "node", "--roles", "coordinator,generator", "--port", port, "--seeds", $"127.0.0.1:{port}",
             "--discriminator-nodes", "2", "--wait-timeout", "3", "--out", Out("lonely"));
         Assert.Equal(1, result.ExitCode);
@@ -45,7 +43,7 @@ public sealed class NodeCommandSpecs : IDisposable
     [Trait("Category", "Slow")]
     public void Three_processes_should_train_to_the_reference_engines_result()
     {
-        var seed = FreePort();
+        var seed = Akkagan.FreePort();
         var seeds = $"127.0.0.1:{seed}";
         var workers = new List<Process>();
         try
@@ -99,7 +97,7 @@ public sealed class NodeCommandSpecs : IDisposable
         foreach (var flag in Quick) start.ArgumentList.Add(flag);
         start.Environment["CI"] = "true";
         start.Environment["AKKAGAN_CMD"] = $"dotnet {Akkagan.Dll}";
-        start.Environment["AKKAGAN_SEED_PORT"] = FreePort().ToString(CultureInfo.InvariantCulture);
+        start.Environment["AKKAGAN_SEED_PORT"] = Akkagan.FreePort().ToString(CultureInfo.InvariantCulture);
         start.Environment["AKKAGAN_CONTROL_PORT"] = "0"; // any free ports: tests run side by side
         start.Environment["AKKAGAN_OUT"] = Out("local");
         using var script = Process.Start(start)!;
@@ -121,13 +119,6 @@ public sealed class NodeCommandSpecs : IDisposable
         foreach (var i in new[] { 1, 2 })
             Assert.Contains("left the cluster", File.ReadAllText(Out($"local/logs/discriminator-{i}.log")));
         Assert.Contains("placement:", File.ReadAllText(Out("local/logs/coordinator.log")));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public void Dispose()

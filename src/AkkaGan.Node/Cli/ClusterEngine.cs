@@ -48,9 +48,9 @@ internal static class ClusterEngine
             var registry = host.Services.GetRequiredService<ActorRegistry>();
             var finished = new TaskCompletionSource<C.TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
             _ = system.WhenTerminated.ContinueWith(_ => finished.TrySetResult(new C.TrainingFinished(-1, false, "the actor system terminated")), TaskScheduler.Default);
-            if (topology.Member != MemberOptions.Embedded) status($"node {Akka.Cluster.Cluster.Get(system).SelfAddress} up, roles {string.Join(",", topology.Member.Roles)}");
             // The embedded node is its own cluster and ready within a second or two: nothing to tell the user.
             var embedded = topology.Member == MemberOptions.Embedded;
+            if (!embedded) status($"node {Akka.Cluster.Cluster.Get(system).SelfAddress} up, roles {string.Join(",", topology.Member.Roles)}");
             try
             {
                 await ClusterReadiness.WaitAsync(system, registry, topology.GeneratorNodes, topology.DiscriminatorNodes,

@@ -180,14 +180,12 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
 
     public void OnEvaluation(EvaluationReport report)
     {
-        string line;
         lock (_gate)
         {
             _evaluation = report;
-            line = Line();
-        }
-        lock (_gate)
+            var line = Line();
             foreach (var watcher in _watchers) watcher.Writer.TryWrite(line);
+        }
     }
 
     public void OnEvolution(EvolutionReport report)
