@@ -28,10 +28,12 @@ internal static class EngineEquivalence
     }
 
     /// <summary>Asserts that <paramref name="actual"/> holds, byte for byte, the state ReferenceTrainer reaches with the same settings.</summary>
-    public static void AssertSameAsReference(TrainingSettings settings, Checkpoint? actual)
+    /// <param name="prepare">Applied to the reference trainer before its first round (e.g. the same live changes).</param>
+    public static void AssertSameAsReference(TrainingSettings settings, Checkpoint? actual, Action<ReferenceTrainer>? prepare = null)
     {
         Assert.NotNull(actual);
         using var trainer = new ReferenceTrainer(settings, RunData.Create(settings), CPU);
+        prepare?.Invoke(trainer);
         trainer.Run(checkpoints: null);
         var expected = trainer.CreateCheckpoint();
         Assert.Equal(expected.Metadata.Round, actual!.Metadata.Round);

@@ -60,4 +60,47 @@ public sealed class OneNodeClusterSpecs : IAsyncLifetime
         var (final, _) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
         EngineEquivalence.AssertSameAsReference(settings, final);
     }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Live_changes_should_reach_every_entity_as_in_the_reference_engine()
+    {
+        var settings = new TrainingSettings
+        {
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 3, EvalEvery = 3, CheckpointEvery = 3, EvalSamples = 200,
+            Unroll = 2, Discriminators = 2, Aggregate = AggregationKind.Softmax,
+        };
+        RunChange[] changes =
+        [
+            new SetSetting("lr-d", "3e-4", Member: 1),
+            new SetSetting("unroll", "1"),
+            new SetSetting("lr-g", "1e-3"),
+            new SetSetting("n-critic", "2"),
+            new AddDiscriminator(new MemberOverrides { Loss = LossKind.Hinge, InstanceNoise = 0.1 }),
+            new RemoveDiscriminator(0),
+            new SetSetting("n-critic", "0"), // refused: nothing changes
+        ];
+        var system = _host.Services.GetRequiredService<ActorSystem>();
+        var registry = _host.Services.GetRequiredService<ActorRegistry>();
+        var kit = new Akka.TestKit.Xunit2.TestKit(system);
+        var probe = kit.CreateTestProbe();
+        var requester = kit.CreateTestProbe();
+        var coordinator = registry.Get<CoordinatorSingleton>();
+        coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+        // Queued while the entities are configured: applied in order before round 1.
+        foreach (var change in changes) coordinator.Tell(new C.ChangeRun(change), requester.Ref);
+        var answers = changes.Select(_ => requester.ExpectMsg<object>(TimeSpan.FromSeconds(60))).ToArray();
+        Assert.Equal(["lr-d = 3e-4 (d-1)", "unroll = 1", "lr-g = 1e-3", "n-critic = 2", "added d-2 (loss hinge, lr-d 0.001)", "removed d-0"],
+            answers.OfType<C.RunChanged>().Select(a => a.Report.Description));
+        Assert.Contains("n-critic must be a positive number", Assert.IsType<C.ChangeRefused>(answers[^1]).Reason);
+
+        var (final, events) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
+        Assert.Equal(6, events.OfType<C.RunChanged>().Count());
+        Assert.All(events.OfType<C.RoundCompleted>(), r => Assert.Equal([1, 2], r.Report.Discriminators.Select(d => d.Member)));
+        Assert.Equal(["g-0", "d-1", "d-2"], final!.Entities.Select(e => e.EntityId));
+        EngineEquivalence.AssertSameAsReference(settings, final, trainer =>
+        {
+            foreach (var change in changes.SkipLast(1)) trainer.Apply(change);
+        });
+    }
 }

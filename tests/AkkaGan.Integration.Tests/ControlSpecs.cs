@@ -64,14 +64,43 @@ public sealed class ControlSpecs : IDisposable
             Assert.Contains("20 samples of shape [2]", Akkagan.Ctl(endpoint, "gan", "sample", "-n", "20").Stdout);
             Assert.Contains("between 1 and 100000", Akkagan.Ctl(endpoint, "gan", "sample", "-n", "0").Stderr);
 
+            // Live changes while paused: applied at once, from the next round; refusals change nothing.
+            var next = RoundOf(paused) + 1;
+            var set = Akkagan.Ctl(endpoint, "gan", "set", "lr-d", "2e-4", "--member", "d-0");
+            Assert.True(set.ExitCode == 0, set.All);
+            Assert.Equal($"lr-d = 2e-4 (d-0) from round {next}", set.Stdout.Trim());
+            var batch = Akkagan.Ctl(endpoint, "gan", "set", "batch", "32");
+            Assert.Equal(1, batch.ExitCode);
+            Assert.Contains("'batch' cannot be changed while training; live keys: lr-g, lr-d, n-critic, unroll", batch.Stderr);
+            Assert.Contains("n-critic must be a positive number", Akkagan.Ctl(endpoint, "gan", "set", "n-critic", "0").Stderr);
+            Assert.Contains("unroll", Akkagan.Ctl(endpoint, "gan", "set").Stdout);
+            var added = Akkagan.Ctl(endpoint, "gan", "population", "add", "--loss", "hinge", "--lr", "5e-4");
+            Assert.True(added.ExitCode == 0, added.All);
+            Assert.Equal($"added d-1 (loss hinge, lr-d 0.0005) from round {next}", added.Stdout.Trim());
+            var population = Akkagan.Ctl(endpoint, "gan", "population").Stdout;
+            Assert.Matches(@"d-0\s+non-saturating\s+0\.0002", population);
+            Assert.Matches(@"d-1\s+hinge\s+0\.0005", population);
+            Assert.Contains("2 discriminator(s)", population);
+            Assert.Equal(0, Akkagan.Ctl(endpoint, "gan", "population", "remove", "d-0").ExitCode);
+            Assert.Contains("d-1 is the last discriminator", Akkagan.Ctl(endpoint, "gan", "population", "remove", "d-1").Stderr);
+            Assert.Contains("is not a discriminator id", Akkagan.Ctl(endpoint, "gan", "population", "remove", "x").Stderr);
+            var health = Akkagan.Ctl(endpoint, "gan", "health");
+            Assert.True(health.ExitCode == 0, health.All);
+            Assert.Contains("non-finite values so far: 0", health.Stdout);
+            Assert.Matches(@"generator\s+-?\d", health.Stdout);
+
             Assert.Equal(0, Akkagan.Ctl(endpoint, "gan", "resume").ExitCode);
             var deadline2 = DateTime.UtcNow.AddSeconds(60);
             while (RoundOf(Akkagan.Ctl(endpoint, "gan", "status").Stdout) <= RoundOf(paused) && DateTime.UtcNow < deadline2) Thread.Sleep(200);
-            Assert.True(RoundOf(Akkagan.Ctl(endpoint, "gan", "status").Stdout) > RoundOf(paused), "training did not resume");
+            var resumed = Akkagan.Ctl(endpoint, "gan", "status").Stdout;
+            Assert.True(RoundOf(resumed) > RoundOf(paused), "training did not resume");
+            // Only the new member takes part now.
+            Assert.Matches(@"(?m)^d-1 ", resumed);
+            Assert.DoesNotMatch(@"(?m)^d-0 ", resumed);
 
             var bogus = Akkagan.Ctl(endpoint, "gan", "bogus");
             Assert.Equal(1, bogus.ExitCode);
-            Assert.Contains("valid commands: status, watch, pause, resume, checkpoint, sample, stop", bogus.Stderr);
+            Assert.Contains("valid commands: status, watch, pause, resume, checkpoint, sample, set, population, health, stop", bogus.Stderr);
 
             // A watcher streams a line per evaluation until the training ends, then exits.
             using var watch = Akkagan.StartCtl([endpoint, "gan", "watch"], out var watched, out _);
@@ -89,7 +118,9 @@ public sealed class ControlSpecs : IDisposable
         {
             if (!train.HasExited) train.Kill(entireProcessTree: true);
         }
-        Assert.Contains("\"event\":\"control\"", File.ReadAllText(Out("run/metrics.jsonl")));
+        var history = File.ReadAllText(Out("run/metrics.jsonl"));
+        Assert.Contains("\"event\":\"control\"", history);
+        Assert.Contains("\"change\":\"removed d-0\"", history);
         Assert.NotEmpty(Directory.GetFiles(Out("run/checkpoints"), "ckpt-r*.akgc"));
         Assert.Equal(3, Akkagan.Ctl(endpoint, "gan", "status").ExitCode); // the host is gone with the training
     }

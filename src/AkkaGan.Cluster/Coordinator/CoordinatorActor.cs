@@ -44,6 +44,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     // True while paused between rounds: nothing is scheduled, the next request picks up from NextRound.
     private bool _idle;
     private Gather? _gather;
+    private readonly Queue<(RunChange Change, IActorRef Requester)> _changes = new();
 
     public CoordinatorActor(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout)
     {
@@ -65,7 +66,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _settings = SettingsJson.Deserialize(m.SettingsJson).Validate();
         _mixture = GaussianMixture.For(_settings);
         _observer = m.Observer;
-        _members = [.. Enumerable.Range(0, _settings.Discriminators)];
+        _members = _settings.ActiveMembers;
         _learningRates = _members.ToDictionary(i => i, i => _settings.ForMember(i).LrD);
         _round = m.Resume?.Metadata.Round ?? 0;
         Become(Running);
@@ -116,6 +117,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             _checkpointRequested = true;
             WakeIfIdle();
         });
+        Receive<C.ChangeRun>(m =>
+        {
+            _changes.Enqueue((m.Change, Sender));
+            WakeIfIdle();
+        });
         // Reassembled answers go to the gather directly (OnReceive would run the constructor's behavior, not this one).
         Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, Answer));
         Receive<GatherTimedOut>(t =>
@@ -131,7 +137,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private void Answer(object message)
     {
         if (_gather is { } g && message is (D.Configured or G.Configured or D.TrainStepDone or G.GeneratorStepped or D.FitnessMeasured
-                or D.WeightsAdopted or G.SamplesProduced or D.SnapshotTaken or G.SnapshotTaken or D.CommandRejected or G.CommandRejected))
+                or D.WeightsAdopted or G.SamplesProduced or D.SnapshotTaken or G.SnapshotTaken or D.SettingsApplied or G.SettingsApplied
+                or D.CommandRejected or G.CommandRejected))
         {
             if (message is D.CommandRejected or G.CommandRejected) _log.Warning("{0}: {1}", g.Name, message);
             g.Answers.Add(message);
@@ -180,6 +187,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         {
             _checkpointRequested = false;
             Checkpoint(NextRound);
+            return;
+        }
+        if (_changes.TryDequeue(out var change))
+        {
+            ApplyChange(change.Change, change.Requester, NextRound);
             return;
         }
         if (_paused)
@@ -314,10 +326,82 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         });
     }
 
+    /// <summary>
+    /// An operator's change between rounds, in the reference engine's terms (<see cref="RunChanges.Plan"/>): a new
+    /// member is configured first (if it cannot be, nothing changes), then every entity takes the new settings, a
+    /// removed member is retired, and the schedule uses the new settings from the next round.
+    /// </summary>
+    private void ApplyChange(RunChange change, IActorRef requester, Action next)
+    {
+        ChangePlan plan;
+        try
+        {
+            plan = RunChanges.Plan(_settings, change);
+        }
+        catch (SettingsException e)
+        {
+            requester.Tell(new C.ChangeRefused(string.Join("; ", e.Problems)));
+            next();
+            return;
+        }
+        var json = SettingsJson.Serialize(plan.Settings);
+        if (plan.Added is { } added)
+        {
+            var member = plan.Settings.ForMember(added);
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(added), json, member.Loss, member.LrD, Self));
+            Expect($"configure d-{added}", 1, answers =>
+            {
+                if (answers.OfType<D.Configured>().FirstOrDefault() is not { } configured)
+                {
+                    requester.Tell(new C.ChangeRefused($"d-{added} could not be created: no confirmation within {_stepTimeout}"));
+                    next();
+                    return;
+                }
+                _observer.Tell(new C.Placed(new Dictionary<string, string> { [configured.Discriminator.EntityId] = configured.Node }));
+                Commit(plan, json, requester, next);
+            });
+            return;
+        }
+        Commit(plan, json, requester, next);
+    }
+
+    private void Commit(ChangePlan plan, string json, IActorRef requester, Action next)
+    {
+        var keeping = _members.Where(i => i != plan.Removed).ToArray();
+        _generator.Tell(new G.ApplySettings(GeneratorId.Default, json, _round, Self));
+        foreach (var i in keeping)
+            _discriminators.Tell(new D.ApplySettings(new DiscriminatorId(i), json, plan.ResetLearningRate.Contains(i), _round, Self));
+        Expect($"change '{plan.Description}'", 1 + keeping.Length, answers =>
+        {
+            if (answers.Count < 1 + keeping.Length)
+                _log.Warning("change '{0}': {1} of {2} entities confirmed it", plan.Description, answers.Count, 1 + keeping.Length);
+            if (plan.Removed is { } removed)
+            {
+                _discriminators.Tell(new D.Retire(new DiscriminatorId(removed), _round));
+                _learningRates.Remove(removed);
+            }
+            _settings = plan.Settings;
+            _members = _settings.ActiveMembers;
+            foreach (var i in _members.Where(i => i == plan.Added || plan.ResetLearningRate.Contains(i)))
+                _learningRates[i] = _settings.ForMember(i).LrD;
+            var report = new C.RunChanged(new ChangeReport(_round, plan.Description, _settings));
+            requester.Tell(report);
+            _observer.Tell(report);
+            next();
+        });
+    }
+
     private void Finish(bool completed, string? reason)
     {
+        while (_changes.TryDequeue(out var change))
+            change.Requester.Tell(new C.ChangeRefused($"the training {(completed ? "completed" : "stopped")} at round {_round}"));
         _observer.Tell(new C.TrainingFinished(_round, completed, reason));
-        Become(() => ReceiveAny(_ => { }));
+        var round = _round;
+        Become(() =>
+        {
+            Receive<C.ChangeRun>(_ => Sender.Tell(new C.ChangeRefused($"the training {(completed ? "completed" : "stopped")} at round {round}")));
+            ReceiveAny(_ => { });
+        });
     }
 
     private sealed record Gather(Guid Id, string Name, int Expected, List<object> Answers, Action<IReadOnlyList<object>> Then, bool All);

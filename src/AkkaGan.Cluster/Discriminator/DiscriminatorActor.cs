@@ -75,6 +75,26 @@ public sealed class DiscriminatorActor : ReceiveActor
         }));
         Receive<D.GetSnapshot>(m => Guarded(m.Round, nameof(D.GetSnapshot), m.ReplyTo, core =>
             _wire.Tell(m.ReplyTo, new D.SnapshotTaken(_id, m.Round, core.Snapshot()), Self)));
+        Receive<D.ApplySettings>(m => Guarded(m.Round, nameof(D.ApplySettings), m.ReplyTo, core =>
+        {
+            try
+            {
+                core.Update(SettingsJson.Deserialize(m.SettingsJson).Validate(), m.ResetLearningRate);
+            }
+            catch (Exception e) when (e is SettingsException or System.Text.Json.JsonException)
+            {
+                throw new ArgumentException(e.Message, e);
+            }
+            m.ReplyTo.Tell(new D.SettingsApplied(_id, m.Round));
+        }));
+        Receive<D.Retire>(m =>
+        {
+            _log.Info("{0} left the population at round {1}", _id, m.Round);
+            _core?.Dispose();
+            _core = null;
+            // Passivation also drops the entity from the remembered set, so it is not restarted after a rebalance.
+            Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+        });
         Receive<D.RestoreSnapshot>(m => Guarded(0, nameof(D.RestoreSnapshot), m.ReplyTo, core =>
         {
             core.Restore(m.Snapshot);

@@ -90,6 +90,19 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
         }));
         Receive<G.GetSnapshot>(m => Guarded(m.Round, nameof(G.GetSnapshot), m.ReplyTo, (core, _) =>
             _wire.Tell(m.ReplyTo, new G.SnapshotTaken(_id, m.Round, core.Snapshot()), Self)));
+        Receive<G.ApplySettings>(m => Guarded(m.Round, nameof(G.ApplySettings), m.ReplyTo, (core, _) =>
+        {
+            try
+            {
+                _settings = SettingsJson.Deserialize(m.SettingsJson).Validate();
+            }
+            catch (Exception e) when (e is SettingsException or System.Text.Json.JsonException)
+            {
+                throw new ArgumentException(e.Message, e);
+            }
+            core.Update(_settings);
+            m.ReplyTo.Tell(new G.SettingsApplied(_id, m.Round));
+        }));
         Receive<G.RestoreSnapshot>(m => Guarded(0, nameof(G.RestoreSnapshot), m.ReplyTo, (core, _) =>
         {
             core.Restore(m.Snapshot);

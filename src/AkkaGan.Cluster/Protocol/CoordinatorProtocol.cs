@@ -28,6 +28,17 @@ public static class CoordinatorProtocol
     /// <summary>Checkpoint after the current round (or at once while paused): a <see cref="CheckpointTaken"/> follows.</summary>
     public sealed record CheckpointNow;
 
+    /// <summary>
+    /// An operator's change (<see cref="RunChange"/>), applied after the current round (or at once while paused):
+    /// answered to the sender with <see cref="RunChanged"/> (also published to the observer) or <see cref="ChangeRefused"/>.
+    /// </summary>
+    public sealed record ChangeRun(RunChange Change);
+
+    public sealed record RunChanged(ChangeReport Report);
+
+    /// <param name="Reason">Why nothing changed (an invalid value or combination, a member that could not be created).</param>
+    public sealed record ChangeRefused(string Reason);
+
     /// <summary>Where each entity runs (entity id -> node address), once all are configured.</summary>
     public sealed record Placed(IReadOnlyDictionary<string, string> Nodes);
 

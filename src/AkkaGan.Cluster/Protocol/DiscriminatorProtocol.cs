@@ -41,6 +41,15 @@ public static class DiscriminatorProtocol
     /// <summary>Replace this member's state (resume). Answered with <see cref="Configured"/>.</summary>
     public sealed record RestoreSnapshot(DiscriminatorId Discriminator, EntitySnapshot Snapshot, IActorRef ReplyTo) : ICommand;
 
+    /// <summary>
+    /// A live change: take this member's settings from the run's new ones (<see cref="Core.Training.RunChanges"/>), the
+    /// optimizer's learning rate too when <paramref name="ResetLearningRate"/>. Answered with <see cref="SettingsApplied"/>.
+    /// </summary>
+    public sealed record ApplySettings(DiscriminatorId Discriminator, string SettingsJson, bool ResetLearningRate, long Round, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>This member left the population: drop its state and passivate. Not answered.</summary>
+    public sealed record Retire(DiscriminatorId Discriminator, long Round) : ICommand;
+
     /// <param name="Node">The address of the node the entity runs on (placement, shown to users).</param>
     public sealed record Configured(DiscriminatorId Discriminator, string Node) : IAkkaGanWireMessage;
 
@@ -54,6 +63,8 @@ public static class DiscriminatorProtocol
     public sealed record WeightsAdopted(DiscriminatorId Discriminator, long Round, double LearningRate) : IAkkaGanWireMessage;
 
     public sealed record SnapshotTaken(DiscriminatorId Discriminator, long Round, EntitySnapshot Snapshot) : IAkkaGanWireMessage;
+
+    public sealed record SettingsApplied(DiscriminatorId Discriminator, long Round) : IAkkaGanWireMessage;
 
     /// <summary>
     /// A command the entity refused (not configured, stale round, tensor of the wrong shape, ...): the reason names

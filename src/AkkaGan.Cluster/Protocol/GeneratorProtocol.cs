@@ -51,6 +51,9 @@ public static class GeneratorProtocol
     /// <summary>Replace the generator's state (resume). Answered with <see cref="Configured"/>.</summary>
     public sealed record RestoreSnapshot(GeneratorId Generator, EntitySnapshot Snapshot, IActorRef ReplyTo) : ICommand;
 
+    /// <summary>A live change: the generator's new settings (learning rate, aggregation). Answered with <see cref="SettingsApplied"/>.</summary>
+    public sealed record ApplySettings(GeneratorId Generator, string SettingsJson, long Round, IActorRef ReplyTo) : ICommand;
+
     /// <param name="Node">The address of the node the entity runs on (placement, shown to users).</param>
     public sealed record Configured(GeneratorId Generator, string Node) : IAkkaGanWireMessage;
 
@@ -60,6 +63,8 @@ public static class GeneratorProtocol
     public sealed record SamplesProduced(GeneratorId Generator, TensorPayload Samples) : IAkkaGanWireMessage;
 
     public sealed record SnapshotTaken(GeneratorId Generator, long Round, EntitySnapshot Snapshot) : IAkkaGanWireMessage;
+
+    public sealed record SettingsApplied(GeneratorId Generator, long Round) : IAkkaGanWireMessage;
 
     /// <summary>A command the generator refused; the reason names the problem and the generator keeps its state.</summary>
     public sealed record CommandRejected(GeneratorId Generator, long Round, string Command, string Reason) : IAkkaGanWireMessage;

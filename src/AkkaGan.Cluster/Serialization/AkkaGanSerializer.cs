@@ -43,6 +43,10 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Discriminator(), r.Long(), r.Ref())),
         Entry.Of<D.RestoreSnapshot>("d.restore", (w, m) => { w.Discriminator(m.Discriminator); w.Snapshot(m.Snapshot); w.Ref(m.ReplyTo); },
             r => new(r.Discriminator(), r.Snapshot(), r.Ref())),
+        Entry.Of<D.ApplySettings>("d.apply-settings", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.SettingsJson); w.Bool(m.ResetLearningRate); w.Long(m.Round); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Text(), r.Bool(), r.Long(), r.Ref())),
+        Entry.Of<D.Retire>("d.retire", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); }, r => new(r.Discriminator(), r.Long())),
+        Entry.Of<D.SettingsApplied>("d.settings-applied", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); }, r => new(r.Discriminator(), r.Long())),
         Entry.Of<D.Configured>("d.configured", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.Node); }, r => new(r.Discriminator(), r.Text())),
         Entry.Of<D.TrainStepDone>("d.trained", (w, m) =>
             {
@@ -80,6 +84,9 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Generator(), r.Long(), r.Ref())),
         Entry.Of<G.RestoreSnapshot>("g.restore", (w, m) => { w.Generator(m.Generator); w.Snapshot(m.Snapshot); w.Ref(m.ReplyTo); },
             r => new(r.Generator(), r.Snapshot(), r.Ref())),
+        Entry.Of<G.ApplySettings>("g.apply-settings", (w, m) => { w.Generator(m.Generator); w.Text(m.SettingsJson); w.Long(m.Round); w.Ref(m.ReplyTo); },
+            r => new(r.Generator(), r.Text(), r.Long(), r.Ref())),
+        Entry.Of<G.SettingsApplied>("g.settings-applied", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); }, r => new(r.Generator(), r.Long())),
         Entry.Of<G.Configured>("g.configured", (w, m) => { w.Generator(m.Generator); w.Text(m.Node); }, r => new(r.Generator(), r.Text())),
         Entry.Of<G.GeneratorStepped>("g.stepped", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Double(m.Loss); w.Double(m.GradientNorm); w.Ints(m.Answered); },
             r => new(r.Generator(), r.Long(), r.Double(), r.Double(), r.Ints())),
@@ -169,6 +176,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
 
         public void Int(int value) => _writer.Write(value);
         public void Long(long value) => _writer.Write(value);
+        public void Bool(bool value) => _writer.Write(value ? (byte)1 : (byte)0);
         public void Double(double value) => _writer.Write(value);
         public void Text(string value) => _writer.Write(value);
         public void Enum<T>(T value) where T : struct, System.Enum => _writer.Write(Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture));
@@ -205,6 +213,13 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         public long Remaining => _reader.BaseStream.Length - _reader.BaseStream.Position;
         public int Int() => _reader.ReadInt32();
         public long Long() => _reader.ReadInt64();
+
+        public bool Bool() => _reader.ReadByte() switch
+        {
+            0 => false,
+            1 => true,
+            var b => throw new SerializationException($"boolean byte {b} is neither 0 nor 1"),
+        };
         public double Double() => _reader.ReadDouble();
         public string Text() => _reader.ReadString();
         public TimeSpan Duration() => TimeSpan.FromTicks(NonNegative(_reader.ReadInt64(), "duration"));

@@ -73,7 +73,17 @@ public sealed record TrainingSettings
     public int Unroll { get; init; } = 5;
     public UnrollOrder UnrollOrder { get; init; } = UnrollOrder.First;
 
+    /// <summary>
+    /// Members created so far: <c>d-0</c> .. <c>d-(N-1)</c>. A run starts with this many; <c>gan population add</c>
+    /// creates <c>d-N</c> and raises it (member ids are never reused).
+    /// </summary>
     public int Discriminators { get; init; } = 1;
+
+    /// <summary>Members taken out of a running population (<c>gan population remove</c>), sorted; empty for a new run.</summary>
+    public IReadOnlyList<int> RemovedMembers { get; init; } = [];
+
+    /// <summary>The members taking part, in member order: <c>0..Discriminators-1</c> without <see cref="RemovedMembers"/>.</summary>
+    public int[] ActiveMembers => [.. Enumerable.Range(0, Discriminators).Where(i => !RemovedMembers.Contains(i))];
 
     /// <summary>
     /// Per-member overrides of a heterogeneous population: entry i applies to <c>d-i</c> (members without an entry
@@ -171,10 +181,15 @@ public sealed record TrainingSettings
         if (MixtureStd is { } std) Positive("mixture-std", std);
         if (Seed < 0) errors.Add($"seed must be zero or positive (got {Seed})");
 
-        if (Aggregate == AggregationKind.Subset && (SubsetSize < 1 || SubsetSize > Discriminators))
-            errors.Add($"subset-size must be between 1 and discriminators ({Discriminators}) with aggregate=subset (got {SubsetSize})");
-        if (EvolveEvery > 0 && Discriminators < 2)
-            errors.Add("evolve-every needs a population: set discriminators to 2 or more, or evolve-every to 0");
+        foreach (var removed in RemovedMembers)
+            if (removed < 0 || removed >= Discriminators) errors.Add($"removed member d-{removed} does not exist (members d-0..d-{Discriminators - 1})");
+        if (RemovedMembers.Distinct().Count() != RemovedMembers.Count) errors.Add("a member is removed twice");
+        var active = Discriminators > 0 ? ActiveMembers.Length : 0;
+        if (Discriminators > 0 && active == 0) errors.Add("the population needs at least one discriminator");
+        if (Aggregate == AggregationKind.Subset && (SubsetSize < 1 || SubsetSize > active))
+            errors.Add($"subset-size must be between 1 and the population size ({active}) with aggregate=subset (got {SubsetSize})");
+        if (EvolveEvery > 0 && active < 2)
+            errors.Add("evolve-every needs a population: 2 or more discriminators, or evolve-every 0");
         if (Loss == LossKind.Wasserstein && ClipValue == 0 && GradientPenalty == 0)
             errors.Add("loss=wasserstein needs a Lipschitz constraint: set clip (e.g. 0.01) or gradient-penalty (e.g. 10)");
         if (ClipValue > 0 && GradientPenalty > 0)

@@ -29,7 +29,7 @@ public sealed record DiscriminatorStepResult(int Member, long Round, int CriticS
 /// </summary>
 public sealed class DiscriminatorCore : IDisposable
 {
-    private readonly TrainingSettings _settings;
+    private TrainingSettings _settings;
     private readonly IRealData _data;
 
     /// <param name="settings">The run's settings; the member's overrides (<see cref="TrainingSettings.ForMember"/>) are applied here.</param>
@@ -54,9 +54,21 @@ public sealed class DiscriminatorCore : IDisposable
     public Device Device { get; }
     public LossKind LossKind { get; }
     public IGanLoss Loss { get; }
-    public DiscriminatorRegularization Regularization { get; }
+    public DiscriminatorRegularization Regularization { get; private set; }
     public DiscriminatorNetwork Model { get; }
     public ExplicitOptimizer Optimizer { get; }
+
+    /// <summary>
+    /// A live change (<see cref="RunChanges"/>): this member's settings are taken from the run's new ones (unroll,
+    /// regularizers, ...); the optimizer's learning rate only when <paramref name="resetLearningRate"/> (an lr-d change),
+    /// so an evolved member keeps its own rate otherwise.
+    /// </summary>
+    public void Update(TrainingSettings settings, bool resetLearningRate)
+    {
+        _settings = settings.ForMember(Member);
+        Regularization = DiscriminatorRegularization.From(_settings);
+        if (resetLearningRate) Optimizer.LearningRate = _settings.LrD;
+    }
 
     public static string EntityIdOf(int member) => "d-" + member.ToString(CultureInfo.InvariantCulture);
 

@@ -19,7 +19,7 @@ public sealed record GeneratorStepResult(long Round, double Loss, double Gradien
 public sealed class GeneratorCore : IDisposable
 {
     public const string EntityId = "g-0";
-    private readonly TrainingSettings _settings;
+    private TrainingSettings _settings;
     private Tensor? _pending;          // x_fake with its graph, between BeginStep and CompleteStep
     private long _pendingRound = -1;
 
@@ -31,6 +31,13 @@ public sealed class GeneratorCore : IDisposable
         Model = ModelFactory.CreateGenerator(settings, sampleShape, device);
         Model.train();
         Optimizer = new ExplicitOptimizer([.. Model.parameters()], settings.Optimizer, settings.LrG, settings.Beta1, settings.Beta2);
+    }
+
+    /// <summary>A live change (<see cref="RunChanges"/>): the new settings hold from the next step; the learning rate is set from them.</summary>
+    public void Update(TrainingSettings settings)
+    {
+        _settings = settings;
+        Optimizer.LearningRate = settings.LrG;
     }
 
     public nn.Module<Tensor, Tensor> Model { get; }

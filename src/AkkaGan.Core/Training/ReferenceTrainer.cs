@@ -18,6 +18,8 @@ public sealed class ReferenceTrainer : IDisposable
     public const string EngineName = "reference";
     private readonly ITrainingObserver _observer;
     private readonly GaussianMixture? _mixture;
+    private readonly Device _device;
+    private readonly List<DiscriminatorCore> _discriminators;
 
     public ReferenceTrainer(TrainingSettings settings, IRealData data, Device device, ITrainingObserver? observer = null)
     {
@@ -25,14 +27,17 @@ public sealed class ReferenceTrainer : IDisposable
         Data = data;
         _mixture = data as GaussianMixture;
         _observer = observer ?? new NullObserver();
-        Generator = new GeneratorCore(settings, data.SampleShape, device);
-        Discriminators = Enumerable.Range(0, settings.Discriminators).Select(i => new DiscriminatorCore(settings, i, data, device)).ToArray();
+        _device = device;
+        Generator = new GeneratorCore(Settings, data.SampleShape, device);
+        _discriminators = [.. Settings.ActiveMembers.Select(i => new DiscriminatorCore(Settings, i, data, device))];
     }
 
-    public TrainingSettings Settings { get; }
+    /// <summary>The run's settings as they are now (live changes included).</summary>
+    public TrainingSettings Settings { get; private set; }
     public IRealData Data { get; }
     public GeneratorCore Generator { get; }
-    public IReadOnlyList<DiscriminatorCore> Discriminators { get; }
+    /// <summary>The population taking part, in member order (ids may have gaps after a removal).</summary>
+    public IReadOnlyList<DiscriminatorCore> Discriminators => _discriminators;
     /// <summary>Rounds completed so far (the next round is Round + 1).</summary>
     public long Round { get; private set; }
 
@@ -47,6 +52,7 @@ public sealed class ReferenceTrainer : IDisposable
         {
             if (control?.TakeCheckpointRequest() == true && checkpoints is not null) _observer.OnCheckpoint(Round, checkpoints.Save(CreateCheckpoint()));
             control?.ServeSampleRequests(Samples);
+            control?.ServeChangeRequests(Apply);
         }
 
         while (Round < Settings.Rounds && !cancellation.IsCancellationRequested)
@@ -70,11 +76,12 @@ public sealed class ReferenceTrainer : IDisposable
         var last = new DiscriminatorStepResult[Discriminators.Count];
         for (var step = 0; step < Settings.NCritic; step++)
         {
-            foreach (var d in Discriminators)
+            for (var i = 0; i < _discriminators.Count; i++)
             {
                 using var scope = NewDisposeScope();
+                var d = _discriminators[i];
                 var fake = Generator.GenerateFakes(round, step, d.Member, batch);
-                last[d.Member] = d.TrainStep(round, step, fake);
+                last[i] = d.TrainStep(round, step, fake);
             }
         }
 
@@ -83,7 +90,7 @@ public sealed class ReferenceTrainer : IDisposable
         using (var scope = NewDisposeScope())
         {
             var fake = Generator.BeginStep(round);
-            var feedback = selected.Select(m => Discriminators[m].Feedback(round, fake)).ToArray();
+            var feedback = selected.Select(m => Member(m).Feedback(round, fake)).ToArray();
             var (gradient, loss) = Aggregation.Combine(Settings.Aggregate, feedback, Settings.SoftmaxLambda);
             result = Generator.CompleteStep(round, gradient, loss);
         }
@@ -98,8 +105,8 @@ public sealed class ReferenceTrainer : IDisposable
         var fitness = FitnessOf(round);
         var (best, worst) = Evolution.Rank(fitness);
         var uniform = Evolution.Uniform(Settings.Seed, round);
-        var lr = Evolution.PerturbLearningRate(Discriminators[best].Optimizer.LearningRate, Settings.LrPerturbation, uniform);
-        if (best != worst) Discriminators[worst].CopyFrom(Discriminators[best].Snapshot(), lr);
+        var lr = Evolution.PerturbLearningRate(Member(best).Optimizer.LearningRate, Settings.LrPerturbation, uniform);
+        if (best != worst) Member(worst).CopyFrom(Member(best).Snapshot(), lr);
         return new EvolutionReport(round, best, worst, fitness[best], fitness[worst], lr);
     }
 
@@ -139,6 +146,31 @@ public sealed class ReferenceTrainer : IDisposable
         new CheckpointMetadata(Round, Settings.Seed, SettingsJson.Serialize(Settings), EngineName, DateTimeOffset.UtcNow),
         [Generator.Snapshot(), .. Discriminators.Select(d => d.Snapshot())]);
 
+    /// <summary>
+    /// Applies an operator's change between rounds (<see cref="RunChanges.Plan"/>): new settings to every core, a new
+    /// member created as a fresh discriminator, a removed one disposed. Throws <see cref="SettingsException"/> and
+    /// changes nothing when the change is invalid.
+    /// </summary>
+    public ChangeReport Apply(RunChange change)
+    {
+        var plan = RunChanges.Plan(Settings, change);
+        Settings = plan.Settings;
+        Generator.Update(Settings);
+        foreach (var d in _discriminators) d.Update(Settings, plan.ResetLearningRate.Contains(d.Member));
+        if (plan.Added is { } added) _discriminators.Add(new DiscriminatorCore(Settings, added, Data, _device));
+        if (plan.Removed is { } removed)
+        {
+            var member = Member(removed);
+            _discriminators.Remove(member);
+            member.Dispose();
+        }
+        var report = new ChangeReport(Round, plan.Description, Settings);
+        _observer.OnChange(report);
+        return report;
+    }
+
+    private DiscriminatorCore Member(int member) => _discriminators.First(d => d.Member == member);
+
     /// <summary>Restores every entity from a checkpoint of a compatible run; validates all entities first.</summary>
     public void Restore(Checkpoint checkpoint)
     {
@@ -152,7 +184,7 @@ public sealed class ReferenceTrainer : IDisposable
     public void Dispose()
     {
         Generator.Dispose();
-        foreach (var d in Discriminators) d.Dispose();
+        foreach (var d in _discriminators) d.Dispose();
     }
 
     private sealed class NullObserver : ITrainingObserver;

@@ -26,4 +26,8 @@ public interface ITrainingObserver
     void OnEvaluation(EvaluationReport report) { }
     void OnEvolution(EvolutionReport report) { }
     void OnCheckpoint(long round, string path) { }
+    /// <summary>An operator's change took effect (it holds from the report's round + 1).</summary>
+    void OnChange(ChangeReport report) { }
+    /// <summary>Where each entity runs (entity id -> node address), when known (cluster engine).</summary>
+    void OnPlaced(IReadOnlyDictionary<string, string> nodes) { }
 }

@@ -12,6 +12,7 @@ public sealed class RunControl
     private TaskCompletionSource? _resumed;
     private bool _checkpointRequested;
     private readonly Queue<SampleRequest> _sampleRequests = new();
+    private readonly Queue<ChangeRequest> _changeRequests = new();
 
     /// <summary>Raised after every request, on the requester's thread.</summary>
     public event Action? Changed;
@@ -87,6 +88,46 @@ public sealed class RunControl
         }
     }
 
+    /// <summary>
+    /// A live change (<c>gan set</c>, <c>gan population add/remove</c>), applied by the engine after the current round
+    /// (or at once while paused); the task ends with what was applied, or faults with the reason it was refused.
+    /// </summary>
+    public Task<ChangeReport> RequestChange(RunChange change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        var request = new ChangeRequest(change);
+        lock (_gate) _changeRequests.Enqueue(request);
+        Changed?.Invoke();
+        return request.Task;
+    }
+
+    /// <summary>The pending change requests, in the order made, each to be completed by the engine.</summary>
+    public IReadOnlyList<ChangeRequest> TakeChangeRequests()
+    {
+        lock (_gate)
+        {
+            var requests = _changeRequests.ToArray();
+            _changeRequests.Clear();
+            return requests;
+        }
+    }
+
+    /// <summary>Applies every pending change in order with <paramref name="apply"/> (engines that apply synchronously).</summary>
+    public void ServeChangeRequests(Func<RunChange, ChangeReport> apply)
+    {
+        foreach (var request in TakeChangeRequests())
+        {
+            try
+            {
+                request.Complete(apply(request.Change));
+            }
+            catch (Settings.SettingsException e)
+            {
+                request.Fail(e);
+            }
+        }
+    }
+
     /// <summary>True once per <see cref="RequestCheckpoint"/>: the engine takes the request and checkpoints.</summary>
     public bool TakeCheckpointRequest()
     {
@@ -136,6 +177,20 @@ public sealed class SampleRequest(int count)
     public Task<SampleBatch> Task => _done.Task;
 
     public void Complete(SampleBatch batch) => _done.TrySetResult(batch);
+
+    public void Fail(Exception error) => _done.TrySetException(error);
+}
+
+/// <summary>One operator change; the engine completes it when applied, or fails it with the reason.</summary>
+public sealed class ChangeRequest(RunChange change)
+{
+    private readonly TaskCompletionSource<ChangeReport> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public RunChange Change { get; } = change;
+
+    public Task<ChangeReport> Task => _done.Task;
+
+    public void Complete(ChangeReport report) => _done.TrySetResult(report);
 
     public void Fail(Exception error) => _done.TrySetException(error);
 }

@@ -33,6 +33,9 @@ internal static class ClusterEngine
     /// <summary>How long a gather waits for an entity before the round carries on without it.</summary>
     public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>How long an operator's change may wait for the round in progress (and a new member's creation).</summary>
+    private static readonly TimeSpan ChangeTimeout = TimeSpan.FromMinutes(5);
+
     /// <param name="status">State lines before training starts (waiting for members).</param>
     /// <param name="started">Called once the cluster can train, just before the first round (throughput is measured from here).</param>
     public static async Task<C.TrainingFinished> RunAsync(Config config, Topology topology, TrainingSettings settings, IRealData data, Checkpoint? resume,
@@ -75,6 +78,25 @@ internal static class ClusterEngine
             {
                 coordinator.Tell(steering.IsPaused ? new C.PauseTraining() : new C.ResumeTraining());
                 if (steering.TakeCheckpointRequest()) coordinator.Tell(new C.CheckpointNow());
+                // Changes are applied by the coordinator between rounds, in the order made.
+                foreach (var request in steering.TakeChangeRequests())
+                {
+                    _ = coordinator.Ask<object>(new C.ChangeRun(request.Change), ChangeTimeout, CancellationToken.None).ContinueWith(t =>
+                    {
+                        switch (t.IsCompletedSuccessfully ? t.Result : null)
+                        {
+                            case C.RunChanged changed:
+                                request.Complete(changed.Report);
+                                break;
+                            case C.ChangeRefused refused:
+                                request.Fail(new SettingsException(refused.Reason));
+                                break;
+                            default:
+                                request.Fail(new TimeoutException($"the coordinator did not apply the change within {ChangeTimeout}"));
+                                break;
+                        }
+                    }, TaskScheduler.Default);
+                }
                 // Samples come from the generator entity directly; its mailbox orders them between its steps.
                 foreach (var request in steering.TakeSampleRequests())
                 {
@@ -133,7 +155,12 @@ internal static class ClusterEngine
     {
         public ObserverActor(ITrainingObserver observer, CheckpointStore checkpoints, Action<string> placement, TaskCompletionSource<C.TrainingFinished> finished)
         {
-            Receive<C.Placed>(m => placement("placement: " + string.Join(", ", m.Nodes.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} @ {e.Value}"))));
+            Receive<C.Placed>(m =>
+            {
+                placement("placement: " + string.Join(", ", m.Nodes.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} @ {e.Value}")));
+                observer.OnPlaced(m.Nodes);
+            });
+            Receive<C.RunChanged>(m => observer.OnChange(m.Report));
             Receive<C.RoundCompleted>(m => observer.OnRound(m.Report));
             Receive<C.Evaluated>(m => observer.OnEvaluation(m.Report));
             Receive<C.Evolved>(m => observer.OnEvolution(m.Report));

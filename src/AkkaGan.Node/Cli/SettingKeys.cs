@@ -1,4 +1,3 @@
-using System.Globalization;
 using AkkaGan.Core.Settings;
 
 namespace AkkaGan.Node.Cli;
@@ -122,39 +121,15 @@ public static class SettingKeys
     }
 
     /// <summary>kebab-case name of an enum member (NonSaturating -> non-saturating, Ring8 -> ring8).</summary>
-    public static string Kebab<T>(T value) where T : struct, System.Enum
-    {
-        var name = value.ToString();
-        var chars = new List<char>();
-        for (var i = 0; i < name.Length; i++)
-        {
-            if (char.IsUpper(name[i]) && i > 0) chars.Add('-');
-            chars.Add(char.ToLowerInvariant(name[i]));
-        }
-        return new string([.. chars]);
-    }
+    public static string Kebab<T>(T value) where T : struct, System.Enum => SettingValues.Kebab(value);
 
-    private static T Enum<T>(string value) where T : struct, System.Enum
-    {
-        foreach (var candidate in System.Enum.GetValues<T>())
-            if (string.Equals(Kebab(candidate), value, StringComparison.OrdinalIgnoreCase)) return candidate;
-        throw new FormatException($"unknown value '{value}' (valid: {string.Join(", ", System.Enum.GetValues<T>().Select(Kebab))})");
-    }
+    private static T Enum<T>(string value) where T : struct, System.Enum => SettingValues.Enum<T>(value);
 
-    private static int Int(string value)
-        => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var result)
-            ? result
-            : throw new FormatException($"expected an integer, got '{value}'");
+    private static int Int(string value) => SettingValues.Int(value);
 
-    private static long Long(string value)
-        => long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var result)
-            ? result
-            : throw new FormatException($"expected an integer, got '{value}'");
+    private static long Long(string value) => SettingValues.Long(value);
 
-    private static double Double(string value)
-        => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var result) && double.IsFinite(result)
-            ? result
-            : throw new FormatException($"expected a number, got '{value}'");
+    private static double Double(string value) => SettingValues.Double(value);
 
-    private static double? OptionalDouble(string value) => string.IsNullOrWhiteSpace(value) ? null : Double(value);
+    private static double? OptionalDouble(string value) => SettingValues.OptionalDouble(value);
 }

@@ -16,7 +16,9 @@ namespace AkkaGan.Node.Control;
 /// </summary>
 internal sealed class GanPalette : IControlPalette, ITrainingObserver
 {
-    private readonly TrainingSettings _settings;
+    /// <summary>Rounds the <c>health</c> window covers (and the early baseline it compares with).</summary>
+    internal const int HealthWindow = 50;
+    private TrainingSettings _settings;
     private readonly string _engine;
     private readonly Func<double> _roundsPerSecond;
     private readonly Action _stop;
@@ -30,6 +32,11 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
     private string? _lastCheckpoint;
     private int _evolutions;
     private bool _stopping;
+    private readonly Dictionary<int, double> _learningRates = [];
+    private readonly Dictionary<string, string> _placement = new(StringComparer.Ordinal);
+    private readonly Queue<RoundReport> _recent = new();
+    private readonly List<RoundReport> _early = [];
+    private long _nonFinite;
 
     /// <param name="record">Records a change made through the control plane (metrics.jsonl and the console).</param>
     public GanPalette(TrainingSettings settings, string engine, Func<double> roundsPerSecond, Action stop, RunControl steering, Action<string> record)
@@ -37,6 +44,7 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
         _steering = steering;
         _record = record;
         _settings = settings;
+        foreach (var i in settings.ActiveMembers) _learningRates[i] = settings.ForMember(i).LrD;
         _engine = engine;
         _roundsPerSecond = roundsPerSecond;
         _stop = stop;
@@ -51,8 +59,32 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
         new("checkpoint", "Write a checkpoint after the current round and print where", []),
         new("sample", "Samples from the generator as it is now: -n N (default 1000) and --out FILE (.csv or .png, written by this node); without --out, the first rows",
             SampleArguments),
+        new("set", $"Change a hyper-parameter from the next round: KEY VALUE [--member d-N] (keys: {LiveSettings.KeyList})", SetArguments),
+        new("population", "The discriminators (loss, learning rate, node, last loss, fitness); 'add [--loss L] [--lr X] [...]' grows it, " +
+                          "'remove d-N' shrinks it, from the next round", PopulationArguments),
+        new("health", $"Losses, score margins and gradient norms over the last {HealthWindow} rounds, against the first {HealthWindow}", []),
         new("stop", "Stop after the current round with a final evaluation, checkpoint and summary (like Ctrl-C)", []),
     ]);
+
+    private static readonly ArgumentDescriptor[] SetArguments =
+    [
+        new("key", "the setting (gan set with no key lists them)", Required: false, ArgumentKind.Positional),
+        new("value", "its new value, as the flag of the same name takes it", Required: false, ArgumentKind.Positional),
+        new("member", "only this discriminator (d-N), for per-member keys", Required: false, ArgumentKind.Option),
+    ];
+
+    private static readonly ArgumentDescriptor[] PopulationArguments =
+    [
+        new("action", "list (default), add or remove", Required: false, ArgumentKind.Positional),
+        new("member", "the member to remove (d-N)", Required: false, ArgumentKind.Positional),
+        new("loss", "add: the new member's loss", Required: false, ArgumentKind.Option),
+        new("lr", "add: its learning rate", Required: false, ArgumentKind.Option),
+        new("gradient-penalty", "add: its gradient-penalty weight", Required: false, ArgumentKind.Option),
+        new("r1-gamma", "add: its R1 weight", Required: false, ArgumentKind.Option),
+        new("instance-noise", "add: its instance noise", Required: false, ArgumentKind.Option),
+        new("l2-penalty", "add: its L2 weight penalty", Required: false, ArgumentKind.Option),
+        new("clip", "add: its weight clipping", Required: false, ArgumentKind.Option),
+    ];
 
     private static readonly ArgumentDescriptor[] SampleArguments =
     [
@@ -65,6 +97,27 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
         if (command == "sample")
         {
             await foreach (var line in SampleAsync(args, ct).ConfigureAwait(false)) yield return line;
+            yield break;
+        }
+        if (command is "set" or "population")
+        {
+            var change = command == "set" ? ParseSet(args) : ParsePopulation(args);
+            if (change is null)
+            {
+                foreach (var line in command == "set" ? LiveKeys() : Population()) yield return line;
+                yield break;
+            }
+            _record($"gan {command} {string.Join(' ', args)}");
+            ChangeReport report;
+            try
+            {
+                report = await _steering.RequestChange(change).WaitAsync(TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+            }
+            catch (SettingsException e)
+            {
+                throw new ControlCommandException(e.Problems.Count > 0 ? string.Join("; ", e.Problems) : e.Message);
+            }
+            yield return $"{report.Description} from round {report.Round + 1}";
             yield break;
         }
         if (args.Count > 0) throw new ControlCommandException($"gan {command} takes no arguments (got '{string.Join(' ', args)}')");
@@ -91,6 +144,9 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
                 _steering.RequestCheckpoint();
                 var (round, path) = await next.Task.WaitAsync(TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
                 yield return $"checkpoint of round {round}: {Path.GetFullPath(path)}";
+                break;
+            case "health":
+                foreach (var line in Health()) yield return line;
                 break;
             case "stop":
                 lock (_gate) _stopping = true;
@@ -160,6 +216,176 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
         yield return $"wrote {batch.Count} samples to {full}";
     }
 
+    /// <summary>A <c>gan set</c> request, or null to list the keys (no arguments).</summary>
+    private SetSetting? ParseSet(IReadOnlyList<string> args)
+    {
+        var parsed = Parse(args, SetArguments);
+        if (parsed.Get("key") is not { } key) return null;
+        var live = LiveSettings.Keys.FirstOrDefault(k => k.Name == key)
+                   ?? throw new ControlCommandException($"gan set: '{key}' cannot be changed while training; live keys: {LiveSettings.KeyList}");
+        var value = parsed.Get("value") ?? throw new ControlCommandException($"gan set {key}: give the new value ({live.Description})");
+        return new SetSetting(live.Name, value, parsed.Get("member") is { } member ? MemberId(member) : null);
+    }
+
+    /// <summary>A population change, or null to list the members.</summary>
+    private static RunChange? ParsePopulation(IReadOnlyList<string> args)
+    {
+        var parsed = Parse(args, PopulationArguments);
+        var overrides = PopulationArguments.Where(a => a.Kind == ArgumentKind.Option && parsed.Get(a.Name) is not null).ToArray();
+        switch (parsed.Get("action") ?? "list")
+        {
+            case "list":
+                if (parsed.Get("member") is not null || overrides.Length > 0) throw new ControlCommandException("gan population: list takes no arguments");
+                return null;
+            case "add":
+                if (parsed.Get("member") is { } extra) throw new ControlCommandException($"gan population add: unexpected argument '{extra}' (the new member's id is chosen for it)");
+                var member = new MemberOverrides();
+                foreach (var option in overrides)
+                {
+                    var key = option.Name == "lr" ? "lr-d" : option.Name;
+                    try
+                    {
+                        member = Cli.SettingKeys.MemberKeys[key](member, parsed.Get(option.Name)!);
+                    }
+                    catch (FormatException e)
+                    {
+                        throw new ControlCommandException($"gan population add --{option.Name}: {e.Message}");
+                    }
+                }
+                return new AddDiscriminator(member);
+            case "remove":
+                if (overrides.Length > 0) throw new ControlCommandException("gan population remove: give only the member (d-N)");
+                return new RemoveDiscriminator(MemberId(parsed.Get("member") ?? throw new ControlCommandException("gan population remove: give the member to remove (d-N)")));
+            case var other:
+                throw new ControlCommandException($"gan population: unknown action '{other}' (list, add, remove)");
+        }
+    }
+
+    private static ControlArgs Parse(IReadOnlyList<string> args, ArgumentDescriptor[] arguments)
+    {
+        try
+        {
+            return ControlArgs.Parse(args, arguments);
+        }
+        catch (FormatException e)
+        {
+            throw new ControlCommandException(e.Message);
+        }
+    }
+
+    private static int MemberId(string text)
+        => text.StartsWith("d-", StringComparison.Ordinal) && int.TryParse(text.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var member)
+            ? member
+            : throw new ControlCommandException($"'{text}' is not a discriminator id (d-0, d-1, ...)");
+
+    private List<string> LiveKeys()
+    {
+        lock (_gate)
+        {
+            var lines = new List<string> { $"{"key",-18} {"now",-12} description" };
+            foreach (var key in LiveSettings.Keys)
+                lines.Add($"{key.Name,-18} {Current(key.Name),-12} {key.Description}{(key.PerMember ? " (per member: --member d-N)" : "")}");
+            return lines;
+        }
+    }
+
+    private string Current(string key) => key switch
+    {
+        "lr-g" => SettingValues.Format(_settings.LrG),
+        "lr-d" => SettingValues.Format(_settings.LrD),
+        "n-critic" => _settings.NCritic.ToString(CultureInfo.InvariantCulture),
+        "unroll" => _settings.Unroll.ToString(CultureInfo.InvariantCulture),
+        "aggregate" => SettingValues.Kebab(_settings.Aggregate),
+        "softmax-lambda" => SettingValues.Format(_settings.SoftmaxLambda),
+        "subset-size" => _settings.SubsetSize.ToString(CultureInfo.InvariantCulture),
+        "instance-noise" => SettingValues.Format(_settings.InstanceNoise),
+        "gradient-penalty" => SettingValues.Format(_settings.GradientPenalty),
+        "r1-gamma" => SettingValues.Format(_settings.R1Gamma),
+        "l2-penalty" => SettingValues.Format(_settings.L2Penalty),
+        "eval-every" => _settings.EvalEvery.ToString(CultureInfo.InvariantCulture),
+        "checkpoint-every" => _settings.CheckpointEvery.ToString(CultureInfo.InvariantCulture),
+        _ => "?",
+    };
+
+    private List<string> Population()
+    {
+        lock (_gate)
+        {
+            var lines = new List<string> { $"{"member",-8} {"loss",-15} {"lr-d",10} {"D loss",9} {"fitness",8}  node" };
+            foreach (var i in _settings.ActiveMembers)
+            {
+                var id = DiscriminatorCore.EntityIdOf(i);
+                var member = _settings.ForMember(i);
+                var last = _round?.Discriminators.FirstOrDefault(d => d.Member == i);
+                var fitness = _evaluation is not null && _evaluation.Fitness.TryGetValue(i, out var f) ? f.ToString("F3", CultureInfo.InvariantCulture) : "-";
+                lines.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{id,-8} {SettingValues.Kebab(member.Loss),-15} {_learningRates.GetValueOrDefault(i, member.LrD),10:G4} {(last is null ? "-" : last.Loss.ToString("F4", CultureInfo.InvariantCulture)),9} {fitness,8}  {NodeOf(id)}"));
+            }
+            lines.Add($"{_settings.ActiveMembers.Length} discriminator(s), aggregate {SettingValues.Kebab(_settings.Aggregate)}{(_settings.EvolveEvery > 0 ? $", evolving every {_settings.EvolveEvery} rounds" : "")}");
+            return lines;
+        }
+    }
+
+    /// <summary>
+    /// The raw signals of training health: for the generator and each member, the mean loss, score margin
+    /// D(real) - D(fake) and gradient norm over the last rounds, and the generator's gradient norm against its early level
+    /// (a collapse towards 0 is the sign of vanishing gradients), plus any non-finite value seen.
+    /// </summary>
+    private List<string> Health()
+    {
+        lock (_gate)
+        {
+            if (_recent.Count == 0) return ["no round completed yet"];
+            var recent = _recent.ToArray();
+            string Stat(IEnumerable<double> values)
+            {
+                var v = values.ToArray();
+                var mean = v.Average();
+                var std = Math.Sqrt(v.Select(x => (x - mean) * (x - mean)).Average());
+                return string.Create(CultureInfo.InvariantCulture, $"{mean,9:F4} ±{std,-8:F4}");
+            }
+            var lines = new List<string>
+            {
+                $"rounds {recent[0].Round}-{recent[^1].Round} ({recent.Length}); non-finite values so far: {_nonFinite}",
+                $"{"",-10} {"loss (mean ± std)",-19} {"D(real)-D(fake)",-19} {"grad norm",-19}",
+                $"{"generator",-10} {Stat(recent.Select(r => r.GeneratorLoss))} {"",-19} {Stat(recent.Select(r => r.GeneratorGradientNorm))}",
+            };
+            foreach (var member in recent[^1].Discriminators.Select(d => d.Member))
+            {
+                var steps = recent.SelectMany(r => r.Discriminators.Where(d => d.Member == member)).ToArray();
+                lines.Add($"{DiscriminatorCore.EntityIdOf(member),-10} {Stat(steps.Select(d => d.Loss))} {Stat(steps.Select(d => d.RealScore - d.FakeScore))} {Stat(steps.Select(d => d.GradientNorm))}");
+            }
+            var early = _early.Average(r => r.GeneratorGradientNorm);
+            var now = recent.Average(r => r.GeneratorGradientNorm);
+            if (early > 0 && recent[0].Round > _early[^1].Round)
+                lines.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"generator gradient norm: {now:G3} now vs {early:G3} over rounds {_early[0].Round}-{_early[^1].Round} (x{now / early:F2})"));
+            return lines;
+        }
+    }
+
+    private string NodeOf(string entity) => _placement.GetValueOrDefault(entity, _engine == ReferenceTrainer.EngineName ? "this process" : "-");
+
+    public void OnChange(ChangeReport report)
+    {
+        lock (_gate)
+        {
+            var before = _settings;
+            _settings = report.Settings;
+            foreach (var i in _settings.ActiveMembers)
+                if (!_learningRates.ContainsKey(i) || before.ForMember(i).LrD != _settings.ForMember(i).LrD) _learningRates[i] = _settings.ForMember(i).LrD;
+            foreach (var gone in _learningRates.Keys.Except(_settings.ActiveMembers).ToArray()) _learningRates.Remove(gone);
+        }
+    }
+
+    public void OnPlaced(IReadOnlyDictionary<string, string> nodes)
+    {
+        lock (_gate)
+        {
+            foreach (var (entity, node) in nodes) _placement[entity] = node;
+        }
+    }
+
     /// <summary>The training ended: watchers get a last line and their stream ends.</summary>
     public void Finished(long round, bool completed)
     {
@@ -175,7 +401,15 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
 
     public void OnRound(RoundReport report)
     {
-        lock (_gate) _round = report;
+        lock (_gate)
+        {
+            _round = report;
+            _recent.Enqueue(report);
+            if (_recent.Count > HealthWindow) _recent.Dequeue();
+            if (_early.Count < HealthWindow) _early.Add(report);
+            if (!double.IsFinite(report.GeneratorLoss) || !double.IsFinite(report.GeneratorGradientNorm)
+                || report.Discriminators.Any(d => !double.IsFinite(d.Loss) || !double.IsFinite(d.GradientNorm))) _nonFinite++;
+        }
     }
 
     public void OnEvaluation(EvaluationReport report)
@@ -190,7 +424,11 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
 
     public void OnEvolution(EvolutionReport report)
     {
-        lock (_gate) _evolutions++;
+        lock (_gate)
+        {
+            _evolutions++;
+            if (report.Best != report.Worst) _learningRates[report.Worst] = report.NewLearningRate;
+        }
     }
 
     public void OnCheckpoint(long round, string path)
@@ -223,13 +461,13 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
                 string.Create(CultureInfo.InvariantCulture, $"phase      {phase} (engine {_engine}, dataset {SettingKeys(_settings.Dataset)}, loss {SettingKeys(_settings.Loss)}, unroll {_settings.Unroll})"),
                 Line(),
                 string.Create(CultureInfo.InvariantCulture, $"evaluated  {(_evaluation is null ? "not yet" : $"at round {_evaluation.Round}")}; checkpoint {_lastCheckpoint ?? "none yet"}; evolutions {_evolutions}"),
-                $"{"member",-8} {"loss",10} {"penalty",10} {"D(real)",10} {"D(fake)",10} {"fitness",8}",
+                $"{"member",-8} {"loss",10} {"penalty",10} {"D(real)",10} {"D(fake)",10} {"fitness",8}  node",
             };
             foreach (var d in _round?.Discriminators ?? [])
             {
                 var fitness = _evaluation is not null && _evaluation.Fitness.TryGetValue(d.Member, out var f) ? f.ToString("F3", CultureInfo.InvariantCulture) : "-";
                 lines.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{DiscriminatorCore.EntityIdOf(d.Member),-8} {d.Loss,10:F4} {d.Penalty,10:F4} {d.RealScore,10:F3} {d.FakeScore,10:F3} {fitness,8}"));
+                    $"{DiscriminatorCore.EntityIdOf(d.Member),-8} {d.Loss,10:F4} {d.Penalty,10:F4} {d.RealScore,10:F3} {d.FakeScore,10:F3} {fitness,8}  {NodeOf(DiscriminatorCore.EntityIdOf(d.Member))}"));
             }
             return lines;
         }

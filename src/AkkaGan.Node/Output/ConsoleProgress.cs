@@ -86,6 +86,13 @@ public sealed class ConsoleProgress : ITrainingObserver
         if (_task is null) Log($"round {round}: checkpoint {path}");
     }
 
+    public void OnChange(ChangeReport report)
+    {
+        var text = $"round {report.Round}: {report.Description} from round {report.Round + 1}";
+        if (_task is null) Log(text);
+        else Console.Error.WriteLine("change: " + text);
+    }
+
     private string Line(long round)
     {
         var losses = _last is null ? "" : string.Create(CultureInfo.InvariantCulture, $" | G {_last.GeneratorLoss:F3} D {_last.MeanDiscriminatorLoss:F3}");
@@ -110,4 +117,6 @@ public sealed class CompositeObserver(params ITrainingObserver[] observers) : IT
     public void OnEvaluation(EvaluationReport report) { foreach (var o in observers) o.OnEvaluation(report); }
     public void OnEvolution(EvolutionReport report) { foreach (var o in observers) o.OnEvolution(report); }
     public void OnCheckpoint(long round, string path) { foreach (var o in observers) o.OnCheckpoint(round, path); }
+    public void OnChange(ChangeReport report) { foreach (var o in observers) o.OnChange(report); }
+    public void OnPlaced(IReadOnlyDictionary<string, string> nodes) { foreach (var o in observers) o.OnPlaced(nodes); }
 }

@@ -147,6 +147,16 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["origin"] = origin,
         }.ToJsonString());
 
+    /// <summary>Records a change as applied by the engine (<c>"event":"change"</c>): it holds from <c>round</c> + 1.</summary>
+    public void OnChange(ChangeReport report)
+        => WriteMetrics(new JsonObject
+        {
+            ["event"] = "change",
+            ["round"] = report.Round,
+            ["time"] = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            ["change"] = report.Description,
+        }.ToJsonString());
+
     // Evaluations and evolutions arrive on the engine's thread, control commands on the control host's.
     private void WriteMetrics(string line)
     {

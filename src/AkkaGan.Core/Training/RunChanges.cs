@@ -1,0 +1,57 @@
+using AkkaGan.Core.Settings;
+
+namespace AkkaGan.Core.Training;
+
+/// <summary>
+/// A change an operator makes to a running training (the control plane's <c>gan set</c>, <c>gan population add</c>,
+/// <c>gan population remove</c>). Every engine applies it between rounds through <see cref="RunChanges.Plan"/>, so the
+/// same change after the same round gives the same parameters on every engine.
+/// </summary>
+public abstract record RunChange;
+
+/// <summary>Set a live hyper-parameter (<see cref="LiveSettings.Keys"/>), for one member or for all.</summary>
+public sealed record SetSetting(string Key, string Value, int? Member = null) : RunChange;
+
+/// <summary>Grow the population by one member with its own overrides (loss, learning rate, regularizers).</summary>
+public sealed record AddDiscriminator(MemberOverrides Overrides) : RunChange;
+
+/// <summary>Take a member out of the population (its state is dropped; its id is not reused).</summary>
+public sealed record RemoveDiscriminator(int Member) : RunChange;
+
+/// <summary>An applied change: it holds from round <see cref="Round"/> + 1 on.</summary>
+/// <param name="Round">Rounds completed when the change was applied.</param>
+/// <param name="Description">What changed, e.g. <c>lr-d = 0.0005 (every discriminator)</c>.</param>
+/// <param name="Settings">The run's settings from then on.</param>
+public sealed record ChangeReport(long Round, string Description, TrainingSettings Settings);
+
+/// <summary>What applying a change means: the new settings, and which member joined or left.</summary>
+/// <param name="ResetLearningRate">Members whose optimizer learning rate is set from the new settings (lr-d changed).</param>
+public sealed record ChangePlan(TrainingSettings Settings, string Description, int? Added, int? Removed, IReadOnlySet<int> ResetLearningRate);
+
+public static class RunChanges
+{
+    /// <summary>
+    /// Validates <paramref name="change"/> against the current settings and says what it does; throws
+    /// <see cref="SettingsException"/> naming the problem (nothing is applied then).
+    /// </summary>
+    public static ChangePlan Plan(TrainingSettings settings, RunChange change)
+    {
+        switch (change)
+        {
+            case SetSetting set:
+                var updated = LiveSettings.Apply(settings, set.Key, set.Value, set.Member);
+                var who = set.Member is { } m ? $"d-{m}" : LiveSettings.Find(set.Key).PerMember ? "every discriminator" : null;
+                IReadOnlySet<int> reset = set.Key != "lr-d" ? new HashSet<int>()
+                    : set.Member is { } one ? new HashSet<int> { one } : new HashSet<int>(updated.ActiveMembers);
+                return new ChangePlan(updated, $"{set.Key} = {set.Value.Trim()}{(who is null ? "" : $" ({who})")}", null, null, reset);
+            case AddDiscriminator add:
+                var (grown, id) = LiveSettings.AddMember(settings, add.Overrides);
+                var member = grown.ForMember(id);
+                return new ChangePlan(grown, $"added d-{id} (loss {SettingValues.Kebab(member.Loss)}, lr-d {SettingValues.Format(member.LrD)})", id, null, new HashSet<int>());
+            case RemoveDiscriminator remove:
+                return new ChangePlan(LiveSettings.RemoveMember(settings, remove.Member), $"removed d-{remove.Member}", null, remove.Member, new HashSet<int>());
+            default:
+                throw new SettingsException($"unknown change {change}");
+        }
+    }
+}
