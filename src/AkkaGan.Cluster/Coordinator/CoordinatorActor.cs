@@ -45,6 +45,17 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private bool _idle;
     private Gather? _gather;
     private readonly Queue<(RunChange Change, IActorRef Requester)> _changes = new();
+    // Fault tolerance: members left out of rounds, those being restored (and since when), the last full checkpoint.
+    private readonly HashSet<int> _suspended = [];
+    private readonly Dictionary<int, Recovery> _recovering = [];
+    private Checkpoint? _lastCheckpoint;
+    private DateTime _nextProbe = DateTime.MinValue;
+
+    /// <summary>How often suspended members are asked to recover, and how long the coordinator waits below the quorum between checks.</summary>
+    internal static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>The members taking part in rounds: the population without the suspended ones.</summary>
+    private int[] Participants => [.. _members.Where(m => !_suspended.Contains(m))];
 
     public CoordinatorActor(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout)
     {
@@ -69,6 +80,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _members = _settings.ActiveMembers;
         _learningRates = _members.ToDictionary(i => i, i => _settings.ForMember(i).LrD);
         _round = m.Resume?.Metadata.Round ?? 0;
+        _lastCheckpoint = m.Resume;
         Become(Running);
 
         _generator.Tell(new G.Configure(GeneratorId.Default, m.SettingsJson, Self));
@@ -124,6 +136,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         });
         // Reassembled answers go to the gather directly (OnReceive would run the constructor's behavior, not this one).
         Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, Answer));
+        Receive<RetryRound>(_ => WakeIfIdle());
         Receive<GatherTimedOut>(t =>
         {
             if (_gather is not { } g || g.Id != t.Id) return;
@@ -136,7 +149,20 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>An entity's answer: counted by the open gather, if it is one of the answers gathers wait for.</summary>
     private void Answer(object message)
     {
-        if (_gather is { } g && message is (D.Configured or G.Configured or D.TrainStepDone or G.GeneratorStepped or D.FitnessMeasured
+        // Answers of a member being restored belong to its recovery, never to a gather.
+        if (message is D.Configured configured && _recovering.ContainsKey(configured.Discriminator.Member))
+        {
+            Recovered(configured);
+            return;
+        }
+        if (message is D.CommandRejected refused && _recovering.ContainsKey(refused.Discriminator.Member)
+            && refused.Command is nameof(D.Configure) or nameof(D.RestoreSnapshot))
+        {
+            _log.Warning("recovery of {0} failed: {1}", refused.Discriminator, refused.Reason);
+            _recovering.Remove(refused.Discriminator.Member);
+            return;
+        }
+        if (_gather is { } g && (g.Accept is null || g.Accept(message)) && message is (D.Configured or G.Configured or D.TrainStepDone or G.GeneratorStepped or D.FitnessMeasured
                 or D.WeightsAdopted or G.SamplesProduced or D.SnapshotTaken or G.SnapshotTaken or D.SettingsApplied or G.SettingsApplied
                 or D.CommandRejected or G.CommandRejected))
         {
@@ -148,10 +174,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Waits for <paramref name="expected"/> answers (or the step timeout), then continues.</summary>
-    private void Expect(string name, int expected, Action<IReadOnlyList<object>> then, bool all = false, TimeSpan? timeout = null)
+    /// <param name="accept">Which answers count (e.g. only this round's, only the participants'); null: every answer type above.</param>
+    private void Expect(string name, int expected, Action<IReadOnlyList<object>> then, bool all = false, TimeSpan? timeout = null, Func<object, bool>? accept = null)
     {
         var id = Guid.NewGuid();
-        _gather = new Gather(id, name, expected, [], then, all);
+        _gather = new Gather(id, name, expected, [], then, all, accept);
         Timers.StartSingleTimer(nameof(GatherTimedOut), new GatherTimedOut(id), timeout ?? _stepTimeout);
     }
 
@@ -199,6 +226,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             _idle = true;
             return;
         }
+        ProbeSuspended();
+        if (Participants.Length < _settings.Quorum)
+        {
+            // Below the quorum: no round until enough members are back; look again shortly (a stop still works).
+            _idle = true;
+            Timers.StartSingleTimer(nameof(RetryRound), new RetryRound(), ProbeInterval);
+            return;
+        }
         PlayRound(_round + 1);
     }
 
@@ -217,19 +252,35 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// </summary>
     private void PlayRound(long round)
     {
-        var selected = Aggregation.SelectMembers(_settings, _members, round);
-        _generator.Tell(new G.RunRound(GeneratorId.Default, round, _settings.NCritic, _members, selected, _stepTimeout, Self));
+        var participants = Participants;
+        var selected = Aggregation.SelectMembers(_settings, participants, round);
+        _generator.Tell(new G.RunRound(GeneratorId.Default, round, _settings.NCritic, participants, selected, _stepTimeout, Self));
+        // Only this round's answers from the members taking part count (a late answer of an earlier round does not).
+        bool ThisRound(object answer) => answer switch
+        {
+            D.TrainStepDone d => d.Round == round && participants.Contains(d.Discriminator.Member),
+            D.CommandRejected r => r.Round == round && participants.Contains(r.Discriminator.Member),
+            G.GeneratorStepped stepped => stepped.Round == round,
+            G.CommandRejected r => r.Round == round,
+            _ => false,
+        };
         // The generator times out silent discriminators itself after the step timeout; wait for its answer beyond that.
-        Expect($"round {round}", _settings.NCritic * _members.Length + 1, timeout: 2 * _stepTimeout + TimeSpan.FromSeconds(1), then: answers =>
+        Expect($"round {round}", _settings.NCritic * participants.Length + 1, accept: ThisRound, timeout: 2 * _stepTimeout + TimeSpan.FromSeconds(1), then: answers =>
         {
             if (answers.OfType<G.GeneratorStepped>().FirstOrDefault() is not { } stepped)
             {
-                Finish(false, $"generator step of round {round} failed");
+                RollBack($"the generator did not complete round {round}");
                 return;
             }
-            var last = new D.TrainStepDone[_members.Length];
+            var last = new D.TrainStepDone[participants.Length];
             foreach (var done in answers.OfType<D.TrainStepDone>().OrderBy(d => d.CriticStep))
-                last[Array.IndexOf(_members, done.Discriminator.Member)] = done;
+                last[Array.IndexOf(participants, done.Discriminator.Member)] = done;
+            // A member that missed a critic step or the feedback (its node died, its entity lost its state) is left out
+            // from the next round on, and restored from the last checkpoint in the background.
+            var complete = answers.OfType<D.TrainStepDone>().GroupBy(d => d.Discriminator.Member)
+                .Where(g => g.Count() == _settings.NCritic).Select(g => g.Key).ToHashSet();
+            foreach (var missing in participants.Where(m => !complete.Contains(m) || (selected.Contains(m) && !stepped.Answered.Contains(m))))
+                Suspend(missing, round);
             _round = round;
             var results = last.Where(d => d is not null)
                 .Select(d => new DiscriminatorStepResult(d.Discriminator.Member, d.Round, d.CriticStep, d.Loss, d.Penalty, d.RealScore, d.FakeScore, d.GradientNorm))
@@ -253,8 +304,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Fitness(Action<Dictionary<int, double>> then)
     {
-        _generator.Tell(new G.ProduceFitnessBatch(GeneratorId.Default, _round, _members, Self));
-        Expect("fitness", _members.Length, answers => then(answers.OfType<D.FitnessMeasured>().ToDictionary(f => f.Discriminator.Member, f => f.Fitness)));
+        var participants = Participants;
+        _generator.Tell(new G.ProduceFitnessBatch(GeneratorId.Default, _round, participants, Self));
+        Expect("fitness", participants.Length, answers => then(answers.OfType<D.FitnessMeasured>().ToDictionary(f => f.Discriminator.Member, f => f.Fitness)));
     }
 
     private void Evolve(Action next) => Fitness(fitness =>
@@ -307,21 +359,25 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Checkpoint(Action next)
     {
+        var participants = Participants;
         _generator.Tell(new G.GetSnapshot(GeneratorId.Default, _round, Self));
-        foreach (var i in _members) _discriminators.Tell(new D.GetSnapshot(new DiscriminatorId(i), _round, Self));
-        Expect("checkpoint", 1 + _members.Length, answers =>
+        foreach (var i in participants) _discriminators.Tell(new D.GetSnapshot(new DiscriminatorId(i), _round, Self));
+        Expect("checkpoint", 1 + participants.Length, answers =>
         {
-            if (answers.Count < 1 + _members.Length)
+            var taken = answers.OfType<D.SnapshotTaken>().ToDictionary(s => s.Discriminator.Member, s => s.Snapshot);
+            // A suspended member keeps its state of the last checkpoint (what it will be restored to).
+            foreach (var i in _members.Where(_suspended.Contains))
+                if (_lastCheckpoint?.Entities.FirstOrDefault(e => e.EntityId == DiscriminatorCore.EntityIdOf(i)) is { } kept) taken[i] = kept;
+            if (answers.OfType<G.SnapshotTaken>().FirstOrDefault() is not { } generator || _members.Any(i => !taken.ContainsKey(i)))
             {
                 // A checkpoint must hold every entity; skip this one rather than write a partial state.
                 _log.Warning("checkpoint of round {0} skipped: {1} of {2} entities sent their snapshot", _round, answers.Count, 1 + _members.Length);
                 next();
                 return;
             }
-            var generator = answers.OfType<G.SnapshotTaken>().Select(s => s.Snapshot);
-            var discriminators = answers.OfType<D.SnapshotTaken>().OrderBy(s => s.Discriminator.Member).Select(s => s.Snapshot);
             var metadata = new CheckpointMetadata(_round, _settings.Seed, SettingsJson.Serialize(_settings), "cluster", DateTimeOffset.UtcNow);
-            _observer.Tell(new C.CheckpointTaken(new Checkpoint(metadata, [.. generator, .. discriminators])));
+            _lastCheckpoint = new Checkpoint(metadata, [generator.Snapshot, .. _members.Select(i => taken[i])]);
+            _observer.Tell(new C.CheckpointTaken(_lastCheckpoint));
             next();
         });
     }
@@ -404,7 +460,121 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         });
     }
 
-    private sealed record Gather(Guid Id, string Name, int Expected, List<object> Answers, Action<IReadOnlyList<object>> Then, bool All);
+    /// <summary>Leaves a member out of rounds until it is restored (<see cref="ProbeSuspended"/>).</summary>
+    private void Suspend(int member, long round)
+    {
+        if (!_suspended.Add(member)) return;
+        _log.Warning("d-{0} missed round {1}: left out until it is restored from the last checkpoint", member, round);
+        Fault(DiscriminatorCore.EntityIdOf(member), "suspended", $"missed round {round}; {Participants.Length} of {_members.Length} discriminators take part (quorum {_settings.Quorum})");
+        _nextProbe = DateTime.MinValue;
+    }
+
+    /// <summary>
+    /// Asks every suspended member to recover: configure it again (its entity may have been re-homed on another node
+    /// with no state, or its node may still be down: the shard region buffers the command until it lands), then restore
+    /// it from the last checkpoint. Its answers arrive while rounds go on (<see cref="Recovered"/>).
+    /// </summary>
+    private void ProbeSuspended()
+    {
+        var now = DateTime.UtcNow;
+        if (_suspended.Count == 0 || now < _nextProbe) return;
+        _nextProbe = now + ProbeInterval;
+        var json = SettingsJson.Serialize(_settings);
+        foreach (var member in _suspended)
+        {
+            if (_recovering.TryGetValue(member, out var running) && now - running.Started < 2 * _stepTimeout) continue;
+            _recovering[member] = new Recovery(RecoveryPhase.Configuring, now);
+            var settings = _settings.ForMember(member);
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(member), json, settings.Loss, settings.LrD, Self));
+        }
+    }
+
+    private void Recovered(D.Configured configured)
+    {
+        var member = configured.Discriminator.Member;
+        var phase = _recovering[member].Phase;
+        var snapshot = _lastCheckpoint?.Entities.FirstOrDefault(e => e.EntityId == configured.Discriminator.EntityId);
+        if (phase == RecoveryPhase.Configuring && snapshot is not null)
+        {
+            _recovering[member] = _recovering[member] with { Phase = RecoveryPhase.Restoring };
+            _wire.Tell(_discriminators, new D.RestoreSnapshot(configured.Discriminator, snapshot, Self), Self);
+            return;
+        }
+        _recovering.Remove(member);
+        if (!_suspended.Remove(member)) return; // removed from the population meanwhile
+        if (snapshot is not null) _learningRates[member] = snapshot.LearningRate;
+        _observer.Tell(new C.Placed(new Dictionary<string, string> { [configured.Discriminator.EntityId] = configured.Node }));
+        Fault(configured.Discriminator.EntityId, "recovered", snapshot is null
+            ? $"re-initialised on {configured.Node} (no checkpoint yet) and taking part from round {_round + 1}"
+            : $"restored from the checkpoint of round {_lastCheckpoint!.Metadata.Round} on {configured.Node}, taking part from round {_round + 1}");
+        WakeIfIdle();
+    }
+
+    /// <summary>
+    /// The generator lost its state or its node: every entity goes back to the last checkpoint (or to round 0 without
+    /// one) and the rounds since are played again, as <c>akkagan train --resume</c> would, but without a restart.
+    /// </summary>
+    private void RollBack(string reason, int attempt = 1)
+    {
+        const int attempts = 10;
+        var to = _lastCheckpoint?.Metadata.Round ?? 0;
+        if (attempt == 1) Fault(GeneratorCore.EntityId, "rolled-back", $"{reason}: every entity goes back to round {to}, {_round - to} round(s) are redone");
+        var json = SettingsJson.Serialize(_settings);
+        var participants = Participants;
+        _generator.Tell(new G.Configure(GeneratorId.Default, json, Self));
+        foreach (var i in participants)
+        {
+            var member = _settings.ForMember(i);
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(i), json, member.Loss, member.LrD, Self));
+        }
+        Expect("recover: configure", 1 + participants.Length, accept: a => a is G.Configured or D.Configured or G.CommandRejected or D.CommandRejected, then: configured =>
+        {
+            if (!configured.OfType<G.Configured>().Any())
+            {
+                if (attempt >= attempts)
+                {
+                    Finish(false, $"{reason}; the generator could not be recovered after {attempts} attempts");
+                    return;
+                }
+                _log.Warning("generator not recovered yet (attempt {0} of {1}); retrying", attempt, attempts);
+                RollBack(reason, attempt + 1);
+                return;
+            }
+            foreach (var i in participants.Where(i => !configured.OfType<D.Configured>().Any(c => c.Discriminator.Member == i))) Suspend(i, _round);
+            if (_lastCheckpoint is not { } checkpoint)
+            {
+                _round = 0;
+                NextRound();
+                return;
+            }
+            var restoring = Participants;
+            _wire.Tell(_generator, new G.RestoreSnapshot(GeneratorId.Default, checkpoint.Entity(GeneratorCore.EntityId), Self), Self);
+            foreach (var i in restoring)
+            {
+                var snapshot = checkpoint.Entity(DiscriminatorCore.EntityIdOf(i));
+                _learningRates[i] = snapshot.LearningRate;
+                _wire.Tell(_discriminators, new D.RestoreSnapshot(new DiscriminatorId(i), snapshot, Self), Self);
+            }
+            Expect("recover: restore", 1 + restoring.Length, all: true, then: _ =>
+            {
+                _round = checkpoint.Metadata.Round;
+                NextRound();
+            });
+        });
+    }
+
+    private void Fault(string entity, string kind, string detail)
+    {
+        _observer.Tell(new C.Faulted(new FaultReport(_round, entity, kind, detail)));
+    }
+
+    private enum RecoveryPhase { Configuring, Restoring }
+
+    private sealed record Recovery(RecoveryPhase Phase, DateTime Started);
+
+    private sealed record RetryRound;
+
+    private sealed record Gather(Guid Id, string Name, int Expected, List<object> Answers, Action<IReadOnlyList<object>> Then, bool All, Func<object, bool>? Accept);
 
     private sealed record GatherTimedOut(Guid Id);
 }

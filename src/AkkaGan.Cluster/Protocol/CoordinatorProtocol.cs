@@ -44,6 +44,9 @@ public static class CoordinatorProtocol
 
     public sealed record RoundCompleted(RoundReport Report);
 
+    /// <summary>A fault detected or handled: a member suspended or recovered, a roll-back to the last checkpoint.</summary>
+    public sealed record Faulted(FaultReport Report);
+
     public sealed record Evaluated(EvaluationReport Report);
 
     public sealed record Evolved(EvolutionReport Report);

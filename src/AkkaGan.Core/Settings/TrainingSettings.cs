@@ -98,6 +98,12 @@ public sealed record TrainingSettings
     /// <summary>Relative learning-rate perturbation of an evolved discriminator (0.2: multiplied by 0.8 or 1.2).</summary>
     public double LrPerturbation { get; init; } = 0.2;
 
+    /// <summary>
+    /// Cluster engine: discriminators that must take part in a round. Members that miss a round (lost with their node)
+    /// are left out and restored from the last checkpoint; with fewer than this the coordinator waits for them.
+    /// </summary>
+    public int Quorum { get; init; } = 1;
+
     public int NCritic { get; init; } = 1;
     public int Rounds { get; init; } = 3000;
     public int Batch { get; init; } = 512;
@@ -188,6 +194,8 @@ public sealed record TrainingSettings
         if (Discriminators > 0 && active == 0) errors.Add("the population needs at least one discriminator");
         if (Aggregate == AggregationKind.Subset && (SubsetSize < 1 || SubsetSize > active))
             errors.Add($"subset-size must be between 1 and the population size ({active}) with aggregate=subset (got {SubsetSize})");
+        Positive("quorum", Quorum);
+        if (Discriminators > 0 && Quorum > active) errors.Add($"quorum ({Quorum}) exceeds the population size ({active})");
         if (EvolveEvery > 0 && active < 2)
             errors.Add("evolve-every needs a population: 2 or more discriminators, or evolve-every 0");
         if (Loss == LossKind.Wasserstein && ClipValue == 0 && GradientPenalty == 0)

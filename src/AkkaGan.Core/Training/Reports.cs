@@ -19,6 +19,12 @@ public sealed record EvaluationReport(long Round, MixtureMetrics? Mixture, float
 /// <summary>A population change: the worst member received the best one's weights with a perturbed learning rate.</summary>
 public sealed record EvolutionReport(long Round, int Best, int Worst, double BestFitness, double WorstFitness, double NewLearningRate);
 
+/// <summary>
+/// A fault the cluster engine handled: a member left out of rounds (<c>suspended</c>), restored and taking part again
+/// (<c>recovered</c>), or the run rolled back to its last checkpoint (<c>rolled-back</c>, with the rounds redone).
+/// </summary>
+public sealed record FaultReport(long Round, string Entity, string Event, string Detail);
+
 /// <summary>Receives what a training engine does, for progress display and output files.</summary>
 public interface ITrainingObserver
 {
@@ -30,4 +36,6 @@ public interface ITrainingObserver
     void OnChange(ChangeReport report) { }
     /// <summary>Where each entity runs (entity id -> node address), when known (cluster engine).</summary>
     void OnPlaced(IReadOnlyDictionary<string, string> nodes) { }
+    /// <summary>A fault was detected or handled (cluster engine).</summary>
+    void OnFault(FaultReport report) { }
 }

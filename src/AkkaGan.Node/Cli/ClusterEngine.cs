@@ -161,6 +161,7 @@ internal static class ClusterEngine
                 observer.OnPlaced(m.Nodes);
             });
             Receive<C.RunChanged>(m => observer.OnChange(m.Report));
+            Receive<C.Faulted>(m => observer.OnFault(m.Report));
             Receive<C.RoundCompleted>(m => observer.OnRound(m.Report));
             Receive<C.Evaluated>(m => observer.OnEvaluation(m.Report));
             Receive<C.Evolved>(m => observer.OnEvolution(m.Report));

@@ -63,6 +63,7 @@ public static class SettingKeys
             (s, v) => s with { Members = ParseMembers(v) }),
         new("train.evolve-every", "ROUNDS", "Population evolution interval: worst D takes the best's weights (0 = off)", (s, v) => s with { EvolveEvery = Int(v) }),
         new("train.lr-perturbation", "P", "Evolved D's learning rate is the best's times (1 - P) or (1 + P)", (s, v) => s with { LrPerturbation = Double(v) }),
+        new("train.quorum", "N", "Cluster engine: discriminators a round needs; members lost with a node are left out and restored from the last checkpoint, below N the coordinator waits", (s, v) => s with { Quorum = Int(v) }),
         new("train.n-critic", "N", "Discriminator steps per round (a round = n-critic D steps + 1 G step)", (s, v) => s with { NCritic = Int(v) }),
         new("train.rounds", "N", "Rounds to train", (s, v) => s with { Rounds = Int(v) }),
         new("train.batch", "N", "Batch size of every D and G step", (s, v) => s with { Batch = Int(v) }),

@@ -37,6 +37,7 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
     private readonly Queue<RoundReport> _recent = new();
     private readonly List<RoundReport> _early = [];
     private long _nonFinite;
+    private readonly List<FaultReport> _faults = [];
 
     /// <param name="record">Records a change made through the control plane (metrics.jsonl and the console).</param>
     public GanPalette(TrainingSettings settings, string engine, Func<double> roundsPerSecond, Action stop, RunControl steering, Action<string> record)
@@ -364,6 +365,15 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
         }
     }
 
+    /// <summary>Members suspended and not recovered since (from the fault history).</summary>
+    private List<string> Suspended()
+        => [.. _faults.GroupBy(f => f.Entity).Where(g => g.Any(f => f.Event == "suspended") && g.Last(f => f.Event is "suspended" or "recovered").Event == "suspended").Select(g => g.Key).Order(StringComparer.Ordinal)];
+
+    public void OnFault(FaultReport report)
+    {
+        lock (_gate) _faults.Add(report);
+    }
+
     private string NodeOf(string entity) => _placement.GetValueOrDefault(entity, _engine == ReferenceTrainer.EngineName ? "this process" : "-");
 
     public void OnChange(ChangeReport report)
@@ -461,6 +471,9 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
                 string.Create(CultureInfo.InvariantCulture, $"phase      {phase} (engine {_engine}, dataset {SettingKeys(_settings.Dataset)}, loss {SettingKeys(_settings.Loss)}, unroll {_settings.Unroll})"),
                 Line(),
                 string.Create(CultureInfo.InvariantCulture, $"evaluated  {(_evaluation is null ? "not yet" : $"at round {_evaluation.Round}")}; checkpoint {_lastCheckpoint ?? "none yet"}; evolutions {_evolutions}"),
+                Suspended() is { Count: > 0 } suspended
+                    ? $"faults     {_faults.Count}; left out: {string.Join(", ", suspended)} (restoring from the last checkpoint; quorum {_settings.Quorum})"
+                    : $"faults     {_faults.Count}{(_faults.Count > 0 ? $", last: round {_faults[^1].Round} {_faults[^1].Entity} {_faults[^1].Event}" : "")}",
                 $"{"member",-8} {"loss",10} {"penalty",10} {"D(real)",10} {"D(fake)",10} {"fitness",8}  node",
             };
             foreach (var d in _round?.Discriminators ?? [])

@@ -93,6 +93,13 @@ public sealed class ConsoleProgress : ITrainingObserver
         else Console.Error.WriteLine("change: " + text);
     }
 
+    public void OnFault(FaultReport report)
+    {
+        var text = $"round {report.Round}: {report.Entity} {report.Event}: {report.Detail}";
+        if (_task is null) Log(text);
+        else Console.Error.WriteLine("fault: " + text);
+    }
+
     private string Line(long round)
     {
         var losses = _last is null ? "" : string.Create(CultureInfo.InvariantCulture, $" | G {_last.GeneratorLoss:F3} D {_last.MeanDiscriminatorLoss:F3}");
@@ -119,4 +126,5 @@ public sealed class CompositeObserver(params ITrainingObserver[] observers) : IT
     public void OnCheckpoint(long round, string path) { foreach (var o in observers) o.OnCheckpoint(round, path); }
     public void OnChange(ChangeReport report) { foreach (var o in observers) o.OnChange(report); }
     public void OnPlaced(IReadOnlyDictionary<string, string> nodes) { foreach (var o in observers) o.OnPlaced(nodes); }
+    public void OnFault(FaultReport report) { foreach (var o in observers) o.OnFault(report); }
 }

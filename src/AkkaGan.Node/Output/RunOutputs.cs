@@ -24,6 +24,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private long _startRound;
     private readonly string _engine;
+    private readonly List<FaultReport> _faults = [];
     private RoundReport? _lastRound;
     private int _evolutions;
 
@@ -157,6 +158,27 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["change"] = report.Description,
         }.ToJsonString());
 
+    private JsonArray FaultsJson()
+    {
+        lock (_faults)
+            return [.. _faults.Select(f => (JsonNode)new JsonObject { ["round"] = f.Round, ["entity"] = f.Entity, ["fault"] = f.Event, ["detail"] = f.Detail })];
+    }
+
+    /// <summary>Records a fault the engine handled (<c>"event":"fault"</c>); summary.json lists them too.</summary>
+    public void OnFault(FaultReport report)
+    {
+        lock (_faults) _faults.Add(report);
+        WriteMetrics(new JsonObject
+        {
+            ["event"] = "fault",
+            ["round"] = report.Round,
+            ["time"] = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            ["entity"] = report.Entity,
+            ["fault"] = report.Event,
+            ["detail"] = report.Detail,
+        }.ToJsonString());
+    }
+
     // Evaluations and evolutions arrive on the engine's thread, control commands on the control host's.
     private void WriteMetrics(string line)
     {
@@ -186,6 +208,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["generator_loss"] = _lastRound?.GeneratorLoss,
             ["discriminator_loss"] = _lastRound?.MeanDiscriminatorLoss,
             ["evolutions"] = _evolutions,
+            ["faults"] = FaultsJson(),
             ["rss_mb"] = Math.Round(Environment.WorkingSet / 1048576.0, 1),
             ["last_checkpoint"] = LastCheckpoint is null ? null : Path.GetRelativePath(Directory, LastCheckpoint),
             ["last_samples_png"] = LastSamplePng is null ? null : Path.GetRelativePath(Directory, LastSamplePng),

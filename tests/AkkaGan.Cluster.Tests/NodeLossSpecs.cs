@@ -1,0 +1,118 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using AkkaGan.Cluster.Coordinator;
+using AkkaGan.Cluster.Discriminator;
+using AkkaGan.Cluster.Generator;
+using AkkaGan.Cluster.Hosting;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
+
+namespace AkkaGan.Cluster.Tests;
+
+/// <summary>
+/// Losing a discriminator node mid-run (three ActorSystems in one process): its entities land on the surviving node
+/// with no state, miss a round, are left out, restored from the last checkpoint and re-admitted; the run completes.
+/// </summary>
+public sealed class NodeLossSpecs : IAsyncLifetime
+{
+    private readonly List<IHost> _hosts = [];
+
+    private static IHost Node(string[] roles, Address? seed, Action<AkkaConfigurationBuilder> entities)
+        => new HostBuilder()
+            .ConfigureServices(services => services.AddAkka("akkagan-loss", builder =>
+            {
+                builder.AddHocon(AkkaGanConfig.Default(), HoconAddMode.Append)
+                    .WithRemoting("127.0.0.1", 0)
+                    .WithClustering(new ClusterOptions { Roles = roles })
+                    .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(seed ?? Akka.Cluster.Cluster.Get(system).SelfAddress));
+                entities(builder);
+            }))
+            .Build();
+
+    private static ActorSystem System(IHost host) => host.Services.GetRequiredService<ActorSystem>();
+
+    public async Task InitializeAsync()
+    {
+        // A short step timeout: a member that does not answer is left out after 3 s instead of a minute.
+        var a = Node([Roles.Coordinator, Roles.Generator], null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(3)));
+        await a.StartAsync();
+        _hosts.Add(a);
+        var seed = Akka.Cluster.Cluster.Get(System(a)).SelfAddress;
+        for (var i = 0; i < 2; i++)
+        {
+            var node = Node([Roles.Discriminator], seed, b => b.AddDiscriminators(RunData.Create));
+            await node.StartAsync();
+            _hosts.Add(node);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var host in Enumerable.Reverse(_hosts))
+        {
+            await host.StopAsync();
+            host.Dispose();
+        }
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task A_lost_discriminator_node_should_cost_its_members_one_round_and_never_the_run()
+    {
+        var systemA = System(_hosts[0]);
+        var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
+        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
+        var settings = new TrainingSettings
+        {
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 400, EvalEvery = 400, CheckpointEvery = 10, EvalSamples = 200,
+            Unroll = 1, Discriminators = 2,
+        };
+        var probe = kit.CreateTestProbe();
+        _hosts[0].Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>()
+            .Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+
+        var placed = probe.FishForMessage<C.Placed>(_ => true, TimeSpan.FromSeconds(60)).Nodes;
+        // Stop the node that hosts d-0 once the first checkpoints are taken.
+        var victim = _hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == placed["d-0"]);
+        probe.FishForMessage<C.RoundCompleted>(r => r.Report.Round >= 25, TimeSpan.FromSeconds(60));
+        var stopping = victim.StopAsync();
+
+        var events = new List<object>();
+        while (true)
+        {
+            var message = probe.ExpectMsg<object>(TimeSpan.FromSeconds(90));
+            events.Add(message);
+            if (message is C.TrainingFinished finished)
+            {
+                Assert.True(finished.Completed, finished.Reason);
+                Assert.Equal(settings.Rounds, finished.Round);
+                break;
+            }
+        }
+        await stopping;
+        _hosts.Remove(victim);
+        victim.Dispose();
+
+        var faults = events.OfType<C.Faulted>().Select(f => f.Report).ToList();
+        var suspended = Assert.Single(faults, f => f.Event == "suspended" && f.Entity == "d-0");
+        var recovered = Assert.Single(faults, f => f.Event == "recovered" && f.Entity == "d-0");
+        Assert.Contains("restored from the checkpoint of round", recovered.Detail);
+        Assert.True(recovered.Round >= suspended.Round);
+        Assert.DoesNotContain(faults, f => f.Event == "rolled-back");
+        // Until the recovery, rounds went on with the other member; afterwards both take part again.
+        var rounds = events.OfType<C.RoundCompleted>().Select(r => r.Report).ToList();
+        Assert.Contains(rounds, r => r.Round > suspended.Round && r.Discriminators.Select(d => d.Member).SequenceEqual([1]));
+        Assert.All(rounds.Where(r => r.Round > recovered.Round + 1), r => Assert.Equal([0, 1], r.Discriminators.Select(d => d.Member)));
+        var final = events.OfType<C.CheckpointTaken>().Last().Checkpoint;
+        Assert.Equal(["g-0", "d-0", "d-1"], final.Entities.Select(e => e.EntityId));
+        // d-0 now lives on the surviving discriminator node.
+        var survivor = Akka.Cluster.Cluster.Get(System(_hosts[1])).SelfAddress.ToString();
+        Assert.Equal(survivor, events.OfType<C.Placed>().Last(p => p.Nodes.ContainsKey("d-0")).Nodes["d-0"]);
+    }
+}
