@@ -59,6 +59,7 @@ public sealed class ShardingPaletteSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal([Cluster.SelfAddress.ToString(), shards.ToString(), "3", "(this", "node)"], row);
         Assert.Contains("elsewhere: 0 region(s), proxy on this node (no local region)", lines);
         Assert.Equal("2 shard type(s), 1 region(s), 3 entities", lines[^1]);
+        Assert.Equal("elsewhere: this node has a proxy, no region; the regions are on no node yet", Assert.Single(await Run("region-stats", "-r", "elsewhere")));
     }
 
     [Fact]

@@ -69,8 +69,11 @@ public sealed class ShardingPalette(ActorSystem system) : IControlPalette
             var region = sharding.ShardRegion(type);
             var regions = await AskAsync<CurrentRegions>(region, GetCurrentRegions.Instance, type, ct).ConfigureAwait(false);
             var stats = await AskAsync<ClusterShardingStats>(region, new GetClusterShardingStats(StatsTimeout), type, ct).ConfigureAwait(false);
-            var local = hostsShards && regions.Regions.Contains(self);
-            yield return $"{type}: {regions.Regions.Count} region(s){(local ? "" : ", proxy on this node (no local region)")}";
+            // A region started where the node lacks the type's role runs as a proxy too, and never registers.
+            var mark = !hostsShards ? ", proxy on this node (no local region)"
+                : regions.Regions.Contains(self) ? ""
+                : ", no region of this node registered (a proxy, or not registered yet)";
+            yield return $"{type}: {regions.Regions.Count} region(s){mark}";
             yield return $"  {"address",-40} {"shards",6} {"entities",8}";
             foreach (var address in regions.Regions.OrderBy(a => a.ToString(), StringComparer.Ordinal))
             {
