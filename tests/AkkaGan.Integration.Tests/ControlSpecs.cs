@@ -37,6 +37,13 @@ public sealed class ControlSpecs : IDisposable
                 Assert.True(members.ExitCode == 0, members.All);
                 Assert.Contains("coordinator,discriminator,generator", members.Stdout);
                 Assert.Contains("(this node)", members.Stdout);
+                var regions = Akkagan.Ctl(endpoint, "cluster-sharding", "regions");
+                Assert.True(regions.ExitCode == 0, regions.All);
+                Assert.Contains("discriminator: 1 region(s)", regions.Stdout);
+                Assert.Contains("generator: 1 region(s)", regions.Stdout);
+                var actors = Akkagan.Ctl(endpoint, "actor", "hierarchy", "-d", "1");
+                Assert.True(actors.ExitCode == 0, actors.All);
+                Assert.Contains("  coordinator-proxy", actors.Stdout);
             }
 
             // Paused: the round stands still, a checkpoint can still be taken, and resume continues.

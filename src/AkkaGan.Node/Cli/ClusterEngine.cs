@@ -47,7 +47,7 @@ internal static class ClusterEngine
         try
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
-            startControl([new ClusterPalette(system)]);
+            startControl([new ClusterPalette(system), new ShardingPalette(system), new ActorPalette(system)]);
             var registry = host.Services.GetRequiredService<ActorRegistry>();
             var finished = new TaskCompletionSource<C.TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);
             _ = system.WhenTerminated.ContinueWith(_ => finished.TrySetResult(new C.TrainingFinished(-1, false, "the actor system terminated")), TaskScheduler.Default);

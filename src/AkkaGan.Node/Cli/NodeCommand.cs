@@ -94,7 +94,7 @@ public static class NodeCommand
                           $"seeds {(member.Seeds.Count == 0 ? "(self)" : string.Join(",", member.Seeds))}; Ctrl-C or SIGTERM leaves the cluster");
         cluster.RegisterOnMemberUp(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: up"));
         cluster.RegisterOnMemberRemoved(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: left the cluster"));
-        var controlServer = ControlHost.TryStart(controlOptions, [new ClusterPalette(system)]);
+        var controlServer = ControlHost.TryStart(controlOptions, [new ClusterPalette(system), new ShardingPalette(system), new ActorPalette(system)]);
         try
         {
             host.WaitForShutdown();
