@@ -49,9 +49,17 @@ public sealed class ControlSpecs : IDisposable
             // Paused: the round stands still, a checkpoint can still be taken, and resume continues.
             Assert.Equal(0, Akkagan.Ctl(endpoint, "gan", "pause").ExitCode);
             Assert.Contains("phase      paused", WaitForPhase(endpoint, "paused"));
-            Thread.Sleep(1500); // the round in flight ends (rounds take milliseconds here)
+            // The round in flight ends (a loaded machine may take a while); then the round stands still.
             var paused = Akkagan.Ctl(endpoint, "gan", "status").Stdout;
-            Thread.Sleep(1500); // a running training would advance many rounds in this time
+            var settled = DateTime.UtcNow.AddSeconds(30);
+            while (true)
+            {
+                Thread.Sleep(1500); // a running training would advance many rounds in this time
+                var again = Akkagan.Ctl(endpoint, "gan", "status").Stdout;
+                if (RoundOf(again) == RoundOf(paused) || DateTime.UtcNow > settled) break;
+                paused = again;
+            }
+            Thread.Sleep(1500);
             Assert.Equal(RoundOf(paused), RoundOf(Akkagan.Ctl(endpoint, "gan", "status").Stdout));
             var checkpoint = Akkagan.Ctl(endpoint, "gan", "checkpoint");
             Assert.True(checkpoint.ExitCode == 0, checkpoint.All);
