@@ -81,6 +81,18 @@ internal static class Akkagan
         return process;
     }
 
+    /// <summary>Starts akkagan without waiting; its stdout and stderr lines are appended to <paramref name="output"/> (lock it to read).</summary>
+    public static Process StartCapturing(string[] args, System.Text.StringBuilder output)
+    {
+        var process = Process.Start(StartInfo(args, redirect: true))!;
+        process.StandardInput.Close();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
     public static Result Run(TimeSpan timeout, params string[] args)
     {
         using var process = Process.Start(StartInfo(args, redirect: true))!;

@@ -54,6 +54,9 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>How often suspended members are asked to recover, and how long the coordinator waits below the quorum between checks.</summary>
     internal static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(2);
 
+    /// <summary>Configuring and restoring the entities at start (first touches of remote nodes, data loading) may take longer than a step.</summary>
+    private TimeSpan SetupTimeout => _stepTimeout > TimeSpan.FromMinutes(1) ? _stepTimeout : TimeSpan.FromMinutes(1);
+
     /// <summary>The members taking part in rounds: the population without the suspended ones.</summary>
     private int[] Participants => [.. _members.Where(m => !_suspended.Contains(m))];
 
@@ -107,8 +110,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                 _learningRates[i] = snapshot.LearningRate;
                 _wire.Tell(_discriminators, new D.RestoreSnapshot(new DiscriminatorId(i), snapshot, Self), Self);
             }
-            Expect("restore", 1 + _members.Length, _ => NextRound());
-        }, all: true);
+            Expect("restore", 1 + _members.Length, _ => NextRound(), timeout: SetupTimeout);
+        }, all: true, timeout: SetupTimeout);
     }
 
     private void Running()

@@ -30,8 +30,12 @@ internal static class ClusterEngine
 
     public static Topology Embedded { get; } = new(MemberOptions.Embedded, 1, 1, TimeSpan.FromMinutes(1));
 
-    /// <summary>How long a gather waits for an entity before the round carries on without it.</summary>
-    public static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
+    /// <summary>How long a gather waits for an entity before the round carries on without it (<c>akkagan.cluster.step-timeout</c>).</summary>
+    public static TimeSpan StepTimeout(Config config)
+    {
+        var timeout = config.GetTimeSpan("akkagan.cluster.step-timeout", TimeSpan.FromSeconds(30));
+        return timeout > TimeSpan.Zero ? timeout : throw new SettingsException($"akkagan.cluster.step-timeout must be positive (got {timeout})");
+    }
 
     /// <summary>How long an operator's change may wait for the round in progress (and a new member's creation).</summary>
     private static readonly TimeSpan ChangeTimeout = TimeSpan.FromMinutes(5);
@@ -100,7 +104,7 @@ internal static class ClusterEngine
                 // Samples come from the generator entity directly; its mailbox orders them between its steps.
                 foreach (var request in steering.TakeSampleRequests())
                 {
-                    _ = GeneratorSamples.FetchAsync(system, registry.Get<GeneratorRegion>(), request.Count, StepTimeout).ContinueWith(t =>
+                    _ = GeneratorSamples.FetchAsync(system, registry.Get<GeneratorRegion>(), request.Count, StepTimeout(config)).ContinueWith(t =>
                     {
                         if (t.IsCompletedSuccessfully) request.Complete(t.Result);
                         else request.Fail(t.Exception?.InnerException ?? new InvalidOperationException("sampling failed"));
@@ -134,7 +138,7 @@ internal static class ClusterEngine
                 // A singleton proxy's "failed to find" warnings while the cluster forms are noise.
                 builder.AddHocon("akka.cluster.singleton-proxy.log-singleton-identification-failure = off", HoconAddMode.Prepend);
                 if (!signalsStopTheNode) builder.AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
-                builder.AddAkkaGanMember(config, member, data, StepTimeout);
+                builder.AddAkkaGanMember(config, member, data, StepTimeout(config));
             }))
             .Build();
 
