@@ -116,3 +116,93 @@ public sealed class NodeLossSpecs : IAsyncLifetime
         Assert.Equal(survivor, events.OfType<C.Placed>().Last(p => p.Nodes.ContainsKey("d-0")).Nodes["d-0"]);
     }
 }
+
+/// <summary>
+/// Losing the generator's node, with a second generator-role node standing by: the generator lands there with no
+/// state, every entity goes back to the last checkpoint, and the rounds since are redone.
+/// </summary>
+public sealed class GeneratorLossSpecs : IAsyncLifetime
+{
+    private readonly List<IHost> _hosts = [];
+
+    private static IHost Node(string[] roles, Address? seed, Action<AkkaConfigurationBuilder> entities)
+        => new HostBuilder()
+            .ConfigureServices(services => services.AddAkka("akkagan-gloss", builder =>
+            {
+                builder.AddHocon(AkkaGanConfig.Default(), HoconAddMode.Append)
+                    .WithRemoting("127.0.0.1", 0)
+                    .WithClustering(new ClusterOptions { Roles = roles })
+                    .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(seed ?? Akka.Cluster.Cluster.Get(system).SelfAddress));
+                entities(builder);
+            }))
+            .Build();
+
+    private static ActorSystem System(IHost host) => host.Services.GetRequiredService<ActorSystem>();
+
+    public async Task InitializeAsync()
+    {
+        var a = Node([Roles.Coordinator, Roles.Discriminator], null,
+            b => b.AddDiscriminators(RunData.Create).AddGeneratorProxy().AddCoordinator(TimeSpan.FromSeconds(3)));
+        await a.StartAsync();
+        _hosts.Add(a);
+        var seed = Akka.Cluster.Cluster.Get(System(a)).SelfAddress;
+        for (var i = 0; i < 2; i++)
+        {
+            var node = Node([Roles.Generator], seed, b => b.AddDiscriminatorProxy().AddGenerator());
+            await node.StartAsync();
+            _hosts.Add(node);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var host in Enumerable.Reverse(_hosts))
+        {
+            await host.StopAsync();
+            host.Dispose();
+        }
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task A_lost_generator_node_should_roll_back_to_the_last_checkpoint_and_complete()
+    {
+        var systemA = System(_hosts[0]);
+        var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
+        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
+        var settings = new TrainingSettings
+        {
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 300, EvalEvery = 300, CheckpointEvery = 20, EvalSamples = 200,
+            Unroll = 1, Discriminators = 2,
+        };
+        var probe = kit.CreateTestProbe();
+        _hosts[0].Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>()
+            .Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+        var events = new List<object>();
+        IHost? victim = null;
+        Task? stopping = null;
+        while (true)
+        {
+            var message = probe.ExpectMsg<object>(TimeSpan.FromSeconds(90));
+            events.Add(message);
+            if (message is C.Placed { Nodes: var placed } && placed.TryGetValue("g-0", out var node) && victim is null)
+                victim = _hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == node);
+            // Stop the generator's node after round 50 (gracefully: its entity hands off to the standby with no state).
+            if (message is C.RoundCompleted { Report.Round: >= 50 } && stopping is null) stopping = victim!.StopAsync();
+            if (message is not C.TrainingFinished finished) continue;
+            Assert.True(finished.Completed, finished.Reason);
+            Assert.Equal(settings.Rounds, finished.Round);
+            break;
+        }
+        await stopping!;
+        _hosts.Remove(victim!);
+        victim!.Dispose();
+
+        var rollback = Assert.Single(events.OfType<C.Faulted>().Select(f => f.Report), f => f.Event == "rolled-back");
+        var redone = int.Parse(global::System.Text.RegularExpressions.Regex.Match(rollback.Detail, @"(\d+) round\(s\) are redone").Groups[1].Value, global::System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(redone, 0, settings.CheckpointEvery);
+        // After the roll-back the rounds continue from the checkpoint's round: some round numbers are played twice.
+        var rounds = events.OfType<C.RoundCompleted>().Select(r => r.Report.Round).ToList();
+        Assert.Equal(rounds.Count, rounds.Distinct().Count() + redone);
+    }
+}
