@@ -130,7 +130,7 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
             case "pause":
                 _record("gan pause");
                 _steering.Pause();
-                yield return $"pausing after round {(_round?.Round ?? 0) + 1}; gan resume continues";
+                yield return $"pausing after the round in progress (last completed: {_round?.Round ?? 0}); gan resume continues";
                 break;
             case "resume":
                 var wasPaused = _steering.IsPaused;
