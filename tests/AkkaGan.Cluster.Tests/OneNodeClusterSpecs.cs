@@ -103,4 +103,51 @@ public sealed class OneNodeClusterSpecs : IAsyncLifetime
             foreach (var change in changes.SkipLast(1)) trainer.Apply(change);
         });
     }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void A_discriminator_with_nan_weights_should_make_the_coordinator_roll_back_and_complete()
+    {
+        var settings = new TrainingSettings
+        {
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 40, EvalEvery = 40, CheckpointEvery = 10, EvalSamples = 200, Unroll = 1,
+        };
+        var system = _host.Services.GetRequiredService<ActorSystem>();
+        var registry = _host.Services.GetRequiredService<ActorRegistry>();
+        var kit = new Akka.TestKit.Xunit2.TestKit(system);
+        var probe = kit.CreateTestProbe();
+        var injector = kit.CreateTestProbe();
+        registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+
+        var events = new List<object>();
+        var injected = false;
+        while (true)
+        {
+            var message = probe.ExpectMsg<object>(TimeSpan.FromSeconds(60));
+            events.Add(message);
+            // After the checkpoint of round 10, give d-0 that state with NaN weights (a wire-level injection).
+            if (message is C.CheckpointTaken { Checkpoint: var checkpoint } && checkpoint.Metadata.Round == 10 && !injected)
+            {
+                injected = true;
+                var d0 = checkpoint.Entity("d-0");
+                var first = d0.Tensors[0];
+                var nan = Enumerable.Range(0, (int)first.Payload.ElementCount).SelectMany(_ => BitConverter.GetBytes(float.NaN)).ToArray();
+                var poisoned = d0 with { Tensors = [first with { Payload = first.Payload with { Data = nan } }, .. d0.Tensors.Skip(1)] };
+                registry.Get<DiscriminatorRegion>().Tell(new Protocol.DiscriminatorProtocol.RestoreSnapshot(new Protocol.DiscriminatorId(0), poisoned, injector.Ref));
+            }
+            if (message is not C.TrainingFinished finished) continue;
+            Assert.True(finished.Completed, finished.Reason);
+            Assert.Equal(settings.Rounds, finished.Round);
+            break;
+        }
+        var faults = events.OfType<C.Faulted>().Select(f => f.Report).ToList();
+        Assert.Contains(faults, f => f.Event == "diverged" && f.Detail.Contains("is NaN", StringComparison.Ordinal));
+        var rollback = Assert.Single(faults, f => f.Event == "rolled-back");
+        Assert.Contains("every entity goes back to round 10", rollback.Detail);
+        Assert.Contains(events.OfType<C.RunChanged>(), c => c.Report.Description == "learning rates x0.5 (divergence guard)");
+        var final = events.OfType<C.CheckpointTaken>().Last().Checkpoint;
+        Assert.Equal(settings.LrD * 0.5, final.Entity("d-0").LearningRate);
+        Assert.All(final.Entities.SelectMany(e => e.Tensors), t => Assert.All(
+            Enumerable.Range(0, t.Payload.Data.Length / 4).Select(i => BitConverter.ToSingle(t.Payload.Data, 4 * i)), v => Assert.True(float.IsFinite(v))));
+    }
 }

@@ -137,3 +137,72 @@ public sealed class LiveChangeSpecs
         Assert.Empty(control.TakeChangeRequests());
     }
 }
+
+/// <summary>The divergence guard: what counts as divergence, and what a roll-back does.</summary>
+public sealed class DivergenceGuardSpecs
+{
+    private static RoundReport Report(long round, double gNorm, double dLoss = 0.7)
+        => new(round, 0.7, gNorm, [new DiscriminatorStepResult(0, round, 0, dLoss, 0, 0.5, -0.5, 1.0)], [0]);
+
+    [Fact]
+    public void Non_finite_values_and_gradient_explosions_should_be_named_and_steady_rounds_not()
+    {
+        var guard = new DivergenceGuard(gradNormLimit: 100);
+        for (var r = 1; r <= 30; r++) Assert.Null(guard.Check(Report(r, 1.0 + r % 3)));
+        Assert.Equal("d-0 loss is NaN in round 31", guard.Check(Report(31, 1.0, double.NaN)));
+        Assert.Null(guard.Check(Report(32, 50.0))); // 25x the median: a large step, not an explosion
+        Assert.Contains("g-0 gradient norm 1000 in round 33 is 500 x its median 2", guard.Check(Report(33, 1000)));
+        guard.Reset();
+        Assert.Null(guard.Check(Report(34, 1000))); // after a reset the window starts over
+        Assert.Null(new DivergenceGuard(0).Check(Report(1, 1e12))); // limit 0: only non-finite values count
+    }
+
+    private static TrainingSettings Tiny => new()
+    {
+        Rounds = 30, Batch = 32, HiddenUnits = 16, LatentDim = 8, Unroll = 1, EvalSamples = 200, EvalEvery = 30, CheckpointEvery = 10,
+    };
+
+    private sealed class Faults : ITrainingObserver
+    {
+        public List<FaultReport> Reports { get; } = [];
+        public Action<RoundReport>? AfterRound { get; set; }
+        public void OnFault(FaultReport report) => Reports.Add(report);
+        public void OnRound(RoundReport report) => AfterRound?.Invoke(report);
+    }
+
+    [Fact]
+    public void Nan_weights_should_roll_back_to_the_last_checkpoint_lower_the_learning_rates_and_complete()
+    {
+        var faults = new Faults();
+        using var trainer = new ReferenceTrainer(Tiny, RunData.Create(Tiny), CPU, faults);
+        var injected = false;
+        faults.AfterRound = report =>
+        {
+            if (report.Round != 14 || injected) return;
+            injected = true; // once: the redone round 14 does not poison again
+            using var noGrad = TorchSharp.torch.no_grad();
+            trainer.Discriminators[0].Model.parameters().First().fill_(double.NaN);
+        };
+        trainer.Run(checkpoints: null);
+        Assert.Equal(30, trainer.Round);
+        Assert.Equal(["diverged", "rolled-back"], faults.Reports.Select(f => f.Event));
+        Assert.Contains("loss is NaN in round 15", faults.Reports[0].Detail);
+        Assert.Contains("every entity goes back to round 10, 5 round(s) are redone", faults.Reports[1].Detail);
+        Assert.Equal(Tiny.LrG * 0.5, trainer.Generator.Optimizer.LearningRate);
+        Assert.Equal(Tiny.LrD * 0.5, trainer.Discriminators[0].Optimizer.LearningRate);
+        Assert.True(trainer.Discriminators[0].Model.parameters().All(p => p.isfinite().all().item<bool>()));
+    }
+
+    [Fact]
+    public void A_run_that_keeps_diverging_should_stop_naming_the_last_good_checkpoint()
+    {
+        // A learning rate far too high for SGD: every roll-back halves it, not enough within one roll-back.
+        var settings = Tiny with { Optimizer = OptimizerKind.Sgd, LrD = 1e12, LrG = 1e12, MaxRollbacks = 1, CheckpointEvery = 5 };
+        var faults = new Faults();
+        using var trainer = new ReferenceTrainer(settings, RunData.Create(settings), CPU, faults);
+        var error = Assert.Throws<TrainingDivergedException>(() => trainer.Run(checkpoints: null));
+        Assert.Contains("1 roll-back(s) with lower learning rates did not help", error.Message);
+        Assert.Contains(error.LastGoodRound > 0 ? $"checkpoints up to round {error.LastGoodRound} are intact" : "diverged before its first checkpoint", error.Message);
+        Assert.Single(faults.Reports, f => f.Event == "rolled-back");
+    }
+}

@@ -109,6 +109,29 @@ public sealed class TrainCommandSpecs : IDisposable
         Assert.Contains("at round 6", resumed.Stdout);
     }
 
+    [Theory]
+    [InlineData("cluster")]
+    [InlineData("reference")]
+    [Trait("Category", "Slow")]
+    public void A_diverging_run_should_roll_back_then_stop_with_its_good_checkpoints_intact(string engine)
+    {
+        // SGD at an absurd learning rate: NaN within a round or two, and one halving does not cure it.
+        var result = Akkagan.Run(["train", "--engine", engine, .. Quick, "--rounds", "40", "--optimizer", "sgd", "--lr-g", "1e12", "--lr-d", "1e12",
+            "--max-rollbacks", "1", "--out", Out(engine)]);
+        Assert.True(result.ExitCode == 1, result.All);
+        Assert.Contains("1 roll-back(s) with lower learning rates did not help", result.Stderr);
+        var summary = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Out($"{engine}/summary.json")))!;
+        Assert.False(summary["completed"]!.GetValue<bool>());
+        Assert.Contains(summary["faults"]!.AsArray(), f => f!["fault"]!.GetValue<string>() == "rolled-back");
+        Assert.Contains("\"change\":\"learning rates x0.5 (divergence guard)\"", File.ReadAllText(Out($"{engine}/metrics.jsonl")));
+        // No diverged state was written: no checkpoint is newer than the last good round the message names.
+        var named = System.Text.RegularExpressions.Regex.Match(result.Stderr, @"checkpoints up to round (\d+) are intact");
+        Assert.True(named.Success || result.Stderr.Contains("diverged before its first checkpoint", StringComparison.Ordinal), result.Stderr);
+        var lastGood = named.Success ? long.Parse(named.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        var written = Directory.Exists(Out($"{engine}/checkpoints")) ? Directory.GetFiles(Out($"{engine}/checkpoints"), "ckpt-r*.akgc") : [];
+        Assert.All(written, f => Assert.True(long.Parse(Path.GetFileNameWithoutExtension(f)[6..], System.Globalization.CultureInfo.InvariantCulture) <= lastGood, f));
+    }
+
     [Fact]
     public void Readme_should_list_every_flag_of_train()
     {

@@ -50,6 +50,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly Dictionary<int, Recovery> _recovering = [];
     private Checkpoint? _lastCheckpoint;
     private DateTime _nextProbe = DateTime.MinValue;
+    private DivergenceGuard _guard = new(0);
+    private int _rollbacks;
 
     /// <summary>How often suspended members are asked to recover, and how long the coordinator waits below the quorum between checks.</summary>
     internal static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(2);
@@ -84,6 +86,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         _learningRates = _members.ToDictionary(i => i, i => _settings.ForMember(i).LrD);
         _round = m.Resume?.Metadata.Round ?? 0;
         _lastCheckpoint = m.Resume;
+        _guard = new DivergenceGuard(_settings.GradNormLimit);
         Become(Running);
 
         _generator.Tell(new G.Configure(GeneratorId.Default, m.SettingsJson, Self));
@@ -289,6 +292,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                 .Select(d => new DiscriminatorStepResult(d.Discriminator.Member, d.Round, d.CriticStep, d.Loss, d.Penalty, d.RealScore, d.FakeScore, d.GradientNorm))
                 .ToArray();
             var report = new RoundReport(round, stepped.Loss, stepped.GradientNorm, results, stepped.Answered);
+            if (_settings.MaxRollbacks > 0 && _guard.Check(report) is { } diverged)
+            {
+                Diverged(diverged);
+                return;
+            }
             Then(_settings.EvolveEvery > 0 && round % _settings.EvolveEvery == 0, Evolve,
                 () =>
                 {
@@ -517,11 +525,13 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// The generator lost its state or its node: every entity goes back to the last checkpoint (or to round 0 without
     /// one) and the rounds since are played again, as <c>akkagan train --resume</c> would, but without a restart.
     /// </summary>
-    private void RollBack(string reason, int attempt = 1)
+    /// <param name="then">What follows the roll-back (default: the next round).</param>
+    private void RollBack(string reason, int attempt = 1, Action? then = null)
     {
         const int attempts = 10;
+        then ??= NextRound;
         var to = _lastCheckpoint?.Metadata.Round ?? 0;
-        if (attempt == 1) Fault(GeneratorCore.EntityId, "rolled-back", $"{reason}: every entity goes back to round {to}, {_round - to} round(s) are redone");
+        if (attempt == 1) Fault(GeneratorCore.EntityId, "rolled-back", DivergenceGuard.RollBackDetail(reason, to, _round));
         var json = SettingsJson.Serialize(_settings);
         var participants = Participants;
         _generator.Tell(new G.Configure(GeneratorId.Default, json, Self));
@@ -540,14 +550,14 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                     return;
                 }
                 _log.Warning("generator not recovered yet (attempt {0} of {1}); retrying", attempt, attempts);
-                RollBack(reason, attempt + 1);
+                RollBack(reason, attempt + 1, then);
                 return;
             }
             foreach (var i in participants.Where(i => !configured.OfType<D.Configured>().Any(c => c.Discriminator.Member == i))) Suspend(i, _round);
             if (_lastCheckpoint is not { } checkpoint)
             {
                 _round = 0;
-                NextRound();
+                then();
                 return;
             }
             var restoring = Participants;
@@ -561,8 +571,28 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
             Expect("recover: restore", 1 + restoring.Length, all: true, then: _ =>
             {
                 _round = checkpoint.Metadata.Round;
-                NextRound();
+                then();
             });
+        });
+    }
+
+    /// <summary>
+    /// The divergence guard fired: roll every entity back to the last checkpoint and lower every learning rate, as
+    /// <see cref="ReferenceTrainer"/> does; after <see cref="TrainingSettings.MaxRollbacks"/> of them, stop.
+    /// </summary>
+    private void Diverged(string reason)
+    {
+        var lastGood = _lastCheckpoint?.Metadata.Round ?? 0;
+        if (++_rollbacks > _settings.MaxRollbacks)
+        {
+            Finish(false, DivergenceGuard.GiveUp(reason, _settings.MaxRollbacks, lastGood));
+            return;
+        }
+        Fault(GeneratorCore.EntityId, "diverged", reason);
+        RollBack(reason, then: () =>
+        {
+            _guard.Reset();
+            ApplyChange(new ScaleLearningRates(_settings.RollbackLrFactor, "divergence guard"), ActorRefs.Nobody, NextRound);
         });
     }
 

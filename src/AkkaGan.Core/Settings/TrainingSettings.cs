@@ -104,6 +104,13 @@ public sealed record TrainingSettings
     /// </summary>
     public int Quorum { get; init; } = 1;
 
+    /// <summary>Divergence guard: roll-backs to the last checkpoint before a diverging run stops; 0 = the guard is off.</summary>
+    public int MaxRollbacks { get; init; } = 3;
+    /// <summary>Every learning rate is multiplied by this after a roll-back.</summary>
+    public double RollbackLrFactor { get; init; } = 0.5;
+    /// <summary>A gradient norm above this multiple of its median over the last 100 rounds counts as divergence; 0 = only non-finite values do.</summary>
+    public double GradNormLimit { get; init; } = 1000;
+
     public int NCritic { get; init; } = 1;
     public int Rounds { get; init; } = 3000;
     public int Batch { get; init; } = 512;
@@ -195,6 +202,9 @@ public sealed record TrainingSettings
         if (Aggregate == AggregationKind.Subset && (SubsetSize < 1 || SubsetSize > active))
             errors.Add($"subset-size must be between 1 and the population size ({active}) with aggregate=subset (got {SubsetSize})");
         Positive("quorum", Quorum);
+        NonNegative("max-rollbacks", MaxRollbacks);
+        if (!(RollbackLrFactor > 0 && RollbackLrFactor <= 1)) errors.Add($"rollback-lr-factor must be in (0, 1] (got {Fmt(RollbackLrFactor)})");
+        NonNegative("grad-norm-limit", GradNormLimit);
         if (Discriminators > 0 && Quorum > active) errors.Add($"quorum ({Quorum}) exceeds the population size ({active})");
         if (EvolveEvery > 0 && active < 2)
             errors.Add("evolve-every needs a population: 2 or more discriminators, or evolve-every 0");

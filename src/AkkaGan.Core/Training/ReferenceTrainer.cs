@@ -55,15 +55,33 @@ public sealed class ReferenceTrainer : IDisposable
             control?.ServeChangeRequests(Apply);
         }
 
+        // The divergence guard rolls back to the last checkpoint (kept in memory; the start state before the first one).
+        var guard = new DivergenceGuard(Settings.GradNormLimit);
+        var lastGood = CreateCheckpoint();
+        var rollbacks = 0;
         while (Round < Settings.Rounds && !cancellation.IsCancellationRequested)
         {
             control?.WaitWhilePaused(cancellation, CheckpointOnRequest);
             if (cancellation.IsCancellationRequested) break;
             var report = RunRound();
+            if (Settings.MaxRollbacks > 0 && guard.Check(report) is { } reason)
+            {
+                if (++rollbacks > Settings.MaxRollbacks)
+                    throw new TrainingDivergedException(DivergenceGuard.GiveUp(reason, Settings.MaxRollbacks, lastGood.Metadata.Round), lastGood.Metadata.Round);
+                _observer.OnFault(new FaultReport(Round, GeneratorCore.EntityId, "diverged", reason));
+                _observer.OnFault(new FaultReport(Round, GeneratorCore.EntityId, "rolled-back", DivergenceGuard.RollBackDetail(reason, lastGood.Metadata.Round, Round)));
+                RollBackTo(lastGood);
+                guard.Reset();
+                Apply(new ScaleLearningRates(Settings.RollbackLrFactor, "divergence guard"));
+                continue;
+            }
             _observer.OnRound(report);
             if (Round % Settings.EvalEvery == 0 || Round == Settings.Rounds) _observer.OnEvaluation(Evaluate());
-            if (checkpoints is not null && (Round % Settings.CheckpointEvery == 0 || Round == Settings.Rounds))
-                _observer.OnCheckpoint(Round, checkpoints.Save(CreateCheckpoint()));
+            if (Round % Settings.CheckpointEvery == 0 || Round == Settings.Rounds)
+            {
+                lastGood = CreateCheckpoint();
+                if (checkpoints is not null) _observer.OnCheckpoint(Round, checkpoints.Save(lastGood));
+            }
             CheckpointOnRequest();
         }
     }
@@ -167,6 +185,15 @@ public sealed class ReferenceTrainer : IDisposable
         var report = new ChangeReport(Round, plan.Description, Settings);
         _observer.OnChange(report);
         return report;
+    }
+
+    /// <summary>Every entity back to <paramref name="checkpoint"/> (members created since keep their state).</summary>
+    private void RollBackTo(Checkpoint checkpoint)
+    {
+        Generator.Restore(checkpoint.Entity(GeneratorCore.EntityId));
+        foreach (var d in _discriminators)
+            if (checkpoint.Entities.FirstOrDefault(e => e.EntityId == d.EntityId) is { } snapshot) d.Restore(snapshot);
+        Round = checkpoint.Metadata.Round;
     }
 
     private DiscriminatorCore Member(int member) => _discriminators.First(d => d.Member == member);

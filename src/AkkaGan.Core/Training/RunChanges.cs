@@ -18,6 +18,9 @@ public sealed record AddDiscriminator(MemberOverrides Overrides) : RunChange;
 /// <summary>Take a member out of the population (its state is dropped; its id is not reused).</summary>
 public sealed record RemoveDiscriminator(int Member) : RunChange;
 
+/// <summary>Multiply every learning rate (generator, run, each member's override) by a factor; every optimizer takes it.</summary>
+public sealed record ScaleLearningRates(double Factor, string Reason) : RunChange;
+
 /// <summary>An applied change: it holds from round <see cref="Round"/> + 1 on.</summary>
 /// <param name="Round">Rounds completed when the change was applied.</param>
 /// <param name="Description">What changed, e.g. <c>lr-d = 0.0005 (every discriminator)</c>.</param>
@@ -48,6 +51,15 @@ public static class RunChanges
                 var (grown, id) = LiveSettings.AddMember(settings, add.Overrides);
                 var member = grown.ForMember(id);
                 return new ChangePlan(grown, $"added d-{id} (loss {SettingValues.Kebab(member.Loss)}, lr-d {SettingValues.Format(member.LrD)})", id, null, new HashSet<int>());
+            case ScaleLearningRates scale:
+                if (!(scale.Factor > 0) || double.IsInfinity(scale.Factor)) throw new SettingsException($"learning-rate factor must be positive (got {scale.Factor})");
+                var scaled = settings with
+                {
+                    LrG = settings.LrG * scale.Factor,
+                    LrD = settings.LrD * scale.Factor,
+                    Members = [.. settings.Members.Select(m => m with { LrD = m.LrD * scale.Factor })],
+                };
+                return new ChangePlan(scaled.Validate(), $"learning rates x{SettingValues.Format(scale.Factor)} ({scale.Reason})", null, null, new HashSet<int>(scaled.ActiveMembers));
             case RemoveDiscriminator remove:
                 return new ChangePlan(LiveSettings.RemoveMember(settings, remove.Member), $"removed d-{remove.Member}", null, remove.Member, new HashSet<int>());
             default:

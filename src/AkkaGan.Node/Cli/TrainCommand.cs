@@ -154,7 +154,20 @@ public static class TrainCommand
         using var trainer = new ReferenceTrainer(settings, data, device, observer);
         if (resume is not null) trainer.Restore(resume);
         outputs.BeginAt(startRound);
-        progress.Run(startRound, () => trainer.Run(checkpoints, steering, cancellation));
+        string? diverged = null;
+        progress.Run(startRound, () =>
+        {
+            try
+            {
+                trainer.Run(checkpoints, steering, cancellation);
+            }
+            catch (TrainingDivergedException e)
+            {
+                diverged = e.Message;
+            }
+        });
+        // A diverged state is never written: the checkpoints up to the last good round stay the newest.
+        if (diverged is not null) return (trainer.Round, false, diverged);
         var completed = trainer.Round >= settings.Rounds;
         if (!completed)
         {
