@@ -101,7 +101,7 @@ public sealed class ClusterPalette(ActorSystem system) : IControlPalette
         {
             return text.Contains("://", StringComparison.Ordinal)
                 ? Akka.Actor.Address.Parse(text)
-                : new Address("akka.tcp", system.Name, text[..text.LastIndexOf(':')], int.Parse(text[(text.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture));
+                : new Address(Akka.Cluster.Cluster.Get(system).SelfAddress.Protocol, system.Name, text[..text.LastIndexOf(':')], int.Parse(text[(text.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture));
         }
         catch (Exception e) when (e is FormatException or UriFormatException or ArgumentException or OverflowException)
         {

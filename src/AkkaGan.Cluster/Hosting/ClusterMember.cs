@@ -45,13 +45,13 @@ public sealed record MemberOptions(IReadOnlyList<string> Roles, string Host, int
         return new MemberOptions([.. roleList.Distinct()], host, port, seedList, string.IsNullOrWhiteSpace(publicHost) ? null : publicHost);
     }
 
-    /// <summary><c>host:port</c> as the address of an AkkaGan node.</summary>
-    public static Address SeedAddress(string seed)
+    /// <summary><c>host:port</c> as the address of an AkkaGan node (<c>akka.ssl.tcp</c> when the cluster uses TLS).</summary>
+    public static Address SeedAddress(string seed, bool tls = false)
     {
         var colon = seed.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(seed[(colon + 1)..], out var port) || port is <= 0 or > 65535)
             throw new SettingsException($"--seeds: '{seed}' is not HOST:PORT (e.g. 127.0.0.1:4053)");
-        return new Address("akka.tcp", SystemName, seed[..colon], port);
+        return new Address(tls ? "akka.ssl.tcp" : "akka.tcp", SystemName, seed[..colon], port);
     }
 }
 
@@ -66,13 +66,16 @@ public static class ClusterMember
     public static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
         Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout)
     {
+        var tls = NodeTls.From(config);
         builder
             .AddHocon(config, HoconAddMode.Append)
-            .WithRemoting(options.Host, options.Port, options.PublicHost)
+            .WithRemoting(tls is null
+                ? new RemoteOptions { HostName = options.Host, Port = options.Port, PublicHostName = options.PublicHost }
+                : new RemoteOptions { HostName = options.Host, Port = options.Port, PublicHostName = options.PublicHost, EnableSsl = true, Ssl = tls.ToSslOptions() })
             .WithClustering(new ClusterOptions
             {
                 Roles = [.. options.Roles],
-                SeedNodes = [.. options.Seeds.Select(s => MemberOptions.SeedAddress(s).ToString())],
+                SeedNodes = [.. options.Seeds.Select(s => MemberOptions.SeedAddress(s, tls is not null).ToString())],
             });
         if (options.Seeds.Count == 0)
             builder.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));

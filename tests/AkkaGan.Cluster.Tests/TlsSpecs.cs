@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Configuration;
+using Akka.Event;
+using Akka.Hosting;
+using AkkaGan.Cluster.Hosting;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace AkkaGan.Cluster.Tests;
+
+/// <summary>TLS between nodes (<c>akkagan.tls</c>) with self-signed certificates made here: the same certificate joins, another is refused.</summary>
+public sealed class TlsSpecs : IAsyncLifetime
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-tls-").FullName;
+    private readonly List<IHost> _hosts = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var host in Enumerable.Reverse(_hosts))
+        {
+            await host.StopAsync();
+            host.Dispose();
+        }
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+
+    private string Certificate(string name)
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest($"CN={name}", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        var path = Path.Combine(_dir, name + ".pfx");
+        File.WriteAllBytes(path, certificate.Export(X509ContentType.Pfx, "secret"));
+        return path;
+    }
+
+    private static Config Tls(string certificate, string password = "secret")
+        => ConfigurationFactory.ParseString($$"""akkagan.tls { enabled = on, certificate = "{{certificate}}", password = "{{password}}" }""")
+            .WithFallback(AkkaGanConfig.Default());
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private async Task<ActorSystem> Start(Config config, int port, string? seed)
+    {
+        var host = new HostBuilder()
+            .ConfigureServices(services => services.AddAkka(MemberOptions.SystemName, builder => builder.AddAkkaGanMember(config,
+                new MemberOptions([Roles.Discriminator], "127.0.0.1", port, seed is null ? [] : [seed]), RunData.Create, TimeSpan.FromSeconds(5))))
+            .Build();
+        await host.StartAsync();
+        _hosts.Add(host);
+        return host.Services.GetRequiredService<ActorSystem>();
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task Nodes_with_the_clusters_certificate_should_join_and_a_node_with_another_should_be_refused()
+    {
+        var shared = Certificate("akkagan-cluster");
+        var seedPort = FreePort();
+        var seed = await Start(Tls(shared), seedPort, null);
+        var kit = new Akka.TestKit.Xunit2.TestKit(seed);
+        var errors = kit.CreateTestProbe();
+        seed.EventStream.Subscribe(errors.Ref, typeof(Error));
+
+        await Start(Tls(shared), FreePort(), $"127.0.0.1:{seedPort}");
+        kit.AwaitAssert(() => Assert.Equal(2, Akka.Cluster.Cluster.Get(seed).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
+
+        await Start(Tls(Certificate("intruder")), FreePort(), $"127.0.0.1:{seedPort}");
+        errors.FishForMessage<Error>(e => e.Message.ToString()!.Contains("akkagan.tls: refused the connection", StringComparison.Ordinal)
+                                          && e.Message.ToString()!.Contains("CN=intruder", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Assert.Equal(2, Akka.Cluster.Cluster.Get(seed).State.Members.Count);
+    }
+
+    [Fact]
+    public void Bad_tls_settings_should_be_refused_naming_the_problem()
+    {
+        Assert.Contains("give the node's certificate", Assert.Throws<SettingsException>(() => NodeTls.From(Tls(""))).Message);
+        Assert.Contains("not found", Assert.Throws<SettingsException>(() => NodeTls.From(Tls(Path.Combine(_dir, "none.pfx")))).Message);
+        Assert.Contains("cannot be read with akkagan.tls.password", Assert.Throws<SettingsException>(() => NodeTls.From(Tls(Certificate("x"), "wrong"))).Message);
+        Assert.Null(NodeTls.From(AkkaGanConfig.Default()));
+        var tls = NodeTls.From(Tls(Certificate("y")))!;
+        Assert.Equal([tls.Certificate.Thumbprint.ToUpperInvariant()], tls.TrustedThumbprints);
+    }
+}
