@@ -74,10 +74,14 @@ public sealed class NodeLossSpecs : IAsyncLifetime
             Unroll = 1, Discriminators = 2,
         };
         var probe = kit.CreateTestProbe();
-        _hosts[0].Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>()
-            .Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+        // As the coordinator's node does: wait until both discriminator regions are registered, so the two members are
+        // placed on different nodes (otherwise losing one node loses both, which is the generator's roll-back case).
+        var registry = _hosts[0].Services.GetRequiredService<ActorRegistry>();
+        await ClusterReadiness.WaitAsync(systemA, registry, 1, 2, _ => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
+        registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
         var placed = probe.FishForMessage<C.Placed>(_ => true, TimeSpan.FromSeconds(60)).Nodes;
+        Assert.NotEqual(placed["d-0"], placed["d-1"]);
         // Stop the node that hosts d-0 once the first checkpoints are taken.
         var victim = _hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == placed["d-0"]);
         probe.FishForMessage<C.RoundCompleted>(r => r.Report.Round >= 25, TimeSpan.FromSeconds(60));
