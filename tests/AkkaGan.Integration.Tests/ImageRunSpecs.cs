@@ -61,6 +61,7 @@ public sealed class ImageRunSpecs : IDisposable
         {
             Assert.Equal(200, line["mode_counts"]!.AsArray().Sum(c => c!.GetValue<int>()));
             Assert.Equal(modes, line["mode_counts"]!.AsArray().Count);
+            Assert.True(line["eval_seconds"]!.GetValue<double>() > 0, "every evaluation records its cost");
         }
     }
 

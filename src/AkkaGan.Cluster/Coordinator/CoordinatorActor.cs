@@ -36,6 +36,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private TrainingSettings _settings = new();
     // Made at the first evaluation, on the metrics task (for images it loads the classifier and the real reference set).
     private EvaluationMetrics? _metrics;
+    private long _evaluationStarted;
     private IActorRef _observer = ActorRefs.Nobody;
     private int[] _members = [];
     private Dictionary<int, double> _learningRates = [];
@@ -276,6 +277,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Evaluate(Action next)
     {
+        _evaluationStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         _generator.Tell(new G.GetSamples(GeneratorId.Default, _settings.EvalSamples, Self));
         Expect("evaluation samples", 1, answers =>
         {
@@ -307,7 +309,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         var flat = m.Error is null ? m.Samples : new float[count * m.Shape.Skip(1).Aggregate(1L, (a, b) => a * b)];
         Fitness(fitness =>
         {
-            _observer.Tell(new C.Evaluated(new EvaluationReport(_round, m.Mixture, flat, [.. m.Shape.Skip(1)], count, fitness) { Image = m.Image }));
+            _observer.Tell(new C.Evaluated(new EvaluationReport(_round, m.Mixture, flat, [.. m.Shape.Skip(1)], count, fitness)
+            {
+                Image = m.Image,
+                Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(_evaluationStarted).TotalSeconds,
+            }));
             m.Next();
         });
     }

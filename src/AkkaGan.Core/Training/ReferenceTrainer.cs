@@ -117,11 +117,17 @@ public sealed class ReferenceTrainer : IDisposable
     public EvaluationReport Evaluate()
     {
         using var scope = NewDisposeScope();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var samples = Generator.Sample(Settings.EvalSamples);
         var flat = samples.to(float32).contiguous().data<float>().ToArray();
         _metrics ??= _createMetrics();
         var (mixture, image) = _metrics.Compute(samples);
-        return new EvaluationReport(Round, mixture, flat, Data.SampleShape, Settings.EvalSamples, FitnessOf(Round)) { Image = image };
+        var fitness = FitnessOf(Round);
+        return new EvaluationReport(Round, mixture, flat, Data.SampleShape, Settings.EvalSamples, fitness)
+        {
+            Image = image,
+            Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
+        };
     }
 
     /// <summary>Samples from the generator as it is now (the evaluation's fixed noise stream).</summary>

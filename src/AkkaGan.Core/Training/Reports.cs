@@ -18,6 +18,9 @@ public sealed record EvaluationReport(long Round, MixtureMetrics? Mixture, float
 {
     /// <summary>Classifier metrics for image datasets (null for 2-D data).</summary>
     public ImageMetrics? Image { get; init; }
+
+    /// <summary>Wall time of the evaluation in the engine: samples, metrics and fitness.</summary>
+    public double Seconds { get; init; }
 }
 
 /// <summary>A population change: the worst member received the best one's weights with a perturbed learning rate.</summary>
