@@ -65,5 +65,29 @@ public sealed class ImageRunSpecs : IDisposable
         }
     }
 
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Classifier_train_should_report_progress_and_accuracy_and_write_the_weights()
+    {
+        var data = SmallFashionMnist(400);
+        var run = Akkagan.Run("classifier", "train", "--data-dir", data, "--epochs", "2", "--out", Out("c.bin"));
+        Assert.True(run.ExitCode == 0, run.All);
+        Assert.Contains("epoch 1/2", run.Stdout);
+        Assert.Contains("epoch 2/2", run.Stdout);
+        Assert.Contains("test accuracy", run.Stdout);
+        Assert.True(new FileInfo(Out("c.bin")).Length > 10_000);
+        Assert.Contains("\"test_accuracy\"", File.ReadAllText(Out("c.json")));
+    }
+
+    [Fact]
+    public void Classifier_train_should_name_the_apt_package_when_the_dataset_is_missing()
+    {
+        var run = Akkagan.Run("classifier", "train", "--data-dir", Out("nowhere"), "--out", Out("c.bin"));
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("nowhere", run.Stderr);
+        Assert.Contains("apt-get install dataset-fashion-mnist", run.Stderr);
+        Assert.False(File.Exists(Out("c.bin")));
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
