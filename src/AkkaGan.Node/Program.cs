@@ -12,6 +12,7 @@ root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(NodeCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(ClassifierCommand.Create());
 
 try
 {

@@ -69,6 +69,21 @@ internal static class Akkagan
         return process;
     }
 
+    /// <summary>Starts akkagan-ctl; its stdout and stderr lines are appended to <paramref name="output"/> as they come (lock it to read).</summary>
+    public static Process StartCtlCapturing(string[] args, System.Text.StringBuilder output)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        start.ArgumentList.Add(CtlDll);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
     /// <summary>Starts akkagan without waiting (output read and discarded); the caller owns the process.</summary>
     public static Process Start(string[] args)
     {

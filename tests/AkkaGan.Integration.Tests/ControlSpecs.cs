@@ -118,14 +118,23 @@ public sealed class ControlSpecs : IDisposable
             Assert.Contains("valid commands: status, watch, pause, resume, checkpoint, sample, set, population, health, stop", bogus.Stderr);
 
             // A watcher streams a line per evaluation until the training ends, then exits.
-            using var watch = Akkagan.StartCtl([endpoint, "gan", "watch"], out var watched, out _);
+            var watchOutput = new System.Text.StringBuilder();
+            using var watch = Akkagan.StartCtlCapturing([endpoint, "gan", "watch"], watchOutput);
+            string Watched()
+            {
+                lock (watchOutput) return watchOutput.ToString();
+            }
+            // Stop only once the watcher is connected (its first line is the current state).
+            var connected = DateTime.UtcNow.AddSeconds(30);
+            while (!Watched().Contains("round ", StringComparison.Ordinal) && DateTime.UtcNow < connected && !watch.HasExited) Thread.Sleep(100);
             var stop = Akkagan.Ctl(endpoint, "gan", "stop");
             Assert.True(stop.ExitCode == 0, stop.All);
             Assert.True(train.WaitForExit(60_000), "training did not stop after gan stop");
             Assert.Equal(130, train.ExitCode);
             Assert.True(watch.WaitForExit(30_000), "gan watch did not end with the training");
-            Assert.Equal(0, watch.ExitCode);
-            var watchedText = await watched;
+            Assert.True(watch.ExitCode == 0, Watched());
+            watch.WaitForExit(); // the output is complete
+            var watchedText = Watched();
             Assert.Matches(@"round \d+/100000", watchedText);
             Assert.Contains("training stopped at round", watchedText);
         }

@@ -18,3 +18,22 @@ internal static class IdxWriter
         gzip.Write(data);
     }
 }
+
+/// <summary>Reads the first items of a (gzip) IDX file, to make small fixtures from the real dataset.</summary>
+internal static class IdxReader
+{
+    /// <summary>Dimensions (first one cut to <paramref name="count"/>) and the bytes of the first <paramref name="count"/> items.</summary>
+    public static (int[] Dimensions, byte[] Data) Head(string path, int count)
+    {
+        using var file = File.OpenRead(path);
+        using var gzip = new GZipStream(file, CompressionMode.Decompress);
+        using var buffer = new MemoryStream();
+        gzip.CopyTo(buffer);
+        var bytes = buffer.ToArray();
+        var rank = bytes[3];
+        var dims = Enumerable.Range(0, rank).Select(i => BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(4 + 4 * i))).ToArray();
+        var itemSize = dims.Skip(1).Aggregate(1, (a, b) => a * b);
+        dims[0] = Math.Min(count, dims[0]);
+        return (dims, bytes.AsSpan(4 + 4 * rank, dims[0] * itemSize).ToArray());
+    }
+}

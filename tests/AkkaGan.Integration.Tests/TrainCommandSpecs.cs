@@ -14,7 +14,7 @@ public sealed class TrainCommandSpecs : IDisposable
 
     [Theory]
     [InlineData("--loss", "bogus", "valid: minimax, non-saturating, wasserstein, hinge, least-squares")]
-    [InlineData("--dataset", "mnist", "valid: ring8, grid25, spiral, fashion-mnist")]
+    [InlineData("--dataset", "mnist", "valid: ring8, grid25, spiral, fashion-mnist, stacked-fashion-mnist")]
     [InlineData("--rounds", "0", "rounds must be a positive number")]
     [InlineData("--batch", "abc", "expected an integer")]
     [InlineData("--unroll-order", "third", "valid: first, second")]
@@ -245,13 +245,15 @@ public sealed class TrainCommandSpecs : IDisposable
         IdxWriter.Write(Path.Combine(data, "train-labels-idx1-ubyte.gz"), [64], [.. Enumerable.Range(0, 64).Select(i => (byte)(i % 10))]);
 
         var run = Akkagan.Run("train", "--dataset", "fashion-mnist", "--data-dir", data, "--rounds", "2", "--batch", "8", "--unroll", "1",
-            "--eval-every", "2", "--eval-samples", "16", "--latent-dim", "16", "--out", Out("img"));
+            "--eval-every", "2", "--eval-samples", "16", "--latent-dim", "16", "--classifier-dir", Out("classifier"), "--out", Out("img"));
         Assert.True(run.ExitCode == 0, run.All);
         var png = File.ReadAllBytes(Out("img/samples/round-000002.png"));
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
         var summary = JsonNode.Parse(File.ReadAllText(Out("img/summary.json")))!;
         Assert.Equal("fashion-mnist", summary["dataset"]!.GetValue<string>());
         Assert.Null(summary["modes_captured"]);
+        Assert.Contains("no test split", run.Stdout);   // the evaluation classifier was trained on these 64 images
+        Assert.Single(Directory.GetFiles(Out("classifier"), "fashion-mnist-*.bin"));
     }
 
     [Theory]

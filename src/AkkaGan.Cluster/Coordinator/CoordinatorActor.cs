@@ -6,7 +6,7 @@ using Akka.Event;
 using AkkaGan.Cluster.Protocol;
 using AkkaGan.Cluster.Wire;
 using AkkaGan.Core.Checkpoints;
-using AkkaGan.Core.Data;
+using AkkaGan.Core.Evaluation;
 using AkkaGan.Core.Metrics;
 using AkkaGan.Core.Population;
 using AkkaGan.Core.Settings;
@@ -32,8 +32,11 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LargeMessages _wire = new(Context.System);
     private readonly ChunkAssembler _chunks;
+    private readonly Func<TrainingSettings, EvaluationMetrics> _createMetrics;
     private TrainingSettings _settings = new();
-    private GaussianMixture? _mixture;
+    // Made at the first evaluation, on the metrics task (for images it loads the classifier and the real reference set).
+    private EvaluationMetrics? _metrics;
+    private long _evaluationStarted;
     private IActorRef _observer = ActorRefs.Nobody;
     private int[] _members = [];
     private Dictionary<int, double> _learningRates = [];
@@ -62,8 +65,10 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>The members taking part in rounds: the population without the suspended ones.</summary>
     private int[] Participants => [.. _members.Where(m => !_suspended.Contains(m))];
 
-    public CoordinatorActor(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout)
+    /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
+    public CoordinatorActor(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null)
     {
+        _createMetrics = metrics ?? (s => EvaluationMetrics.Create(s, RunData.Create(s)));
         _generator = generator;
         _discriminators = discriminators;
         _stepTimeout = stepTimeout;
@@ -74,13 +79,12 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout)
-        => Akka.Actor.Props.Create(() => new CoordinatorActor(generator, discriminators, stepTimeout));
+    public static Props Props(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null)
+        => Akka.Actor.Props.Create(() => new CoordinatorActor(generator, discriminators, stepTimeout, metrics));
 
     private void Start(C.StartTraining m)
     {
         _settings = SettingsJson.Deserialize(m.SettingsJson).Validate();
-        _mixture = GaussianMixture.For(_settings);
         _observer = m.Observer;
         _members = _settings.ActiveMembers;
         _learningRates = _members.ToDictionary(i => i, i => _settings.ForMember(i).LrD);
@@ -143,6 +147,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         // Reassembled answers go to the gather directly (OnReceive would run the constructor's behavior, not this one).
         Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, Answer));
         Receive<RetryRound>(_ => WakeIfIdle());
+        Receive<MetricsComputed>(OnMetrics);
         Receive<GatherTimedOut>(t =>
         {
             if (_gather is not { } g || g.Id != t.Id) return;
@@ -347,6 +352,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Evaluate(Action next)
     {
+        _evaluationStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         _generator.Tell(new G.GetSamples(GeneratorId.Default, _settings.EvalSamples, Self));
         Expect("evaluation samples", 1, answers =>
         {
@@ -355,16 +361,35 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
                 next();
                 return;
             }
-            using var tensor = TensorCodec.ToTensor(produced.Samples, TorchSharp.torch.ScalarType.Float32);
-            var flat = tensor.contiguous().data<float>().ToArray();
-            var count = (int)produced.Samples.Shape[0];
-            MixtureMetrics? metrics = _mixture is null ? null
-                : MixtureMetrics.Compute([.. Enumerable.Range(0, count).Select(i => ((double)flat[2 * i], (double)flat[2 * i + 1]))], _mixture.Centres, _mixture.Std);
-            Fitness(fitness =>
+            // The metrics (for images a classifier pass over thousands of samples) run off the actor's thread, so the
+            // coordinator keeps taking control requests meanwhile; the round's schedule waits for them.
+            // One evaluation at a time, so only this task ever touches _metrics.
+            var settings = _settings;
+            Task.Run(() =>
             {
-                _observer.Tell(new C.Evaluated(new EvaluationReport(_round, metrics, flat, [.. produced.Samples.Shape.Skip(1)], count, fitness)));
-                next();
-            });
+                using var scope = TorchSharp.torch.NewDisposeScope();
+                var tensor = TensorCodec.ToTensor(produced.Samples, TorchSharp.torch.ScalarType.Float32);
+                var flat = tensor.contiguous().data<float>().ToArray();
+                _metrics ??= _createMetrics(settings);
+                var (mixture, image) = _metrics.Compute(tensor);
+                return new MetricsComputed(flat, [.. produced.Samples.Shape], mixture, image, null, next);
+            }).PipeTo(Self, failure: e => new MetricsComputed([], [.. produced.Samples.Shape], null, null, e, next));
+        });
+    }
+
+    private void OnMetrics(MetricsComputed m)
+    {
+        if (m.Error is not null) _log.Error(m.Error, "evaluation metrics of round {0} failed; the evaluation is reported without them", _round);
+        var count = (int)m.Shape[0];
+        var flat = m.Error is null ? m.Samples : new float[count * m.Shape.Skip(1).Aggregate(1L, (a, b) => a * b)];
+        Fitness(fitness =>
+        {
+            _observer.Tell(new C.Evaluated(new EvaluationReport(_round, m.Mixture, flat, [.. m.Shape.Skip(1)], count, fitness)
+            {
+                Image = m.Image,
+                Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(_evaluationStarted).TotalSeconds,
+            }));
+            m.Next();
         });
     }
 
@@ -610,14 +635,24 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private sealed record Gather(Guid Id, string Name, int Expected, List<object> Answers, Action<IReadOnlyList<object>> Then, bool All, Func<object, bool>? Accept);
 
     private sealed record GatherTimedOut(Guid Id);
+
+    /// <summary>The evaluation's metrics, computed off the actor's thread (PipeTo result); <see cref="Next"/> continues the schedule.</summary>
+    private sealed record MetricsComputed(float[] Samples, long[] Shape, MixtureMetrics? Mixture, ImageMetrics? Image, Exception? Error, Action Next);
+
+    protected override void PostStop()
+    {
+        _metrics?.Dispose();
+        base.PostStop();
+    }
 }
 
 /// <summary>Hosting: the coordinator as a cluster singleton on the <c>coordinator</c> role, with its proxy registered.</summary>
 public static class CoordinatorHosting
 {
     /// <summary>Starts the singleton (needs both regions or proxies registered first).</summary>
-    public static AkkaConfigurationBuilder AddCoordinator(this AkkaConfigurationBuilder builder, TimeSpan stepTimeout)
+    /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
+    public static AkkaConfigurationBuilder AddCoordinator(this AkkaConfigurationBuilder builder, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null)
         => builder.WithSingleton<CoordinatorSingleton>("coordinator",
-            (_, registry, _) => CoordinatorActor.Props(registry.Get<GeneratorRegion>(), registry.Get<DiscriminatorRegion>(), stepTimeout),
+            (_, registry, _) => CoordinatorActor.Props(registry.Get<GeneratorRegion>(), registry.Get<DiscriminatorRegion>(), stepTimeout, metrics),
             new ClusterSingletonOptions { Role = Roles.Coordinator });
 }

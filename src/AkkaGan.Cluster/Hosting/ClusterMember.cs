@@ -7,6 +7,7 @@ using AkkaGan.Cluster.Coordinator;
 using AkkaGan.Cluster.Discriminator;
 using AkkaGan.Cluster.Generator;
 using AkkaGan.Core.Data;
+using AkkaGan.Core.Evaluation;
 using AkkaGan.Core.Settings;
 
 namespace AkkaGan.Cluster.Hosting;
@@ -85,7 +86,7 @@ public static class ClusterMember
         else builder.AddDiscriminatorProxy();
         if (options.Has(Roles.Generator)) builder.AddGenerator();
         else builder.AddGeneratorProxy();
-        if (options.Has(Roles.Coordinator)) builder.AddCoordinator(stepTimeout);
+        if (options.Has(Roles.Coordinator)) builder.AddCoordinator(stepTimeout, settings => EvaluationMetrics.Create(settings, data(settings)));
         return builder;
     }
 }

@@ -24,15 +24,46 @@ public sealed class FashionMnist : IRealData
     public long[] SampleShape => [.. _images.shape.Skip(1)];
     public Tensor Images => _images;
 
-    /// <summary>Loads the train (or test: prefix "t10k") split; each problem names the file.</summary>
-    public static FashionMnist Load(string directory, bool train = true, int? limit = null)
+    /// <summary>
+    /// Wraps images (N, 1, H, W) float32 in [-1, 1] and labels (N) int64 (e.g. made by a test); the tensors are
+    /// taken over, not copied.
+    /// </summary>
+    public static FashionMnist FromTensors(Tensor images, Tensor labels)
+    {
+        if (images.dim() != 4 || images.shape[1] != 1) throw new ArgumentException($"images must be (N, 1, H, W), got [{string.Join(", ", images.shape)}]", nameof(images));
+        if (labels.dim() != 1 || labels.shape[0] != images.shape[0])
+            throw new ArgumentException($"labels must be (N) with N = {images.shape[0]}, got [{string.Join(", ", labels.shape)}]", nameof(labels));
+        return new FashionMnist(images.to_type(ScalarType.Float32), labels.to_type(ScalarType.Int64));
+    }
+
+    /// <summary>The image and label files of the train (or test) split, without reading them; throws naming what is missing.</summary>
+    public static (string Images, string Labels) Files(string directory, bool train = true)
     {
         if (!Directory.Exists(directory))
             throw new DatasetException(
                 $"{directory}: dataset folder not found (install it with 'sudo apt-get install dataset-fashion-mnist' or pass --data-dir)");
         var prefix = train ? "train" : "t10k";
-        var imagesPath = Find(directory, $"{prefix}-images-idx3-ubyte");
-        var labelsPath = Find(directory, $"{prefix}-labels-idx1-ubyte");
+        return (Find(directory, $"{prefix}-images-idx3-ubyte"), Find(directory, $"{prefix}-labels-idx1-ubyte"));
+    }
+
+    /// <summary>Whether the folder holds both files of the split (the test split is optional for tools that can do without).</summary>
+    public static bool HasSplit(string directory, bool train)
+    {
+        try
+        {
+            _ = Files(directory, train);
+            return true;
+        }
+        catch (DatasetException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Loads the train (or test: prefix "t10k") split; each problem names the file.</summary>
+    public static FashionMnist Load(string directory, bool train = true, int? limit = null)
+    {
+        var (imagesPath, labelsPath) = Files(directory, train);
         var images = IdxFile.Read(imagesPath, expectedRank: 3);
         var labels = IdxFile.Read(labelsPath, expectedRank: 1);
         if (images.Dimensions[0] != labels.Dimensions[0])
@@ -63,6 +94,7 @@ public sealed class FashionMnist : IRealData
             var path = Path.Combine(directory, name);
             if (File.Exists(path)) return path;
         }
-        throw new DatasetException($"{Path.Combine(directory, stem + ".gz")}: file not found (neither {stem}.gz nor {stem} is in {directory})");
+        throw new DatasetException($"{Path.Combine(directory, stem + ".gz")}: file not found (neither {stem}.gz nor {stem} is in {directory}; " +
+                                   $"'sudo apt-get install dataset-fashion-mnist' installs them in {DefaultDirectory})");
     }
 }

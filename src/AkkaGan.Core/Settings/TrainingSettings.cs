@@ -3,7 +3,7 @@ using System.Globalization;
 namespace AkkaGan.Core.Settings;
 
 /// <summary>Which real data a run trains on.</summary>
-public enum DatasetKind { Ring8, Grid25, Spiral, FashionMnist }
+public enum DatasetKind { Ring8, Grid25, Spiral, FashionMnist, StackedFashionMnist }
 
 /// <summary>The GAN objective, a symmetric discriminator/generator pair (see <see cref="Losses.GanLoss"/>).</summary>
 public enum LossKind { Minimax, NonSaturating, Wasserstein, Hinge, LeastSquares }
@@ -32,6 +32,8 @@ public sealed record TrainingSettings
 {
     public DatasetKind Dataset { get; init; } = DatasetKind.Ring8;
     public string DataDir { get; init; } = "/usr/share/datasets/fashion-mnist";
+    /// <summary>Folder of the cached evaluation classifier (image datasets); empty: AKKAGAN_CLASSIFIER_DIR or ~/.cache/akkagan/classifier.</summary>
+    public string ClassifierDir { get; init; } = "";
     /// <summary>Overrides the mixture's radius (ring8: 1, spiral: 2) or grid spacing (grid25: 2). Null keeps the protocol value.</summary>
     public double? MixtureScale { get; init; }
     /// <summary>Overrides the std of each mixture component (ring8 0.01, grid25 0.05, spiral 0.02). Null keeps the protocol value.</summary>
@@ -212,7 +214,7 @@ public sealed record TrainingSettings
             errors.Add("loss=wasserstein needs a Lipschitz constraint: set clip (e.g. 0.01) or gradient-penalty (e.g. 10)");
         if (ClipValue > 0 && GradientPenalty > 0)
             errors.Add("clip and gradient-penalty are alternatives for the Wasserstein critic; set only one");
-        if (!IsToyData && Dataset == DatasetKind.FashionMnist && string.IsNullOrWhiteSpace(DataDir))
+        if (!IsToyData && string.IsNullOrWhiteSpace(DataDir))
             errors.Add("data-dir must name the folder with the Fashion-MNIST IDX files");
 
         if (Members.Count > Discriminators)

@@ -93,14 +93,27 @@ public sealed class GeneratorCore : IDisposable
         _pendingRound = -1;
     }
 
-    /// <summary>Evaluation samples from a fixed noise stream (the same z at every evaluation, so plots are comparable).</summary>
+    /// <summary>Largest forward pass of <see cref="Sample"/>: bounds its memory (26,000 DCGAN samples at once need ~2 GB).</summary>
+    public const int SampleChunk = 2500;
+
+    /// <summary>
+    /// Evaluation samples from a fixed noise stream (the same z at every evaluation, so plots are comparable),
+    /// generated in forward passes of at most <see cref="SampleChunk"/> (batch-norm statistics come from each pass).
+    /// </summary>
     public Tensor Sample(int count, int stream = 0)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         using var generator = Seeds.Generator(_settings.Seed, 0, SeedRole.Generator, stream, SeedPurpose.Evaluation);
-        var z = randn([count, _settings.LatentDim], generator: generator).to(Device);
-        return Model.forward(z).cpu().MoveToOuterDisposeScope();
+        var z = randn([count, _settings.LatentDim], generator: generator).to(Device);   // (count, z)
+        if (count <= SampleChunk) return Model.forward(z).cpu().MoveToOuterDisposeScope();
+        var parts = new List<Tensor>();
+        for (var start = 0; start < count; start += SampleChunk)
+        {
+            using var part = NewDisposeScope();
+            parts.Add(Model.forward(z.narrow(0, start, Math.Min(SampleChunk, count - start))).cpu().MoveToOuterDisposeScope());
+        }
+        return cat(parts, 0).MoveToOuterDisposeScope();                                   // (count, ...)
     }
 
     public EntitySnapshot Snapshot() => ModuleState.Snapshot(EntityId, Model, Optimizer);

@@ -1,6 +1,6 @@
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
-using AkkaGan.Core.Metrics;
+using AkkaGan.Core.Evaluation;
 using AkkaGan.Core.Population;
 using AkkaGan.Core.Settings;
 using static TorchSharp.torch;
@@ -17,15 +17,17 @@ public sealed class ReferenceTrainer : IDisposable
 {
     public const string EngineName = "reference";
     private readonly ITrainingObserver _observer;
-    private readonly GaussianMixture? _mixture;
     private readonly Device _device;
     private readonly List<DiscriminatorCore> _discriminators;
+    private readonly Func<EvaluationMetrics> _createMetrics;
+    private EvaluationMetrics? _metrics;
 
-    public ReferenceTrainer(TrainingSettings settings, IRealData data, Device device, ITrainingObserver? observer = null)
+    /// <param name="metrics">The evaluation's metrics, made at the first evaluation (default: <see cref="EvaluationMetrics.Create(TrainingSettings, IRealData, Action{string}?)"/>).</param>
+    public ReferenceTrainer(TrainingSettings settings, IRealData data, Device device, ITrainingObserver? observer = null, Func<EvaluationMetrics>? metrics = null)
     {
         Settings = settings.Validate();
         Data = data;
-        _mixture = data as GaussianMixture;
+        _createMetrics = metrics ?? (() => EvaluationMetrics.Create(settings, data));
         _observer = observer ?? new NullObserver();
         _device = device;
         Generator = new GeneratorCore(Settings, data.SampleShape, device);
@@ -136,20 +138,21 @@ public sealed class ReferenceTrainer : IDisposable
         return Discriminators.ToDictionary(d => d.Member, d => d.Fitness(round, fake));
     }
 
-    /// <summary>Evaluation samples, mixture metrics (2-D data) and population fitness.</summary>
+    /// <summary>Evaluation samples, their metrics (mixture metrics for 2-D data, classifier metrics for images) and population fitness.</summary>
     public EvaluationReport Evaluate()
     {
         using var scope = NewDisposeScope();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var samples = Generator.Sample(Settings.EvalSamples);
         var flat = samples.to(float32).contiguous().data<float>().ToArray();
-        MixtureMetrics? metrics = null;
-        if (_mixture is not null)
+        _metrics ??= _createMetrics();
+        var (mixture, image) = _metrics.Compute(samples);
+        var fitness = FitnessOf(Round);
+        return new EvaluationReport(Round, mixture, flat, Data.SampleShape, Settings.EvalSamples, fitness)
         {
-            var points = new (double, double)[Settings.EvalSamples];
-            for (var i = 0; i < points.Length; i++) points[i] = (flat[2 * i], flat[2 * i + 1]);
-            metrics = MixtureMetrics.Compute(points, _mixture.Centres, _mixture.Std);
-        }
-        return new EvaluationReport(Round, metrics, flat, Data.SampleShape, Settings.EvalSamples, FitnessOf(Round));
+            Image = image,
+            Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
+        };
     }
 
     /// <summary>Samples from the generator as it is now (the evaluation's fixed noise stream).</summary>
@@ -212,6 +215,7 @@ public sealed class ReferenceTrainer : IDisposable
     {
         Generator.Dispose();
         foreach (var d in _discriminators) d.Dispose();
+        _metrics?.Dispose();
     }
 
     private sealed class NullObserver : ITrainingObserver;

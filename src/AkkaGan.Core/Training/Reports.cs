@@ -14,7 +14,14 @@ public sealed record RoundReport(long Round, double GeneratorLoss, double Genera
 /// shape <see cref="SampleShape"/> per sample) for plots, and each discriminator's fitness.
 /// </summary>
 public sealed record EvaluationReport(long Round, MixtureMetrics? Mixture, float[] Samples, long[] SampleShape, int SampleCount,
-    IReadOnlyDictionary<int, double> Fitness);
+    IReadOnlyDictionary<int, double> Fitness)
+{
+    /// <summary>Classifier metrics for image datasets (null for 2-D data).</summary>
+    public ImageMetrics? Image { get; init; }
+
+    /// <summary>Wall time of the evaluation in the engine: samples, metrics and fitness.</summary>
+    public double Seconds { get; init; }
+}
 
 /// <summary>A population change: the worst member received the best one's weights with a perturbed learning rate.</summary>
 public sealed record EvolutionReport(long Round, int Best, int Worst, double BestFitness, double WorstFitness, double NewLearningRate);

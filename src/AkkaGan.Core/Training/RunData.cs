@@ -26,11 +26,20 @@ public static class SettingsJson
 /// <summary>Creates the real data a run's settings name.</summary>
 public static class RunData
 {
-    public static IRealData Create(TrainingSettings settings)
-        => (IRealData?)GaussianMixture.For(settings) ?? FashionMnist.Load(settings.DataDir);
+    public static IRealData Create(TrainingSettings settings) => settings.Dataset switch
+    {
+        DatasetKind.FashionMnist => FashionMnist.Load(settings.DataDir),
+        DatasetKind.StackedFashionMnist => StackedFashionMnist.Load(settings.DataDir),
+        _ => GaussianMixture.For(settings)!,
+    };
 
     /// <summary>The shape of one sample of the settings' dataset, without loading it (for the generator's node).</summary>
-    public static long[] SampleShape(TrainingSettings settings) => settings.IsToyData ? [2] : [1, 28, 28];
+    public static long[] SampleShape(TrainingSettings settings) => settings.Dataset switch
+    {
+        DatasetKind.FashionMnist => [1, 28, 28],
+        DatasetKind.StackedFashionMnist => [StackedFashionMnist.Channels, 28, 28],
+        _ => [2],
+    };
 
     /// <summary>
     /// Intra-op threads: the configured number, or for 0 ("auto") 1 thread for the 2-D MLPs (a second thread buys

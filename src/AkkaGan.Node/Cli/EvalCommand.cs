@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
+using AkkaGan.Core.Evaluation;
 using AkkaGan.Core.Metrics;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
@@ -38,11 +39,18 @@ public static class EvalCommand
         if (samples is { } n) settings = settings with { EvalSamples = n };
         settings.Validate();
         var mixture = GaussianMixture.For(settings);
-        long[] shape = mixture is not null ? [2] : [1, 28, 28];
+        var shape = RunData.SampleShape(settings);
         using var generator = new GeneratorCore(settings, shape, CPU);
         generator.Restore(checkpoint.Entity(GeneratorCore.EntityId));
         using var sample = generator.Sample(settings.EvalSamples);
         var flat = sample.contiguous().data<float>().ToArray();
+        // Images: the classifier metrics (the classifier is loaded from its cache, or trained once first).
+        ImageMetrics? image = null;
+        if (mixture is null)
+        {
+            using var metrics = EvaluationMetrics.Create(settings, RunData.Create(settings), Console.Error.WriteLine);
+            image = metrics.Compute(sample).Image;
+        }
 
         var result = new JsonObject
         {
@@ -58,6 +66,14 @@ public static class EvalCommand
             result["modes_captured"] = m.ModesCaptured;
             result["high_quality_fraction"] = m.HighQualityFraction;
             result["reverse_kl"] = m.ReverseKl;
+        }
+        if (image is not null)
+        {
+            result["modes"] = image.Modes;
+            result["modes_covered"] = image.ModesCovered;
+            result["kl_to_uniform"] = image.KlToUniform;
+            result["fcd"] = double.IsFinite(image.Fcd) ? image.Fcd : null;
+            result["mode_counts"] = new JsonArray([.. image.ModeCounts.Select(c => (JsonNode)c)]);
         }
         Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         if (output is not null)

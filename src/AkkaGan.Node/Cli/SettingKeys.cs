@@ -31,8 +31,9 @@ public static class SettingKeys
 
     public static readonly IReadOnlyList<Key> All =
     [
-        new("train.dataset", "NAME", "Real data: ring8 | grid25 | spiral | fashion-mnist", (s, v) => s with { Dataset = Enum<DatasetKind>(v) }),
+        new("train.dataset", "NAME", "Real data: ring8 | grid25 | spiral | fashion-mnist | stacked-fashion-mnist", (s, v) => s with { Dataset = Enum<DatasetKind>(v) }),
         new("train.data-dir", "DIR", "Folder with the Fashion-MNIST IDX files (gzip or raw)", (s, v) => s with { DataDir = v }),
+        new("classifier-dir", "DIR", "Cache of the evaluation classifier behind the image metrics; empty: $AKKAGAN_CLASSIFIER_DIR, else ~/.cache/akkagan/classifier", (s, v) => s with { ClassifierDir = v }),
         new("train.mixture-scale", "X", "Mixture radius (ring8 1, spiral 2) or grid spacing (grid25 2); empty keeps the protocol value", (s, v) => s with { MixtureScale = OptionalDouble(v) }),
         new("train.mixture-std", "X", "Std of each mixture component (ring8 0.01, grid25 0.05, spiral 0.02); empty keeps the protocol value", (s, v) => s with { MixtureStd = OptionalDouble(v) }),
         new("train.latent-dim", "N", "Dimension of the generator's input noise z", (s, v) => s with { LatentDim = Int(v) }),
@@ -72,7 +73,7 @@ public static class SettingKeys
         new("train.batch", "N", "Batch size of every D and G step", (s, v) => s with { Batch = Int(v) }),
         new("train.seed", "N", "Base seed; every random draw derives from it, the round and the role", (s, v) => s with { Seed = Long(v) }),
         new("train.eval-every", "ROUNDS", "Evaluation (metrics, plots, TensorBoard) interval", (s, v) => s with { EvalEvery = Int(v) }),
-        new("train.eval-samples", "N", "Generated samples per evaluation (2500 is the VEEGAN/PacGAN protocol)", (s, v) => s with { EvalSamples = Int(v) }),
+        new("train.eval-samples", "N", "Generated samples per evaluation (2500 is the VEEGAN/PacGAN protocol; Stacked-MNIST's is 26000)", (s, v) => s with { EvalSamples = Int(v) }),
         new("train.checkpoint-every", "ROUNDS", "Checkpoint interval", (s, v) => s with { CheckpointEvery = Int(v) }),
         new("train.keep-checkpoints", "N", "Newest checkpoints kept in <out>/checkpoints", (s, v) => s with { KeepCheckpoints = Int(v) }),
         new("device", "NAME", "auto | cpu | cuda (cuda needs the -p:TorchBackend=cuda build)", (s, v) => s with { Device = Enum<DeviceKind>(v) }),

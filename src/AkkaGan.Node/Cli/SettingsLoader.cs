@@ -75,7 +75,8 @@ public static class SettingsLoader
         if (config.GetValue(path).IsArray()) return config.GetValue(path).GetArray().Count == 0 ? "(none)" : MembersText(config.GetValue(path), path);
         var value = config.GetString(path);
         return !string.IsNullOrEmpty(value) ? value
-            : key.Path.StartsWith("population.", StringComparison.Ordinal) ? "(none)" : "(dataset's protocol value)";
+            : key.Path.StartsWith("population.", StringComparison.Ordinal) ? "(none)"
+            : key.Name == "classifier-dir" ? "(~/.cache/akkagan/classifier)" : "(dataset's protocol value)";
     }
 
     private static Config Parse(string text, string source)

@@ -9,6 +9,7 @@ using AkkaGan.Node.Control;
 using AkkaGan.Node.Output;
 using Spectre.Console;
 using AkkaGan.Core.Data;
+using AkkaGan.Core.Evaluation;
 using static TorchSharp.torch;
 
 namespace AkkaGan.Node.Cli;
@@ -109,6 +110,13 @@ public static class TrainCommand
         Console.WriteLine($"akkagan train: {SettingKeys.Kebab(settings.Dataset)}, loss {SettingKeys.Kebab(settings.Loss)}, unroll {settings.Unroll} ({SettingKeys.Kebab(settings.UnrollOrder)} order), " +
                           $"{settings.Discriminators} discriminator(s), {settings.Rounds} rounds, batch {settings.Batch}, device {device.type}, engine {engine} -> {outDir}");
 
+        if (!settings.IsToyData)
+        {
+            // The image metrics need the evaluation classifier: load it now, or train it once (minutes) before the
+            // first round rather than in the middle of the first evaluation.
+            using var classifier = ClassifierCache.LoadOrTrain(settings.DataDir, ClassifierCache.ResolveDirectory(settings.ClassifierDir), new ClassifierRecipe(), Console.WriteLine);
+        }
+
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             // First Ctrl-C: finish the round, then checkpoint and summarise. A second one ends the process at once.
@@ -199,7 +207,7 @@ public static class TrainCommand
     private static void PrintSummary(JsonObject summary, string outDir)
     {
         var table = new Table().Title("[bold]summary[/]").AddColumn("metric").AddColumn("value");
-        foreach (var key in new[] { "rounds", "modes_captured", "modes", "high_quality_fraction", "reverse_kl", "rounds_per_second", "wall_seconds", "generator_loss", "discriminator_loss", "evolutions", "last_checkpoint", "last_samples_png" })
+        foreach (var key in new[] { "rounds", "modes_captured", "modes_covered", "modes", "high_quality_fraction", "reverse_kl", "kl_to_uniform", "fcd", "rounds_per_second", "wall_seconds", "generator_loss", "discriminator_loss", "evolutions", "last_checkpoint", "last_samples_png" })
             if (summary[key] is JsonValue value)
                 table.AddRow(key, Markup.Escape(value.TryGetValue<double>(out var number) && number % 1 != 0
                     ? number.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)

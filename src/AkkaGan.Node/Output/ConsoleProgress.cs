@@ -70,6 +70,11 @@ public sealed class ConsoleProgress : ITrainingObserver
         var m = report.Mixture;
         _metrics = m is null ? "" : $" | modes {m.ModesCaptured}/{m.Modes} HQ {m.HighQualityFraction:P1} KL {m.ReverseKl:F3}";
         _compactMetrics = m is null ? "" : $" {m.ModesCaptured}/{m.Modes} modes HQ {m.HighQualityFraction:P0}";
+        if (report.Image is { } image)
+        {
+            _metrics = string.Create(CultureInfo.InvariantCulture, $" | modes {image.ModesCovered}/{image.Modes} KL {image.KlToUniform:F3} FCD {image.Fcd:F2}");
+            _compactMetrics = string.Create(CultureInfo.InvariantCulture, $" {image.ModesCovered}/{image.Modes} modes FCD {image.Fcd:F1}");
+        }
         if (_task is null) Log(Line(report.Round));
         else _task.Description = Markup.Escape(Compact(report.Round));
     }

@@ -1,4 +1,5 @@
 using AkkaGan.Core.Data;
+using AkkaGan.Core.Metrics;
 using ScottPlot;
 using SkiaSharp;
 
@@ -35,6 +36,32 @@ public static class Plots
         plot.Title(title);
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, 640, 640);
+    }
+
+    /// <summary>Fashion-MNIST's class names, in label order.</summary>
+    public static readonly IReadOnlyList<string> FashionClasses = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"];
+
+    /// <summary>
+    /// Bars of samples per mode (the classifier's histogram): one bar per class for Fashion-MNIST, one per class
+    /// triplet for stacked images; the dashed line is what a generator that covers every mode uniformly would reach.
+    /// </summary>
+    public static void ModeHistogram(string path, ImageMetrics metrics, string title)
+    {
+        var plot = new Plot();
+        var bars = plot.Add.Bars(metrics.ModeCounts.Select(c => (double)c).ToArray());
+        bars.Color = Colors.SteelBlue;
+        var uniform = plot.Add.HorizontalLine((double)metrics.Samples / metrics.Modes);
+        uniform.LinePattern = LinePattern.Dashed;
+        uniform.Color = Colors.Red;
+        if (metrics.Modes == FashionClasses.Count)
+            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. FashionClasses.Select((name, i) => new Tick(i, name))]);
+        else
+            plot.XLabel("mode (100 c0 + 10 c1 + c2)");
+        plot.YLabel("samples");
+        plot.Axes.Margins(bottom: 0);
+        plot.Axes.SetLimitsX(-0.6, metrics.Modes - 0.4);
+        plot.Title(title);
+        plot.SavePng(path, metrics.Modes == FashionClasses.Count ? 720 : 1000, 400);
     }
 
     /// <summary>A grid of images (N, C, H, W) in [-1, 1], C = 1 (grey) or 3 (RGB), with 2-pixel gaps.</summary>

@@ -70,6 +70,13 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             Plots.ImageGrid(png, report.Samples, report.SampleShape, Math.Min(64, report.SampleCount));
         }
         LastSamplePng = png;
+        string? histogramPng = null;
+        if (report.Image is { } image)
+        {
+            histogramPng = Path.Combine(Directory, "samples", $"modes-round-{round.ToString("D6", CultureInfo.InvariantCulture)}.png");
+            Plots.ModeHistogram(histogramPng, image, string.Create(CultureInfo.InvariantCulture,
+                $"round {round}: {image.ModesCovered}/{image.Modes} modes, KL {image.KlToUniform:F3}, FCD {image.Fcd:F2} ({image.Samples} samples)"));
+        }
 
         var line = new JsonObject
         {
@@ -78,12 +85,18 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["wall_seconds"] = Math.Round(_clock.Elapsed.TotalSeconds, 3),
             ["rounds_per_second"] = Math.Round(RoundsPerSecond, 3),
             ["rss_mb"] = Math.Round(Environment.WorkingSet / 1048576.0, 1),
+            ["eval_seconds"] = Math.Round(report.Seconds, 3),
             ["generator_loss"] = _lastRound?.GeneratorLoss,
             ["generator_grad_norm"] = _lastRound?.GeneratorGradientNorm,
             ["discriminator_loss"] = _lastRound?.MeanDiscriminatorLoss,
             ["modes_captured"] = report.Mixture?.ModesCaptured,
             ["high_quality_fraction"] = report.Mixture?.HighQualityFraction,
             ["reverse_kl"] = report.Mixture?.ReverseKl,
+            ["modes"] = report.Mixture?.Modes ?? report.Image?.Modes,
+            ["modes_covered"] = report.Image?.ModesCovered,
+            ["kl_to_uniform"] = report.Image?.KlToUniform,
+            ["fcd"] = Finite(report.Image?.Fcd),
+            ["mode_counts"] = report.Image is { } counts ? new JsonArray([.. counts.ModeCounts.Select(c => (JsonNode)c)]) : null,
             ["discriminators"] = new JsonArray([.. (_lastRound?.Discriminators ?? []).Select(d => (JsonNode)new JsonObject
             {
                 ["id"] = DiscriminatorCore.EntityIdOf(d.Member),
@@ -95,6 +108,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
                 ["fitness"] = report.Fitness.TryGetValue(d.Member, out var f) ? f : null,
             })]),
             ["samples_png"] = Path.GetRelativePath(Directory, png),
+            ["modes_png"] = histogramPng is null ? null : Path.GetRelativePath(Directory, histogramPng),
         };
         WriteMetrics(line.ToJsonString());
 
@@ -114,6 +128,12 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             _tensorBoard.add_scalar("metrics/modes_captured", mm.ModesCaptured, step);
             _tensorBoard.add_scalar("metrics/high_quality_fraction", (float)mm.HighQualityFraction, step);
             _tensorBoard.add_scalar("metrics/reverse_kl", (float)mm.ReverseKl, step);
+        }
+        if (report.Image is { } im)
+        {
+            _tensorBoard.add_scalar("metrics/modes_covered", im.ModesCovered, step);
+            _tensorBoard.add_scalar("metrics/kl_to_uniform", (float)im.KlToUniform, step);
+            if (double.IsFinite(im.Fcd)) _tensorBoard.add_scalar("metrics/fcd", (float)im.Fcd, step);
         }
         _tensorBoard.add_scalar("throughput/rounds_per_second", (float)RoundsPerSecond, step);
         _tensorBoard.add_img("samples", png, step);
@@ -191,6 +211,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
     public JsonObject WriteSummary(long rounds, bool completed)
     {
         var m = LastEvaluation?.Mixture;
+        var image = LastEvaluation?.Image;
         var summary = new JsonObject
         {
             ["schema"] = "akkagan.summary/1",
@@ -201,10 +222,14 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["rounds_this_run"] = rounds - _startRound,
             ["wall_seconds"] = Math.Round(_clock.Elapsed.TotalSeconds, 3),
             ["rounds_per_second"] = Math.Round(RoundsPerSecond, 3),
-            ["modes"] = m?.Modes,
+            ["modes"] = m?.Modes ?? image?.Modes,
             ["modes_captured"] = m?.ModesCaptured,
             ["high_quality_fraction"] = m?.HighQualityFraction,
             ["reverse_kl"] = m?.ReverseKl,
+            ["modes_covered"] = image?.ModesCovered,
+            ["kl_to_uniform"] = image?.KlToUniform,
+            ["fcd"] = Finite(image?.Fcd),
+            ["eval_samples"] = LastEvaluation?.SampleCount,
             ["generator_loss"] = _lastRound?.GeneratorLoss,
             ["discriminator_loss"] = _lastRound?.MeanDiscriminatorLoss,
             ["evolutions"] = _evolutions,
@@ -217,6 +242,9 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
         File.WriteAllText(Path.Combine(Directory, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         return summary;
     }
+
+    // JSON has no NaN: an FCD that could not be computed (fewer than 2 samples) is null.
+    private static double? Finite(double? value) => value is { } v && double.IsFinite(v) ? v : null;
 
     public void Dispose()
     {
