@@ -22,6 +22,7 @@ public sealed class NodeCommandSpecs : IDisposable
     [InlineData(new[] { "--roles", "discriminator", "--rounds", "5" }, "--rounds: only the coordinator's node takes training settings")]
     [InlineData(new[] { "--roles", "coordinator", "--rounds", "0" }, "rounds must be a positive number")]
     [InlineData(new[] { "--roles", "coordinator", "--discriminator-nodes", "0" }, "--discriminator-nodes: 0")]
+    [InlineData(new[] { "--roles", "discriminator", "--health-port", "70000" }, "--health-port: 70000 is not a TCP port")]
     public void Node_should_refuse_bad_input_before_joining(string[] args, string expected)
     {
         var result = Akkagan.Run(TimeSpan.FromSeconds(60), ["node", .. args]);
@@ -37,6 +38,63 @@ public sealed class NodeCommandSpecs : IDisposable
             "--discriminator-nodes", "2", "--wait-timeout", "3", "--out", Out("lonely"));
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("the cluster did not form within 3 s (generator nodes 1/1, discriminator nodes 0/2)", result.Stderr);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task The_health_endpoint_should_answer_alive_and_ready_once_the_node_is_up()
+    {
+        var port = Akkagan.FreePort();
+        var lonelySeed = Akkagan.FreePort(); // nobody listens there: the second node never joins
+        var healthA = Akkagan.FreePort();
+        var healthB = Akkagan.FreePort();
+        using var node = Akkagan.Start(["node", "--roles", "discriminator", "--port", port.ToString(CultureInfo.InvariantCulture),
+            "--control-port", "0", "--health-port", healthA.ToString(CultureInfo.InvariantCulture)]);
+        using var stranded = Akkagan.Start(["node", "--roles", "discriminator", "--port", "0", "--seeds", $"127.0.0.1:{lonelySeed}",
+            "--control-port", "0", "--health-port", healthB.ToString(CultureInfo.InvariantCulture)]);
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            async Task<(int Code, string Body)> Get(int healthPort, string path)
+            {
+                var deadline = DateTime.UtcNow.AddSeconds(60);
+                while (true)
+                {
+                    try
+                    {
+                        using var response = await http.GetAsync($"http://127.0.0.1:{healthPort}{path}");
+                        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+                    }
+                    catch (HttpRequestException) when (DateTime.UtcNow < deadline)
+                    {
+                        await Task.Delay(250); // not listening yet
+                    }
+                }
+            }
+            var (alive, aliveBody) = await Get(healthA, "/alive");
+            Assert.Equal(200, alive);
+            Assert.Contains("\"status\":\"alive\"", aliveBody);
+            var ready = await Get(healthA, "/ready");
+            for (var i = 0; i < 100 && ready.Code != 200; i++)
+            {
+                await Task.Delay(200);
+                ready = await Get(healthA, "/ready");
+            }
+            Assert.True(ready.Code == 200, ready.Body);
+            Assert.Contains("\"entities\":{\"discriminator\":0}", ready.Body);
+            Assert.Equal(404, (await Get(healthA, "/bogus")).Code);
+
+            // A node that cannot reach its seed is alive but not ready.
+            Assert.Equal(200, (await Get(healthB, "/alive")).Code);
+            var notReady = await Get(healthB, "/ready");
+            Assert.Equal(503, notReady.Code);
+            Assert.Contains("not ready: this node is", notReady.Body);
+        }
+        finally
+        {
+            node.Kill(entireProcessTree: true);
+            stranded.Kill(entireProcessTree: true);
+        }
     }
 
     [Fact]

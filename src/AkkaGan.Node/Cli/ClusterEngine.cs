@@ -26,7 +26,8 @@ internal static class ClusterEngine
     public const string EngineName = "cluster";
 
     /// <summary>This node, how many generator / discriminator nodes the first round waits for, and for how long.</summary>
-    public sealed record Topology(MemberOptions Member, int GeneratorNodes, int DiscriminatorNodes, TimeSpan WaitTimeout);
+    /// <param name="HealthPort">Serve /alive and /ready on this port (null: as akkagan.health says).</param>
+    public sealed record Topology(MemberOptions Member, int GeneratorNodes, int DiscriminatorNodes, TimeSpan WaitTimeout, int? HealthPort = null);
 
     public static Topology Embedded { get; } = new(MemberOptions.Embedded, 1, 1, TimeSpan.FromMinutes(1));
 
@@ -51,6 +52,8 @@ internal static class ClusterEngine
         try
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
+            using var health = Runtime.HealthEndpoint.Start(system, topology.Member.Roles, config, topology.HealthPort);
+            if (health is not null) status($"health at {health.Address}/alive and /ready");
             startControl([new ClusterPalette(system), new ShardingPalette(system), new ActorPalette(system)]);
             var registry = host.Services.GetRequiredService<ActorRegistry>();
             var finished = new TaskCompletionSource<C.TrainingFinished>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -44,6 +44,11 @@ public static class NodeCommand
             Description = "Coordinator: seconds to wait for those nodes before giving up with a message naming what is missing",
             HelpName = "SECONDS", DefaultValueFactory = _ => 600,
         };
+        var healthPort = new Option<int?>("--health-port")
+        {
+            Description = "Serve GET /alive and GET /ready (JSON; for Kubernetes probes) on this port (akkagan.health; default off)", HelpName = "PORT",
+        };
+        command.Options.Add(healthPort);
         command.Options.Add(roles);
         command.Options.Add(host);
         command.Options.Add(publicHost);
@@ -61,8 +66,10 @@ public static class NodeCommand
             if (waitFor < 1) throw new SettingsException($"--discriminator-nodes: {waitFor} (at least 1)");
             var wait = parse.GetValue(waitTimeout);
             if (wait < 1) throw new SettingsException($"--wait-timeout: {wait} (at least 1 second)");
+            if (parse.GetValue(healthPort) is { } hp and (< 1 or > 65535)) throw new SettingsException($"--health-port: {hp} is not a TCP port (1-65535)");
             if (member.Has(Roles.Coordinator))
-                return TrainCommand.Run(ClusterEngine.EngineName, arguments, control.Read(parse), new ClusterEngine.Topology(member, 1, waitFor, TimeSpan.FromSeconds(wait)));
+                return TrainCommand.Run(ClusterEngine.EngineName, arguments, control.Read(parse),
+                    new ClusterEngine.Topology(member, 1, waitFor, TimeSpan.FromSeconds(wait), parse.GetValue(healthPort)));
 
             var coordinatorOnly = arguments.Flags.Select(f => f.Key.Flag)
                 .Concat(new[] { ("--out", arguments.Output), ("--resume", arguments.Resume) }.Where(o => o.Item2 is not null).Select(o => o.Item1))
@@ -72,13 +79,13 @@ public static class NodeCommand
             if (coordinatorOnly.Length > 0)
                 throw new SettingsException($"{string.Join(", ", coordinatorOnly)}: only the coordinator's node takes training settings and outputs " +
                                             "(it sends its settings to every entity); give them to the node with --roles coordinator");
-            return Serve(member, arguments.ConfigFile, control.Read(parse));
+            return Serve(member, arguments.ConfigFile, control.Read(parse), parse.GetValue(healthPort));
         });
         return command;
     }
 
     /// <summary>Hosts this node's entities until a signal (or the actor system ending) stops it.</summary>
-    private static int Serve(MemberOptions member, string? configFile, ControlHost.Flags controlFlags)
+    private static int Serve(MemberOptions member, string? configFile, ControlHost.Flags controlFlags, int? healthPort)
     {
         var config = SettingsLoader.LoadConfig(configFile);
         var controlOptions = ControlHost.Resolve(config, controlFlags, $"akkagan node {member.Host}:{member.Port} ({string.Join(",", member.Roles)})");
@@ -95,6 +102,8 @@ public static class NodeCommand
         cluster.RegisterOnMemberUp(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: up"));
         cluster.RegisterOnMemberRemoved(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: left the cluster"));
         var controlServer = ControlHost.TryStart(controlOptions, [new ClusterPalette(system), new ShardingPalette(system), new ActorPalette(system)]);
+        using var health = Runtime.HealthEndpoint.Start(system, member.Roles, config, healthPort);
+        if (health is not null) Console.WriteLine($"akkagan node {cluster.SelfAddress}: health at {health.Address}/alive and /ready");
         try
         {
             host.WaitForShutdown();
