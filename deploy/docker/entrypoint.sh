@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The AkkaGan node image's entry point: the AKKAGAN_* environment (the names deploy/local/run.sh uses) turned into
+# `akkagan node` flags, so Docker Compose and Kubernetes configure nodes the same way. Extra arguments (training flags
+# for the coordinator) are passed on.
+#
+#   AKKAGAN_ROLES                coordinator | generator | discriminator[,..]            (required)
+#   AKKAGAN_HOST                 listen address                                          (default 0.0.0.0)
+#   AKKAGAN_PUBLIC_HOST          the name other nodes reach this one by                  (default: hostname -f)
+#   AKKAGAN_PORT                 Akka.Remote port                                        (default 4053)
+#   AKKAGAN_SEEDS                HOST:PORT[,..] of the seed node(s)                      (none: this node starts the cluster)
+#   AKKAGAN_CONTROL_HOST         control host address (non-loopback needs AKKAGAN_CONTROL_TOKEN) (default 127.0.0.1)
+#   AKKAGAN_CONTROL_PORT         control port                                            (default 9120)
+#   AKKAGAN_CONTROL_TOKEN        control token (read by akkagan and akkagan-ctl themselves)
+#   AKKAGAN_HEALTH_PORT          /alive and /ready on 0.0.0.0:PORT                       (default 8558; empty: off)
+#   AKKAGAN_DISCRIMINATOR_NODES  coordinator: discriminator nodes to wait for            (default 1)
+#   AKKAGAN_WAIT_TIMEOUT         coordinator: seconds to wait for them                   (default 600)
+#   AKKAGAN_CONFIG               HOCON file layered over the built-in cluster.hocon      (default: none)
+#   AKKAGAN_OUT                  coordinator: the run's output folder                    (default /data/run)
+#   AKKAGAN_DRY_RUN              1: print the command instead of running it
+set -euo pipefail
+
+: "${AKKAGAN_ROLES:?set AKKAGAN_ROLES to coordinator, generator or discriminator (comma-separated for several)}"
+APP="${AKKAGAN_APP:-/app/akkagan.dll}"
+args=(node --roles "$AKKAGAN_ROLES"
+      --host "${AKKAGAN_HOST:-0.0.0.0}"
+      --public-host "${AKKAGAN_PUBLIC_HOST:-$(hostname -f 2>/dev/null || hostname)}"
+      --port "${AKKAGAN_PORT:-4053}"
+      --control-host "${AKKAGAN_CONTROL_HOST:-127.0.0.1}"
+      --control-port "${AKKAGAN_CONTROL_PORT:-9120}")
+[ -n "${AKKAGAN_SEEDS:-}" ] && args+=(--seeds "$AKKAGAN_SEEDS")
+
+# The health endpoint listens on every interface inside the container: a config overlay carries its host, layered
+# over the user's AKKAGAN_CONFIG (one --config file is accepted).
+config="${AKKAGAN_CONFIG:-}"
+if [ -n "${AKKAGAN_HEALTH_PORT-8558}" ]; then
+  overlay="$(mktemp /tmp/akkagan-node-XXXXXX.hocon)"
+  { [ -n "$config" ] && cat "$config"; printf '\nakkagan.health { enabled = on, host = "0.0.0.0", port = %s }\n' "${AKKAGAN_HEALTH_PORT-8558}"; } > "$overlay"
+  config="$overlay"
+fi
+[ -n "$config" ] && args+=(--config "$config")
+
+case ",$AKKAGAN_ROLES," in
+  *,coordinator,*)
+    args+=(--discriminator-nodes "${AKKAGAN_DISCRIMINATOR_NODES:-1}" --wait-timeout "${AKKAGAN_WAIT_TIMEOUT:-600}" --out "${AKKAGAN_OUT:-/data/run}") ;;
+esac
+
+if [ "${AKKAGAN_DRY_RUN:-}" = "1" ]; then
+  printf '%q ' dotnet "$APP" "${args[@]}" "$@"; echo
+  exit 0
+fi
+exec dotnet "$APP" "${args[@]}" "$@"

@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+
+namespace AkkaGan.Integration.Tests;
+
+/// <summary>
+/// deploy/docker and deploy/k8s cannot run here (no Docker, no Kubernetes): what can be checked is. The compose file
+/// and the manifests parse; every node they describe, put through the image's entry point, becomes an `akkagan node`
+/// command whose flags exist; the Dockerfile copies what exists; probes, preStop hooks and the headless service are
+/// wired as README says.
+/// </summary>
+public sealed class DeploySpecs
+{
+    private static string Deploy(string path) => Path.Combine(Akkagan.RepositoryRoot, "deploy", path);
+
+    /// <summary>YAML (all documents) as JSON, through PyYAML: no YAML parser is among this project's packages.</summary>
+    private static List<JsonNode> Yaml(string path)
+    {
+        var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))");
+        start.ArgumentList.Add(path);
+        using var python = Process.Start(start)!;
+        var stdout = python.StandardOutput.ReadToEnd();
+        var stderr = python.StandardError.ReadToEnd();
+        python.WaitForExit();
+        Assert.True(python.ExitCode == 0, $"{path} does not parse as YAML (python3 with PyYAML): {stderr}");
+        return [.. JsonNode.Parse(stdout)!.AsArray().Select(d => d!)];
+    }
+
+    private static string Run(string file, string[] args, IReadOnlyDictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(file);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        foreach (var (k, v) in environment) start.Environment[k] = v;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEnd();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"{file}: {stderr}");
+        return stdout;
+    }
+
+    private static readonly Lazy<HashSet<string>> NodeFlags = new(() =>
+    {
+        var help = Akkagan.Run("node", "--help");
+        Assert.Equal(0, help.ExitCode);
+        return [.. Regex.Matches(help.Stdout, @"(--[a-z0-9-]+)").Select(m => m.Groups[1].Value)];
+    });
+
+    /// <summary>The image's entry point, dry-run with a node's environment: the flags it produces must be akkagan node's.</summary>
+    private static string NodeCommand(IReadOnlyDictionary<string, string> environment, string[] args)
+    {
+        var env = new Dictionary<string, string>(environment) { ["AKKAGAN_DRY_RUN"] = "1", ["AKKAGAN_APP"] = Akkagan.Dll };
+        var command = Run(Deploy("docker/entrypoint.sh"), args, env);
+        foreach (Match flag in Regex.Matches(command, @"(?<=\s)(--[a-z0-9-]+)"))
+            Assert.True(NodeFlags.Value.Contains(flag.Value), $"{flag.Value} (from {command.Trim()}) is not a flag of akkagan node");
+        return command;
+    }
+
+    [Fact]
+    public void The_scripts_should_be_valid_bash()
+    {
+        foreach (var script in new[] { "docker/entrypoint.sh", "docker/akkagan-ctl.sh", "local/run.sh" })
+            Run("-n", [Deploy(script)], new Dictionary<string, string>());
+    }
+
+    [Fact]
+    public void Every_compose_service_should_become_a_valid_node_command()
+    {
+        var compose = Assert.Single(Yaml(Deploy("docker/compose.yaml")));
+        var services = compose["services"]!.AsObject();
+        Assert.Equal(["coordinator", "discriminator-1", "discriminator-2", "discriminator-3", "generator"], services.Select(s => s.Key).Order());
+        foreach (var (name, service) in services)
+        {
+            var environment = service!["environment"]!.AsObject().ToDictionary(e => e.Key, e => e.Value!.ToString());
+            environment["AKKAGAN_CONTROL_TOKEN"] = "test-token"; // compose's ${...:?} substitution
+            var args = service["command"]?.AsArray().Select(a => a!.ToString()).ToArray() ?? [];
+            var command = NodeCommand(environment, args);
+            Assert.Contains($"--roles {environment["AKKAGAN_ROLES"]}", command);
+            Assert.Contains("--seeds coordinator:4053", command);
+            Assert.Contains("--control-host 0.0.0.0", command);
+            if (name == "coordinator") Assert.Contains("--discriminator-nodes 3", command);
+            Assert.Contains(service["healthcheck"]!["test"]!.AsArray().Select(t => t!.ToString()), t => t.Contains("GET /ready", StringComparison.Ordinal));
+        }
+        // Three discriminator nodes for the coordinator's three discriminators.
+        Assert.Contains("3", services["coordinator"]!["command"]!.AsArray().Select(a => a!.ToString()));
+    }
+
+    [Fact]
+    public void Every_statefulset_should_become_a_valid_node_with_probes_and_a_prestop_leave()
+    {
+        var documents = Yaml(Deploy("k8s/akkagan.yaml"));
+        var service = Assert.Single(documents, d => d["kind"]!.ToString() == "Service");
+        Assert.Equal("None", service["spec"]!["clusterIP"]!.ToString());
+        Assert.True(service["spec"]!["publishNotReadyAddresses"]!.GetValue<bool>());
+        var sets = documents.Where(d => d["kind"]!.ToString() == "StatefulSet").ToList();
+        Assert.Equal(["akkagan-coordinator", "akkagan-discriminator", "akkagan-generator"], sets.Select(s => s["metadata"]!["name"]!.ToString()).Order());
+        foreach (var set in sets)
+        {
+            Assert.Equal("akkagan", set["spec"]!["serviceName"]!.ToString());
+            var container = set["spec"]!["template"]!["spec"]!["containers"]![0]!;
+            var environment = container["env"]!.AsArray().Where(e => e!["value"] is not null)
+                .ToDictionary(e => e!["name"]!.ToString(), e => e!["value"]!.ToString().Replace("$(POD_NAME)", "pod-0", StringComparison.Ordinal));
+            Assert.Contains(container["env"]!.AsArray(), e => e!["name"]!.ToString() == "AKKAGAN_CONTROL_TOKEN" && e["valueFrom"]?["secretKeyRef"] is not null);
+            var args = container["args"]?.AsArray().Select(a => a!.ToString()).ToArray() ?? [];
+            var command = NodeCommand(environment, args);
+            Assert.Contains("--seeds akkagan-coordinator-0.akkagan:4053", command);
+            Assert.Contains("--public-host pod-0.akkagan", command);
+            var ports = container["ports"]!.AsArray().Select(p => p!["name"]!.ToString()).ToList();
+            Assert.Equal("/alive", container["livenessProbe"]!["httpGet"]!["path"]!.ToString());
+            Assert.Equal("/ready", container["readinessProbe"]!["httpGet"]!["path"]!.ToString());
+            Assert.Contains(container["readinessProbe"]!["httpGet"]!["port"]!.ToString(), ports);
+            Assert.Equal(["akkagan-ctl", "127.0.0.1:9120", "cluster", "leave"],
+                container["lifecycle"]!["preStop"]!["exec"]!["command"]!.AsArray().Select(c => c!.ToString()));
+        }
+    }
+
+    [Fact]
+    public void The_dockerfile_should_copy_what_exists_and_enter_through_the_entry_point()
+    {
+        var dockerfile = File.ReadAllText(Deploy("docker/Dockerfile"));
+        foreach (Match copy in Regex.Matches(dockerfile, @"^COPY (?!--from)(\S+) ", RegexOptions.Multiline))
+            if (copy.Groups[1].Value != ".") Assert.True(File.Exists(Path.Combine(Akkagan.RepositoryRoot, copy.Groups[1].Value)), copy.Value);
+        foreach (Match project in Regex.Matches(dockerfile, @"dotnet publish (\S+\.csproj)"))
+            Assert.True(File.Exists(Path.Combine(Akkagan.RepositoryRoot, project.Groups[1].Value)), project.Value);
+        Assert.Contains("COPY deploy/docker/entrypoint.sh /usr/local/bin/akkagan-node", dockerfile);
+        Assert.Contains("ENTRYPOINT [\"akkagan-node\"]", dockerfile);
+        Assert.Contains("-o /app/ctl", dockerfile); // where akkagan-ctl.sh looks
+        Assert.Contains("/app/ctl/akkagan-ctl.dll", File.ReadAllText(Deploy("docker/akkagan-ctl.sh")));
+    }
+}
