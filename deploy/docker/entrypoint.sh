@@ -34,7 +34,7 @@ args=(node --roles "$AKKAGAN_ROLES"
 config="${AKKAGAN_CONFIG:-}"
 if [ -n "${AKKAGAN_HEALTH_PORT-8558}" ]; then
   overlay="$(mktemp /tmp/akkagan-node-XXXXXX.hocon)"
-  { [ -n "$config" ] && cat "$config"; printf '\nakkagan.health { enabled = on, host = "0.0.0.0", port = %s }\n' "${AKKAGAN_HEALTH_PORT-8558}"; } > "$overlay"
+  { [ -n "$config" ] && cat "$config"; printf '\nakkagan.probes { enabled = on, host = "0.0.0.0", port = %s }\n' "${AKKAGAN_HEALTH_PORT-8558}"; } > "$overlay"
   config="$overlay"
 fi
 [ -n "$config" ] && args+=(--config "$config")

@@ -26,7 +26,7 @@ internal static class ClusterEngine
     public const string EngineName = "cluster";
 
     /// <summary>This node, how many generator / discriminator nodes the first round waits for, and for how long.</summary>
-    /// <param name="HealthPort">Serve /alive and /ready on this port (null: as akkagan.health says).</param>
+    /// <param name="HealthPort">Serve /alive and /ready on this port (null: as akkagan.probes says).</param>
     public sealed record Topology(MemberOptions Member, int GeneratorNodes, int DiscriminatorNodes, TimeSpan WaitTimeout, int? HealthPort = null);
 
     public static Topology Embedded { get; } = new(MemberOptions.Embedded, 1, 1, TimeSpan.FromMinutes(1));

@@ -46,7 +46,7 @@ public static class NodeCommand
         };
         var healthPort = new Option<int?>("--health-port")
         {
-            Description = "Serve GET /alive and GET /ready (JSON; for Kubernetes probes) on this port (akkagan.health; default off)", HelpName = "PORT",
+            Description = "Serve GET /alive and GET /ready (JSON; for Kubernetes probes) on this port (akkagan.probes; default off)", HelpName = "PORT",
         };
         command.Options.Add(healthPort);
         command.Options.Add(roles);

@@ -37,14 +37,14 @@ public sealed class HealthEndpoint : IDisposable
     public string Address { get; }
 
     /// <summary>
-    /// Starts the endpoint when <c>akkagan.health.enabled</c> is on (or <paramref name="port"/> is given); null when off.
+    /// Starts the endpoint when <c>akkagan.probes.enabled</c> is on (or <paramref name="port"/> is given); null when off.
     /// A port that cannot be bound is a <see cref="SettingsException"/> naming it.
     /// </summary>
     public static HealthEndpoint? Start(ActorSystem system, IReadOnlyList<string> roles, Config config, int? port = null)
     {
-        if (port is null && !config.GetBoolean("akkagan.health.enabled", false)) return null;
-        var host = config.GetString("akkagan.health.host", "127.0.0.1");
-        var chosen = port ?? config.GetInt("akkagan.health.port", 8558);
+        if (port is null && !config.GetBoolean("akkagan.probes.enabled", false)) return null;
+        var host = config.GetString("akkagan.probes.host", "127.0.0.1");
+        var chosen = port ?? config.GetInt("akkagan.probes.port", 8558);
         if (chosen is < 1 or > 65535) throw new SettingsException($"health port {chosen} is not a TCP port (1-65535)");
         try
         {
