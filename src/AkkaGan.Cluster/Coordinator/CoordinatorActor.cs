@@ -52,6 +52,8 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly HashSet<int> _suspended = [];
     private readonly Dictionary<int, Recovery> _recovering = [];
     private Checkpoint? _lastCheckpoint;
+    // States entities handed over as their shard moved (a node leaving gracefully): fresher than the last checkpoint.
+    private readonly Dictionary<string, (long Round, EntitySnapshot Snapshot)> _handedOff = [];
     private DateTime _nextProbe = DateTime.MinValue;
     private DivergenceGuard _guard = new(0);
     private int _rollbacks;
@@ -160,6 +162,17 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     /// <summary>An entity's answer: counted by the open gather, if it is one of the answers gathers wait for.</summary>
     private void Answer(object message)
     {
+        switch (message)
+        {
+            case D.HandedOff d:
+                _log.Info("{0} handed over its state of round {1} from {2}", d.Discriminator, d.Round, d.Node);
+                _handedOff[d.Discriminator.EntityId] = (d.Round, d.Snapshot);
+                return;
+            case G.HandedOff generator:
+                _log.Info("{0} handed over its state of round {1} from {2}", generator.Generator, generator.Round, generator.Node);
+                _handedOff[generator.Generator.EntityId] = (generator.Round, generator.Snapshot);
+                return;
+        }
         // Answers of a member being restored belong to its recovery, never to a gather.
         if (message is D.Configured configured && _recovering.ContainsKey(configured.Discriminator.Member))
         {
@@ -280,7 +293,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         {
             if (answers.OfType<G.GeneratorStepped>().FirstOrDefault() is not { } stepped)
             {
-                RollBack($"the generator did not complete round {round}");
+                RecoverGenerator($"the generator did not complete round {round}");
                 return;
             }
             var last = new D.TrainStepDone[participants.Length];
@@ -529,7 +542,7 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
     {
         var member = configured.Discriminator.Member;
         var phase = _recovering[member].Phase;
-        var snapshot = _lastCheckpoint?.Entities.FirstOrDefault(e => e.EntityId == configured.Discriminator.EntityId);
+        var (source, snapshot) = RecoverySource(configured.Discriminator.EntityId);
         if (phase == RecoveryPhase.Configuring && snapshot is not null)
         {
             _recovering[member] = _recovering[member] with { Phase = RecoveryPhase.Restoring };
@@ -538,12 +551,57 @@ public sealed class CoordinatorActor : ReceiveActor, IWithTimers
         }
         _recovering.Remove(member);
         if (!_suspended.Remove(member)) return; // removed from the population meanwhile
+        _handedOff.Remove(configured.Discriminator.EntityId);
         if (snapshot is not null) _learningRates[member] = snapshot.LearningRate;
         _observer.Tell(new C.Placed(new Dictionary<string, string> { [configured.Discriminator.EntityId] = configured.Node }));
         Fault(configured.Discriminator.EntityId, "recovered", snapshot is null
             ? $"re-initialised on {configured.Node} (no checkpoint yet) and taking part from round {_round + 1}"
-            : $"restored from the checkpoint of round {_lastCheckpoint!.Metadata.Round} on {configured.Node}, taking part from round {_round + 1}");
+            : $"restored from {source} on {configured.Node}, taking part from round {_round + 1}");
         WakeIfIdle();
+    }
+
+    /// <summary>What a member is restored from: the state it handed over when its shard moved, else the last checkpoint's.</summary>
+    private (string Source, EntitySnapshot? Snapshot) RecoverySource(string entityId)
+    {
+        var checkpointed = _lastCheckpoint?.Entities.FirstOrDefault(e => e.EntityId == entityId);
+        if (_handedOff.TryGetValue(entityId, out var handed) && handed.Round >= (_lastCheckpoint?.Metadata.Round ?? 0))
+            return ($"the state it handed over at round {handed.Round}", handed.Snapshot);
+        return ($"the checkpoint of round {_lastCheckpoint?.Metadata.Round}", checkpointed);
+    }
+
+    /// <summary>
+    /// The generator moved gracefully (its node left) and handed over its state of the last completed round: restore it
+    /// on its new node and go on, nothing redone. Otherwise (<see cref="RollBack"/>) every entity goes back.
+    /// </summary>
+    private void RecoverGenerator(string reason)
+    {
+        if (!_handedOff.TryGetValue(GeneratorCore.EntityId, out var handed) || handed.Round != _round)
+        {
+            RollBack(reason);
+            return;
+        }
+        _generator.Tell(new G.Configure(GeneratorId.Default, SettingsJson.Serialize(_settings), Self));
+        Expect("recover generator: configure", 1, accept: a => a is G.Configured or G.CommandRejected, then: configured =>
+        {
+            if (!configured.OfType<G.Configured>().Any())
+            {
+                RollBack(reason);
+                return;
+            }
+            _wire.Tell(_generator, new G.RestoreSnapshot(GeneratorId.Default, handed.Snapshot, Self), Self);
+            Expect("recover generator: restore", 1, accept: a => a is G.Configured or G.CommandRejected, then: restored =>
+            {
+                if (restored.OfType<G.Configured>().FirstOrDefault() is not { } at)
+                {
+                    RollBack(reason);
+                    return;
+                }
+                _handedOff.Remove(GeneratorCore.EntityId);
+                _observer.Tell(new C.Placed(new Dictionary<string, string> { [GeneratorCore.EntityId] = at.Node }));
+                Fault(GeneratorCore.EntityId, "recovered", $"{reason}: restored from the state it handed over at round {handed.Round} on {at.Node}; nothing redone");
+                NextRound();
+            });
+        });
     }
 
     /// <summary>

@@ -35,6 +35,7 @@ public sealed class DiscriminatorActor : ReceiveActor
     private DiscriminatorCore? _core;
     private long[] _sampleShape = [];
     private long _round;
+    private IActorRef _coordinator = ActorRefs.Nobody;
 
     /// <param name="discriminators">Where D -> D transfers go (the discriminator shard region).</param>
     /// <param name="data">Loads the real data a run's settings name (cached per node by the caller).</param>
@@ -87,6 +88,16 @@ public sealed class DiscriminatorActor : ReceiveActor
             }
             m.ReplyTo.Tell(new D.SettingsApplied(_id, m.Round));
         }));
+        Receive<D.HandOff>(_ =>
+        {
+            // The shard moves (this node leaves): hand the state to the coordinator, which restores it on the new node.
+            if (_core is not null && !_coordinator.IsNobody())
+            {
+                using var scope = NewDisposeScope();
+                _wire.Tell(_coordinator, new D.HandedOff(_id, _round, NodeAddress, _core.Snapshot()), Self);
+            }
+            Context.Stop(Self);
+        });
         Receive<D.Retire>(m =>
         {
             _log.Info("{0} left the population at round {1}", _id, m.Round);
@@ -119,6 +130,7 @@ public sealed class DiscriminatorActor : ReceiveActor
             _core = new DiscriminatorCore(settings, _id.Member, data, RunData.ResolveDevice(settings.Device), m.Loss, m.LearningRate);
             _sampleShape = data.SampleShape;
             _round = 0;
+            _coordinator = m.ReplyTo;
             m.ReplyTo.Tell(new D.Configured(_id, NodeAddress));
         }
         catch (Exception e) when (e is SettingsException or DatasetException or System.Text.Json.JsonException or CheckpointException)
@@ -185,7 +197,7 @@ public static class DiscriminatorHosting
             (_, registry, _) => entityId => DiscriminatorActor.Props(DiscriminatorId.Parse(entityId), registry.Get<DiscriminatorRegion>(), data)
                 .WithDispatcher(Roles.ComputeDispatcher),
             new DiscriminatorMessageExtractor(),
-            new ShardOptions { Role = Roles.Discriminator, RememberEntities = true, StateStoreMode = StateStoreMode.DData });
+            new ShardOptions { Role = Roles.Discriminator, RememberEntities = true, StateStoreMode = StateStoreMode.DData, HandOffStopMessage = D.HandOff.Instance });
 
     /// <summary>A proxy to the discriminator region, for nodes without the role.</summary>
     public static AkkaConfigurationBuilder AddDiscriminatorProxy(this AkkaConfigurationBuilder builder)

@@ -35,6 +35,8 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
     private GeneratorCore? _core;
     private TrainingSettings? _settings;
     private PendingStep? _pending;
+    private IActorRef _coordinator = ActorRefs.Nobody;
+    private long _round;
 
     /// <param name="discriminators">The discriminator shard region (or any router of <see cref="IWithDiscriminatorId"/> messages).</param>
     public GeneratorActor(GeneratorId id, IActorRef discriminators)
@@ -103,6 +105,17 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
             core.Update(_settings);
             m.ReplyTo.Tell(new G.SettingsApplied(_id, m.Round));
         }));
+        Receive<G.HandOff>(_ =>
+        {
+            // The shard moves (this node leaves): hand the state to the coordinator, which restores it on the new node.
+            if (_core is not null && !_coordinator.IsNobody())
+            {
+                AbortPending();
+                using var scope = NewDisposeScope();
+                _wire.Tell(_coordinator, new G.HandedOff(_id, _round, NodeAddress, _core.Snapshot()), Self);
+            }
+            Context.Stop(Self);
+        });
         Receive<G.RestoreSnapshot>(m => Guarded(0, nameof(G.RestoreSnapshot), m.ReplyTo, (core, _) =>
         {
             core.Restore(m.Snapshot);
@@ -126,6 +139,8 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
             _core?.Dispose();
             _core = new GeneratorCore(settings, RunData.SampleShape(settings), RunData.ResolveDevice(settings.Device));
             _settings = settings;
+            _coordinator = m.ReplyTo;
+            _round = 0;
             m.ReplyTo.Tell(new G.Configured(_id, NodeAddress));
         }
         catch (Exception e) when (e is SettingsException or System.Text.Json.JsonException)
@@ -175,6 +190,7 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
                 .ToArray();
             var (gradient, loss) = Aggregation.Combine(_settings!.Aggregate, feedback, _settings.SoftmaxLambda);
             var result = _core!.CompleteStep(p.Round, gradient, loss);
+            _round = p.Round;
             p.ReplyTo.Tell(new G.GeneratorStepped(_id, p.Round, result.Loss, result.GradientNorm, [.. p.Answers.Keys]));
         }
         catch (Exception e) when (e is SerializationException or ArgumentException or InvalidOperationException)
@@ -236,7 +252,7 @@ public static class GeneratorHosting
         => builder.WithShardRegion<GeneratorRegion>(Roles.Generator,
             (_, registry, _) => _ => GeneratorActor.Props(GeneratorId.Default, registry.Get<DiscriminatorRegion>()).WithDispatcher(Roles.ComputeDispatcher),
             new GeneratorMessageExtractor(),
-            new ShardOptions { Role = Roles.Generator, RememberEntities = true, StateStoreMode = StateStoreMode.DData });
+            new ShardOptions { Role = Roles.Generator, RememberEntities = true, StateStoreMode = StateStoreMode.DData, HandOffStopMessage = G.HandOff.Instance });
 
     /// <summary>A proxy to the generator region, for nodes without the role.</summary>
     public static AkkaConfigurationBuilder AddGeneratorProxy(this AkkaConfigurationBuilder builder)

@@ -50,6 +50,18 @@ public static class DiscriminatorProtocol
     /// <summary>This member left the population: drop its state and passivate. Not answered.</summary>
     public sealed record Retire(DiscriminatorId Discriminator, long Round) : ICommand;
 
+    /// <summary>
+    /// The shard's stop message when this member's shard moves (its node leaves the cluster): the member sends its state
+    /// to the coordinator (<see cref="HandedOff"/>) and stops, so it resumes on its new node from where it was. Local only.
+    /// </summary>
+    public sealed record HandOff
+    {
+        public static readonly HandOff Instance = new();
+    }
+
+    /// <summary>A member's state as it stopped for a hand-off, for the coordinator to restore it from on its new node.</summary>
+    public sealed record HandedOff(DiscriminatorId Discriminator, long Round, string Node, EntitySnapshot Snapshot) : IAkkaGanWireMessage;
+
     /// <param name="Node">The address of the node the entity runs on (placement, shown to users).</param>
     public sealed record Configured(DiscriminatorId Discriminator, string Node) : IAkkaGanWireMessage;
 

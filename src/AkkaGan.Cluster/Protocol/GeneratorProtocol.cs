@@ -54,6 +54,15 @@ public static class GeneratorProtocol
     /// <summary>A live change: the generator's new settings (learning rate, aggregation). Answered with <see cref="SettingsApplied"/>.</summary>
     public sealed record ApplySettings(GeneratorId Generator, string SettingsJson, long Round, IActorRef ReplyTo) : ICommand;
 
+    /// <summary>The shard's stop message when the generator's shard moves: it sends its state to the coordinator and stops. Local only.</summary>
+    public sealed record HandOff
+    {
+        public static readonly HandOff Instance = new();
+    }
+
+    /// <summary>The generator's state as it stopped for a hand-off (after round <paramref name="Round"/>).</summary>
+    public sealed record HandedOff(GeneratorId Generator, long Round, string Node, EntitySnapshot Snapshot) : IAkkaGanWireMessage;
+
     /// <param name="Node">The address of the node the entity runs on (placement, shown to users).</param>
     public sealed record Configured(GeneratorId Generator, string Node) : IAkkaGanWireMessage;
 

@@ -47,6 +47,8 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Discriminator(), r.Text(), r.Bool(), r.Long(), r.Ref())),
         Entry.Of<D.Retire>("d.retire", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); }, r => new(r.Discriminator(), r.Long())),
         Entry.Of<D.SettingsApplied>("d.settings-applied", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); }, r => new(r.Discriminator(), r.Long())),
+        Entry.Of<D.HandedOff>("d.handed-off", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Text(m.Node); w.Snapshot(m.Snapshot); },
+            r => new(r.Discriminator(), r.Long(), r.Text(), r.Snapshot())),
         Entry.Of<D.Configured>("d.configured", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.Node); }, r => new(r.Discriminator(), r.Text())),
         Entry.Of<D.TrainStepDone>("d.trained", (w, m) =>
             {
@@ -87,6 +89,8 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         Entry.Of<G.ApplySettings>("g.apply-settings", (w, m) => { w.Generator(m.Generator); w.Text(m.SettingsJson); w.Long(m.Round); w.Ref(m.ReplyTo); },
             r => new(r.Generator(), r.Text(), r.Long(), r.Ref())),
         Entry.Of<G.SettingsApplied>("g.settings-applied", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); }, r => new(r.Generator(), r.Long())),
+        Entry.Of<G.HandedOff>("g.handed-off", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Text(m.Node); w.Snapshot(m.Snapshot); },
+            r => new(r.Generator(), r.Long(), r.Text(), r.Snapshot())),
         Entry.Of<G.Configured>("g.configured", (w, m) => { w.Generator(m.Generator); w.Text(m.Node); }, r => new(r.Generator(), r.Text())),
         Entry.Of<G.GeneratorStepped>("g.stepped", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Double(m.Loss); w.Double(m.GradientNorm); w.Ints(m.Answered); },
             r => new(r.Generator(), r.Long(), r.Double(), r.Double(), r.Ints())),
@@ -122,6 +126,8 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         D.FeedbackComputed m => m.Gradient.Data.LongLength,
         D.AdoptWeights m => SnapshotBytes(m.Snapshot),
         D.SnapshotTaken m => SnapshotBytes(m.Snapshot),
+        D.HandedOff m => SnapshotBytes(m.Snapshot),
+        G.HandedOff m => SnapshotBytes(m.Snapshot),
         D.RestoreSnapshot m => SnapshotBytes(m.Snapshot),
         G.SamplesProduced m => m.Samples.Data.LongLength,
         G.SnapshotTaken m => SnapshotBytes(m.Snapshot),
