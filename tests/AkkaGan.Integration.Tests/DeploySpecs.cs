@@ -63,7 +63,7 @@ public sealed class DeploySpecs
     [Fact]
     public void The_scripts_should_be_valid_bash()
     {
-        foreach (var script in new[] { "docker/entrypoint.sh", "docker/akkagan-ctl.sh", "local/run.sh" })
+        foreach (var script in new[] { "docker/entrypoint.sh", "docker/akkagan-ctl.sh", "local/run.sh", "local/start.sh", "local/stop.sh", "local/kill.sh" })
             Run("-n", [Deploy(script)], new Dictionary<string, string>());
     }
 
@@ -130,5 +130,51 @@ public sealed class DeploySpecs
         Assert.Contains("ENTRYPOINT [\"akkagan-node\"]", dockerfile);
         Assert.Contains("-o /app/ctl", dockerfile); // where akkagan-ctl.sh looks
         Assert.Contains("/app/ctl/akkagan-ctl.dll", File.ReadAllText(Deploy("docker/akkagan-ctl.sh")));
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void The_local_scripts_should_start_a_cluster_survive_a_killed_node_and_stop_it()
+    {
+        var dir = Directory.CreateTempSubdirectory("akkagan-local-").FullName;
+        try
+        {
+            var config = Path.Combine(dir, "fast.hocon");
+            File.WriteAllText(config, "akkagan.cluster.step-timeout = 3s\nakka.cluster.split-brain-resolver.stable-after = 5s\n");
+            var environment = new Dictionary<string, string>
+            {
+                ["AKKAGAN_CMD"] = $"dotnet {Akkagan.Dll}", ["AKKAGAN_SEED_PORT"] = Akkagan.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["AKKAGAN_CONTROL_PORT"] = "0", ["AKKAGAN_OUT"] = Path.Combine(dir, "run"), ["AKKAGAN_CONFIG"] = config, ["CI"] = "true",
+            };
+            var started = Run(Deploy("local/start.sh"), ["--rounds", "100000", "--batch", "64", "--unroll", "0", "--discriminators", "2",
+                "--eval-every", "100000", "--checkpoint-every", "100"], environment);
+            Assert.Contains("discriminator-2: pid", started);
+            var coordinatorLog = Path.Combine(dir, "run", "logs", "coordinator.log");
+            string Log() => File.Exists(coordinatorLog) ? File.ReadAllText(coordinatorLog) : "";
+            bool Wait(Func<string, bool> condition)
+            {
+                var deadline = DateTime.UtcNow.AddSeconds(120);
+                while (!condition(Log()) && DateTime.UtcNow < deadline) Thread.Sleep(200);
+                return condition(Log());
+            }
+            Assert.True(Wait(l => Regex.IsMatch(l, @"round \d+: checkpoint")), Log());
+            var victim = Regex.Match(Log(), @"d-0 @ (\S+?)(,|\s)").Groups[1].Value;
+            var node = Enumerable.Range(1, 2).Select(i => $"discriminator-{i}")
+                .Single(n => File.ReadAllText(Path.Combine(dir, "run", "logs", n + ".log")).Contains(victim, StringComparison.Ordinal));
+            Assert.Contains($"{node} (pid", Run(Deploy("local/kill.sh"), [Path.Combine(dir, "run"), node], environment));
+            Assert.True(Wait(l => l.Contains("d-0 recovered", StringComparison.Ordinal)), Log());
+
+            Run(Deploy("local/stop.sh"), [Path.Combine(dir, "run")], environment);
+            Assert.Empty(Directory.GetFiles(Path.Combine(dir, "run", "pids")));
+            var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "run", "summary.json")))!;
+            Assert.False(summary["completed"]!.GetValue<bool>()); // stopped by stop.sh before its 100000 rounds
+            Assert.Contains(summary["faults"]!.AsArray(), f => f!["fault"]!.ToString() == "recovered");
+        }
+        finally
+        {
+            foreach (var pid in Directory.Exists(Path.Combine(dir, "run", "pids")) ? Directory.GetFiles(Path.Combine(dir, "run", "pids")) : [])
+                try { Process.GetProcessById(int.Parse(File.ReadAllText(pid).Trim(), System.Globalization.CultureInfo.InvariantCulture)).Kill(true); } catch (ArgumentException) { }
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
     }
 }
