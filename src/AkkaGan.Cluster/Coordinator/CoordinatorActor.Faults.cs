@@ -1,0 +1,206 @@
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using AkkaGan.Cluster.Hosting;
+using Akka.Actor;
+using Akka.Event;
+using AkkaGan.Cluster.Protocol;
+using AkkaGan.Cluster.Wire;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Evaluation;
+using AkkaGan.Core.Metrics;
+using AkkaGan.Core.Population;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
+using AkkaGan.Core.Training;
+using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
+using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
+using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
+
+namespace AkkaGan.Cluster.Coordinator;
+
+/// <summary>
+/// Faults: members that miss a round are suspended and restored (from a handed-over state or the last checkpoint), a
+/// generator that fails a round is restored or the run rolls back, the divergence guard rolls back and lowers learning
+/// rates. Every fault is published as a <see cref="FaultReport"/>.
+/// </summary>
+public sealed partial class CoordinatorActor
+{
+    /// <summary>Leaves a member out of rounds until it is restored (<see cref="ProbeSuspended"/>).</summary>
+    private void Suspend(int member, long round)
+    {
+        if (!_suspended.Add(member)) return;
+        _log.Warning("d-{0} missed round {1}: left out until it is restored from the last checkpoint", member, round);
+        Fault(DiscriminatorCore.EntityIdOf(member), "suspended", $"missed round {round}; {Participants.Length} of {_members.Length} discriminators take part (quorum {_settings.Quorum})");
+        _nextProbe = DateTime.MinValue;
+    }
+
+    /// <summary>
+    /// Asks every suspended member to recover: configure it again (its entity may have been re-homed on another node
+    /// with no state, or its node may still be down: the shard region buffers the command until it lands), then restore
+    /// it from the last checkpoint. Its answers arrive while rounds go on (<see cref="Recovered"/>).
+    /// </summary>
+    private void ProbeSuspended()
+    {
+        var now = DateTime.UtcNow;
+        if (_suspended.Count == 0 || now < _nextProbe) return;
+        _nextProbe = now + ProbeInterval;
+        var json = SettingsJson.Serialize(_settings);
+        foreach (var member in _suspended)
+        {
+            if (_recovering.TryGetValue(member, out var running) && now - running.Started < 2 * _stepTimeout) continue;
+            _recovering[member] = new Recovery(RecoveryPhase.Configuring, now);
+            var settings = _settings.ForMember(member);
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(member), json, settings.Loss, settings.LrD, Self));
+        }
+    }
+
+    private void Recovered(D.Configured configured)
+    {
+        var member = configured.Discriminator.Member;
+        var phase = _recovering[member].Phase;
+        var (source, snapshot) = RecoverySource(configured.Discriminator.EntityId);
+        if (phase == RecoveryPhase.Configuring && snapshot is not null)
+        {
+            _recovering[member] = _recovering[member] with { Phase = RecoveryPhase.Restoring };
+            _wire.Tell(_discriminators, new D.RestoreSnapshot(configured.Discriminator, snapshot, Self), Self);
+            return;
+        }
+        _recovering.Remove(member);
+        if (!_suspended.Remove(member)) return; // removed from the population meanwhile
+        _handedOff.Remove(configured.Discriminator.EntityId);
+        if (snapshot is not null) _learningRates[member] = snapshot.LearningRate;
+        _observer.Tell(new C.Placed(new Dictionary<string, string> { [configured.Discriminator.EntityId] = configured.Node }));
+        Fault(configured.Discriminator.EntityId, "recovered", snapshot is null
+            ? $"re-initialised on {configured.Node} (no checkpoint yet) and taking part from round {_round + 1}"
+            : $"restored from {source} on {configured.Node}, taking part from round {_round + 1}");
+        WakeIfIdle();
+    }
+
+    /// <summary>What a member is restored from: the state it handed over when its shard moved, else the last checkpoint's.</summary>
+    private (string Source, EntitySnapshot? Snapshot) RecoverySource(string entityId)
+    {
+        var checkpointed = _lastCheckpoint?.Entities.FirstOrDefault(e => e.EntityId == entityId);
+        if (_handedOff.TryGetValue(entityId, out var handed) && handed.Round >= (_lastCheckpoint?.Metadata.Round ?? 0))
+            return ($"the state it handed over at round {handed.Round}", handed.Snapshot);
+        return ($"the checkpoint of round {_lastCheckpoint?.Metadata.Round}", checkpointed);
+    }
+
+    /// <summary>
+    /// The generator moved gracefully (its node left) and handed over its state of the last completed round: restore it
+    /// on its new node and go on, nothing redone. Otherwise (<see cref="RollBack"/>) every entity goes back.
+    /// </summary>
+    private void RecoverGenerator(string reason)
+    {
+        if (!_handedOff.TryGetValue(GeneratorCore.EntityId, out var handed) || handed.Round != _round)
+        {
+            RollBack(reason);
+            return;
+        }
+        _generator.Tell(new G.Configure(GeneratorId.Default, SettingsJson.Serialize(_settings), Self));
+        Expect("recover generator: configure", 1, accept: a => a is G.Configured or G.CommandRejected, then: configured =>
+        {
+            if (!configured.OfType<G.Configured>().Any())
+            {
+                RollBack(reason);
+                return;
+            }
+            _wire.Tell(_generator, new G.RestoreSnapshot(GeneratorId.Default, handed.Snapshot, Self), Self);
+            Expect("recover generator: restore", 1, accept: a => a is G.Configured or G.CommandRejected, then: restored =>
+            {
+                if (restored.OfType<G.Configured>().FirstOrDefault() is not { } at)
+                {
+                    RollBack(reason);
+                    return;
+                }
+                _handedOff.Remove(GeneratorCore.EntityId);
+                _observer.Tell(new C.Placed(new Dictionary<string, string> { [GeneratorCore.EntityId] = at.Node }));
+                Fault(GeneratorCore.EntityId, "recovered", $"{reason}: restored from the state it handed over at round {handed.Round} on {at.Node}; nothing redone");
+                NextRound();
+            });
+        });
+    }
+
+    /// <summary>
+    /// The generator lost its state or its node: every entity goes back to the last checkpoint (or to round 0 without
+    /// one) and the rounds since are played again, as <c>akkagan train --resume</c> would, but without a restart.
+    /// </summary>
+    /// <param name="then">What follows the roll-back (default: the next round).</param>
+    private void RollBack(string reason, int attempt = 1, Action? then = null)
+    {
+        const int attempts = 10;
+        then ??= NextRound;
+        var to = _lastCheckpoint?.Metadata.Round ?? 0;
+        if (attempt == 1) Fault(GeneratorCore.EntityId, "rolled-back", DivergenceGuard.RollBackDetail(reason, to, _round));
+        var json = SettingsJson.Serialize(_settings);
+        var participants = Participants;
+        _generator.Tell(new G.Configure(GeneratorId.Default, json, Self));
+        foreach (var i in participants)
+        {
+            var member = _settings.ForMember(i);
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(i), json, member.Loss, member.LrD, Self));
+        }
+        Expect("recover: configure", 1 + participants.Length, accept: a => a is G.Configured or D.Configured or G.CommandRejected or D.CommandRejected, then: configured =>
+        {
+            if (!configured.OfType<G.Configured>().Any())
+            {
+                if (attempt >= attempts)
+                {
+                    Finish(false, $"{reason}; the generator could not be recovered after {attempts} attempts");
+                    return;
+                }
+                _log.Warning("generator not recovered yet (attempt {0} of {1}); retrying", attempt, attempts);
+                RollBack(reason, attempt + 1, then);
+                return;
+            }
+            foreach (var i in participants.Where(i => !configured.OfType<D.Configured>().Any(c => c.Discriminator.Member == i))) Suspend(i, _round);
+            if (_lastCheckpoint is not { } checkpoint)
+            {
+                _round = 0;
+                then();
+                return;
+            }
+            var restoring = Participants;
+            _wire.Tell(_generator, new G.RestoreSnapshot(GeneratorId.Default, checkpoint.Entity(GeneratorCore.EntityId), Self), Self);
+            foreach (var i in restoring)
+            {
+                var snapshot = checkpoint.Entity(DiscriminatorCore.EntityIdOf(i));
+                _learningRates[i] = snapshot.LearningRate;
+                _wire.Tell(_discriminators, new D.RestoreSnapshot(new DiscriminatorId(i), snapshot, Self), Self);
+            }
+            Expect("recover: restore", 1 + restoring.Length, all: true, then: _ =>
+            {
+                _round = checkpoint.Metadata.Round;
+                then();
+            });
+        });
+    }
+
+    /// <summary>
+    /// The divergence guard fired: roll every entity back to the last checkpoint and lower every learning rate, as
+    /// <see cref="ReferenceTrainer"/> does; after <see cref="TrainingSettings.MaxRollbacks"/> of them, stop.
+    /// </summary>
+    private void Diverged(string reason)
+    {
+        var lastGood = _lastCheckpoint?.Metadata.Round ?? 0;
+        if (++_rollbacks > _settings.MaxRollbacks)
+        {
+            Finish(false, DivergenceGuard.GiveUp(reason, _settings.MaxRollbacks, lastGood));
+            return;
+        }
+        Fault(GeneratorCore.EntityId, "diverged", reason);
+        RollBack(reason, then: () =>
+        {
+            _guard.Reset();
+            ApplyChange(new ScaleLearningRates(_settings.RollbackLrFactor, "divergence guard"), ActorRefs.Nobody, NextRound);
+        });
+    }
+
+    private void Fault(string entity, string kind, string detail)
+    {
+        _observer.Tell(new C.Faulted(new FaultReport(_round, entity, kind, detail)));
+    }
+
+    private enum RecoveryPhase { Configuring, Restoring }
+
+    private sealed record Recovery(RecoveryPhase Phase, DateTime Started);
+}
