@@ -61,6 +61,19 @@ ensure_libstdcxx() {
   fi
 }
 
+# The deploy specs parse the compose file and the Kubernetes manifests with PyYAML (Debian's python3-yaml).
+ensure_pyyaml() {
+  python3 -c 'import yaml' >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing python3-yaml (Debian package; the deploy specs parse YAML with it)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-yaml >/dev/null 2>&1 \
+      || { DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-yaml >/dev/null; } \
+      || log "warning: could not install python3-yaml; the deploy specs will report it"
+  else
+    log "note: PyYAML is missing (sudo apt-get install python3-yaml); the deploy specs need it"
+  fi
+}
+
 # Fashion-MNIST comes from Debian (dataset-fashion-mnist); only the image tests and --dataset fashion-mnist need it.
 ensure_fashion_mnist() {
   [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && return 0
@@ -111,7 +124,7 @@ cmd="${1:-test}"; shift || true
 case "$cmd" in
   prereqs) prereqs; ensure_fashion_mnist ;;
   build)   prereqs; build ;;
-  test)    prereqs; ensure_fashion_mnist; build; run_tests ;;
+  test)    prereqs; ensure_fashion_mnist; ensure_pyyaml; build; run_tests ;;
   train)   prereqs; build; exec dotnet "$(akkagan_dll)" train "$@" ;;
   run)     prereqs; build; exec dotnet "$(akkagan_dll)" "$@" ;;
   -h|--help|help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
