@@ -82,7 +82,7 @@ public sealed class PartitionSpecs : IAsyncLifetime
         await ClusterReadiness.WaitAsync(systemA, registry, 1, 2, _ => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
         var settings = new TrainingSettings
         {
-            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 600, EvalEvery = 600, CheckpointEvery = 10, EvalSamples = 200,
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 2000, EvalEvery = 2000, CheckpointEvery = 10, EvalSamples = 200,
             Unroll = 1, Discriminators = 2,
         };
         var probe = kit.CreateTestProbe();

@@ -44,7 +44,7 @@ public sealed partial class CoordinatorActor
         {
             var member = plan.Settings.ForMember(added);
             _discriminators.Tell(new D.Configure(new DiscriminatorId(added), json, member.Loss, member.LrD, Self));
-            Expect($"configure d-{added}", 1, answers =>
+            Expect($"configure d-{added}", 1, accept: a => a is D.Configured c && c.Discriminator.Member == added || a is D.CommandRejected r && r.Discriminator.Member == added, then: answers =>
             {
                 if (answers.OfType<D.Configured>().FirstOrDefault() is not { } configured)
                 {

@@ -47,32 +47,50 @@ public sealed partial class CoordinatorActor
         var json = SettingsJson.Serialize(_settings);
         foreach (var member in _suspended)
         {
-            if (_recovering.TryGetValue(member, out var running) && now - running.Started < 2 * _stepTimeout) continue;
+            // Ask again while no answer came (a command to a node that is unreachable but not yet downed is lost), but
+            // never once the restore is on its way: a Configure that arrived after it would reset the member.
+            if (_recovering.TryGetValue(member, out var running)
+                && (running.Phase == RecoveryPhase.Restoring ? now - running.Started < SetupTimeout : now - running.Started < 2 * _stepTimeout)) continue;
             _recovering[member] = new Recovery(RecoveryPhase.Configuring, now);
             var settings = _settings.ForMember(member);
             _discriminators.Tell(new D.Configure(new DiscriminatorId(member), json, settings.Loss, settings.LrD, Self));
         }
     }
 
-    private void Recovered(D.Configured configured)
+    /// <summary>A recovering member is configured: restore its state (the first answer; repeats are ignored).</summary>
+    private void Configured(D.Configured configured)
     {
         var member = configured.Discriminator.Member;
-        var phase = _recovering[member].Phase;
-        var (source, snapshot) = RecoverySource(configured.Discriminator.EntityId);
-        if (phase == RecoveryPhase.Configuring && snapshot is not null)
+        if (_recovering[member].Phase != RecoveryPhase.Configuring) return; // a late answer to a repeated Configure
+        var (_, snapshot) = RecoverySource(configured.Discriminator.EntityId);
+        if (snapshot is null)
         {
-            _recovering[member] = _recovering[member] with { Phase = RecoveryPhase.Restoring };
-            _wire.Tell(_discriminators, new D.RestoreSnapshot(configured.Discriminator, snapshot, Self), Self);
+            Readmit(member, configured.Node, null, null);
             return;
         }
+        _recovering[member] = new Recovery(RecoveryPhase.Restoring, DateTime.UtcNow);
+        _wire.Tell(_discriminators, new D.RestoreSnapshot(configured.Discriminator, snapshot, Self), Self);
+    }
+
+    private void Recovered(D.Restored restored)
+    {
+        var member = restored.Discriminator.Member;
+        if (_recovering[member].Phase != RecoveryPhase.Restoring) return;
+        var (source, snapshot) = RecoverySource(restored.Discriminator.EntityId);
+        Readmit(member, restored.Node, source, snapshot);
+    }
+
+    private void Readmit(int member, string node, string? source, EntitySnapshot? snapshot)
+    {
+        var id = new DiscriminatorId(member);
         _recovering.Remove(member);
         if (!_suspended.Remove(member)) return; // removed from the population meanwhile
-        _handedOff.Remove(configured.Discriminator.EntityId);
+        _handedOff.Remove(id.EntityId);
         if (snapshot is not null) _learningRates[member] = snapshot.LearningRate;
-        _observer.Tell(new C.Placed(new Dictionary<string, string> { [configured.Discriminator.EntityId] = configured.Node }));
-        Fault(configured.Discriminator.EntityId, "recovered", snapshot is null
-            ? $"re-initialised on {configured.Node} (no checkpoint yet) and taking part from round {_round + 1}"
-            : $"restored from {source} on {configured.Node}, taking part from round {_round + 1}");
+        _observer.Tell(new C.Placed(new Dictionary<string, string> { [id.EntityId] = node }));
+        Fault(id.EntityId, "recovered", snapshot is null
+            ? $"re-initialised on {node} (no checkpoint yet) and taking part from round {_round + 1}"
+            : $"restored from {source} on {node}, taking part from round {_round + 1}");
         WakeIfIdle();
     }
 
@@ -97,7 +115,7 @@ public sealed partial class CoordinatorActor
             return;
         }
         _generator.Tell(new G.Configure(GeneratorId.Default, SettingsJson.Serialize(_settings), Self));
-        Expect("recover generator: configure", 1, accept: a => a is G.Configured or G.CommandRejected, then: configured =>
+        Expect("recover generator: configure", 1, timeout: SetupTimeout, accept: a => a is G.Configured or G.CommandRejected, then: configured =>
         {
             if (!configured.OfType<G.Configured>().Any())
             {
@@ -105,9 +123,9 @@ public sealed partial class CoordinatorActor
                 return;
             }
             _wire.Tell(_generator, new G.RestoreSnapshot(GeneratorId.Default, handed.Snapshot, Self), Self);
-            Expect("recover generator: restore", 1, accept: a => a is G.Configured or G.CommandRejected, then: restored =>
+            Expect("recover generator: restore", 1, timeout: SetupTimeout, accept: a => a is G.Restored or G.CommandRejected, then: restored =>
             {
-                if (restored.OfType<G.Configured>().FirstOrDefault() is not { } at)
+                if (restored.OfType<G.Restored>().FirstOrDefault() is not { } at)
                 {
                     RollBack(reason);
                     return;
@@ -139,7 +157,10 @@ public sealed partial class CoordinatorActor
             var member = _settings.ForMember(i);
             _discriminators.Tell(new D.Configure(new DiscriminatorId(i), json, member.Loss, member.LrD, Self));
         }
-        Expect("recover: configure", 1 + participants.Length, accept: a => a is G.Configured or D.Configured or G.CommandRejected or D.CommandRejected, then: configured =>
+        // Asked again every step timeout while the generator's shard has no live node (until the split-brain resolver
+        // downed the dead one); repeated answers are harmless: each Configure precedes the restore sent after the first.
+        Expect("recover: configure", 1 + participants.Length,
+            accept: a => a is G.Configured or D.Configured or G.CommandRejected or D.CommandRejected, then: configured =>
         {
             if (!configured.OfType<G.Configured>().Any())
             {
@@ -167,7 +188,8 @@ public sealed partial class CoordinatorActor
                 _learningRates[i] = snapshot.LearningRate;
                 _wire.Tell(_discriminators, new D.RestoreSnapshot(new DiscriminatorId(i), snapshot, Self), Self);
             }
-            Expect("recover: restore", 1 + restoring.Length, all: true, then: _ =>
+            Expect("recover: restore", 1 + restoring.Length, all: true, timeout: SetupTimeout,
+                accept: a => a is G.Restored or D.Restored or G.CommandRejected or D.CommandRejected, then: _ =>
             {
                 _round = checkpoint.Metadata.Round;
                 then();

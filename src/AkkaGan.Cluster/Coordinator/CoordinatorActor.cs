@@ -119,8 +119,9 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
                 _learningRates[i] = snapshot.LearningRate;
                 _wire.Tell(_discriminators, new D.RestoreSnapshot(new DiscriminatorId(i), snapshot, Self), Self);
             }
-            Expect("restore", 1 + _members.Length, _ => NextRound(), timeout: SetupTimeout);
-        }, all: true, timeout: SetupTimeout);
+            Expect("restore", 1 + _members.Length, _ => NextRound(), timeout: SetupTimeout,
+                accept: a => a is D.Restored or G.Restored or D.CommandRejected or G.CommandRejected);
+        }, all: true, timeout: SetupTimeout, accept: a => a is D.Configured or G.Configured or D.CommandRejected or G.CommandRejected);
     }
 
     private void Running()
@@ -176,7 +177,12 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         // Answers of a member being restored belong to its recovery, never to a gather.
         if (message is D.Configured configured && _recovering.ContainsKey(configured.Discriminator.Member))
         {
-            Recovered(configured);
+            Configured(configured);
+            return;
+        }
+        if (message is D.Restored restored && _recovering.ContainsKey(restored.Discriminator.Member))
+        {
+            Recovered(restored);
             return;
         }
         if (message is D.CommandRejected refused && _recovering.ContainsKey(refused.Discriminator.Member)
@@ -186,8 +192,11 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             _recovering.Remove(refused.Discriminator.Member);
             return;
         }
-        if (_gather is { } g && (g.Accept is null || g.Accept(message)) && message is (D.Configured or G.Configured or D.TrainStepDone or G.GeneratorStepped or D.FitnessMeasured
-                or D.WeightsAdopted or G.SamplesProduced or D.SnapshotTaken or G.SnapshotTaken or D.SettingsApplied or G.SettingsApplied
+        // A configure/restore answer counts only for a gather that waits for one (a late answer to a repeated command
+        // must not complete, say, a checkpoint's gather).
+        var setup = message is D.Configured or G.Configured or D.Restored or G.Restored;
+        if (_gather is { } g && (g.Accept is null ? !setup || g.Setup : g.Accept(message)) && message is (D.Configured or G.Configured or D.TrainStepDone or G.GeneratorStepped or D.FitnessMeasured
+                or D.WeightsAdopted or G.SamplesProduced or D.SnapshotTaken or G.SnapshotTaken or D.SettingsApplied or G.SettingsApplied or D.Restored or G.Restored
                 or D.CommandRejected or G.CommandRejected))
         {
             if (message is D.CommandRejected or G.CommandRejected) _log.Warning("{0}: {1}", g.Name, message);
@@ -199,10 +208,12 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
 
     /// <summary>Waits for <paramref name="expected"/> answers (or the step timeout), then continues.</summary>
     /// <param name="accept">Which answers count (e.g. only this round's, only the participants'); null: every answer type above.</param>
-    private void Expect(string name, int expected, Action<IReadOnlyList<object>> then, bool all = false, TimeSpan? timeout = null, Func<object, bool>? accept = null)
+    /// <param name="setup">Whether configure/restore answers count (configuring and restoring entities).</param>
+    private void Expect(string name, int expected, Action<IReadOnlyList<object>> then, bool all = false, TimeSpan? timeout = null,
+        Func<object, bool>? accept = null, bool setup = false)
     {
         var id = Guid.NewGuid();
-        _gather = new Gather(id, name, expected, [], then, all, accept);
+        _gather = new Gather(id, name, expected, [], then, all, accept, setup);
         Timers.StartSingleTimer(nameof(GatherTimedOut), new GatherTimedOut(id), timeout ?? _stepTimeout);
     }
 
@@ -446,7 +457,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
 
     private sealed record RetryRound;
 
-    private sealed record Gather(Guid Id, string Name, int Expected, List<object> Answers, Action<IReadOnlyList<object>> Then, bool All, Func<object, bool>? Accept);
+    private sealed record Gather(Guid Id, string Name, int Expected, List<object> Answers, Action<IReadOnlyList<object>> Then, bool All,
+        Func<object, bool>? Accept, bool Setup);
 
     private sealed record GatherTimedOut(Guid Id);
 

@@ -110,7 +110,7 @@ public sealed class DiscriminatorActor : ReceiveActor
         {
             core.Restore(m.Snapshot);
             _round = 0;
-            m.ReplyTo.Tell(new D.Configured(_id, NodeAddress));
+            m.ReplyTo.Tell(new D.Restored(_id, NodeAddress));
         }));
     }
 

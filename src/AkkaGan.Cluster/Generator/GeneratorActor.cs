@@ -119,7 +119,7 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
         Receive<G.RestoreSnapshot>(m => Guarded(0, nameof(G.RestoreSnapshot), m.ReplyTo, (core, _) =>
         {
             core.Restore(m.Snapshot);
-            m.ReplyTo.Tell(new G.Configured(_id, NodeAddress));
+            m.ReplyTo.Tell(new G.Restored(_id, NodeAddress));
         }));
     }
 

@@ -38,7 +38,7 @@ public static class DiscriminatorProtocol
     /// <summary>This member's state for a checkpoint. Answered with <see cref="SnapshotTaken"/>.</summary>
     public sealed record GetSnapshot(DiscriminatorId Discriminator, long Round, IActorRef ReplyTo) : ICommand;
 
-    /// <summary>Replace this member's state (resume). Answered with <see cref="Configured"/>.</summary>
+    /// <summary>Replace this member's state (resume, recovery). Answered with <see cref="Restored"/>.</summary>
     public sealed record RestoreSnapshot(DiscriminatorId Discriminator, EntitySnapshot Snapshot, IActorRef ReplyTo) : ICommand;
 
     /// <summary>
@@ -77,6 +77,9 @@ public static class DiscriminatorProtocol
     public sealed record SnapshotTaken(DiscriminatorId Discriminator, long Round, EntitySnapshot Snapshot) : IAkkaGanWireMessage;
 
     public sealed record SettingsApplied(DiscriminatorId Discriminator, long Round) : IAkkaGanWireMessage;
+
+    /// <summary>The state of a <see cref="RestoreSnapshot"/> is in place (a reply distinct from <see cref="Configured"/>, so a late answer to a repeated Configure is never taken for it).</summary>
+    public sealed record Restored(DiscriminatorId Discriminator, string Node) : IAkkaGanWireMessage;
 
     /// <summary>
     /// A command the entity refused (not configured, stale round, tensor of the wrong shape, ...): the reason names

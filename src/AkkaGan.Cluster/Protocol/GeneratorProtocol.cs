@@ -48,7 +48,7 @@ public static class GeneratorProtocol
     /// <summary>The generator's state for a checkpoint. Answered with <see cref="SnapshotTaken"/>.</summary>
     public sealed record GetSnapshot(GeneratorId Generator, long Round, IActorRef ReplyTo) : ICommand;
 
-    /// <summary>Replace the generator's state (resume). Answered with <see cref="Configured"/>.</summary>
+    /// <summary>Replace the generator's state (resume, recovery). Answered with <see cref="Restored"/>.</summary>
     public sealed record RestoreSnapshot(GeneratorId Generator, EntitySnapshot Snapshot, IActorRef ReplyTo) : ICommand;
 
     /// <summary>A live change: the generator's new settings (learning rate, aggregation). Answered with <see cref="SettingsApplied"/>.</summary>
@@ -74,6 +74,9 @@ public static class GeneratorProtocol
     public sealed record SnapshotTaken(GeneratorId Generator, long Round, EntitySnapshot Snapshot) : IAkkaGanWireMessage;
 
     public sealed record SettingsApplied(GeneratorId Generator, long Round) : IAkkaGanWireMessage;
+
+    /// <summary>The state of a <see cref="RestoreSnapshot"/> is in place.</summary>
+    public sealed record Restored(GeneratorId Generator, string Node) : IAkkaGanWireMessage;
 
     /// <summary>A command the generator refused; the reason names the problem and the generator keeps its state.</summary>
     public sealed record CommandRejected(GeneratorId Generator, long Round, string Command, string Reason) : IAkkaGanWireMessage;

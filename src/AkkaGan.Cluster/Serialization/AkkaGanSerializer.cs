@@ -49,6 +49,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         Entry.Of<D.SettingsApplied>("d.settings-applied", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); }, r => new(r.Discriminator(), r.Long())),
         Entry.Of<D.HandedOff>("d.handed-off", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Text(m.Node); w.Snapshot(m.Snapshot); },
             r => new(r.Discriminator(), r.Long(), r.Text(), r.Snapshot())),
+        Entry.Of<D.Restored>("d.restored", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.Node); }, r => new(r.Discriminator(), r.Text())),
         Entry.Of<D.Configured>("d.configured", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.Node); }, r => new(r.Discriminator(), r.Text())),
         Entry.Of<D.TrainStepDone>("d.trained", (w, m) =>
             {
@@ -91,6 +92,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         Entry.Of<G.SettingsApplied>("g.settings-applied", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); }, r => new(r.Generator(), r.Long())),
         Entry.Of<G.HandedOff>("g.handed-off", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Text(m.Node); w.Snapshot(m.Snapshot); },
             r => new(r.Generator(), r.Long(), r.Text(), r.Snapshot())),
+        Entry.Of<G.Restored>("g.restored", (w, m) => { w.Generator(m.Generator); w.Text(m.Node); }, r => new(r.Generator(), r.Text())),
         Entry.Of<G.Configured>("g.configured", (w, m) => { w.Generator(m.Generator); w.Text(m.Node); }, r => new(r.Generator(), r.Text())),
         Entry.Of<G.GeneratorStepped>("g.stepped", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Double(m.Loss); w.Double(m.GradientNorm); w.Ints(m.Answered); },
             r => new(r.Generator(), r.Long(), r.Double(), r.Double(), r.Ints())),
