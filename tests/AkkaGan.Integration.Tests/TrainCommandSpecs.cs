@@ -54,6 +54,54 @@ public sealed class TrainCommandSpecs : IDisposable
         var value = Akkagan.Run("train", "--config", Out("value.hocon"));
         Assert.Equal(2, value.ExitCode);
         Assert.Contains("akkagan.train.n-critic: expected an integer", value.Stderr);
+
+        File.WriteAllText(Out("dataset-typo.hocon"), "akkagan.dataset-defaults.fashion-mnist { batchsize = 8 }");
+        var datasetTypo = Akkagan.Run("train", "--config", Out("dataset-typo.hocon"));
+        Assert.Equal(2, datasetTypo.ExitCode);
+        Assert.Contains("unknown key akkagan.dataset-defaults.fashion-mnist.batchsize", datasetTypo.Stderr);
+        Assert.Contains("eval-samples", datasetTypo.Stderr);
+
+        File.WriteAllText(Out("dataset-name.hocon"), "akkagan.dataset-defaults.mnist { batch = 8 }");
+        var datasetName = Akkagan.Run("train", "--config", Out("dataset-name.hocon"));
+        Assert.Equal(2, datasetName.ExitCode);
+        Assert.Contains("unknown key akkagan.dataset-defaults.mnist", datasetName.Stderr);
+        Assert.Contains("stacked-fashion-mnist", datasetName.Stderr);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Dataset_defaults_should_apply_under_the_config_file_and_the_flags()
+    {
+        var data = TinyImageDataset();
+        // The dataset chosen by the config file: its dataset-defaults apply, the file's own batch wins over them.
+        File.WriteAllText(Out("images.hocon"), "akkagan.train { dataset = fashion-mnist, batch = 8 }");
+        var run = Akkagan.Run("train", "--config", Out("images.hocon"), "--data-dir", data, "--rounds", "2", "--unroll", "1",
+            "--eval-every", "2", "--eval-samples", "16", "--latent-dim", "16", "--classifier-dir", Out("classifier"), "--out", Out("img"));
+        Assert.True(run.ExitCode == 0, run.All);
+        var settings = JsonNode.Parse(File.ReadAllText(Out("img/summary.json")))!["settings"]!;
+        Assert.Equal(0.0002, settings["lr-g"]!.GetValue<double>());            // akkagan.dataset-defaults.fashion-mnist
+        Assert.Equal(0.0002, settings["lr-d"]!.GetValue<double>());
+        Assert.Equal("none", settings["lr-decay"]!.GetValue<string>());
+        Assert.Equal(500, settings["checkpoint-every"]!.GetValue<long>());
+        Assert.Equal(8, settings["batch"]!.GetValue<int>());                    // the --config file wins
+        Assert.Equal(1, settings["unroll"]!.GetValue<int>());                   // and the flags win over both
+        Assert.Equal(2, settings["rounds"]!.GetValue<long>());
+
+        // The dataset chosen by the flag; the same file's explicit values still win, the 2-D defaults stay with ring8.
+        File.WriteAllText(Out("lr.hocon"), "akkagan.train { lr-g = 0.0005 }");
+        var flagged = Akkagan.Run("train", "--config", Out("lr.hocon"), "--dataset", "stacked-fashion-mnist", "--data-dir", data, "--rounds", "1",
+            "--batch", "8", "--eval-every", "1", "--eval-samples", "16", "--latent-dim", "16", "--classifier-dir", Out("classifier"), "--out", Out("stacked"));
+        Assert.True(flagged.ExitCode == 0, flagged.All);
+        settings = JsonNode.Parse(File.ReadAllText(Out("stacked/summary.json")))!["settings"]!;
+        Assert.Equal(0.0005, settings["lr-g"]!.GetValue<double>());
+        Assert.Equal(0.0002, settings["lr-d"]!.GetValue<double>());
+        Assert.Equal(0, settings["unroll"]!.GetValue<int>());
+
+        var ring = Akkagan.Run(["train", .. Quick, "--rounds", "1", "--engine", "reference", "--out", Out("ring")]);
+        Assert.True(ring.ExitCode == 0, ring.All);
+        settings = JsonNode.Parse(File.ReadAllText(Out("ring/summary.json")))!["settings"]!;
+        Assert.Equal(0.002, settings["lr-g"]!.GetValue<double>());
+        Assert.Equal("linear", settings["lr-decay"]!.GetValue<string>());
     }
 
     [Fact]
@@ -236,14 +284,7 @@ public sealed class TrainCommandSpecs : IDisposable
     [Trait("Category", "Slow")]
     public void Image_data_should_train_the_dcgan_models_and_write_an_image_grid()
     {
-        // A tiny MNIST-layout dataset the test writes itself (gzip IDX), so the test never needs a download.
-        var data = Directory.CreateDirectory(Out("idx")).FullName;
-        var random = new Random(1);
-        var pixels = new byte[64 * 28 * 28];
-        random.NextBytes(pixels);
-        IdxWriter.Write(Path.Combine(data, "train-images-idx3-ubyte.gz"), [64, 28, 28], pixels);
-        IdxWriter.Write(Path.Combine(data, "train-labels-idx1-ubyte.gz"), [64], [.. Enumerable.Range(0, 64).Select(i => (byte)(i % 10))]);
-
+        var data = TinyImageDataset();
         var run = Akkagan.Run("train", "--dataset", "fashion-mnist", "--data-dir", data, "--rounds", "2", "--batch", "8", "--unroll", "1",
             "--eval-every", "2", "--eval-samples", "16", "--latent-dim", "16", "--classifier-dir", Out("classifier"), "--out", Out("img"));
         Assert.True(run.ExitCode == 0, run.All);
@@ -304,6 +345,20 @@ public sealed class TrainCommandSpecs : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("no-such-folder", result.Stderr);
         Assert.Contains("apt-get install dataset-fashion-mnist", result.Stderr);
+    }
+
+    /// <summary>A tiny MNIST-layout dataset the test writes itself (gzip IDX, 64 random images), so no test needs a download.</summary>
+    private string TinyImageDataset()
+    {
+        var data = Out("idx");
+        if (Directory.Exists(data)) return data;
+        Directory.CreateDirectory(data);
+        var random = new Random(1);
+        var pixels = new byte[64 * 28 * 28];
+        random.NextBytes(pixels);
+        IdxWriter.Write(Path.Combine(data, "train-images-idx3-ubyte.gz"), [64, 28, 28], pixels);
+        IdxWriter.Write(Path.Combine(data, "train-labels-idx1-ubyte.gz"), [64], [.. Enumerable.Range(0, 64).Select(i => (byte)(i % 10))]);
+        return data;
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

@@ -11,11 +11,66 @@ namespace AkkaGan.Node.Cli;
 /// </summary>
 public static class SettingsLoader
 {
-    /// <summary>The merged configuration: <paramref name="configFile"/> (if any) over the built-in cluster.hocon.</summary>
-    public static Config LoadConfig(string? configFile)
+    /// <summary>
+    /// The merged configuration, in increasing precedence: the built-in cluster.hocon, its
+    /// <c>akkagan.dataset-defaults.&lt;dataset&gt;</c> section applied to <c>akkagan.train</c>, and <paramref name="configFile"/>
+    /// (if any). The dataset is <paramref name="datasetFlag"/> when given (the raw <c>--dataset</c> value), else the
+    /// merged <c>akkagan.train.dataset</c>. Flags are applied later, over all of these.
+    /// </summary>
+    public static Config LoadConfig(string? configFile, string? datasetFlag = null)
     {
         var defaults = Parse(AkkaGanConfig.Text(), "cluster.hocon (built in)");
-        if (configFile is null) return defaults;
+        var user = configFile is null ? null : ReadFile(configFile);
+        var merged = user is null ? defaults : user.WithFallback(defaults);
+        var overlay = DatasetDefaults(merged, datasetFlag);
+        if (overlay is null) return merged;
+        return user is null ? overlay.WithFallback(defaults) : user.WithFallback(overlay).WithFallback(defaults);
+    }
+
+    /// <summary>
+    /// Checks every <c>akkagan.dataset-defaults</c> section (a dataset name, keys of <c>akkagan.train</c>) and returns the
+    /// chosen dataset's section as an <c>akkagan.train</c> config, or null when it has none. The image datasets need
+    /// other defaults than the 2-D mixtures (a DCGAN's batch and learning rates, no unrolling), and putting them here
+    /// rather than in code keeps one owner for every default.
+    /// </summary>
+    private static Config? DatasetDefaults(Config merged, string? datasetFlag)
+    {
+        const string root = "akkagan.dataset-defaults";
+        if (!merged.HasPath(root)) return null;
+        var datasetKey = SettingKeys.All.Single(k => k.Path == "train.dataset");
+        var datasets = Enum.GetValues<DatasetKind>().Select(d => SettingKeys.Kebab(d)).ToArray();
+        var trainKeys = SettingKeys.All.Where(k => k.Path.StartsWith("train.", StringComparison.Ordinal)).ToDictionary(k => k.Name);
+        Config? chosen = null;
+        string? dataset;
+        try
+        {
+            var text = datasetFlag ?? (merged.HasPath("akkagan.train.dataset") ? merged.GetString("akkagan.train.dataset") : null);
+            dataset = text is null ? null : SettingKeys.Kebab(SettingKeys.Apply(datasetKey, new TrainingSettings(), text, "dataset").Dataset);
+        }
+        catch (SettingsException)
+        {
+            dataset = null;   // reported, naming the flag or key, when the settings are bound
+        }
+        foreach (var (name, section) in merged.GetConfig(root).AsEnumerable())
+        {
+            if (!datasets.Contains(name))
+                throw new SettingsException($"unknown key {root}.{name} (valid keys: {string.Join(", ", datasets)})");
+            if (!section.IsObject())
+                throw new SettingsException($"{root}.{name}: expected a section of akkagan.train keys, e.g. {{ batch = 64 }}");
+            var lines = new List<string>();
+            foreach (var (key, value) in merged.GetConfig($"{root}.{name}").AsEnumerable())
+            {
+                if (!trainKeys.ContainsKey(key) || value.IsObject() || value.IsArray())
+                    throw new SettingsException($"unknown key {root}.{name}.{key} (valid keys: {string.Join(", ", trainKeys.Keys)})");
+                lines.Add($"  {key} = {System.Text.Json.JsonSerializer.Serialize(value.IsEmpty ? "" : value.GetString() ?? "")}");
+            }
+            if (name == dataset && lines.Count > 0) chosen = Parse($"akkagan.train {{\n{string.Join("\n", lines)}\n}}", $"{root}.{name}");
+        }
+        return chosen;
+    }
+
+    private static Config ReadFile(string configFile)
+    {
         if (!File.Exists(configFile)) throw new SettingsException($"--config {configFile}: file not found");
         string text;
         try
@@ -26,7 +81,7 @@ public static class SettingsLoader
         {
             throw new SettingsException($"--config {configFile}: cannot read ({e.Message})");
         }
-        return Parse(text, configFile).WithFallback(defaults);
+        return Parse(text, configFile);
     }
 
     /// <summary>Binds <c>akkagan.*</c> of <paramref name="config"/> onto <paramref name="settings"/>.</summary>

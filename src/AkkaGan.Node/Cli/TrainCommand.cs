@@ -19,7 +19,7 @@ public static class TrainCommand
 {
     public static Command Create()
     {
-        var command = new Command("train", "Train a GAN. Defaults come from cluster.hocon (akkagan.train); every key there is also a flag below.");
+        var command = new Command("train", "Train a GAN. Defaults come from cluster.hocon (akkagan.train, overridden for the image datasets by akkagan.dataset-defaults.<dataset>); every key there is also a flag below.");
         var engine = new Option<string>("--engine")
         {
             Description = "cluster: the actors on an embedded one-node Akka cluster | reference: the monolithic engine (same results, bit for bit)",
@@ -71,8 +71,9 @@ public static class TrainCommand
         if (engine != ReferenceTrainer.EngineName && engine != ClusterEngine.EngineName)
             throw new SettingsException($"--engine: unknown value '{engine}' (valid: reference, cluster)");
 
-        // Settings: cluster.hocon <- --config <- (checkpoint's settings when resuming) <- flags.
-        var config = SettingsLoader.LoadConfig(configFile);
+        // Settings: cluster.hocon <- its dataset-defaults for the dataset <- --config <- (checkpoint's settings when
+        // resuming) <- flags.
+        var config = SettingsLoader.LoadConfig(configFile, flags.LastOrDefault(f => f.Key.Path == "train.dataset").Value);
         var settings = SettingsLoader.Bind(config, new TrainingSettings());
         (string Path, Checkpoint Checkpoint)? resumed = null;
         if (resume is not null)
