@@ -19,53 +19,22 @@ namespace AkkaGan.Cluster.Tests;
 /// Losing a discriminator node mid-run (three ActorSystems in one process): its entities land on the surviving node
 /// with no state, miss a round, are left out, restored from the last checkpoint and re-admitted; the run completes.
 /// </summary>
-public sealed class NodeLossSpecs : IAsyncLifetime
+public sealed class NodeLossSpecs : MultiNodeSpec
 {
-    private readonly List<IHost> _hosts = [];
+    protected override string SystemName => "akkagan-loss";
 
-    private static IHost Node(string[] roles, Address? seed, Action<AkkaConfigurationBuilder> entities)
-        => new HostBuilder()
-            .ConfigureServices(services => services.AddAkka("akkagan-loss", builder =>
-            {
-                builder.AddHocon(AkkaGanConfig.Default(), HoconAddMode.Append)
-                    .WithRemoting("127.0.0.1", 0)
-                    .WithClustering(new ClusterOptions { Roles = roles })
-                    .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(seed ?? Akka.Cluster.Cluster.Get(system).SelfAddress));
-                entities(builder);
-            }))
-            .Build();
-
-    private static ActorSystem System(IHost host) => host.Services.GetRequiredService<ActorSystem>();
-
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        // A short step timeout: a member that does not answer is left out after 3 s instead of a minute.
-        var a = Node([Roles.Coordinator, Roles.Generator], null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(3)));
-        await a.StartAsync();
-        _hosts.Add(a);
-        var seed = Akka.Cluster.Cluster.Get(System(a)).SelfAddress;
-        for (var i = 0; i < 2; i++)
-        {
-            var node = Node([Roles.Discriminator], seed, b => b.AddDiscriminators(RunData.Create));
-            await node.StartAsync();
-            _hosts.Add(node);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var host in Enumerable.Reverse(_hosts))
-        {
-            await host.StopAsync();
-            host.Dispose();
-        }
+        // A short step timeout: a member that does not answer is left out after 3 s instead of half a minute.
+        var a = await Node([Roles.Coordinator, Roles.Generator], null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(3)));
+        for (var i = 0; i < 2; i++) await Node([Roles.Discriminator], AddressOf(a), b => b.AddDiscriminators(RunData.Create));
     }
 
     [Fact]
     [Trait("Category", "Slow")]
     public async Task A_lost_discriminator_node_should_cost_its_members_one_round_and_never_the_run()
     {
-        var systemA = System(_hosts[0]);
+        var systemA = System(Hosts[0]);
         var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
         kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
         var settings = new TrainingSettings
@@ -76,14 +45,14 @@ public sealed class NodeLossSpecs : IAsyncLifetime
         var probe = kit.CreateTestProbe();
         // As the coordinator's node does: wait until both discriminator regions are registered, so the two members are
         // placed on different nodes (otherwise losing one node loses both, which is the generator's roll-back case).
-        var registry = _hosts[0].Services.GetRequiredService<ActorRegistry>();
+        var registry = Hosts[0].Services.GetRequiredService<ActorRegistry>();
         await ClusterReadiness.WaitAsync(systemA, registry, 1, 2, _ => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
         registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
         var placed = probe.FishForMessage<C.Placed>(_ => true, TimeSpan.FromSeconds(60)).Nodes;
         Assert.NotEqual(placed["d-0"], placed["d-1"]);
         // Stop the node that hosts d-0 once the first checkpoints are taken.
-        var victim = _hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == placed["d-0"]);
+        var victim = Hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == placed["d-0"]);
         probe.FishForMessage<C.RoundCompleted>(r => r.Report.Round >= 25, TimeSpan.FromSeconds(60));
         var stopping = victim.StopAsync();
 
@@ -100,7 +69,7 @@ public sealed class NodeLossSpecs : IAsyncLifetime
             }
         }
         await stopping;
-        _hosts.Remove(victim);
+        Hosts.Remove(victim);
         victim.Dispose();
 
         var faults = events.OfType<C.Faulted>().Select(f => f.Report).ToList();
@@ -117,7 +86,7 @@ public sealed class NodeLossSpecs : IAsyncLifetime
         var final = events.OfType<C.CheckpointTaken>().Last().Checkpoint;
         Assert.Equal(["g-0", "d-0", "d-1"], final.Entities.Select(e => e.EntityId));
         // d-0 now lives on the surviving discriminator node.
-        var survivor = Akka.Cluster.Cluster.Get(System(_hosts[1])).SelfAddress.ToString();
+        var survivor = Akka.Cluster.Cluster.Get(System(Hosts[1])).SelfAddress.ToString();
         Assert.Equal(survivor, events.OfType<C.Placed>().Last(p => p.Nodes.ContainsKey("d-0")).Nodes["d-0"]);
     }
 }
@@ -126,62 +95,32 @@ public sealed class NodeLossSpecs : IAsyncLifetime
 /// Losing the generator's node, with a second generator-role node standing by: the generator lands there with no
 /// state, every entity goes back to the last checkpoint, and the rounds since are redone.
 /// </summary>
-public sealed class GeneratorLossSpecs : IAsyncLifetime
+public sealed class GeneratorLossSpecs : MultiNodeSpec
 {
-    private readonly List<IHost> _hosts = [];
+    protected override string SystemName => "akkagan-gloss";
 
-    private static IHost Node(string[] roles, Address? seed, Action<AkkaConfigurationBuilder> entities)
-        => new HostBuilder()
-            .ConfigureServices(services => services.AddAkka("akkagan-gloss", builder =>
-            {
-                // A crashed node is downed after 3 s of stable membership (the abrupt case below); terminating a system
-                // does not run CoordinatedShutdown, so it leaves nothing behind, like a killed process.
-                builder.AddHocon("""
-                        akka.cluster.split-brain-resolver.stable-after = 3s
-                        akka.coordinated-shutdown.run-by-actor-system-terminate = off
-                        """, HoconAddMode.Prepend)
-                    .AddHocon(AkkaGanConfig.Default(), HoconAddMode.Append)
-                    .WithRemoting("127.0.0.1", 0)
-                    .WithClustering(new ClusterOptions { Roles = roles })
-                    .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(seed ?? Akka.Cluster.Cluster.Get(system).SelfAddress));
-                entities(builder);
-            }))
-            .Build();
+    // A crashed node is downed after 3 s of stable membership (the abrupt case below); terminating a system does not
+    // run CoordinatedShutdown, so it leaves nothing behind, like a killed process.
+    protected override string Hocon => """
+        akka.cluster.split-brain-resolver.stable-after = 3s
+        akka.coordinated-shutdown.run-by-actor-system-terminate = off
+        """;
 
-    private static ActorSystem System(IHost host) => host.Services.GetRequiredService<ActorSystem>();
-
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        var a = Node([Roles.Coordinator, Roles.Discriminator], null,
+        var a = await Node([Roles.Coordinator, Roles.Discriminator], null,
             b => b.AddDiscriminators(RunData.Create).AddGeneratorProxy().AddCoordinator(TimeSpan.FromSeconds(3)));
-        await a.StartAsync();
-        _hosts.Add(a);
-        var seed = Akka.Cluster.Cluster.Get(System(a)).SelfAddress;
-        for (var i = 0; i < 2; i++)
-        {
-            var node = Node([Roles.Generator], seed, b => b.AddDiscriminatorProxy().AddGenerator());
-            await node.StartAsync();
-            _hosts.Add(node);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var host in Enumerable.Reverse(_hosts))
-        {
-            await host.StopAsync();
-            host.Dispose();
-        }
+        for (var i = 0; i < 2; i++) await Node([Roles.Generator], AddressOf(a), b => b.AddDiscriminatorProxy().AddGenerator());
     }
 
     /// <summary>Runs until round 50, takes the generator's node away with <paramref name="loseNode"/>, follows the run to its end.</summary>
     private async Task<List<object>> TrainAndLoseTheGeneratorsNode(TrainingSettings settings, Func<IHost, Task> loseNode)
     {
-        var systemA = System(_hosts[0]);
+        var systemA = System(Hosts[0]);
         var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
         kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
         var probe = kit.CreateTestProbe();
-        var registry = _hosts[0].Services.GetRequiredService<ActorRegistry>();
+        var registry = Hosts[0].Services.GetRequiredService<ActorRegistry>();
         await ClusterReadiness.WaitAsync(systemA, registry, 2, 1, _ => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
         registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
         var events = new List<object>();
@@ -192,7 +131,7 @@ public sealed class GeneratorLossSpecs : IAsyncLifetime
             var message = probe.ExpectMsg<object>(TimeSpan.FromSeconds(90));
             events.Add(message);
             if (message is C.Placed { Nodes: var placed } && placed.TryGetValue("g-0", out var node) && victim is null)
-                victim = _hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == node);
+                victim = Hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == node);
             if (message is C.RoundCompleted { Report.Round: >= 50 } && losing is null) losing = loseNode(victim!);
             if (message is not C.TrainingFinished finished) continue;
             Assert.True(finished.Completed, finished.Reason);
@@ -200,7 +139,7 @@ public sealed class GeneratorLossSpecs : IAsyncLifetime
             break;
         }
         await losing!;
-        _hosts.Remove(victim!);
+        Hosts.Remove(victim!);
         await victim!.StopAsync();
         victim.Dispose();
         return events;

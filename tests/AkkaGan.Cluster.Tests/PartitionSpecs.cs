@@ -22,49 +22,19 @@ namespace AkkaGan.Cluster.Tests;
 /// than stable-after: the split-brain resolver downs it on the majority side and it downs itself on its own side, its
 /// member is restored on the surviving node, and after the partition heals the cut-off copy is gone (single writer).
 /// </summary>
-public sealed class PartitionSpecs : IAsyncLifetime
+public sealed class PartitionSpecs : MultiNodeSpec
 {
-    private readonly List<IHost> _hosts = [];
+    protected override string SystemName => "akkagan-split";
 
-    private static IHost Node(string[] roles, Address? seed, Action<AkkaConfigurationBuilder> entities)
-        => new HostBuilder()
-            .ConfigureServices(services => services.AddAkka("akkagan-split", builder =>
-            {
-                builder.AddHocon("""
-                        akka.remote.dot-netty.tcp.applied-adapters = [trttl]
-                        akka.cluster.split-brain-resolver.stable-after = 3s
-                        """, HoconAddMode.Prepend)
-                    .AddHocon(AkkaGanConfig.Default(), HoconAddMode.Append)
-                    .WithRemoting("127.0.0.1", 0)
-                    .WithClustering(new ClusterOptions { Roles = roles })
-                    .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(seed ?? Akka.Cluster.Cluster.Get(system).SelfAddress));
-                entities(builder);
-            }))
-            .Build();
+    protected override string Hocon => """
+        akka.remote.dot-netty.tcp.applied-adapters = [trttl]
+        akka.cluster.split-brain-resolver.stable-after = 3s
+        """;
 
-    private static ActorSystem System(IHost host) => host.Services.GetRequiredService<ActorSystem>();
-
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        var a = Node([Roles.Coordinator, Roles.Generator], null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(3)));
-        await a.StartAsync();
-        _hosts.Add(a);
-        var seed = Akka.Cluster.Cluster.Get(System(a)).SelfAddress;
-        for (var i = 0; i < 2; i++)
-        {
-            var node = Node([Roles.Discriminator], seed, b => b.AddDiscriminators(RunData.Create));
-            await node.StartAsync();
-            _hosts.Add(node);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var host in Enumerable.Reverse(_hosts))
-        {
-            await host.StopAsync();
-            host.Dispose();
-        }
+        var a = await Node([Roles.Coordinator, Roles.Generator], null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(3)));
+        for (var i = 0; i < 2; i++) await Node([Roles.Discriminator], AddressOf(a), b => b.AddDiscriminators(RunData.Create));
     }
 
     private static Task<bool> Blackhole(ActorSystem from, Address to, bool on)
@@ -75,10 +45,10 @@ public sealed class PartitionSpecs : IAsyncLifetime
     [Trait("Category", "Slow")]
     public async Task A_partitioned_discriminator_node_should_be_downed_its_member_restored_elsewhere_and_never_train_twice()
     {
-        var systemA = System(_hosts[0]);
+        var systemA = System(Hosts[0]);
         var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
         kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
-        var registry = _hosts[0].Services.GetRequiredService<ActorRegistry>();
+        var registry = Hosts[0].Services.GetRequiredService<ActorRegistry>();
         await ClusterReadiness.WaitAsync(systemA, registry, 1, 2, _ => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
         var settings = new TrainingSettings
         {
@@ -95,12 +65,12 @@ public sealed class PartitionSpecs : IAsyncLifetime
             var message = probe.ExpectMsg<object>(TimeSpan.FromSeconds(90));
             events.Add(message);
             if (message is C.Placed { Nodes: var placed } && cut is null && placed.TryGetValue("d-0", out var node))
-                cut = _hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == node);
+                cut = Hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == node);
             if (message is C.RoundCompleted { Report.Round: 25 })
             {
                 // Cut d-0's node off from both other nodes, in both directions.
                 var island = Akka.Cluster.Cluster.Get(System(cut!)).SelfAddress;
-                foreach (var other in _hosts.Where(h => h != cut))
+                foreach (var other in Hosts.Where(h => h != cut))
                 {
                     await Blackhole(System(other), island, on: true);
                     await Blackhole(System(cut!), Akka.Cluster.Cluster.Get(System(other)).SelfAddress, on: true);
@@ -112,20 +82,20 @@ public sealed class PartitionSpecs : IAsyncLifetime
         }
         // Heal the partition: the majority side lets traffic to the island through again.
         var islandAddress = Akka.Cluster.Cluster.Get(System(cut!)).SelfAddress;
-        foreach (var other in _hosts.Where(h => h != cut)) await Blackhole(System(other), islandAddress, on: false);
+        foreach (var other in Hosts.Where(h => h != cut)) await Blackhole(System(other), islandAddress, on: false);
         // The cut-off node downed itself (keep-majority: it was the minority) and its actor system ended, so its copy of
         // d-0 can never train again, even once the network heals.
         Assert.True(await System(cut!).WhenTerminated.WaitAsync(TimeSpan.FromSeconds(60)).ContinueWith(t => t.IsCompletedSuccessfully));
         var faults = events.OfType<C.Faulted>().Select(f => f.Report).ToList();
         Assert.Contains(faults, f => f is { Entity: "d-0", Event: "suspended" });
         Assert.Contains(faults, f => f is { Entity: "d-0", Event: "recovered" });
-        var survivor = _hosts.Skip(1).Single(h => h != cut);
+        var survivor = Hosts.Skip(1).Single(h => h != cut);
         Assert.Equal(Akka.Cluster.Cluster.Get(System(survivor)).SelfAddress.ToString(), events.OfType<C.Placed>().Last(p => p.Nodes.ContainsKey("d-0")).Nodes["d-0"]);
         // Every round after the recovery has exactly one report per member: one writer per entity.
         var recoveredAt = faults.Single(f => f is { Entity: "d-0", Event: "recovered" }).Round;
         Assert.All(events.OfType<C.RoundCompleted>().Where(r => r.Report.Round > recoveredAt + 1),
             r => Assert.Equal([0, 1], r.Report.Discriminators.Select(d => d.Member)));
-        _hosts.Remove(cut!);
+        Hosts.Remove(cut!);
         cut!.Dispose();
     }
 }

@@ -20,58 +20,28 @@ namespace AkkaGan.Cluster.Tests;
 /// specs; the MultiNode runner is not available): node A carries the coordinator and the generator, nodes B and C
 /// the discriminators. Every tensor crosses a node boundary through the serializer.
 /// </summary>
-public sealed class ThreeNodeClusterSpecs : IAsyncLifetime
+public sealed class ThreeNodeClusterSpecs : MultiNodeSpec
 {
-    private readonly List<IHost> _hosts = [];
+    protected override string SystemName => "akkagan-3";
 
-    private static IHost Node(string[] roles, Func<ActorSystem, Address?> seed, Action<AkkaConfigurationBuilder> entities)
-        => new HostBuilder()
-            .ConfigureServices(services => services.AddAkka("akkagan-3", builder =>
-            {
-                // Akka.Remote's default 128 KB frame and 16 KiB chunks: snapshots (~200 KB) and evaluation samples
-                // cross the nodes only because they are chunked.
-                builder.AddHocon("""
-                        akka.remote.dot-netty.tcp.maximum-frame-size = 128000b
-                        akkagan.wire.chunk-size = 16 KiB
-                        """, HoconAddMode.Prepend)
-                    .AddHocon(AkkaGanConfig.Default(), HoconAddMode.Append)
-                    .WithRemoting("127.0.0.1", 0)
-                    .WithClustering(new ClusterOptions { Roles = roles })
-                    .AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(seed(system) ?? Akka.Cluster.Cluster.Get(system).SelfAddress));
-                entities(builder);
-            }))
-            .Build();
+    // Akka.Remote's default 128 KB frame and 16 KiB chunks: snapshots (~200 KB) and evaluation samples cross the nodes
+    // only because they are chunked.
+    protected override string Hocon => """
+        akka.remote.dot-netty.tcp.maximum-frame-size = 128000b
+        akkagan.wire.chunk-size = 16 KiB
+        """;
 
-    private static ActorSystem System(IHost host) => host.Services.GetRequiredService<ActorSystem>();
-
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        var a = Node([Roles.Coordinator, Roles.Generator], _ => null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(30)));
-        await a.StartAsync();
-        _hosts.Add(a);
-        var seed = Akka.Cluster.Cluster.Get(System(a)).SelfAddress;
-        foreach (var _ in new[] { "b", "c" })
-        {
-            var node = Node([Roles.Discriminator], _ => seed, b => b.AddDiscriminators(RunData.Create));
-            await node.StartAsync();
-            _hosts.Add(node);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var host in Enumerable.Reverse(_hosts))
-        {
-            await host.StopAsync();
-            host.Dispose();
-        }
+        var a = await Node([Roles.Coordinator, Roles.Generator], null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(30)));
+        foreach (var _ in new[] { "b", "c" }) await Node([Roles.Discriminator], AddressOf(a), b => b.AddDiscriminators(RunData.Create));
     }
 
     [Fact]
     [Trait("Category", "Slow")]
     public async Task Three_nodes_should_train_to_the_reference_engines_parameters()
     {
-        var systemA = System(_hosts[0]);
+        var systemA = System(Hosts[0]);
         var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
         kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)),
             TimeSpan.FromSeconds(30));
@@ -84,20 +54,20 @@ public sealed class ThreeNodeClusterSpecs : IAsyncLifetime
             Unroll = 2, UnrollOrder = UnrollOrder.Second, Discriminators = 3, Aggregate = AggregationKind.Softmax, EvolveEvery = 2,
         };
         var probe = kit.CreateTestProbe();
-        _hosts[0].Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>()
+        Hosts[0].Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>()
             .Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
         var (final, events) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
 
         // The coordinator reports where each entity runs: the generator on A, every discriminator on B or C.
         var placed = Assert.Single(events.OfType<C.Placed>()).Nodes;
-        var addressOf = _hosts.Select(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString()).ToArray();
+        var addressOf = Hosts.Select(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString()).ToArray();
         Assert.Equal(addressOf[0], placed["g-0"]);
         Assert.All(Enumerable.Range(0, 3), i => Assert.Contains(placed[$"d-{i}"], addressOf[1..]));
 
         // The discriminators live on B and C (A has only a proxy): count the entities their regions host.
         var hosted = 0;
-        foreach (var host in _hosts.Skip(1))
+        foreach (var host in Hosts.Skip(1))
         {
             var region = Akka.Cluster.Sharding.ClusterSharding.Get(System(host)).ShardRegion(Roles.Discriminator);
             var state = await region.Ask<Akka.Cluster.Sharding.CurrentShardRegionState>(Akka.Cluster.Sharding.GetShardRegionState.Instance, TimeSpan.FromSeconds(5));
