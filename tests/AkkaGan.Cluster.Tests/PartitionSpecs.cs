@@ -1,9 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster;
-using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Akka.Remote;
-using Akka.Remote.Hosting;
 using Akka.Remote.Transport;
 using AkkaGan.Cluster.Coordinator;
 using AkkaGan.Cluster.Discriminator;

@@ -1,8 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
-using Akka.Cluster.Hosting;
 using Akka.Hosting;
-using Akka.Remote.Hosting;
 using AkkaGan.Cluster.Coordinator;
 using AkkaGan.Cluster.Discriminator;
 using AkkaGan.Cluster.Generator;

@@ -1,16 +1,8 @@
-using Akka.Cluster.Hosting;
-using Akka.Hosting;
-using AkkaGan.Cluster.Hosting;
 using Akka.Actor;
 using Akka.Event;
 using AkkaGan.Cluster.Protocol;
-using AkkaGan.Cluster.Wire;
 using AkkaGan.Core.Checkpoints;
-using AkkaGan.Core.Evaluation;
-using AkkaGan.Core.Metrics;
-using AkkaGan.Core.Population;
 using AkkaGan.Core.Settings;
-using AkkaGan.Core.Tensors;
 using AkkaGan.Core.Training;
 using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
