@@ -25,15 +25,19 @@ public sealed class NodeLossSpecs : IDisposable
         var seed = Akkagan.FreePort();
         var seeds = $"127.0.0.1:{seed}";
         var workers = new Dictionary<string, Process>();
+        var workerOutput = new Dictionary<string, StringBuilder>();
         var output = new StringBuilder();
         Process? coordinator = null;
         try
         {
-            foreach (var _ in new[] { 1, 2 })
+            // The discriminator nodes take any free port (a port picked here and bound later by another process can be
+            // taken in between by a parallel test); each prints its address, which identifies the victim below.
+            foreach (var name in new[] { "discriminator-1", "discriminator-2" })
             {
-                var port = Akkagan.FreePort();
-                workers[$"akka.tcp://akkagan@127.0.0.1:{port}"] = Akkagan.Start(
-                    ["node", "--roles", "discriminator", "--port", port.ToString(CultureInfo.InvariantCulture), "--seeds", seeds, "--config", config, "--control-port", "0"]);
+                workerOutput[name] = new StringBuilder();
+                workers[name] = Akkagan.StartCapturing(
+                    ["node", "--roles", "discriminator", "--port", "0", "--seeds", seeds, "--config", config, "--control-port", "0"],
+                    workerOutput[name]);
             }
             coordinator = Akkagan.StartCapturing(
                 ["node", "--roles", "coordinator,generator", "--port", seed.ToString(CultureInfo.InvariantCulture), "--seeds", seeds, "--config", config,
@@ -41,16 +45,30 @@ public sealed class NodeLossSpecs : IDisposable
                  "--eval-every", "500", "--eval-samples", "500", "--checkpoint-every", "50", "--out", Out("run")], output);
 
             // Once the first checkpoints are written, kill the process that runs d-0.
-            string Text()
+            string Coordinator()
             {
                 lock (output) return output.ToString();
             }
+            // What every process printed, so a failure says which node did what.
+            string Text()
+            {
+                var text = new StringBuilder("coordinator,generator:\n").Append(Coordinator());
+                foreach (var (name, log) in workerOutput)
+                {
+                    lock (log) text.Append('\n').Append(name).Append(workers[name].HasExited ? $" (exited {workers[name].ExitCode})" : "").Append(":\n").Append(log);
+                }
+                return text.ToString();
+            }
             var deadline = DateTime.UtcNow.AddMinutes(2);
-            while (!System.Text.RegularExpressions.Regex.IsMatch(Text(), @"round (1\d\d|[2-9]\d\d): checkpoint") && DateTime.UtcNow < deadline && !coordinator.HasExited)
+            while (!System.Text.RegularExpressions.Regex.IsMatch(Coordinator(), @"round (1\d\d|[2-9]\d\d): checkpoint") && DateTime.UtcNow < deadline && !coordinator.HasExited && workers.Values.All(w => !w.HasExited))
                 Thread.Sleep(100);
-            var placement = System.Text.RegularExpressions.Regex.Match(Text(), @"d-0 @ (\S+?)(,|\s|$)");
+            var placement = System.Text.RegularExpressions.Regex.Match(Coordinator(), @"d-0 @ (\S+?)(,|\s|$)");
             Assert.True(placement.Success, Text());
-            var victim = workers[placement.Groups[1].Value];
+            var victimName = workerOutput.Single(w =>
+            {
+                lock (w.Value) return w.Value.ToString().Contains($"akkagan node {placement.Groups[1].Value}:", StringComparison.Ordinal);
+            }).Key;
+            var victim = workers[victimName];
             Assert.False(coordinator.HasExited, Text());
             victim.Kill(); // SIGKILL: no goodbye to the cluster
 
