@@ -61,6 +61,45 @@ public sealed class OneNodeClusterSpecs : IAsyncLifetime
         EngineEquivalence.AssertSameAsReference(settings, final);
     }
 
+    private sealed class Remedies : ITrainingObserver
+    {
+        public List<(long Round, string Remedy)> Applied { get; } = [];
+        public void OnHealth(AkkaGan.Core.Health.HealthReport report)
+        {
+            if (report.Action is { } action) Applied.Add((report.Round, action.RemedyName));
+        }
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Auto_remedies_should_be_taken_at_the_same_rounds_and_give_the_reference_engines_parameters()
+    {
+        // Thresholds no tiny run can meet, so mode collapse is diagnosed at every check after the warm-up and the
+        // whole remedy list runs: more unroll, a new member, the strongest member replaced by a fresh one.
+        var settings = new TrainingSettings
+        {
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 40, EvalEvery = 10, CheckpointEvery = 40, EvalSamples = 200, Unroll = 0,
+            Health = new AkkaGan.Core.Health.HealthSettings
+            {
+                AutoRemedy = true, Every = 10, Window = 10, Warmup = 10, Cooldown = 10, MaxPerRemedy = 1, CollapseModesFraction = 1, CollapsePairwiseRatio = 10,
+            },
+        };
+        var system = _host.Services.GetRequiredService<ActorSystem>();
+        var registry = _host.Services.GetRequiredService<ActorRegistry>();
+        var probe = new Akka.TestKit.Xunit2.TestKit(system).CreateTestProbe();
+        registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+        var (final, events) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
+
+        var cluster = events.OfType<C.HealthDiagnosed>().Where(h => h.Report.Action is not null).Select(h => (h.Report.Round, h.Report.Action!.RemedyName)).ToList();
+        Assert.Equal([(10L, "more-unroll"), (20L, "add-discriminator"), (30L, "reinit-strongest")], cluster);
+        var reference = new Remedies();
+        using (var trainer = new ReferenceTrainer(settings, RunData.Create(settings), TorchSharp.torch.CPU, reference)) trainer.Run(checkpoints: null);
+        Assert.Equal(reference.Applied, cluster);
+        Assert.Equal(3, final!.Entities.Count);   // g-0 and two members: d-0 or d-1 replaced by d-2
+        Assert.Contains(final.Entities, e => e.EntityId == "d-2");
+        EngineEquivalence.AssertSameAsReference(settings, final);
+    }
+
     [Fact]
     [Trait("Category", "Slow")]
     public void Live_changes_should_reach_every_entity_as_in_the_reference_engine()

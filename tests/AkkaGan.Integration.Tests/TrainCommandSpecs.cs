@@ -235,6 +235,62 @@ public sealed class TrainCommandSpecs : IDisposable
         Assert.True(File.Exists(Out("eval/eval.png")));
     }
 
+    [Theory]
+    [InlineData("cluster")]
+    [InlineData("reference")]
+    [Trait("Category", "Slow")]
+    public void Health_diagnoses_and_auto_remedies_should_reach_the_console_metrics_and_summary(string engine)
+    {
+        // Thresholds a 9-round run cannot meet: mode collapse at every check from round 3, a remedy each time.
+        var config = Out($"health-{engine}.hocon");
+        File.WriteAllText(config, """
+            akkagan.health {
+              every = 3, window = 4, warmup = 3, baseline-rounds = 2
+              mode-collapse { modes-fraction = 1, pairwise-ratio = 10 }
+              remedies { cooldown = 3, max-per-remedy = 1, mode-collapse = [add-discriminator, more-unroll] }
+            }
+            """);
+        var run = Akkagan.Run(["train", .. Quick, "--engine", engine, "--rounds", "9", "--config", config, "--auto-remedy", "--out", Out(engine)]);
+        Assert.True(run.ExitCode == 0, run.All);
+        Assert.Contains("round 3: health mode-collapse: evaluation of round 3:", run.Stdout);
+        Assert.Contains("round 3: auto-remedy add-discriminator for mode-collapse", run.Stdout);
+        Assert.Contains("added d-1", run.Stdout);
+        Assert.Contains("| mode-collapse |", run.Stdout);   // the progress line
+
+        var lines = File.ReadAllLines(Out($"{engine}/metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToArray();
+        var health = lines.Where(l => l["event"]?.GetValue<string>() == "health").ToArray();
+        Assert.Equal([3L, 6L, 9L], health.Select(h => h["round"]!.GetValue<long>()));
+        Assert.All(health, h => Assert.Equal("mode-collapse", h["status"]!.GetValue<string>()));
+        Assert.Equal(["add-discriminator", "more-unroll", null], health.Select(h => h["remedy"]?["name"]?.GetValue<string>()));
+        Assert.Contains("no remedy of mode-collapse left", health[2]["remedy_note"]!.GetValue<string>());
+        Assert.InRange(health[0]["signals"]!["d_accuracy"]!.GetValue<double>(), 0, 1);
+        Assert.NotNull(health[0]["signals"]!["pairwise_ratio"]);
+        var changes = lines.Where(l => l["event"]?.GetValue<string>() == "change").Select(l => l["change"]!.GetValue<string>()).ToArray();
+        Assert.Equal(["added d-1 (loss non-saturating, lr-d 0.001) (auto-remedy add-discriminator for mode-collapse)", "unroll = 6 (auto-remedy more-unroll for mode-collapse)"], changes);
+
+        var summary = JsonNode.Parse(File.ReadAllText(Out($"{engine}/summary.json")))!;
+        Assert.Equal("mode-collapse", summary["health"]!["status"]!.GetValue<string>());
+        Assert.Equal(3, summary["health"]!["diagnoses"]!["mode-collapse"]!.GetValue<int>());
+        Assert.Equal(2, summary["health"]!["remedies"]!.AsArray().Count);
+        Assert.Equal(2, summary["settings"]!["discriminators"]!.GetValue<int>());
+        Assert.Equal(6, summary["settings"]!["unroll"]!.GetValue<int>());
+    }
+
+    [Theory]
+    [InlineData("akkagan.health { every = 0 }", "health.every must be at least 1")]
+    [InlineData("akkagan.health { windw = 10 }", "unknown key akkagan.health.windw (valid keys: auto-remedy, every, window")]
+    [InlineData("akkagan.health.remedies { mode-collapse = [more-r1] }", "more-r1 is not a remedy of mode-collapse")]
+    [InlineData("akkagan.health.remedies { mode-collapse = [magic] }", "akkagan.health.remedies.mode-collapse: unknown value 'magic'")]
+    [InlineData("akkagan.health.auto-remedy = maybe", "expected on or off, got 'maybe'")]
+    public void Bad_health_settings_should_be_refused_naming_the_key(string hocon, string expected)
+    {
+        var config = Out("bad-health.hocon");
+        File.WriteAllText(config, hocon);
+        var run = Akkagan.Run("train", "--rounds", "1", "--config", config, "--out", Out("bad"));
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains(expected, run.All);
+    }
+
     [Fact]
     [Trait("Category", "Slow")]
     public void Resume_should_continue_to_the_same_result_as_an_uninterrupted_run()

@@ -17,7 +17,8 @@ public sealed partial class CoordinatorActor
     /// member is configured first (if it cannot be, nothing changes), then every entity takes the new settings, a
     /// removed member is retired, and the schedule uses the new settings from the next round.
     /// </summary>
-    private void ApplyChange(RunChange change, IActorRef requester, Action next)
+    /// <param name="applied">Told whether the change took effect (a remedy's bookkeeping), before <paramref name="next"/>.</param>
+    private void ApplyChange(RunChange change, IActorRef requester, Action next, Action<bool>? applied = null)
     {
         ChangePlan plan;
         try
@@ -27,6 +28,7 @@ public sealed partial class CoordinatorActor
         catch (SettingsException e)
         {
             requester.Tell(new C.ChangeRefused(string.Join("; ", e.Problems)));
+            applied?.Invoke(false);
             next();
             return;
         }
@@ -40,18 +42,19 @@ public sealed partial class CoordinatorActor
                 if (answers.OfType<D.Configured>().FirstOrDefault() is not { } configured)
                 {
                     requester.Tell(new C.ChangeRefused($"d-{added} could not be created: no confirmation within {_stepTimeout}"));
+                    applied?.Invoke(false);
                     next();
                     return;
                 }
                 _observer.Tell(new C.Placed(new Dictionary<string, string> { [configured.Discriminator.EntityId] = configured.Node }));
-                Commit(plan, json, requester, next);
+                Commit(plan, json, requester, next, applied);
             });
             return;
         }
-        Commit(plan, json, requester, next);
+        Commit(plan, json, requester, next, applied);
     }
 
-    private void Commit(ChangePlan plan, string json, IActorRef requester, Action next)
+    private void Commit(ChangePlan plan, string json, IActorRef requester, Action next, Action<bool>? applied)
     {
         var keeping = _members.Where(i => i != plan.Removed).ToArray();
         _generator.Tell(new G.ApplySettings(GeneratorId.Default, json, _round, Self));
@@ -73,6 +76,7 @@ public sealed partial class CoordinatorActor
             var report = new C.RunChanged(new ChangeReport(_round, plan.Description, _settings));
             requester.Tell(report);
             _observer.Tell(report);
+            applied?.Invoke(true);
             next();
         });
     }

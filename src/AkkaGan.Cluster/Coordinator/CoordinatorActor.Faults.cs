@@ -202,10 +202,11 @@ public sealed partial class CoordinatorActor
             return;
         }
         Fault(GeneratorCore.EntityId, "diverged", reason);
+        _health.Diverged(_round, reason);
         RollBack(reason, then: () =>
         {
             _guard.Reset();
-            ApplyChange(new ScaleLearningRates(_settings.RollbackLrFactor, "divergence guard"), ActorRefs.Nobody, NextRound);
+            ApplyChange(new ScaleLearningRates(_settings.RollbackLrFactor) { Reason = "divergence guard" }, ActorRefs.Nobody, NextRound);
         });
     }
 

@@ -7,6 +7,7 @@ using AkkaGan.Cluster.Protocol;
 using AkkaGan.Cluster.Wire;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Evaluation;
+using AkkaGan.Core.Health;
 using AkkaGan.Core.Metrics;
 using AkkaGan.Core.Population;
 using AkkaGan.Core.Settings;
@@ -56,6 +57,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, (long Round, EntitySnapshot Snapshot)> _handedOff = [];
     private DateTime _nextProbe = DateTime.MinValue;
     private DivergenceGuard _guard = new(0);
+    private HealthMonitor _health = new(new HealthSettings());
+    private HealthRemedies _remedies = new(new HealthSettings());
     private int _rollbacks;
 
     /// <summary>How often suspended members are asked to recover, and how long the coordinator waits below the quorum between checks.</summary>
@@ -93,6 +96,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         _round = m.Resume?.Metadata.Round ?? 0;
         _lastCheckpoint = m.Resume;
         _guard = new DivergenceGuard(_settings.GradNormLimit);
+        _health = new HealthMonitor(_settings.Health);
+        _remedies = new HealthRemedies(_settings.Health);
         Become(Running);
 
         _generator.Tell(new G.Configure(GeneratorId.Default, m.SettingsJson, Self));
@@ -318,9 +323,9 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
                 Suspend(missing, round);
             _round = round;
             var results = last.Where(d => d is not null)
-                .Select(d => new DiscriminatorStepResult(d.Discriminator.Member, d.Round, d.CriticStep, d.Loss, d.Penalty, d.RealScore, d.FakeScore, d.GradientNorm))
+                .Select(d => new DiscriminatorStepResult(d.Discriminator.Member, d.Round, d.CriticStep, d.Loss, d.Penalty, d.RealScore, d.FakeScore, d.GradientNorm, d.Accuracy))
                 .ToArray();
-            var report = new RoundReport(round, stepped.Loss, stepped.GradientNorm, results, stepped.Answered);
+            var report = new RoundReport(round, stepped.Loss, stepped.GradientNorm, results, stepped.Answered) { FeedbackNorm = stepped.FeedbackNorm, GeneratorDrift = stepped.Drift };
             if (_settings.MaxRollbacks > 0 && _guard.Check(report) is { } diverged)
             {
                 Diverged(diverged);
@@ -330,8 +335,10 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
                 () =>
                 {
                     _observer.Tell(new C.RoundCompleted(report));
+                    _health.Observe(report);
                     Then(round % _settings.EvalEvery == 0 || round == _settings.Rounds, Evaluate,
-                        () => Then(round % _settings.CheckpointEvery == 0 || round == _settings.Rounds, Checkpoint, NextRound));
+                        () => Then(round % _settings.Health.Every == 0, CheckHealth,
+                            () => Then(round % _settings.CheckpointEvery == 0 || round == _settings.Rounds, Checkpoint, NextRound)));
                 });
         });
     }
@@ -395,9 +402,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
                 var tensor = TensorCodec.ToTensor(produced.Samples, TorchSharp.torch.ScalarType.Float32);
                 var flat = tensor.contiguous().data<float>().ToArray();
                 _metrics ??= _createMetrics(settings);
-                var (mixture, image) = _metrics.Compute(tensor);
-                return new MetricsComputed(flat, [.. produced.Samples.Shape], mixture, image, null, next);
-            }).PipeTo(Self, failure: e => new MetricsComputed([], [.. produced.Samples.Shape], null, null, e, next));
+                return new MetricsComputed(flat, [.. produced.Samples.Shape], _metrics.Compute(tensor), null, next);
+            }).PipeTo(Self, failure: e => new MetricsComputed([], [.. produced.Samples.Shape], null, e, next));
         });
     }
 
@@ -408,12 +414,47 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         var flat = m.Error is null ? m.Samples : new float[count * m.Shape.Skip(1).Aggregate(1L, (a, b) => a * b)];
         Fitness(fitness =>
         {
-            _observer.Tell(new C.Evaluated(new EvaluationReport(_round, m.Mixture, flat, [.. m.Shape.Skip(1)], count, fitness)
+            var report = new EvaluationReport(_round, m.Metrics?.Mixture, flat, [.. m.Shape.Skip(1)], count, fitness)
             {
-                Image = m.Image,
+                Image = m.Metrics?.Image,
+                Diversity = m.Metrics?.Diversity,
                 Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(_evaluationStarted).TotalSeconds,
-            }));
+            };
+            _health.Observe(report);
+            _observer.Tell(new C.Evaluated(report));
             m.Next();
+        });
+    }
+
+    /// <summary>
+    /// A diagnosis after this round, and with <c>--auto-remedy</c> its remedy (<see cref="HealthRemedies"/>), applied
+    /// like an operator's change before the round's checkpoint, exactly where the reference engine applies it.
+    /// </summary>
+    private void CheckHealth(Action next)
+    {
+        var report = _health.Diagnose(_round);
+        if (!_settings.Health.AutoRemedy)
+        {
+            _observer.Tell(new C.HealthDiagnosed(report));
+            next();
+            return;
+        }
+        var action = _remedies.Decide(report, _settings, out var note);
+        _observer.Tell(new C.HealthDiagnosed(report with { Action = action, RemedyNote = note }));
+        if (action is null)
+        {
+            next();
+            return;
+        }
+        var round = _round;
+        ApplyChange(action.Change, ActorRefs.Nobody, next, applied: ok =>
+        {
+            if (ok)
+            {
+                _remedies.Applied(action, round);
+                _guard.Reset(); // a remedy changes the regime on purpose: the norms' median starts again
+            }
+            else _observer.Tell(new C.HealthDiagnosed(report with { RemedyNote = $"{action.RemedyName} was refused or not confirmed" }));
         });
     }
 
@@ -463,7 +504,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     private sealed record GatherTimedOut(Guid Id);
 
     /// <summary>The evaluation's metrics, computed off the actor's thread (PipeTo result); <see cref="Next"/> continues the schedule.</summary>
-    private sealed record MetricsComputed(float[] Samples, long[] Shape, MixtureMetrics? Mixture, ImageMetrics? Image, Exception? Error, Action Next);
+    private sealed record MetricsComputed(float[] Samples, long[] Shape, EvaluationMetrics.Result? Metrics, Exception? Error, Action Next);
 
     protected override void PostStop()
     {

@@ -53,7 +53,7 @@ public sealed class DiscriminatorActor : ReceiveActor
             using var fake = Decode(m.Fake);
             var r = core.TrainStep(m.Round, m.CriticStep, fake);
             _round = m.Round;
-            m.ReplyTo.Tell(new D.TrainStepDone(_id, m.Round, m.CriticStep, r.Loss, r.Penalty, r.RealScore, r.FakeScore, r.GradientNorm));
+            m.ReplyTo.Tell(new D.TrainStepDone(_id, m.Round, m.CriticStep, r.Loss, r.Penalty, r.RealScore, r.FakeScore, r.GradientNorm, r.Accuracy));
         }));
         Receive<D.ComputeFeedback>(m => Guarded(m.Round, nameof(D.ComputeFeedback), m.ReplyTo, core =>
         {

@@ -49,6 +49,9 @@ public static class CoordinatorProtocol
 
     public sealed record Evaluated(EvaluationReport Report);
 
+    /// <summary>A training-health diagnosis (with the remedy applied, if any), for the run's observer.</summary>
+    public sealed record HealthDiagnosed(AkkaGan.Core.Health.HealthReport Report);
+
     public sealed record Evolved(EvolutionReport Report);
 
     /// <summary>A checkpoint the coordinator assembled from the entities' snapshots; the observer writes it.</summary>

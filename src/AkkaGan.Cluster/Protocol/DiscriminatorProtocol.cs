@@ -65,8 +65,9 @@ public static class DiscriminatorProtocol
     /// <param name="Node">The address of the node the entity runs on (placement, shown to users).</param>
     public sealed record Configured(DiscriminatorId Discriminator, string Node) : IAkkaGanWireMessage;
 
+    /// <param name="Accuracy">Share of the step's real and fake inputs classified right (<c>DiscriminatorStepResult.Accuracy</c>).</param>
     public sealed record TrainStepDone(DiscriminatorId Discriminator, long Round, int CriticStep, double Loss, double Penalty,
-        double RealScore, double FakeScore, double GradientNorm) : IAkkaGanWireMessage;
+        double RealScore, double FakeScore, double GradientNorm, double Accuracy) : IAkkaGanWireMessage;
 
     public sealed record FeedbackComputed(DiscriminatorId Discriminator, long Round, double Loss, TensorPayload Gradient) : IAkkaGanWireMessage;
 

@@ -67,7 +67,9 @@ public static class GeneratorProtocol
     public sealed record Configured(GeneratorId Generator, string Node) : IAkkaGanWireMessage;
 
     /// <param name="Answered">The members whose feedback was aggregated (sorted).</param>
-    public sealed record GeneratorStepped(GeneratorId Generator, long Round, double Loss, double GradientNorm, int[] Answered) : IAkkaGanWireMessage;
+    /// <param name="FeedbackNorm">Norm of the aggregated dL/dx_fake (<c>GeneratorStepResult.FeedbackNorm</c>).</param>
+    /// <param name="Drift">Relative parameter change of the step (<c>GeneratorStepResult.Drift</c>).</param>
+    public sealed record GeneratorStepped(GeneratorId Generator, long Round, double Loss, double GradientNorm, double FeedbackNorm, double Drift, int[] Answered) : IAkkaGanWireMessage;
 
     public sealed record SamplesProduced(GeneratorId Generator, TensorPayload Samples) : IAkkaGanWireMessage;
 

@@ -54,9 +54,9 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         Entry.Of<D.TrainStepDone>("d.trained", (w, m) =>
             {
                 w.Discriminator(m.Discriminator); w.Long(m.Round); w.Int(m.CriticStep); w.Double(m.Loss); w.Double(m.Penalty);
-                w.Double(m.RealScore); w.Double(m.FakeScore); w.Double(m.GradientNorm);
+                w.Double(m.RealScore); w.Double(m.FakeScore); w.Double(m.GradientNorm); w.Double(m.Accuracy);
             },
-            r => new(r.Discriminator(), r.Long(), r.Int(), r.Double(), r.Double(), r.Double(), r.Double(), r.Double())),
+            r => new(r.Discriminator(), r.Long(), r.Int(), r.Double(), r.Double(), r.Double(), r.Double(), r.Double(), r.Double())),
         Entry.Of<D.FeedbackComputed>("d.feedback-computed", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Double(m.Loss); w.Payload(m.Gradient); },
             r => new(r.Discriminator(), r.Long(), r.Double(), r.Payload())),
         Entry.Of<D.FitnessMeasured>("d.fitness-measured", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Double(m.Fitness); },
@@ -94,8 +94,8 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Generator(), r.Long(), r.Text(), r.Snapshot())),
         Entry.Of<G.Restored>("g.restored", (w, m) => { w.Generator(m.Generator); w.Text(m.Node); }, r => new(r.Generator(), r.Text())),
         Entry.Of<G.Configured>("g.configured", (w, m) => { w.Generator(m.Generator); w.Text(m.Node); }, r => new(r.Generator(), r.Text())),
-        Entry.Of<G.GeneratorStepped>("g.stepped", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Double(m.Loss); w.Double(m.GradientNorm); w.Ints(m.Answered); },
-            r => new(r.Generator(), r.Long(), r.Double(), r.Double(), r.Ints())),
+        Entry.Of<G.GeneratorStepped>("g.stepped", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Double(m.Loss); w.Double(m.GradientNorm); w.Double(m.FeedbackNorm); w.Double(m.Drift); w.Ints(m.Answered); },
+            r => new(r.Generator(), r.Long(), r.Double(), r.Double(), r.Double(), r.Double(), r.Ints())),
         Entry.Of<G.SamplesProduced>("g.samples", (w, m) => { w.Generator(m.Generator); w.Payload(m.Samples); },
             r => new(r.Generator(), r.Payload())),
         Entry.Of<G.SnapshotTaken>("g.snapshot", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Snapshot(m.Snapshot); },

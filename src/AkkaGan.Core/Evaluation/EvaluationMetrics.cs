@@ -15,12 +15,22 @@ public sealed class EvaluationMetrics : IDisposable
     private readonly GaussianMixture? _mixture;
     private readonly ImageEvaluator? _images;
     private readonly FashionClassifier? _classifier;
+    private readonly SampleDiversity.Reference? _diversity;
 
-    private EvaluationMetrics(GaussianMixture? mixture, FashionClassifier? classifier, ImageEvaluator? images)
+    private EvaluationMetrics(GaussianMixture? mixture, FashionClassifier? classifier, ImageEvaluator? images, IRealData? data, long seed)
     {
         _mixture = mixture;
         _classifier = classifier;
         _images = images;
+        if (data is not null) _diversity = DiversityReference(data, seed);
+    }
+
+    /// <summary>The real side of <see cref="SampleDiversity"/>: real samples from a stream of their own (no training stream is touched).</summary>
+    private static SampleDiversity.Reference DiversityReference(IRealData data, long seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new TorchSharp.torch.Generator((ulong)(seed ^ 0x5EED_D1CE), CPU);
+        return SampleDiversity.Reference.Of(data.Sample(SampleDiversity.MaxSamples, generator));
     }
 
     /// <summary>
@@ -30,29 +40,33 @@ public sealed class EvaluationMetrics : IDisposable
     /// </summary>
     public static EvaluationMetrics Create(TrainingSettings settings, IRealData data, Action<string>? log = null)
     {
-        if (data is GaussianMixture mixture) return new EvaluationMetrics(mixture, null, null);
-        if (data is not (FashionMnist or StackedFashionMnist)) return new EvaluationMetrics(null, null, null);
+        if (data is GaussianMixture mixture) return new EvaluationMetrics(mixture, null, null, data, settings.Seed);
+        if (data is not (FashionMnist or StackedFashionMnist)) return new EvaluationMetrics(null, null, null, data, settings.Seed);
         var classifier = ClassifierCache.LoadOrTrain(settings.DataDir, ClassifierCache.ResolveDirectory(settings.ClassifierDir), new ClassifierRecipe(), log ?? (_ => { }));
         return Create(data, classifier, settings.EvalSamples, settings.Seed);
     }
 
     /// <summary>Image metrics with a given classifier (taken over: disposed with this object).</summary>
     public static EvaluationMetrics Create(IRealData data, FashionClassifier classifier, int referenceCount, long seed)
-        => new(null, classifier, new ImageEvaluator(classifier, data, referenceCount, seed));
+        => new(null, classifier, new ImageEvaluator(classifier, data, referenceCount, seed), data, seed);
 
     /// <summary>The metrics of generated samples (N, ...sample shape), float32 on any device.</summary>
-    public (MixtureMetrics? Mixture, ImageMetrics? Image) Compute(Tensor samples)
+    public Result Compute(Tensor samples)
     {
         using var scope = NewDisposeScope();
+        var diversity = _diversity is not null && samples.shape[0] >= 2 ? SampleDiversity.Compute(samples, _diversity) : null;
         if (_mixture is not null)
         {
             var flat = samples.to_type(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
             var points = new (double, double)[samples.shape[0]];
             for (var i = 0; i < points.Length; i++) points[i] = (flat[2 * i], flat[2 * i + 1]);
-            return (MixtureMetrics.Compute(points, _mixture.Centres, _mixture.Std), null);
+            return new Result(MixtureMetrics.Compute(points, _mixture.Centres, _mixture.Std), null, diversity);
         }
-        return (null, _images?.Compute(samples));
+        return new Result(null, _images?.Compute(samples), diversity);
     }
+
+    /// <summary>One evaluation's metrics: mixture metrics (2-D data) or classifier metrics (images), and sample diversity (any data).</summary>
+    public sealed record Result(MixtureMetrics? Mixture, ImageMetrics? Image, SampleDiversity? Diversity);
 
     public void Dispose()
     {

@@ -47,6 +47,8 @@ public static class LiveSettings
             (s, v, m) => Member(s, m, SettingValues.Double(v), (o, x) => o with { R1Gamma = x }, (t, x) => t with { R1Gamma = x })),
         new("l2-penalty", "L2 weight penalty", true, LiveScope.Discriminators,
             (s, v, m) => Member(s, m, SettingValues.Double(v), (o, x) => o with { L2Penalty = x }, (t, x) => t with { L2Penalty = x })),
+        new("loss", "GAN loss pair of the discriminators and of their feedback to the generator", true, LiveScope.Discriminators,
+            (s, v, m) => Member(s, m, SettingValues.Enum<LossKind>(v), (o, x) => o with { Loss = x }, (t, x) => t with { Loss = x })),
         new("eval-every", "evaluation interval in rounds", false, LiveScope.Schedule,
             (s, v, _) => s with { EvalEvery = SettingValues.Int(v) }),
         new("checkpoint-every", "checkpoint interval in rounds", false, LiveScope.Schedule,
@@ -106,8 +108,8 @@ public static class LiveSettings
     private static string Members(TrainingSettings settings) => string.Join(", ", settings.ActiveMembers.Select(i => $"d-{i}"));
 
     /// <summary>A per-member key: one member's override, or the run's value with every member's override of it cleared.</summary>
-    private static TrainingSettings Member(TrainingSettings s, int? member, double value,
-        Func<MemberOverrides, double?, MemberOverrides> set, Func<TrainingSettings, double, TrainingSettings> setRun)
+    private static TrainingSettings Member<T>(TrainingSettings s, int? member, T value,
+        Func<MemberOverrides, T?, MemberOverrides> set, Func<TrainingSettings, T, TrainingSettings> setRun) where T : struct
     {
         var members = s.Members.ToList();
         if (member is { } m)

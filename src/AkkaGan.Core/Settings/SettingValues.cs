@@ -44,6 +44,14 @@ public static class SettingValues
             ? result
             : throw new FormatException($"expected a number, got '{value}'");
 
+    /// <summary>on/off, true/false, yes/no; an empty value (a bare flag) is on.</summary>
+    public static bool Switch(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "" or "on" or "true" or "yes" => true,
+        "off" or "false" or "no" => false,
+        _ => throw new FormatException($"expected on or off, got '{value}'"),
+    };
+
     public static double? OptionalDouble(string value) => string.IsNullOrWhiteSpace(value) ? null : Double(value);
 
     /// <summary>A number as settings print it: shortest round-trip form, invariant culture.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AkkaGan.Core.Health;
 
 namespace AkkaGan.Core.Settings;
 
@@ -113,6 +114,9 @@ public sealed record TrainingSettings
     /// <summary>A gradient norm above this multiple of its median over the last 100 rounds counts as divergence; 0 = only non-finite values do.</summary>
     public double GradNormLimit { get; init; } = 1000;
 
+    /// <summary>Training-health diagnoses and remedies (HOCON <c>akkagan.health</c>, flag <c>--auto-remedy</c>).</summary>
+    public HealthSettings Health { get; init; } = new();
+
     public int NCritic { get; init; } = 1;
     public int Rounds { get; init; } = 3000;
     public int Batch { get; init; } = 512;
@@ -217,6 +221,7 @@ public sealed record TrainingSettings
         if (!IsToyData && string.IsNullOrWhiteSpace(DataDir))
             errors.Add("data-dir must name the folder with the Fashion-MNIST IDX files");
 
+        errors.AddRange(Health.Problems());
         if (Members.Count > Discriminators)
             errors.Add($"population.members has {Members.Count} entries but discriminators = {Discriminators}; give one entry per member at most");
         if (errors.Count == 0)

@@ -19,8 +19,9 @@ namespace AkkaGan.Core.Training;
 /// <param name="RealScore">Mean logit on the real batch.</param>
 /// <param name="FakeScore">Mean logit on the fake batch.</param>
 /// <param name="GradientNorm">L2 norm of the parameter gradient before the step.</param>
+/// <param name="Accuracy">Share of the real and fake inputs this member classified right (real logit &gt; 0, fake logit &lt; 0).</param>
 public sealed record DiscriminatorStepResult(int Member, long Round, int CriticStep, double Loss, double Penalty,
-    double RealScore, double FakeScore, double GradientNorm);
+    double RealScore, double FakeScore, double GradientNorm, double Accuracy = double.NaN);
 
 /// <summary>
 /// One discriminator's computations, the unit a <c>DiscriminatorActor</c> wraps: an optimizer step on a fake batch
@@ -52,8 +53,8 @@ public sealed class DiscriminatorCore : IDisposable
     public int Member { get; }
     public string EntityId => EntityIdOf(Member);
     public Device Device { get; }
-    public LossKind LossKind { get; }
-    public IGanLoss Loss { get; }
+    public LossKind LossKind { get; private set; }
+    public IGanLoss Loss { get; private set; }
     public DiscriminatorRegularization Regularization { get; private set; }
     public DiscriminatorNetwork Model { get; }
     public ExplicitOptimizer Optimizer { get; }
@@ -67,6 +68,11 @@ public sealed class DiscriminatorCore : IDisposable
     {
         _settings = settings.ForMember(Member);
         Regularization = DiscriminatorRegularization.From(_settings);
+        if (_settings.Loss != LossKind)
+        {
+            LossKind = _settings.Loss;
+            Loss = GanLoss.Create(LossKind);
+        }
         if (resetLearningRate) Optimizer.LearningRate = _settings.LrD;
     }
 
@@ -99,8 +105,9 @@ public sealed class DiscriminatorCore : IDisposable
         var norm = GeneratorCore.GradientNorm(Model.OrderedParameters);
         Optimizer.Step();
         Regularization.Clip(Model.OrderedParameters);
+        var accuracy = (realLogits.detach().gt(0).sum().AsDouble() + fakeLogits.detach().lt(0).sum().AsDouble()) / (realLogits.shape[0] + fakeLogits.shape[0]);
         return new DiscriminatorStepResult(Member, round, criticStep, loss.AsDouble(), penalty?.AsDouble() ?? 0,
-            realLogits.mean().AsDouble(), fakeLogits.mean().AsDouble(), norm);
+            realLogits.mean().AsDouble(), fakeLogits.mean().AsDouble(), norm, accuracy);
     }
 
     /// <summary>

@@ -5,13 +5,18 @@ namespace AkkaGan.Core.Training;
 /// <summary>
 /// Decides from each round's report whether a run diverged: a non-finite loss or gradient norm (generator or any
 /// discriminator), or, with <see cref="Settings.TrainingSettings.GradNormLimit"/> above 0, a gradient norm above that
-/// multiple of its median over the last 100 rounds (after 20 rounds). Both engines feed it the same reports, so they
+/// multiple of its median over the last 100 rounds (after 20 rounds; medians below 0.01 count as 0.01). Both engines feed it the same reports, so they
 /// take the same decisions. Reset it after a roll-back.
 /// </summary>
 public sealed class DivergenceGuard(double gradNormLimit)
 {
     private const int Window = 100;
     private const int Warmup = 20;
+    /// <summary>
+    /// Medians below this count as this: a saturated network's norms can sit near 0 for hundreds of rounds, and its
+    /// first ordinary gradient afterwards (e.g. after a remedy) is no explosion.
+    /// </summary>
+    private const double MedianFloor = 1e-2;
     private readonly Dictionary<string, Queue<double>> _norms = [];
 
     /// <summary>Why the round diverged, or null when it did not (the round's norms then join the window).</summary>
@@ -37,7 +42,7 @@ public sealed class DivergenceGuard(double gradNormLimit)
             {
                 if (!_norms.TryGetValue(entity, out var window) || window.Count < Warmup) continue;
                 var median = window.Order().ElementAt(window.Count / 2);
-                if (median > 0 && value > gradNormLimit * median)
+                if (value > gradNormLimit * Math.Max(median, MedianFloor))
                     return string.Create(CultureInfo.InvariantCulture,
                         $"{entity} gradient norm {value:G4} in round {report.Round} is {value / median:G3} x its median {median:G4} of the last {window.Count} rounds");
             }

@@ -8,7 +8,10 @@ using static TorchSharp.torch;
 namespace AkkaGan.Core.Training;
 
 /// <summary>What the generator reports after its step.</summary>
-public sealed record GeneratorStepResult(long Round, double Loss, double GradientNorm);
+/// <param name="GradientNorm">L2 norm of the generator's parameter gradient before the step.</param>
+/// <param name="FeedbackNorm">L2 norm of the aggregated dL/dx_fake the discriminators sent (what the generator learns from).</param>
+/// <param name="Drift">How far the step moved the parameters: ||theta_after - theta_before|| / ||theta_after||.</param>
+public sealed record GeneratorStepResult(long Round, double Loss, double GradientNorm, double FeedbackNorm = double.NaN, double Drift = double.NaN);
 
 /// <summary>
 /// The generator's computations, the unit a <c>GeneratorActor</c> wraps: fake batches for the discriminator phase,
@@ -78,11 +81,24 @@ public sealed class GeneratorCore : IDisposable
         Optimizer.ZeroGrad();
         _pending.backward([aggregatedGradient.to_type(_pending.dtype).to(_pending.device)]);
         var norm = GradientNorm(Model.parameters());
+        var feedbackNorm = aggregatedGradient.detach().to_type(ScalarType.Float64).norm().AsDouble();
+        var parameters = Model.parameters().ToArray();
+        Tensor[] before;
+        using (no_grad()) before = [.. parameters.Select(p => p.detach().clone())];
         Optimizer.Step();
+        double moved = 0, size = 0;
+        using (no_grad())
+        {
+            for (var i = 0; i < parameters.Length; i++)
+            {
+                moved += (parameters[i] - before[i]).square().sum().AsDouble();
+                size += parameters[i].square().sum().AsDouble();
+            }
+        }
         _pending.Dispose();
         _pending = null;
         _pendingRound = -1;
-        return new GeneratorStepResult(round, loss, norm);
+        return new GeneratorStepResult(round, loss, norm, feedbackNorm, size > 0 ? Math.Sqrt(moved / size) : 0);
     }
 
     /// <summary>Drops a pending step (no discriminator answered): the kept graph is released, nothing is stepped.</summary>

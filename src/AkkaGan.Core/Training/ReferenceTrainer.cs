@@ -1,6 +1,7 @@
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Evaluation;
+using AkkaGan.Core.Health;
 using AkkaGan.Core.Population;
 using AkkaGan.Core.Settings;
 using static TorchSharp.torch;
@@ -61,6 +62,8 @@ public sealed class ReferenceTrainer : IDisposable
         var guard = new DivergenceGuard(Settings.GradNormLimit);
         var lastGood = CreateCheckpoint();
         var rollbacks = 0;
+        var health = new HealthMonitor(Settings.Health);
+        var remedies = new HealthRemedies(Settings.Health);
         while (Round < Settings.Rounds && !cancellation.IsCancellationRequested)
         {
             control?.WaitWhilePaused(cancellation, CheckpointOnRequest);
@@ -71,20 +74,55 @@ public sealed class ReferenceTrainer : IDisposable
                 if (++rollbacks > Settings.MaxRollbacks)
                     throw new TrainingDivergedException(DivergenceGuard.GiveUp(reason, Settings.MaxRollbacks, lastGood.Metadata.Round), lastGood.Metadata.Round);
                 _observer.OnFault(new FaultReport(Round, GeneratorCore.EntityId, "diverged", reason));
+                health.Diverged(Round, reason);
                 _observer.OnFault(new FaultReport(Round, GeneratorCore.EntityId, "rolled-back", DivergenceGuard.RollBackDetail(reason, lastGood.Metadata.Round, Round)));
                 RollBackTo(lastGood);
                 guard.Reset();
-                Apply(new ScaleLearningRates(Settings.RollbackLrFactor, "divergence guard"));
+                Apply(new ScaleLearningRates(Settings.RollbackLrFactor) { Reason = "divergence guard" });
                 continue;
             }
             _observer.OnRound(report);
-            if (Round % Settings.EvalEvery == 0 || Round == Settings.Rounds) _observer.OnEvaluation(Evaluate());
+            health.Observe(report);
+            if (Round % Settings.EvalEvery == 0 || Round == Settings.Rounds)
+            {
+                var evaluation = Evaluate();
+                health.Observe(evaluation);
+                _observer.OnEvaluation(evaluation);
+            }
+            if (Round % Settings.Health.Every == 0) CheckHealth(health, remedies, guard);
             if (Round % Settings.CheckpointEvery == 0 || Round == Settings.Rounds)
             {
                 lastGood = CreateCheckpoint();
                 if (checkpoints is not null) _observer.OnCheckpoint(Round, checkpoints.Save(lastGood));
             }
             CheckpointOnRequest();
+        }
+    }
+
+    /// <summary>
+    /// A diagnosis after this round, and with <c>--auto-remedy</c> its remedy, applied before the round's checkpoint
+    /// (which then holds the new settings), as the cluster engine's coordinator does.
+    /// </summary>
+    private void CheckHealth(HealthMonitor health, HealthRemedies remedies, DivergenceGuard guard)
+    {
+        var report = health.Diagnose(Round);
+        if (!Settings.Health.AutoRemedy)
+        {
+            _observer.OnHealth(report);
+            return;
+        }
+        var action = remedies.Decide(report, Settings, out var note);
+        _observer.OnHealth(report with { Action = action, RemedyNote = note });
+        if (action is null) return;
+        try
+        {
+            Apply(action.Change);
+            remedies.Applied(action, Round);
+            guard.Reset(); // a remedy changes the regime on purpose: the norms' median starts again
+        }
+        catch (SettingsException e)
+        {
+            _observer.OnHealth(report with { RemedyNote = $"{action.RemedyName} refused: {string.Join("; ", e.Problems)}" });
         }
     }
 
@@ -116,7 +154,7 @@ public sealed class ReferenceTrainer : IDisposable
         }
         Round = round;
         if (Settings.EvolveEvery > 0 && round % Settings.EvolveEvery == 0) _observer.OnEvolution(Evolve(round));
-        return new RoundReport(round, result.Loss, result.GradientNorm, last, selected);
+        return new RoundReport(round, result.Loss, result.GradientNorm, last, selected) { FeedbackNorm = result.FeedbackNorm, GeneratorDrift = result.Drift };
     }
 
     /// <summary>Exploit/explore: rank by fitness, copy the best into the worst with a perturbed learning rate.</summary>
@@ -146,11 +184,12 @@ public sealed class ReferenceTrainer : IDisposable
         var samples = Generator.Sample(Settings.EvalSamples);
         var flat = samples.to(float32).contiguous().data<float>().ToArray();
         _metrics ??= _createMetrics();
-        var (mixture, image) = _metrics.Compute(samples);
+        var (mixture, image, diversity) = _metrics.Compute(samples);
         var fitness = FitnessOf(Round);
         return new EvaluationReport(Round, mixture, flat, Data.SampleShape, Settings.EvalSamples, fitness)
         {
             Image = image,
+            Diversity = diversity,
             Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
         };
     }

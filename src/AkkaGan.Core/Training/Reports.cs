@@ -6,6 +6,12 @@ namespace AkkaGan.Core.Training;
 public sealed record RoundReport(long Round, double GeneratorLoss, double GeneratorGradientNorm,
     IReadOnlyList<DiscriminatorStepResult> Discriminators, IReadOnlyList<int> FeedbackMembers)
 {
+    /// <summary>Norm of the aggregated dL/dx_fake the generator stepped on (<see cref="GeneratorStepResult.FeedbackNorm"/>).</summary>
+    public double FeedbackNorm { get; init; } = double.NaN;
+
+    /// <summary>Relative parameter change of the generator's step (<see cref="GeneratorStepResult.Drift"/>).</summary>
+    public double GeneratorDrift { get; init; } = double.NaN;
+
     public double MeanDiscriminatorLoss => Discriminators.Count == 0 ? double.NaN : Discriminators.Average(d => d.Loss);
 }
 
@@ -18,6 +24,9 @@ public sealed record EvaluationReport(long Round, MixtureMetrics? Mixture, float
 {
     /// <summary>Classifier metrics for image datasets (null for 2-D data).</summary>
     public ImageMetrics? Image { get; init; }
+
+    /// <summary>Diversity of the samples against real data (any dataset; null when not computed).</summary>
+    public SampleDiversity? Diversity { get; init; }
 
     /// <summary>Wall time of the evaluation in the engine: samples, metrics and fitness.</summary>
     public double Seconds { get; init; }
@@ -45,4 +54,6 @@ public interface ITrainingObserver
     void OnPlaced(IReadOnlyDictionary<string, string> nodes) { }
     /// <summary>A fault was detected or handled (cluster engine).</summary>
     void OnFault(FaultReport report) { }
+    /// <summary>A training-health diagnosis (every <c>health.every</c> rounds), with the remedy it led to, if any.</summary>
+    void OnHealth(Health.HealthReport report) { }
 }

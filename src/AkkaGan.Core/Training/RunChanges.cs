@@ -7,7 +7,11 @@ namespace AkkaGan.Core.Training;
 /// <c>gan population remove</c>). Every engine applies it between rounds through <see cref="RunChanges.Plan"/>, so the
 /// same change after the same round gives the same parameters on every engine.
 /// </summary>
-public abstract record RunChange;
+public abstract record RunChange
+{
+    /// <summary>Why the change is made, when not by an operator (e.g. an auto-remedy); shown with the change.</summary>
+    public string? Reason { get; init; }
+}
 
 /// <summary>Set a live hyper-parameter (<see cref="LiveSettings.Keys"/>), for one member or for all.</summary>
 public sealed record SetSetting(string Key, string Value, int? Member = null) : RunChange;
@@ -18,8 +22,11 @@ public sealed record AddDiscriminator(MemberOverrides Overrides) : RunChange;
 /// <summary>Take a member out of the population (its state is dropped; its id is not reused).</summary>
 public sealed record RemoveDiscriminator(int Member) : RunChange;
 
+/// <summary>Replace a member by a fresh one with the same overrides (a new id; the old member's state is dropped).</summary>
+public sealed record ReplaceDiscriminator(int Member) : RunChange;
+
 /// <summary>Multiply every learning rate (generator, run, each member's override) by a factor; every optimizer takes it.</summary>
-public sealed record ScaleLearningRates(double Factor, string Reason) : RunChange;
+public sealed record ScaleLearningRates(double Factor) : RunChange;
 
 /// <summary>An applied change: it holds from round <see cref="Round"/> + 1 on.</summary>
 /// <param name="Round">Rounds completed when the change was applied.</param>
@@ -38,6 +45,12 @@ public static class RunChanges
     /// <see cref="SettingsException"/> naming the problem (nothing is applied then).
     /// </summary>
     public static ChangePlan Plan(TrainingSettings settings, RunChange change)
+    {
+        var plan = PlanOf(settings, change);
+        return change.Reason is { } reason ? plan with { Description = $"{plan.Description} ({reason})" } : plan;
+    }
+
+    private static ChangePlan PlanOf(TrainingSettings settings, RunChange change)
     {
         switch (change)
         {
@@ -59,7 +72,13 @@ public static class RunChanges
                     LrD = settings.LrD * scale.Factor,
                     Members = [.. settings.Members.Select(m => m with { LrD = m.LrD * scale.Factor })],
                 };
-                return new ChangePlan(scaled.Validate(), $"learning rates x{SettingValues.Format(scale.Factor)} ({scale.Reason})", null, null, new HashSet<int>(scaled.ActiveMembers));
+                return new ChangePlan(scaled.Validate(), $"learning rates x{SettingValues.Format(scale.Factor)}", null, null, new HashSet<int>(scaled.ActiveMembers));
+            case ReplaceDiscriminator replace:
+                if (!settings.ActiveMembers.Contains(replace.Member))
+                    throw new SettingsException($"d-{replace.Member} is not in the population (members: {string.Join(", ", settings.ActiveMembers.Select(i => $"d-{i}"))})");
+                var overrides = replace.Member < settings.Members.Count ? settings.Members[replace.Member] : new MemberOverrides();
+                var (withNew, fresh) = LiveSettings.AddMember(settings, overrides);
+                return new ChangePlan(LiveSettings.RemoveMember(withNew, replace.Member), $"replaced d-{replace.Member} by a fresh d-{fresh}", fresh, replace.Member, new HashSet<int>());
             case RemoveDiscriminator remove:
                 return new ChangePlan(LiveSettings.RemoveMember(settings, remove.Member), $"removed d-{remove.Member}", null, remove.Member, new HashSet<int>());
             default:

@@ -171,6 +171,7 @@ internal static class ClusterEngine
             Receive<C.Faulted>(m => observer.OnFault(m.Report));
             Receive<C.RoundCompleted>(m => observer.OnRound(m.Report));
             Receive<C.Evaluated>(m => observer.OnEvaluation(m.Report));
+            Receive<C.HealthDiagnosed>(m => observer.OnHealth(m.Report));
             Receive<C.Evolved>(m => observer.OnEvolution(m.Report));
             Receive<C.CheckpointTaken>(m => observer.OnCheckpoint(m.Checkpoint.Metadata.Round, checkpoints.Save(m.Checkpoint)));
             Receive<C.TrainingFinished>(m => finished.TrySetResult(m));

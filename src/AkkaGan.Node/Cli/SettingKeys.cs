@@ -68,6 +68,8 @@ public static class SettingKeys
         new("train.max-rollbacks", "N", "Divergence guard: roll-backs to the last checkpoint (NaN/Inf or exploding gradients) before the run stops; 0 = off", (s, v) => s with { MaxRollbacks = Int(v) }),
         new("train.rollback-lr-factor", "F", "Every learning rate is multiplied by F after a roll-back", (s, v) => s with { RollbackLrFactor = Double(v) }),
         new("train.grad-norm-limit", "X", "A gradient norm above X times its median over the last 100 rounds counts as divergence (0 = only NaN/Inf)", (s, v) => s with { GradNormLimit = Double(v) }),
+        new("health.auto-remedy", "[on|off]", "Apply the remedies of akkagan.health when a diagnosis holds: vanishing gradients, mode collapse, non-convergence (a bare flag is on)",
+            (s, v) => s with { Health = s.Health with { AutoRemedy = Switch(v) } }),
         new("train.n-critic", "N", "Discriminator steps per round (a round = n-critic D steps + 1 G step)", (s, v) => s with { NCritic = Int(v) }),
         new("train.rounds", "N", "Rounds to train", (s, v) => s with { Rounds = Int(v) }),
         new("train.batch", "N", "Batch size of every D and G step", (s, v) => s with { Batch = Int(v) }),
@@ -137,4 +139,6 @@ public static class SettingKeys
     private static double Double(string value) => SettingValues.Double(value);
 
     private static double? OptionalDouble(string value) => SettingValues.OptionalDouble(value);
+
+    private static bool Switch(string value) => SettingValues.Switch(value);
 }

@@ -107,7 +107,9 @@ public static class SettingsLoader
                 settings = SettingKeys.Apply(key, settings, text ?? "", $"{section}.{name}");
             }
         }
-        return settings;
+        if (config.HasPath("akkagan.health.auto-remedy"))
+            settings = SettingKeys.Apply(known["health.auto-remedy"], settings, config.GetString("akkagan.health.auto-remedy") ?? "", "akkagan.health.auto-remedy");
+        return settings with { Health = HealthKeys.Bind(config, settings.Health) };
     }
 
     /// <summary>A HOCON list of member objects (<c>[{ loss = hinge, lr-d = 5e-4 }, {}]</c>) in the flag's <c>k=v,..;..</c> form.</summary>

@@ -52,6 +52,7 @@ public static class TrainCommand
             {
                 Description = $"{k.Description} [cluster.hocon: {SettingsLoader.DefaultText(defaults, k)}]",
                 HelpName = k.HelpName,
+                Arity = k.HelpName.StartsWith('[') ? ArgumentArity.ZeroOrOne : ArgumentArity.ExactlyOne,
             }))];
             foreach (var (_, option) in options._settings) command.Options.Add(option);
             return options;

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using AkkaGan.Control;
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Health;
 using AkkaGan.Core.Training;
 
 namespace AkkaGan.Node.Control;
@@ -38,6 +39,8 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
     private readonly List<RoundReport> _early = [];
     private long _nonFinite;
     private readonly List<FaultReport> _faults = [];
+    private HealthReport? _health;
+    private readonly List<string> _remedies = [];
 
     /// <param name="record">Records a change made through the control plane (metrics.jsonl and the console).</param>
     public GanPalette(TrainingSettings settings, string engine, Func<double> roundsPerSecond, Action stop, RunControl steering, Action<string> record)
@@ -63,7 +66,7 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
         new("set", $"Change a hyper-parameter from the next round: KEY VALUE [--member d-N] (keys: {LiveSettings.KeyList})", SetArguments),
         new("population", "The discriminators (loss, learning rate, node, last loss, fitness); 'add [--loss L] [--lr X] [...]' grows it, " +
                           "'remove d-N' shrinks it, from the next round", PopulationArguments),
-        new("health", $"Losses, score margins and gradient norms over the last {HealthWindow} rounds, against the first {HealthWindow}", []),
+        new("health", $"The training-health diagnosis with its evidence and remedies, then losses, score margins and gradient norms over the last {HealthWindow} rounds", []),
         new("stop", "Stop after the current round with a final evaluation, checkpoint and summary (like Ctrl-C)", []),
     ]);
 
@@ -338,6 +341,31 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
         {
             if (_recent.Count == 0) return ["no round completed yet"];
             var recent = _recent.ToArray();
+            var diagnosis = new List<string>();
+            if (_health is { } h)
+            {
+                diagnosis.Add($"diagnosis after round {h.Round}: {h.StatusName}: {h.Evidence}");
+                foreach (var finding in h.Findings.Where(f => f.Status != h.Status))
+                    diagnosis.Add($"  also {SettingValues.Kebab(finding.Status)}: {finding.Evidence}");
+                var sig = h.Signals;
+                diagnosis.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"signals over {sig.Rounds} rounds: D accuracy {sig.DAccuracy:F3}, logits real {sig.RealLogit:G3} / fake {sig.FakeLogit:G3}, " +
+                    $"feedback |dL/dx_fake| {sig.FeedbackNorm:G3} (x{sig.FeedbackRatio:G3} its early level), G loss std {sig.GeneratorLossStd:G3}, " +
+                    $"margin crossings {sig.MarginSignChanges:P0}, G drift {sig.Drift:P2}/round"));
+                if (sig.EvalRound is { } evalRound)
+                    diagnosis.Add($"evaluation of round {evalRound}: " + string.Join(", ", new[]
+                        {
+                            sig.ModesCaptured is { } mc ? $"modes {mc}/{sig.Modes}" : null,
+                            sig.HighQuality is { } hq ? string.Create(CultureInfo.InvariantCulture, $"HQ {hq:P0}") : null,
+                            sig.ClassEntropy is { } ce ? string.Create(CultureInfo.InvariantCulture, $"class entropy {ce:P0} of max") : null,
+                            sig.PairwiseRatio is { } pr ? string.Create(CultureInfo.InvariantCulture, $"pairwise distance x{pr:F2} of real") : null,
+                            sig.DuplicateShare is { } ds ? string.Create(CultureInfo.InvariantCulture, $"near-duplicates {ds:P1}") : null,
+                        }.Where(x => x is not null)));
+                diagnosis.Add(_settings.Health.AutoRemedy
+                    ? $"auto-remedy on; applied: {(_remedies.Count == 0 ? "none yet" : string.Join("; ", _remedies))}"
+                    : "auto-remedy off (train --auto-remedy, or akkagan.health.auto-remedy = on)");
+            }
+            else diagnosis.Add($"diagnosis: none yet (every {_settings.Health.Every} rounds)");
             string Stat(IEnumerable<double> values)
             {
                 var v = values.ToArray();
@@ -345,7 +373,7 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
                 var std = Math.Sqrt(v.Select(x => (x - mean) * (x - mean)).Average());
                 return string.Create(CultureInfo.InvariantCulture, $"{mean,9:F4} ±{std,-8:F4}");
             }
-            var lines = new List<string>
+            var lines = new List<string>(diagnosis)
             {
                 $"rounds {recent[0].Round}-{recent[^1].Round} ({recent.Length}); non-finite values so far: {_nonFinite}",
                 $"{"",-10} {"loss (mean ± std)",-19} {"D(real)-D(fake)",-19} {"grad norm",-19}",
@@ -372,6 +400,15 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
     public void OnFault(FaultReport report)
     {
         lock (_gate) _faults.Add(report);
+    }
+
+    public void OnHealth(HealthReport report)
+    {
+        lock (_gate)
+        {
+            _health = report;
+            if (report.Action is { } action) _remedies.Add($"round {report.Round}: {action.RemedyName} ({SettingValues.Kebab(action.Against)})");
+        }
     }
 
     private string NodeOf(string entity) => _placement.GetValueOrDefault(entity, _engine == ReferenceTrainer.EngineName ? "this process" : "-");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AkkaGan.Core.Health;
 using AkkaGan.Core.Training;
 using Spectre.Console;
 
@@ -16,6 +17,7 @@ public sealed class ConsoleProgress : ITrainingObserver
     private RoundReport? _last;
     private string _metrics = "";
     private string _compactMetrics = "";
+    private HealthStatus? _health;
 
     public ConsoleProgress(long totalRounds, Func<double> roundsPerSecond)
     {
@@ -105,17 +107,35 @@ public sealed class ConsoleProgress : ITrainingObserver
         else Console.Error.WriteLine("fault: " + text);
     }
 
+    /// <summary>The status shows in every line; a change of diagnosis, and a remedy, get a line of their own with the evidence.</summary>
+    public void OnHealth(HealthReport report)
+    {
+        var changed = _health != report.Status;
+        _health = report.Status;
+        var lines = new List<string>();
+        if (changed) lines.Add($"round {report.Round}: health {report.StatusName}: {report.Evidence}");
+        if (report.Action is { } action) lines.Add($"round {report.Round}: {action.Reason}");
+        else if (report.RemedyNote is { } note && changed) lines.Add($"round {report.Round}: no remedy applied ({note})");
+        foreach (var text in lines)
+        {
+            if (_task is null) Log(text);
+            else Console.Error.WriteLine(text);
+        }
+    }
+
+    private string HealthText => _health is { } h ? " | " + Core.Settings.SettingValues.Kebab(h) : "";
+
     private string Line(long round)
     {
         var losses = _last is null ? "" : string.Create(CultureInfo.InvariantCulture, $" | G {_last.GeneratorLoss:F3} D {_last.MeanDiscriminatorLoss:F3}");
-        return string.Create(CultureInfo.InvariantCulture, $"round {round}/{_totalRounds}{losses}{_metrics} | {_roundsPerSecond():F1} rounds/s");
+        return string.Create(CultureInfo.InvariantCulture, $"round {round}/{_totalRounds}{losses}{_metrics}{HealthText} | {_roundsPerSecond():F1} rounds/s");
     }
 
     /// <summary>The bar's description: short enough to survive an 80-column terminal beside the bar.</summary>
     private string Compact(long round)
     {
         var losses = _last is null ? "" : string.Create(CultureInfo.InvariantCulture, $" G {_last.GeneratorLoss:F2} D {_last.MeanDiscriminatorLoss:F2}");
-        return string.Create(CultureInfo.InvariantCulture, $"{round}/{_totalRounds}{losses}{_compactMetrics} {_roundsPerSecond():F0}/s");
+        return string.Create(CultureInfo.InvariantCulture, $"{round}/{_totalRounds}{losses}{_compactMetrics}{(_health is { } h && h != HealthStatus.Healthy ? " " + Core.Settings.SettingValues.Kebab(h) : "")} {_roundsPerSecond():F0}/s");
     }
 
     private static void Log(string text)
@@ -132,4 +152,5 @@ public sealed class CompositeObserver(params ITrainingObserver[] observers) : IT
     public void OnChange(ChangeReport report) { foreach (var o in observers) o.OnChange(report); }
     public void OnPlaced(IReadOnlyDictionary<string, string> nodes) { foreach (var o in observers) o.OnPlaced(nodes); }
     public void OnFault(FaultReport report) { foreach (var o in observers) o.OnFault(report); }
+    public void OnHealth(HealthReport report) { foreach (var o in observers) o.OnHealth(report); }
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AkkaGan.Core.Data;
+using AkkaGan.Core.Health;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
 using TorchSharp.Modules;
@@ -17,7 +18,7 @@ namespace AkkaGan.Node.Output;
 /// </summary>
 public sealed class RunOutputs : ITrainingObserver, IDisposable
 {
-    private readonly TrainingSettings _settings;
+    private TrainingSettings _settings;   // as they are now: live changes and remedies included
     private readonly GaussianMixture? _mixture;
     private readonly StreamWriter _metrics;
     private readonly SummaryWriter _tensorBoard;
@@ -27,6 +28,9 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
     private readonly List<FaultReport> _faults = [];
     private RoundReport? _lastRound;
     private int _evolutions;
+    private HealthReport? _lastHealth;
+    private readonly Dictionary<HealthStatus, int> _diagnoses = [];
+    private readonly List<(long Round, RemedyAction Action)> _remedies = [];
 
     public RunOutputs(string directory, TrainingSettings settings, IRealData data, string engine)
     {
@@ -96,6 +100,9 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["modes_covered"] = report.Image?.ModesCovered,
             ["kl_to_uniform"] = report.Image?.KlToUniform,
             ["fcd"] = Finite(report.Image?.Fcd),
+            ["pairwise_ratio"] = report.Diversity?.PairwiseRatio,
+            ["duplicate_share"] = report.Diversity?.DuplicateShare,
+            ["health"] = _lastHealth?.StatusName,
             ["mode_counts"] = report.Image is { } counts ? new JsonArray([.. counts.ModeCounts.Select(c => (JsonNode)c)]) : null,
             ["discriminators"] = new JsonArray([.. (_lastRound?.Discriminators ?? []).Select(d => (JsonNode)new JsonObject
             {
@@ -105,6 +112,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
                 ["real_score"] = d.RealScore,
                 ["fake_score"] = d.FakeScore,
                 ["grad_norm"] = d.GradientNorm,
+                ["accuracy"] = Finite(d.Accuracy),
                 ["fitness"] = report.Fitness.TryGetValue(d.Member, out var f) ? f : null,
             })]),
             ["samples_png"] = Path.GetRelativePath(Directory, png),
@@ -134,6 +142,11 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             _tensorBoard.add_scalar("metrics/modes_covered", im.ModesCovered, step);
             _tensorBoard.add_scalar("metrics/kl_to_uniform", (float)im.KlToUniform, step);
             if (double.IsFinite(im.Fcd)) _tensorBoard.add_scalar("metrics/fcd", (float)im.Fcd, step);
+        }
+        if (report.Diversity is { } diversity)
+        {
+            _tensorBoard.add_scalar("metrics/pairwise_ratio", (float)diversity.PairwiseRatio, step);
+            _tensorBoard.add_scalar("metrics/duplicate_share", (float)diversity.DuplicateShare, step);
         }
         _tensorBoard.add_scalar("throughput/rounds_per_second", (float)RoundsPerSecond, step);
         _tensorBoard.add_img("samples", png, step);
@@ -170,18 +183,100 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
 
     /// <summary>Records a change as applied by the engine (<c>"event":"change"</c>): it holds from <c>round</c> + 1.</summary>
     public void OnChange(ChangeReport report)
-        => WriteMetrics(new JsonObject
+    {
+        _settings = report.Settings;
+        WriteMetrics(new JsonObject
         {
             ["event"] = "change",
             ["round"] = report.Round,
             ["time"] = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
             ["change"] = report.Description,
         }.ToJsonString());
+    }
 
     private JsonArray FaultsJson()
     {
         lock (_faults)
             return [.. _faults.Select(f => (JsonNode)new JsonObject { ["round"] = f.Round, ["entity"] = f.Entity, ["fault"] = f.Event, ["detail"] = f.Detail })];
+    }
+
+    /// <summary>
+    /// Records a diagnosis (<c>"event":"health"</c>: status, evidence, every finding, the signals and the remedy applied),
+    /// and its signals in TensorBoard under <c>health/</c> (the status as a number: 0 healthy, 1 vanishing-gradients,
+    /// 2 mode-collapse, 3 non-convergence, 4 diverged).
+    /// </summary>
+    public void OnHealth(HealthReport report)
+    {
+        var s = report.Signals;
+        lock (_diagnoses)
+        {
+            _lastHealth = report;
+            _diagnoses[report.Status] = _diagnoses.GetValueOrDefault(report.Status) + 1;
+            if (report.Action is { } applied) _remedies.Add((report.Round, applied));
+        }
+        WriteMetrics(new JsonObject
+        {
+            ["event"] = "health",
+            ["round"] = report.Round,
+            ["status"] = report.StatusName,
+            ["evidence"] = report.Evidence,
+            ["findings"] = new JsonArray([.. report.Findings.Select(f => (JsonNode)new JsonObject { ["status"] = SettingValues.Kebab(f.Status), ["evidence"] = f.Evidence })]),
+            ["signals"] = SignalsJson(s),
+            ["remedy"] = report.Action is { } action ? new JsonObject { ["name"] = action.RemedyName, ["against"] = SettingValues.Kebab(action.Against), ["reason"] = action.Reason } : null,
+            ["remedy_note"] = report.RemedyNote,
+        }.ToJsonString());
+        var step = (int)report.Round;
+        _tensorBoard.add_scalar("health/status", (float)report.Status, step);
+        foreach (var (name, value) in new (string, double)[]
+                 {
+                     ("d_accuracy", s.DAccuracy), ("feedback_ratio", s.FeedbackRatio), ("generator_loss_std", s.GeneratorLossStd),
+                     ("margin_sign_changes", s.MarginSignChanges), ("generator_drift", s.Drift), ("real_logit", s.RealLogit), ("fake_logit", s.FakeLogit),
+                 })
+            if (double.IsFinite(value)) _tensorBoard.add_scalar("health/" + name, (float)value, step);
+    }
+
+    private static JsonObject SignalsJson(HealthSignals s) => new()
+    {
+        ["rounds"] = s.Rounds,
+        ["d_accuracy"] = Finite(s.DAccuracy),
+        ["real_logit"] = Finite(s.RealLogit),
+        ["fake_logit"] = Finite(s.FakeLogit),
+        ["feedback_norm"] = Finite(s.FeedbackNorm),
+        ["feedback_ratio"] = Finite(s.FeedbackRatio),
+        ["generator_loss_std"] = Finite(s.GeneratorLossStd),
+        ["discriminator_loss_std"] = Finite(s.DiscriminatorLossStd),
+        ["margin_sign_changes"] = Finite(s.MarginSignChanges),
+        ["generator_drift"] = Finite(s.Drift),
+        ["non_finite"] = s.NonFinite,
+        ["member_loss"] = new JsonObject(s.MemberLoss.Select(m => KeyValuePair.Create(DiscriminatorCore.EntityIdOf(m.Key), (JsonNode?)Finite(m.Value)))),
+        ["member_accuracy"] = new JsonObject(s.MemberAccuracy.Select(m => KeyValuePair.Create(DiscriminatorCore.EntityIdOf(m.Key), (JsonNode?)Finite(m.Value)))),
+        ["eval_round"] = s.EvalRound,
+        ["modes_captured"] = s.ModesCaptured,
+        ["modes"] = s.Modes,
+        ["high_quality_fraction"] = Finite(s.HighQuality),
+        ["class_entropy"] = Finite(s.ClassEntropy),
+        ["pairwise_ratio"] = Finite(s.PairwiseRatio),
+        ["duplicate_share"] = Finite(s.DuplicateShare),
+    };
+
+    /// <summary>summary.json's <c>health</c>: the last diagnosis, how often each status was diagnosed, and the remedies applied.</summary>
+    private JsonObject? HealthJson()
+    {
+        lock (_diagnoses)
+        {
+            if (_lastHealth is not { } last) return null;
+            return new JsonObject
+            {
+                ["status"] = last.StatusName,
+                ["evidence"] = last.Evidence,
+                ["round"] = last.Round,
+                ["diagnoses"] = new JsonObject(_diagnoses.OrderBy(d => d.Key).Select(d => KeyValuePair.Create(SettingValues.Kebab(d.Key), (JsonNode?)d.Value))),
+                ["remedies"] = new JsonArray([.. _remedies.Select(r => (JsonNode)new JsonObject
+                {
+                    ["round"] = r.Round, ["name"] = r.Action.RemedyName, ["against"] = SettingValues.Kebab(r.Action.Against), ["reason"] = r.Action.Reason,
+                })]),
+            };
+        }
     }
 
     /// <summary>Records a fault the engine handled (<c>"event":"fault"</c>); summary.json lists them too.</summary>
@@ -234,6 +329,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["discriminator_loss"] = _lastRound?.MeanDiscriminatorLoss,
             ["evolutions"] = _evolutions,
             ["faults"] = FaultsJson(),
+            ["health"] = HealthJson(),
             ["rss_mb"] = Math.Round(Environment.WorkingSet / 1048576.0, 1),
             ["last_checkpoint"] = LastCheckpoint is null ? null : Path.GetRelativePath(Directory, LastCheckpoint),
             ["last_samples_png"] = LastSamplePng is null ? null : Path.GetRelativePath(Directory, LastSamplePng),
