@@ -114,7 +114,8 @@ public sealed class ConsoleProgress : ITrainingObserver
         _health = report.Status;
         var lines = new List<string>();
         if (changed) lines.Add($"round {report.Round}: health {report.StatusName}: {report.Evidence}");
-        if (report.Action is { } action) lines.Add($"round {report.Round}: {action.Reason}");
+        // The evidence is on the status line (or was, when the status did not change); metrics.jsonl has it with the remedy.
+        if (report.Action is { } action) lines.Add($"round {report.Round}: auto-remedy {action.RemedyName} for {report.StatusName}");
         else if (report.RemedyNote is { } note && changed) lines.Add($"round {report.Round}: no remedy applied ({note})");
         foreach (var text in lines)
         {
