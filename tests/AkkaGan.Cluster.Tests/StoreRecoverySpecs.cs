@@ -31,7 +31,7 @@ public sealed class OneNodeStateStoreSpecs : IDisposable
         Unroll = 1, Discriminators = 2,
     };
 
-    private async Task<IHost> StartNodeAsync(StateStore store)
+    internal static async Task<IHost> StartNodeAsync(StateStore store)
     {
         var host = new HostBuilder()
             .ConfigureServices(services => services.AddAkka("akkagan-store-spec", builder => builder
@@ -43,15 +43,23 @@ public sealed class OneNodeStateStoreSpecs : IDisposable
 
     [Fact]
     [Trait("Category", "Slow")]
-    public async Task Entities_should_write_each_checkpoint_round_to_the_runs_state_db_as_the_checkpoint_holds_it()
+    public Task Entities_should_write_each_checkpoint_round_to_the_runs_state_db_as_the_checkpoint_holds_it()
+        => TrainAndCompareWithStoreAsync(StoreFixture.Sqlite(_folder, "spec-run"),
+            () => Assert.True(new FileInfo(Path.Combine(_folder, StateStore.FileName)).Length > 0));
+
+    /// <summary>
+    /// Trains 6 rounds (checkpoints at 3 and 6) on an embedded node with <paramref name="store"/>, then reads every
+    /// entity's snapshot of both rounds and the coordinator's position back through the store.
+    /// </summary>
+    internal static async Task TrainAndCompareWithStoreAsync(StateStore store, Action? more = null)
     {
         var settings = Settings;
-        var store = StoreFixture.Sqlite(_folder, "spec-run");
+        var run = store.RunId;
         using var host = await StartNodeAsync(store);
         var system = host.Services.GetRequiredService<ActorSystem>();
         var probe = new Akka.TestKit.Xunit2.TestKit(system).CreateTestProbe();
         host.Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>()
-            .Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref, store.RunId));
+            .Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref, run));
         var (final, events) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
 
         var checkpoints = events.OfType<C.CheckpointTaken>().Select(c => c.Checkpoint).ToList();
@@ -60,16 +68,16 @@ public sealed class OneNodeStateStoreSpecs : IDisposable
             foreach (var entity in checkpoint.Entities)
             {
                 // Read back through the store: the bytes of the file checkpoint, bit for bit.
-                var stored = Assert.IsType<S.EntityState>(await StoreFixture.LoadAsync(system, $"spec-run/{entity.EntityId}", checkpoint.Metadata.Round));
+                var stored = Assert.IsType<S.EntityState>(await StoreFixture.LoadAsync(system, $"{run}/{entity.EntityId}", checkpoint.Metadata.Round));
                 Assert.Equal(checkpoint.Metadata.Round, stored.Round);
                 Assert.Equal(StoreFixture.Bytes(entity), StoreFixture.Bytes(stored.Snapshot));
             }
-        var position = Assert.IsType<S.RunPosition>(await StoreFixture.LoadAsync(system, "spec-run/coordinator"));
+        var position = Assert.IsType<S.RunPosition>(await StoreFixture.LoadAsync(system, $"{run}/coordinator"));
         Assert.Equal(6, position.Round);
         Assert.Equal(["d-0", "d-1", "g-0"], position.Stored.Select(s => s.EntityId));
         Assert.All(position.Stored, s => Assert.Equal(6, s.Round));
         Assert.Equal(SettingsJson.Serialize(settings), position.SettingsJson);
-        Assert.True(new FileInfo(Path.Combine(_folder, StateStore.FileName)).Length > 0);
+        more?.Invoke();
         EngineEquivalence.AssertSameAsReference(settings, final);
         await host.StopAsync();
     }
