@@ -64,14 +64,17 @@ public sealed class OneNodeStateStoreSpecs : IDisposable
 
         var checkpoints = events.OfType<C.CheckpointTaken>().Select(c => c.Checkpoint).ToList();
         Assert.Equal([3L, 6L], checkpoints.Select(c => c.Metadata.Round));
-        foreach (var checkpoint in checkpoints)
-            foreach (var entity in checkpoint.Entities)
-            {
-                // Read back through the store: the bytes of the file checkpoint, bit for bit.
-                var stored = Assert.IsType<S.EntityState>(await StoreFixture.LoadAsync(system, $"{run}/{entity.EntityId}", checkpoint.Metadata.Round));
-                Assert.Equal(checkpoint.Metadata.Round, stored.Round);
-                Assert.Equal(StoreFixture.Bytes(entity), StoreFixture.Bytes(stored.Snapshot));
-            }
+        foreach (var entity in checkpoints[1].Entities)
+        {
+            // Read back through the store: the bytes of the file checkpoint, bit for bit.
+            var stored = Assert.IsType<S.EntityState>(await StoreFixture.LoadAsync(system, $"{run}/{entity.EntityId}", 6));
+            Assert.Equal(6, stored.Round);
+            Assert.Equal(StoreFixture.Bytes(entity), StoreFixture.Bytes(stored.Snapshot));
+        }
+        // Round 3's snapshots were stored too, and deleted once the position of round 6 was: the store keeps one checkpoint.
+        var kit = new Akka.TestKit.Xunit2.TestKit(system);
+        foreach (var entity in checkpoints[0].Entities.Select(e => e.EntityId).Append("coordinator"))
+            await kit.AwaitAssertAsync(async () => Assert.Null(await StoreFixture.LoadAsync(system, $"{run}/{entity}", 3)), TimeSpan.FromSeconds(30));
         var position = Assert.IsType<S.RunPosition>(await StoreFixture.LoadAsync(system, $"{run}/coordinator"));
         Assert.Equal(6, position.Round);
         Assert.Equal(["d-0", "d-1", "g-0"], position.Stored.Select(s => s.EntityId));
@@ -204,6 +207,86 @@ public sealed class StoreRecoverySpecs : MultiNodeSpec
         // Both take part again after the recovery.
         var rounds = events.OfType<C.RoundCompleted>().Select(r => r.Report).ToList();
         Assert.All(rounds.Where(r => r.Round > recovered.Round + 1), r => Assert.Equal([0, 1], r.Discriminators.Select(d => d.Member)));
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        StoreFixture.Delete(_folder);
+    }
+}
+
+/// <summary>
+/// The generator's node crashes, with a standby generator node and one SQLite file shared by every node: the run rolls
+/// back to the last checkpoint with every entity loading its own snapshot from the store (nothing is pushed), and the
+/// rounds replayed from there end at the reference engine's parameters.
+/// </summary>
+public sealed class GeneratorStoreRecoverySpecs : MultiNodeSpec
+{
+    private readonly string _folder = StoreFixture.NewFolder();
+    private StateStore _store = null!;
+
+    protected override string SystemName => "akkagan-store-gloss";
+
+    protected override string Hocon => """
+        akka.cluster.split-brain-resolver.stable-after = 3s
+        akka.coordinated-shutdown.run-by-actor-system-terminate = off
+        """;
+
+    public override async Task InitializeAsync()
+    {
+        _store = StoreFixture.Sqlite(_folder, "gloss-run");
+        var a = await Node([Roles.Coordinator, Roles.Discriminator], null,
+            b => b.AddStateStore(_store).AddDiscriminators(RunData.Create, store: true).AddGeneratorProxy().AddCoordinator(TimeSpan.FromSeconds(3), store: true));
+        for (var i = 0; i < 2; i++) await Node([Roles.Generator], AddressOf(a), b => b.AddStateStore(_store).AddDiscriminatorProxy().AddGenerator(store: true));
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task A_crashed_generator_node_should_roll_back_with_every_entity_loading_its_snapshot_from_the_store()
+    {
+        var settings = new TrainingSettings
+        {
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 120, EvalEvery = 120, CheckpointEvery = 20, EvalSamples = 200,
+            Unroll = 1, Discriminators = 2,
+        };
+        var systemA = System(Hosts[0]);
+        var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
+        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
+        var probe = kit.CreateTestProbe();
+        var registry = Hosts[0].Services.GetRequiredService<ActorRegistry>();
+        await ClusterReadiness.WaitAsync(systemA, registry, 2, 1, _ => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
+        registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref, _store.RunId));
+        var events = new List<object>();
+        IHost? victim = null;
+        Task? crashing = null;
+        while (true)
+        {
+            var message = probe.ExpectMsg<object>(TimeSpan.FromSeconds(90));
+            events.Add(message);
+            if (message is C.Placed { Nodes: var placed } && placed.TryGetValue("g-0", out var node) && victim is null)
+                victim = Hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == node);
+            if (message is C.RoundCompleted { Report.Round: >= 50 } && crashing is null) crashing = System(victim!).Terminate();
+            if (message is not C.TrainingFinished finished) continue;
+            Assert.True(finished.Completed, finished.Reason);
+            Assert.Equal(settings.Rounds, finished.Round);
+            break;
+        }
+        await crashing!;
+        Hosts.Remove(victim!);
+        await victim!.StopAsync();
+        victim.Dispose();
+
+        var faults = events.OfType<C.Faulted>().Select(f => f.Report).ToList();
+        Assert.Single(faults, f => f.Event == "rolled-back");
+        var restored = Assert.Single(faults, f => f.Event == "restored");
+        // The last checkpoint before the crash (the observer sees the coordinator's events in order).
+        var lastCheckpoint = events.TakeWhile(e => e is not C.Faulted { Report.Event: "rolled-back" }).OfType<C.CheckpointTaken>().Last().Checkpoint.Metadata.Round;
+        Assert.Contains($"back to the checkpoint of round {lastCheckpoint}:", restored.Detail, StringComparison.Ordinal);
+        Assert.Contains("g-0, d-0, d-1 loaded their own snapshots from the state store", restored.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("sent by the coordinator", restored.Detail, StringComparison.Ordinal);
+        // Rounds 41.. are played again from the stored state: the end is the reference engine's, bit for bit.
+        EngineEquivalence.AssertSameAsReference(settings, events.OfType<C.CheckpointTaken>().Last().Checkpoint);
     }
 
     public override async Task DisposeAsync()

@@ -26,6 +26,8 @@ public sealed partial class CoordinatorActor : IWithUnboundedStash
     private readonly IActorRef? _stateStore;
     private string _runId = "";
     private readonly Dictionary<string, long> _stored = [];
+    // Positions sent to the store and not yet confirmed (round -> the entity rounds they name): what pruning keeps.
+    private readonly Dictionary<long, S.StoredRound[]> _savingPositions = [];
 
     /// <summary>How long one read of the store may take at start (a remote PostgreSQL included).</summary>
     private static readonly TimeSpan StoreReadTimeout = TimeSpan.FromSeconds(30);
@@ -52,13 +54,31 @@ public sealed partial class CoordinatorActor : IWithUnboundedStash
         foreach (var entity in saved) _stored[entity] = _round;
         var position = new S.RunPosition(_runId, _round, SettingsJson.Serialize(_settings), _settings.Seed,
             [.. _stored.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => new S.StoredRound(e.Key, e.Value))]);
+        _savingPositions[_round] = position.Stored;
         _stateStore!.Tell(new SaveSnapshot(new SnapshotMetadata(StateStore.PersistenceId(_runId, StateStore.CoordinatorEntity), _round, DateTime.UtcNow), position), Self);
     }
 
+    /// <summary>
+    /// A position is stored: every older snapshot is deleted (the entities' below the rounds the position names, the
+    /// older positions), so the store holds one checkpoint's state, not one per checkpoint (a DCGAN's is ~22 MiB).
+    /// </summary>
     private void PositionSaved(ISnapshotResponse response)
     {
-        if (response is SaveSnapshotFailure failed)
-            _log.Warning("the position of round {0} was not saved to the state store: {1}", failed.Metadata.SequenceNr, failed.Cause.Message);
+        switch (response)
+        {
+            case SaveSnapshotFailure failed:
+                _savingPositions.Remove(failed.Metadata.SequenceNr);
+                _log.Warning("the position of round {0} was not saved to the state store: {1}", failed.Metadata.SequenceNr, failed.Cause.Message);
+                break;
+            case SaveSnapshotSuccess saved when _savingPositions.Remove(saved.Metadata.SequenceNr, out var kept):
+                foreach (var entity in kept)
+                    _stateStore!.Tell(new DeleteSnapshots(StateStore.PersistenceId(_runId, entity.EntityId), new SnapshotSelectionCriteria(entity.Round - 1)), Self);
+                _stateStore!.Tell(new DeleteSnapshots(saved.Metadata.PersistenceId, new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1)), Self);
+                break;
+            case DeleteSnapshotsFailure failed:
+                _log.Warning("old snapshots of {0} were not deleted from the state store: {1}", failed.Criteria, failed.Cause.Message);
+                break;
+        }
     }
 
     /// <summary>
@@ -102,8 +122,11 @@ public sealed partial class CoordinatorActor : IWithUnboundedStash
                 Finish(false, $"recover: restore failed: {string.Join(", ", unrecoverable)} did not take the checkpoint's state");
                 return;
             }
-            _log.Info("roll-back to round {0}: {1} of {2} entities loaded their own snapshot from the state store",
-                checkpoint.Metadata.Round, loading.Count - missing.Length, entities.Length);
+            var loaded = entities.Where(e => loading.Contains(e) && restored.Contains(e)).ToArray();
+            var pushed = entities.Where(e => !loading.Contains(e) || missing.Contains(e)).ToArray();
+            Fault(GeneratorCore.EntityId, "restored", $"back to the checkpoint of round {checkpoint.Metadata.Round}: " +
+                (loaded.Length > 0 ? $"{string.Join(", ", loaded)} loaded their own snapshots from the state store" : "none loaded its snapshot from the state store") +
+                (pushed.Length > 0 ? $"; {string.Join(", ", pushed)} sent by the coordinator" : ""));
             if (missing.Length == 0)
             {
                 then();

@@ -477,6 +477,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         Become(() =>
         {
             Receive<C.ChangeRun>(_ => Sender.Tell(new C.ChangeRefused($"the training {(completed ? "completed" : "stopped")} at round {round}")));
+            // The last position's confirmation still prunes the store.
+            Receive<Akka.Persistence.ISnapshotResponse>(PositionSaved);
             ReceiveAny(_ => { });
         });
     }
