@@ -7,6 +7,9 @@ using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
 using Microsoft.Data.Sqlite;
 using static TorchSharp.torch;
+using AkkaGan.Cluster.Discriminator;
+using AkkaGan.Cluster.Protocol;
+using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
 using S = AkkaGan.Cluster.Protocol.StateProtocol;
 
 namespace AkkaGan.Cluster.Tests;
@@ -118,6 +121,41 @@ public sealed class StateStoreSpecs : Akka.TestKit.Xunit2.TestKit
 
         var back = Assert.IsType<S.EntityState>(await StoreFixture.LoadAsync(Sys, "run-a/d-0", 20));
         Assert.Equal(StoreFixture.Bytes(second), StoreFixture.Bytes(back.Snapshot));
+    }
+
+    [Fact]
+    public async Task A_discriminator_should_store_its_checkpoint_round_and_a_fresh_one_should_recover_exactly_that_round()
+    {
+        var settings = new TrainingSettings { Batch = 16, HiddenUnits = 16, LatentDim = 8, Unroll = 1 };
+        var json = SettingsJson.Serialize(settings);
+        var d0 = new DiscriminatorId(0);
+        var first = Sys.ActorOf(DiscriminatorActor.Props(d0, TestActor, RunData.Create, store: true));
+        first.Tell(new D.Configure(d0, json, settings.Loss, settings.LrD, TestActor, "entity-run"));
+        ExpectMsg<D.Configured>(TimeSpan.FromSeconds(30));
+        first.Tell(new D.GetSnapshot(d0, 5, TestActor));
+        // Answered once stored: the row is there when the checkpoint completes.
+        var taken = ExpectMsg<D.SnapshotTaken>(TimeSpan.FromSeconds(30));
+        var stored = Assert.IsType<S.EntityState>(await StoreFixture.LoadAsync(Sys, "entity-run/d-0", 5));
+        Assert.Equal(StoreFixture.Bytes(taken.Snapshot), StoreFixture.Bytes(stored.Snapshot));
+
+        // The member restarted elsewhere (a fresh entity, another seed so its initial weights differ) loads round 5.
+        var other = settings with { Seed = 7 };
+        var second = Sys.ActorOf(DiscriminatorActor.Props(d0, TestActor, RunData.Create, store: true));
+        second.Tell(new D.Configure(d0, SettingsJson.Serialize(other), other.Loss, other.LrD, TestActor, "entity-run"));
+        ExpectMsg<D.Configured>(TimeSpan.FromSeconds(30));
+        second.Tell(new D.RecoverFromStore(d0, 6, TestActor));
+        Assert.Contains("no snapshot of entity-run/d-0 at round 6", ExpectMsg<D.CommandRejected>(TimeSpan.FromSeconds(30)).Reason, StringComparison.Ordinal);
+        second.Tell(new D.RecoverFromStore(d0, 5, TestActor));
+        ExpectMsg<D.Restored>(TimeSpan.FromSeconds(30));
+        second.Tell(new D.GetSnapshot(d0, 5, TestActor));
+        Assert.Equal(StoreFixture.Bytes(taken.Snapshot), StoreFixture.Bytes(ExpectMsg<D.SnapshotTaken>(TimeSpan.FromSeconds(30)).Snapshot));
+
+        // A node without a store says so; the coordinator then pushes the state.
+        var storeless = Sys.ActorOf(DiscriminatorActor.Props(d0, TestActor, RunData.Create));
+        storeless.Tell(new D.Configure(d0, json, settings.Loss, settings.LrD, TestActor, "entity-run"));
+        ExpectMsg<D.Configured>(TimeSpan.FromSeconds(30));
+        storeless.Tell(new D.RecoverFromStore(d0, 5, TestActor));
+        Assert.Contains("no state store", ExpectMsg<D.CommandRejected>(TimeSpan.FromSeconds(30)).Reason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -65,6 +65,7 @@ public sealed partial class CoordinatorActor
             {
                 _discriminators.Tell(new D.Retire(new DiscriminatorId(removed), _round));
                 _learningRates.Remove(removed);
+                _stored.Remove(DiscriminatorCore.EntityIdOf(removed)); // the next stored position no longer names it
             }
             _settings = plan.Settings;
             _members = _settings.ActiveMembers;
