@@ -5,7 +5,8 @@
 #   ./build.sh run [ARGS]    any akkagan command (akkagan ARGS)
 #   ./build.sh prereqs       only check/install prerequisites
 # Environment: CONFIGURATION (default Release), TORCH_BACKEND (cpu|cuda, default cpu),
-#              TEST_FILTER (dotnet test --filter expression), AKKAGAN_SKIP_PREREQS=1.
+#              TEST_FILTER (dotnet test --filter expression), AKKAGAN_SKIP_PREREQS=1,
+#              AKKAGAN_TEST_POSTGRES (Npgsql connection string of the PostgreSQL specs; default: the local server, set up as root).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -87,6 +88,38 @@ ensure_fashion_mnist() {
   fi
 }
 
+# The PostgreSQL specs (the state store's postgresql provider) need a server with a database they may write:
+# AKKAGAN_TEST_POSTGRES (an Npgsql connection string) names one; without it they use the local Debian server,
+# Host=127.0.0.1;Port=5432;Database=akkagan_test;Username=akkagan;Password=akkagan, which this sets up as root.
+ensure_postgresql() {
+  [ -n "${AKKAGAN_TEST_POSTGRES:-}" ] && return 0
+  if command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432 \
+     && PGPASSWORD=akkagan psql -h 127.0.0.1 -U akkagan -d akkagan_test -tAc 'select 1' >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null; then
+    if ! command -v pg_lsclusters >/dev/null; then
+      log "installing postgresql (Debian package; the state store's PostgreSQL specs need a server)"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1 \
+        || { DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
+        || { log "warning: could not install postgresql; the PostgreSQL specs will fail naming the server"; return 0; }
+    fi
+    local version; version="$(pg_lsclusters -h | awk 'NR==1 {print $1}')"
+    [ -n "$version" ] || { log "warning: no PostgreSQL cluster (pg_createcluster --start 15 main); the PostgreSQL specs will fail"; return 0; }
+    log "starting PostgreSQL $version and creating the akkagan_test database"
+    pg_ctlcluster "$version" main start >/dev/null 2>&1 || true
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='akkagan'\"" | grep -q 1 \
+      || su postgres -c "psql -qc \"CREATE ROLE akkagan LOGIN PASSWORD 'akkagan'\""
+    su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname='akkagan_test'\"" | grep -q 1 \
+      || su postgres -c "psql -qc \"CREATE DATABASE akkagan_test OWNER akkagan\""
+  else
+    log "note: the PostgreSQL specs need a server: sudo apt-get install postgresql && sudo service postgresql start &&"
+    log "  sudo -u postgres psql -c \"CREATE ROLE akkagan LOGIN PASSWORD 'akkagan'\" -c \"CREATE DATABASE akkagan_test OWNER akkagan\""
+    log "  (or export AKKAGAN_TEST_POSTGRES='Host=...;Database=...;Username=...;Password=...')"
+  fi
+}
+
 ensure_dotnet() {
   command -v dotnet >/dev/null || die ".NET SDK 10 is required (https://dot.net); 'dotnet' is not on PATH"
   local major; major="$(dotnet --version 2>/dev/null | cut -d. -f1)"
@@ -124,7 +157,7 @@ cmd="${1:-test}"; shift || true
 case "$cmd" in
   prereqs) prereqs; ensure_fashion_mnist ;;
   build)   prereqs; build ;;
-  test)    prereqs; ensure_fashion_mnist; ensure_pyyaml; build; run_tests ;;
+  test)    prereqs; ensure_fashion_mnist; ensure_pyyaml; ensure_postgresql; build; run_tests ;;
   train)   prereqs; build; exec dotnet "$(akkagan_dll)" train "$@" ;;
   run)     prereqs; build; exec dotnet "$(akkagan_dll)" "$@" ;;
   -h|--help|help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;

@@ -16,6 +16,9 @@
 #   AKKAGAN_WAIT_TIMEOUT         coordinator: seconds to wait for them                   (default 600)
 #   AKKAGAN_CONFIG               HOCON file layered over the built-in cluster.hocon      (default: none)
 #   AKKAGAN_OUT                  coordinator: the run's output folder                    (default /data/run)
+#   AKKAGAN_STATE_PROVIDER       state store: sqlite | postgresql                        (default sqlite)
+#   AKKAGAN_STATE_STORE          state store connection string, the same on every node   (default: the coordinator's <out>/state.db)
+#   AKKAGAN_RUN_ID               the run's id in the state store                         (default: new at every start)
 #   AKKAGAN_DRY_RUN              1: print the command instead of running it
 set -euo pipefail
 
@@ -29,12 +32,19 @@ args=(node --roles "$AKKAGAN_ROLES"
       --control-port "${AKKAGAN_CONTROL_PORT:-9120}")
 [ -n "${AKKAGAN_SEEDS:-}" ] && args+=(--seeds "$AKKAGAN_SEEDS")
 
-# The health endpoint listens on every interface inside the container: a config overlay carries its host, layered
-# over the user's AKKAGAN_CONFIG (one --config file is accepted).
+# The health endpoint listens on every interface inside the container and the state store comes from the
+# environment: a config overlay carries them, layered over the user's AKKAGAN_CONFIG (one --config file is accepted).
+hocon_string() { local v="${1//\\/\\\\}"; v="${v//\"/\\\"}"; printf '"%s"' "$v"; }
+overlay_lines=()
+[ -n "${AKKAGAN_HEALTH_PORT-8558}" ] && overlay_lines+=("akkagan.probes { enabled = on, host = \"0.0.0.0\", port = ${AKKAGAN_HEALTH_PORT-8558} }")
+[ -n "${AKKAGAN_STATE_PROVIDER:-}" ] && overlay_lines+=("akkagan.persistence.provider = $(hocon_string "$AKKAGAN_STATE_PROVIDER")")
+[ -n "${AKKAGAN_STATE_STORE:-}" ] && overlay_lines+=("akkagan.persistence.connection-string = $(hocon_string "$AKKAGAN_STATE_STORE")")
+[ -n "${AKKAGAN_RUN_ID:-}" ] && overlay_lines+=("akkagan.persistence.run-id = $(hocon_string "$AKKAGAN_RUN_ID")")
 config="${AKKAGAN_CONFIG:-}"
-if [ -n "${AKKAGAN_HEALTH_PORT-8558}" ]; then
+if [ "${#overlay_lines[@]}" -gt 0 ]; then
   overlay="$(mktemp /tmp/akkagan-node-XXXXXX.hocon)"
-  { [ -n "$config" ] && cat "$config"; printf '\nakkagan.probes { enabled = on, host = "0.0.0.0", port = %s }\n' "${AKKAGAN_HEALTH_PORT-8558}"; } > "$overlay"
+  chmod 600 "$overlay"   # it may hold the database password
+  { [ -n "$config" ] && cat "$config"; printf '\n'; printf '%s\n' "${overlay_lines[@]}"; } > "$overlay"
   config="$overlay"
 fi
 [ -n "$config" ] && args+=(--config "$config")

@@ -25,7 +25,7 @@ public abstract class MultiNodeSpec : IAsyncLifetime
 
     public abstract Task InitializeAsync();
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         foreach (var host in Enumerable.Reverse(Hosts))
         {

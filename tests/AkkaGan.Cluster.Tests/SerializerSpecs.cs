@@ -9,6 +9,7 @@ using AkkaGan.Core.Tensors;
 using static TorchSharp.torch;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
 using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
+using S = AkkaGan.Cluster.Protocol.StateProtocol;
 
 namespace AkkaGan.Cluster.Tests;
 
@@ -31,7 +32,8 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
         var actor = TestActor;
         return
         [
-            new D.Configure(d, "{\"rounds\":5}", LossKind.Hinge, 2e-4, actor),
+            new D.Configure(d, "{\"rounds\":5}", LossKind.Hinge, 2e-4, actor, "run-20261127T170000.000"),
+            new D.RecoverFromStore(d, 500, actor),
             new D.TrainStep(d, 7, 2, Payload(), actor),
             new D.ComputeFeedback(d, 7, Payload(), actor),
             new D.MeasureFitness(d, 7, Payload(), actor),
@@ -51,7 +53,10 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
             new D.WeightsAdopted(d, 8, 3e-4),
             new D.SnapshotTaken(d, 9, Snapshot()),
             new D.CommandRejected(d, 7, "TrainStep", "stale round 7, at round 9"),
-            new G.Configure(g, "{}", actor),
+            new G.Configure(g, "{}", actor, "run-a"),
+            new G.RecoverFromStore(g, 500, actor),
+            new S.EntityState("d-3", 500, Snapshot()),
+            new S.RunPosition("run-a", 500, "{\"rounds\":1000}", 7, [new("g-0", 500), new("d-3", 250)]),
             new G.ProduceFakes(g, 7, 1, [0, 2, 3], actor),
             new G.RunGeneratorStep(g, 7, [0, 3], TimeSpan.FromSeconds(2.5), actor),
             new G.RunRound(g, 7, 2, [0, 1, 3], [0, 3], TimeSpan.FromSeconds(2.5), actor),

@@ -72,13 +72,21 @@ public sealed class DeploySpecs
     {
         var compose = Assert.Single(Yaml(Deploy("docker/compose.yaml")));
         var services = compose["services"]!.AsObject();
-        Assert.Equal(["coordinator", "discriminator-1", "discriminator-2", "discriminator-3", "generator"], services.Select(s => s.Key).Order());
-        foreach (var (name, service) in services)
+        Assert.Equal(["coordinator", "discriminator-1", "discriminator-2", "discriminator-3", "generator", "postgres"], services.Select(s => s.Key).Order());
+        // Every node's state store is the postgres service, with the password compose requires.
+        Assert.Contains("pg_isready", services["postgres"]!["healthcheck"]!["test"]!.AsArray().Select(t => t!.ToString()).Last(), StringComparison.Ordinal);
+        foreach (var (name, service) in services.Where(s => s.Key != "postgres"))
         {
             var environment = service!["environment"]!.AsObject().ToDictionary(e => e.Key, e => e.Value!.ToString());
             environment["AKKAGAN_CONTROL_TOKEN"] = "test-token"; // compose's ${...:?} substitution
+            environment["AKKAGAN_STATE_STORE"] = environment["AKKAGAN_STATE_STORE"].Replace("${AKKAGAN_DB_PASSWORD:?set AKKAGAN_DB_PASSWORD}", "pa\"ss", StringComparison.Ordinal);
+            Assert.Equal("service_healthy", service["depends_on"]!["postgres"]!["condition"]!.ToString());
             var args = service["command"]?.AsArray().Select(a => a!.ToString()).ToArray() ?? [];
             var command = NodeCommand(environment, args);
+            // The store reaches the node through the entry point's config overlay, quoted for HOCON.
+            var overlay = File.ReadAllText(Regex.Match(command, @"--config (\S+)").Groups[1].Value);
+            Assert.Contains("akkagan.persistence.provider = \"postgresql\"", overlay, StringComparison.Ordinal);
+            Assert.Contains("akkagan.persistence.connection-string = \"Host=postgres;Database=akkagan;Username=akkagan;Password=pa\\\"ss\"", overlay, StringComparison.Ordinal);
             Assert.Contains($"--roles {environment["AKKAGAN_ROLES"]}", command);
             Assert.Contains("--seeds coordinator:4053", command);
             Assert.Contains("--control-host 0.0.0.0", command);

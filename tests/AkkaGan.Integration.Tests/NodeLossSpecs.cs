@@ -12,16 +12,21 @@ public sealed class NodeLossSpecs : IDisposable
 
     private string Out(string name) => Path.Combine(_dir, name);
 
-    [Fact]
+    /// <param name="sharedStore">Every process names one SQLite file as its state store (several processes writing it at
+    /// once): the lost member loads its own snapshot there. Without, only the coordinator's node has a store (its run's
+    /// state.db) and the coordinator sends the member its state.</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     [Trait("Category", "Slow")]
-    public void Killing_a_discriminator_process_should_cost_rounds_of_its_members_and_never_the_run()
+    public void Killing_a_discriminator_process_should_cost_rounds_of_its_members_and_never_the_run(bool sharedStore)
     {
         // Faster fault handling than the defaults, so the test takes seconds rather than a minute.
         var config = Out("fast-faults.hocon");
         File.WriteAllText(config, """
             akkagan.cluster.step-timeout = 3s
             akka.cluster.split-brain-resolver.stable-after = 5s
-            """);
+            """ + (sharedStore ? $"\nakkagan.persistence.connection-string = \"Data Source={Out("shared-state.db")}\"\n" : ""));
         var seed = Akkagan.FreePort();
         var seeds = $"127.0.0.1:{seed}";
         var workers = new Dictionary<string, Process>();
@@ -86,7 +91,9 @@ public sealed class NodeLossSpecs : IDisposable
         Assert.Equal(1500, summary["rounds"]!.GetValue<long>());
         var faults = summary["faults"]!.AsArray().Select(f => (Entity: f!["entity"]!.GetValue<string>(), Fault: f["fault"]!.GetValue<string>(), Detail: f["detail"]!.GetValue<string>())).ToList();
         Assert.Contains(faults, f => f is { Entity: "d-0", Fault: "suspended" });
-        Assert.Contains(faults, f => f.Entity == "d-0" && f.Fault == "recovered" && f.Detail.Contains("restored from the checkpoint of round", StringComparison.Ordinal));
+        var recovered = Assert.Single(faults, f => f.Entity == "d-0" && f.Fault == "recovered");
+        Assert.Contains(sharedStore ? "in the state store" : "restored from the checkpoint of round", recovered.Detail, StringComparison.Ordinal);
+        Assert.Equal(sharedStore, File.Exists(Out("shared-state.db")));
         Assert.DoesNotContain(faults, f => f.Fault == "rolled-back");
         // The run is still a working GAN: losses in the range of a plain GAN's equilibrium (D near log 4 = 1.39), not
         // diverged nor saturated (mode coverage is no criterion: a plain GAN on ring8 collapses, faults or not).

@@ -36,7 +36,7 @@ public sealed partial class CoordinatorActor
         if (plan.Added is { } added)
         {
             var member = plan.Settings.ForMember(added);
-            _discriminators.Tell(new D.Configure(new DiscriminatorId(added), json, member.Loss, member.LrD, Self));
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(added), json, member.Loss, member.LrD, Self, _runId));
             Expect($"configure d-{added}", 1, accept: a => a is D.Configured c && c.Discriminator.Member == added || a is D.CommandRejected r && r.Discriminator.Member == added, then: answers =>
             {
                 if (answers.OfType<D.Configured>().FirstOrDefault() is not { } configured)
@@ -68,6 +68,7 @@ public sealed partial class CoordinatorActor
             {
                 _discriminators.Tell(new D.Retire(new DiscriminatorId(removed), _round));
                 _learningRates.Remove(removed);
+                _stored.Remove(DiscriminatorCore.EntityIdOf(removed)); // the next stored position no longer names it
             }
             _settings = plan.Settings;
             _members = _settings.ActiveMembers;

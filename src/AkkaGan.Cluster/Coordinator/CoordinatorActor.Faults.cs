@@ -42,14 +42,17 @@ public sealed partial class CoordinatorActor
             // Ask again while no answer came (a command to a node that is unreachable but not yet downed is lost), but
             // never once the restore is on its way: a Configure that arrived after it would reset the member.
             if (_recovering.TryGetValue(member, out var running)
-                && (running.Phase == RecoveryPhase.Restoring ? now - running.Started < SetupTimeout : now - running.Started < 2 * _stepTimeout)) continue;
+                && (running.Phase != RecoveryPhase.Configuring ? now - running.Started < SetupTimeout : now - running.Started < 2 * _stepTimeout)) continue;
             _recovering[member] = new Recovery(RecoveryPhase.Configuring, now);
             var settings = _settings.ForMember(member);
-            _discriminators.Tell(new D.Configure(new DiscriminatorId(member), json, settings.Loss, settings.LrD, Self));
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(member), json, settings.Loss, settings.LrD, Self, _runId));
         }
     }
 
-    /// <summary>A recovering member is configured: restore its state (the first answer; repeats are ignored).</summary>
+    /// <summary>
+    /// A recovering member is configured: it recovers its own snapshot from the state store when the store holds the
+    /// state the last checkpoint has for it, else the coordinator pushes that state (the first answer; repeats are ignored).
+    /// </summary>
     private void Configured(D.Configured configured)
     {
         var member = configured.Discriminator.Member;
@@ -60,15 +63,40 @@ public sealed partial class CoordinatorActor
             Readmit(member, configured.Node, null, null);
             return;
         }
-        _recovering[member] = new Recovery(RecoveryPhase.Restoring, DateTime.UtcNow);
-        _wire.Tell(_discriminators, new D.RestoreSnapshot(configured.Discriminator, snapshot, Self), Self);
+        if (StoredRound(configured.Discriminator.EntityId) is { } round)
+        {
+            _recovering[member] = new Recovery(RecoveryPhase.Loading, DateTime.UtcNow);
+            _discriminators.Tell(new D.RecoverFromStore(configured.Discriminator, round, Self));
+            return;
+        }
+        Push(configured.Discriminator, snapshot);
+    }
+
+    /// <summary>Sends a recovering member its state from the last checkpoint (or from its hand-off).</summary>
+    private void Push(DiscriminatorId id, EntitySnapshot snapshot)
+    {
+        _recovering[id.Member] = new Recovery(RecoveryPhase.Restoring, DateTime.UtcNow);
+        _wire.Tell(_discriminators, new D.RestoreSnapshot(id, snapshot, Self), Self);
+    }
+
+    /// <summary>The store lacks the member's snapshot (or its node has no store): push the state instead.</summary>
+    private void NotInStore(D.CommandRejected refused)
+    {
+        var member = refused.Discriminator.Member;
+        if (_recovering[member].Phase != RecoveryPhase.Loading) return;
+        _log.Warning("{0} did not recover from the state store ({1}); sending its state", refused.Discriminator, refused.Reason);
+        if (RecoverySource(refused.Discriminator.EntityId).Snapshot is { } snapshot) Push(refused.Discriminator, snapshot);
+        else _recovering.Remove(member);
     }
 
     private void Recovered(D.Restored restored)
     {
         var member = restored.Discriminator.Member;
-        if (_recovering[member].Phase != RecoveryPhase.Restoring) return;
+        var phase = _recovering[member].Phase;
+        if (phase == RecoveryPhase.Configuring) return;
         var (source, snapshot) = RecoverySource(restored.Discriminator.EntityId);
+        if (phase == RecoveryPhase.Loading)
+            source = $"its own snapshot of round {StoredRound(restored.Discriminator.EntityId)} in the state store (the checkpoint of round {_lastCheckpoint?.Metadata.Round} holds it)";
         Readmit(member, restored.Node, source, snapshot);
     }
 
@@ -106,7 +134,7 @@ public sealed partial class CoordinatorActor
             RollBack(reason);
             return;
         }
-        _generator.Tell(new G.Configure(GeneratorId.Default, SettingsJson.Serialize(_settings), Self));
+        _generator.Tell(new G.Configure(GeneratorId.Default, SettingsJson.Serialize(_settings), Self, _runId));
         Expect("recover generator: configure", 1, timeout: SetupTimeout, accept: a => a is G.Configured or G.CommandRejected, then: configured =>
         {
             if (!configured.OfType<G.Configured>().Any())
@@ -143,11 +171,11 @@ public sealed partial class CoordinatorActor
         if (attempt == 1) Fault(GeneratorCore.EntityId, "rolled-back", DivergenceGuard.RollBackDetail(reason, to, _round));
         var json = SettingsJson.Serialize(_settings);
         var participants = Participants;
-        _generator.Tell(new G.Configure(GeneratorId.Default, json, Self));
+        _generator.Tell(new G.Configure(GeneratorId.Default, json, Self, _runId));
         foreach (var i in participants)
         {
             var member = _settings.ForMember(i);
-            _discriminators.Tell(new D.Configure(new DiscriminatorId(i), json, member.Loss, member.LrD, Self));
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(i), json, member.Loss, member.LrD, Self, _runId));
         }
         // Asked again every step timeout while the generator's shard has no live node (until the split-brain resolver
         // downed the dead one); repeated answers are harmless: each Configure precedes the restore sent after the first.
@@ -172,16 +200,7 @@ public sealed partial class CoordinatorActor
                 then();
                 return;
             }
-            var restoring = Participants;
-            _wire.Tell(_generator, new G.RestoreSnapshot(GeneratorId.Default, checkpoint.Entity(GeneratorCore.EntityId), Self), Self);
-            foreach (var i in restoring)
-            {
-                var snapshot = checkpoint.Entity(DiscriminatorCore.EntityIdOf(i));
-                _learningRates[i] = snapshot.LearningRate;
-                _wire.Tell(_discriminators, new D.RestoreSnapshot(new DiscriminatorId(i), snapshot, Self), Self);
-            }
-            Expect("recover: restore", 1 + restoring.Length, all: true, timeout: SetupTimeout,
-                accept: a => a is G.Restored or D.Restored or G.CommandRejected or D.CommandRejected, then: _ =>
+            RestoreAll(checkpoint, Participants, () =>
             {
                 _round = checkpoint.Metadata.Round;
                 then();
@@ -215,7 +234,8 @@ public sealed partial class CoordinatorActor
         _observer.Tell(new C.Faulted(new FaultReport(_round, entity, kind, detail)));
     }
 
-    private enum RecoveryPhase { Configuring, Restoring }
+    /// <summary>Configuring: Configure sent; Loading: recovering from its own snapshot in the store; Restoring: state pushed.</summary>
+    private enum RecoveryPhase { Configuring, Loading, Restoring }
 
     private sealed record Recovery(RecoveryPhase Phase, DateTime Started);
 }

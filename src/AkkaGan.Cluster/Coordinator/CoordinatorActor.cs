@@ -1,6 +1,7 @@
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using AkkaGan.Cluster.Hosting;
+using AkkaGan.Cluster.Persistence;
 using Akka.Actor;
 using Akka.Event;
 using AkkaGan.Cluster.Protocol;
@@ -71,8 +72,11 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     private int[] Participants => [.. _members.Where(m => !_suspended.Contains(m))];
 
     /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
-    public CoordinatorActor(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null)
+    /// <param name="store">Whether this node has a state store (<see cref="Persistence.StateStoreHosting"/>): the position is saved to it.</param>
+    public CoordinatorActor(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
+        bool store = false)
     {
+        _stateStore = EntityStore.Of(Context, store);
         _createMetrics = metrics ?? (s => EvaluationMetrics.Create(s, RunData.Create(s)));
         _generator = generator;
         _discriminators = discriminators;
@@ -84,10 +88,20 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null)
-        => Akka.Actor.Props.Create(() => new CoordinatorActor(generator, discriminators, stepTimeout, metrics));
+    public static Props Props(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
+        bool store = false)
+        => Akka.Actor.Props.Create(() => new CoordinatorActor(generator, discriminators, stepTimeout, metrics, store));
 
     private void Start(C.StartTraining m)
+    {
+        _runId = m.RunId;
+        _observer = m.Observer;
+        if (Stores && m.Resume is null) ReadPosition(m);
+        else Begin(m, null);
+    }
+
+    /// <param name="stored">Entities' rounds in the state store when the start continues from the store's position.</param>
+    private void Begin(C.StartTraining m, Dictionary<string, long>? stored)
     {
         _settings = SettingsJson.Deserialize(m.SettingsJson).Validate();
         _observer = m.Observer;
@@ -99,12 +113,17 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         _health = new HealthMonitor(_settings.Health);
         _remedies = new HealthRemedies(_settings.Health);
         Become(Running);
+        if (stored is not null)
+        {
+            foreach (var (entity, round) in stored) _stored[entity] = round;
+            Fault(StateStore.CoordinatorEntity, "resumed", $"run {_runId} continues from the state store's position of round {_round}");
+        }
 
-        _generator.Tell(new G.Configure(GeneratorId.Default, m.SettingsJson, Self));
+        _generator.Tell(new G.Configure(GeneratorId.Default, m.SettingsJson, Self, _runId));
         foreach (var i in _members)
         {
             var member = _settings.ForMember(i);
-            _discriminators.Tell(new D.Configure(new DiscriminatorId(i), m.SettingsJson, member.Loss, member.LrD, Self));
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(i), m.SettingsJson, member.Loss, member.LrD, Self, _runId));
         }
         Expect("configure", 1 + _members.Length, answers =>
         {
@@ -155,6 +174,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         // Reassembled answers go to the gather directly (OnReceive would run the constructor's behavior, not this one).
         Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, Answer));
         Receive<RetryRound>(_ => WakeIfIdle());
+        Receive<Akka.Persistence.ISnapshotResponse>(PositionSaved);
         Receive<MetricsComputed>(OnMetrics);
         Receive<GatherTimedOut>(t =>
         {
@@ -188,6 +208,11 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         if (message is D.Restored restored && _recovering.ContainsKey(restored.Discriminator.Member))
         {
             Recovered(restored);
+            return;
+        }
+        if (message is D.CommandRejected notStored && _recovering.ContainsKey(notStored.Discriminator.Member) && notStored.Command == nameof(D.RecoverFromStore))
+        {
+            NotInStore(notStored);
             return;
         }
         if (message is D.CommandRejected refused && _recovering.ContainsKey(refused.Discriminator.Member)
@@ -478,6 +503,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             }
             var metadata = new CheckpointMetadata(_round, _settings.Seed, SettingsJson.Serialize(_settings), "cluster", DateTimeOffset.UtcNow);
             _lastCheckpoint = new Checkpoint(metadata, [generator.Snapshot, .. _members.Select(i => taken[i])]);
+            Stored(answers.OfType<D.SnapshotTaken>().Select(s => s.Discriminator.EntityId).Append(GeneratorCore.EntityId));
             _observer.Tell(new C.CheckpointTaken(_lastCheckpoint));
             next();
         });
@@ -492,6 +518,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         Become(() =>
         {
             Receive<C.ChangeRun>(_ => Sender.Tell(new C.ChangeRefused($"the training {(completed ? "completed" : "stopped")} at round {round}")));
+            // The last position's confirmation still prunes the store.
+            Receive<Akka.Persistence.ISnapshotResponse>(PositionSaved);
             ReceiveAny(_ => { });
         });
     }
@@ -518,8 +546,10 @@ public static class CoordinatorHosting
 {
     /// <summary>Starts the singleton (needs both regions or proxies registered first).</summary>
     /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
-    public static AkkaConfigurationBuilder AddCoordinator(this AkkaConfigurationBuilder builder, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null)
+    /// <param name="store">Whether the node has a state store: the coordinator saves its position and has entities recover from their snapshots.</param>
+    public static AkkaConfigurationBuilder AddCoordinator(this AkkaConfigurationBuilder builder, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
+        bool store = false)
         => builder.WithSingleton<CoordinatorSingleton>("coordinator",
-            (_, registry, _) => CoordinatorActor.Props(registry.Get<GeneratorRegion>(), registry.Get<DiscriminatorRegion>(), stepTimeout, metrics),
+            (_, registry, _) => CoordinatorActor.Props(registry.Get<GeneratorRegion>(), registry.Get<DiscriminatorRegion>(), stepTimeout, metrics, store),
             new ClusterSingletonOptions { Role = Roles.Coordinator });
 }

@@ -5,6 +5,8 @@ using AkkaGan.Cluster.Hosting;
 using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Event;
+using Akka.Persistence;
+using AkkaGan.Cluster.Persistence;
 using AkkaGan.Cluster.Protocol;
 using AkkaGan.Cluster.Wire;
 using AkkaGan.Core.Checkpoints;
@@ -32,6 +34,7 @@ public sealed class DiscriminatorActor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LargeMessages _wire = new(Context.System);
     private readonly ChunkAssembler _chunks;
+    private readonly EntityStore _store;
     private DiscriminatorCore? _core;
     private long[] _sampleShape = [];
     private long _round;
@@ -39,12 +42,15 @@ public sealed class DiscriminatorActor : ReceiveActor
 
     /// <param name="discriminators">Where D -> D transfers go (the discriminator shard region).</param>
     /// <param name="data">Loads the real data a run's settings name (cached per node by the caller).</param>
-    public DiscriminatorActor(DiscriminatorId id, IActorRef discriminators, Func<TrainingSettings, IRealData> data)
+    /// <param name="store">Whether this node has a state store (<see cref="StateStoreHosting"/>): checkpoint rounds are saved to it.</param>
+    public DiscriminatorActor(DiscriminatorId id, IActorRef discriminators, Func<TrainingSettings, IRealData> data, bool store = false)
     {
         _id = id;
         _discriminators = discriminators;
         _data = data;
         _chunks = new ChunkAssembler(_wire.Serializer);
+        _store = new EntityStore(EntityStore.Of(Context, store), id.EntityId);
+        Receive<ISnapshotResponse>(m => _store.Handle(m));
         // A reassembled message is handled like any other (this actor has one behavior, so OnReceive is it).
         Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, OnReceive));
         Receive<D.Configure>(Configure);
@@ -75,7 +81,29 @@ public sealed class DiscriminatorActor : ReceiveActor
             m.ReplyTo.Tell(new D.WeightsAdopted(_id, m.Round, m.LearningRate));
         }));
         Receive<D.GetSnapshot>(m => Guarded(m.Round, nameof(D.GetSnapshot), m.ReplyTo, core =>
-            _wire.Tell(m.ReplyTo, new D.SnapshotTaken(_id, m.Round, core.Snapshot()), Self)));
+        {
+            // Answered once the state store has it, so a completed checkpoint is in the store as well.
+            var snapshot = core.Snapshot();
+            _store.Save(m.Round, snapshot, Self, failure =>
+            {
+                if (failure is not null) _log.Warning("{0}: {1}", _id, failure);
+                _wire.Tell(m.ReplyTo, new D.SnapshotTaken(_id, m.Round, snapshot), Self);
+            });
+        }));
+        Receive<D.RecoverFromStore>(m => Guarded(0, nameof(D.RecoverFromStore), m.ReplyTo, _ => _store.Load(m.Round, Self, (state, reason) =>
+        {
+            if (state is null)
+            {
+                Reject(m.ReplyTo, m.Round, nameof(D.RecoverFromStore), reason!);
+                return;
+            }
+            Guarded(0, nameof(D.RecoverFromStore), m.ReplyTo, core =>
+            {
+                core.Restore(state.Snapshot);
+                _round = 0;
+                m.ReplyTo.Tell(new D.Restored(_id, NodeAddress));
+            });
+        })));
         Receive<D.ApplySettings>(m => Guarded(m.Round, nameof(D.ApplySettings), m.ReplyTo, core =>
         {
             try
@@ -117,8 +145,8 @@ public sealed class DiscriminatorActor : ReceiveActor
     /// <summary>This node's address, reported with <c>Configured</c> so users see where each entity runs.</summary>
     private string NodeAddress => ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString();
 
-    public static Props Props(DiscriminatorId id, IActorRef discriminators, Func<TrainingSettings, IRealData> data)
-        => Akka.Actor.Props.Create(() => new DiscriminatorActor(id, discriminators, data));
+    public static Props Props(DiscriminatorId id, IActorRef discriminators, Func<TrainingSettings, IRealData> data, bool store = false)
+        => Akka.Actor.Props.Create(() => new DiscriminatorActor(id, discriminators, data, store));
 
     private void Configure(D.Configure m)
     {
@@ -131,6 +159,7 @@ public sealed class DiscriminatorActor : ReceiveActor
             _sampleShape = data.SampleShape;
             _round = 0;
             _coordinator = m.ReplyTo;
+            _store.RunId = m.RunId;
             m.ReplyTo.Tell(new D.Configured(_id, NodeAddress));
         }
         catch (Exception e) when (e is SettingsException or DatasetException or System.Text.Json.JsonException or CheckpointException)
@@ -190,11 +219,12 @@ public static class DiscriminatorHosting
 {
     /// <summary>
     /// Starts the <c>discriminator</c> shard region (role-restricted, remember-entities, state in DData); entities
-    /// run on the compute dispatcher and load their data with <paramref name="data"/>.
+    /// run on the compute dispatcher and load their data with <paramref name="data"/>; with <paramref name="store"/> they save
+    /// checkpoint rounds to the node's state store and recover from it.
     /// </summary>
-    public static AkkaConfigurationBuilder AddDiscriminators(this AkkaConfigurationBuilder builder, Func<TrainingSettings, IRealData> data)
+    public static AkkaConfigurationBuilder AddDiscriminators(this AkkaConfigurationBuilder builder, Func<TrainingSettings, IRealData> data, bool store = false)
         => builder.WithShardRegion<DiscriminatorRegion>(Roles.Discriminator,
-            (_, registry, _) => entityId => DiscriminatorActor.Props(DiscriminatorId.Parse(entityId), registry.Get<DiscriminatorRegion>(), data)
+            (_, registry, _) => entityId => DiscriminatorActor.Props(DiscriminatorId.Parse(entityId), registry.Get<DiscriminatorRegion>(), data, store)
                 .WithDispatcher(Roles.ComputeDispatcher),
             new DiscriminatorMessageExtractor(),
             new ShardOptions { Role = Roles.Discriminator, RememberEntities = true, StateStoreMode = StateStoreMode.DData, HandOffStopMessage = D.HandOff.Instance });

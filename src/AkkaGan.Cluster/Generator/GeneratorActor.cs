@@ -5,6 +5,8 @@ using AkkaGan.Cluster.Hosting;
 using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Event;
+using Akka.Persistence;
+using AkkaGan.Cluster.Persistence;
 using AkkaGan.Cluster.Protocol;
 using AkkaGan.Cluster.Wire;
 using AkkaGan.Core.Checkpoints;
@@ -32,6 +34,7 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LargeMessages _wire = new(Context.System);
     private readonly ChunkAssembler _chunks;
+    private readonly EntityStore _store;
     private GeneratorCore? _core;
     private TrainingSettings? _settings;
     private PendingStep? _pending;
@@ -39,11 +42,14 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
     private long _round;
 
     /// <param name="discriminators">The discriminator shard region (or any router of <see cref="IWithDiscriminatorId"/> messages).</param>
-    public GeneratorActor(GeneratorId id, IActorRef discriminators)
+    /// <param name="store">Whether this node has a state store: checkpoint rounds are saved to it.</param>
+    public GeneratorActor(GeneratorId id, IActorRef discriminators, bool store = false)
     {
         _id = id;
         _discriminators = discriminators;
         _chunks = new ChunkAssembler(_wire.Serializer);
+        _store = new EntityStore(EntityStore.Of(Context, store), id.EntityId);
+        Receive<ISnapshotResponse>(m => _store.Handle(m));
         // A reassembled message is handled like any other (this actor has one behavior, so OnReceive is it).
         Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, OnReceive));
         Receive<G.Configure>(Configure);
@@ -91,7 +97,28 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
             _wire.Tell(m.ReplyTo, new G.SamplesProduced(_id, TensorCodec.ToPayload(samples)), Self);
         }));
         Receive<G.GetSnapshot>(m => Guarded(m.Round, nameof(G.GetSnapshot), m.ReplyTo, (core, _) =>
-            _wire.Tell(m.ReplyTo, new G.SnapshotTaken(_id, m.Round, core.Snapshot()), Self)));
+        {
+            var snapshot = core.Snapshot();
+            _store.Save(m.Round, snapshot, Self, failure =>
+            {
+                if (failure is not null) _log.Warning("{0}: {1}", _id, failure);
+                _wire.Tell(m.ReplyTo, new G.SnapshotTaken(_id, m.Round, snapshot), Self);
+            });
+        }));
+        Receive<G.RecoverFromStore>(m => Guarded(0, nameof(G.RecoverFromStore), m.ReplyTo, (_, _) => _store.Load(m.Round, Self, (state, reason) =>
+        {
+            if (state is null)
+            {
+                Reject(m.ReplyTo, m.Round, nameof(G.RecoverFromStore), reason!);
+                return;
+            }
+            Guarded(0, nameof(G.RecoverFromStore), m.ReplyTo, (core, _) =>
+            {
+                AbortPending();
+                core.Restore(state.Snapshot);
+                m.ReplyTo.Tell(new G.Restored(_id, NodeAddress));
+            });
+        })));
         Receive<G.ApplySettings>(m => Guarded(m.Round, nameof(G.ApplySettings), m.ReplyTo, (core, _) =>
         {
             try
@@ -128,7 +155,8 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
     /// <summary>This node's address, reported with <c>Configured</c> so users see where each entity runs.</summary>
     private string NodeAddress => ((ExtendedActorSystem)Context.System).Provider.DefaultAddress.ToString();
 
-    public static Props Props(GeneratorId id, IActorRef discriminators) => Akka.Actor.Props.Create(() => new GeneratorActor(id, discriminators));
+    public static Props Props(GeneratorId id, IActorRef discriminators, bool store = false)
+        => Akka.Actor.Props.Create(() => new GeneratorActor(id, discriminators, store));
 
     private void Configure(G.Configure m)
     {
@@ -141,6 +169,7 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
             _settings = settings;
             _coordinator = m.ReplyTo;
             _round = 0;
+            _store.RunId = m.RunId;
             m.ReplyTo.Tell(new G.Configured(_id, NodeAddress));
         }
         catch (Exception e) when (e is SettingsException or System.Text.Json.JsonException)
@@ -247,10 +276,13 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
 /// <summary>Hosting: the generator entity type on nodes with the <c>generator</c> role, a proxy elsewhere.</summary>
 public static class GeneratorHosting
 {
-    /// <summary>Starts the <c>generator</c> shard region; needs the discriminator region (or proxy) registered first.</summary>
-    public static AkkaConfigurationBuilder AddGenerator(this AkkaConfigurationBuilder builder)
+    /// <summary>
+    /// Starts the <c>generator</c> shard region; needs the discriminator region (or proxy) registered first. With
+    /// <paramref name="store"/> the generator saves checkpoint rounds to the node's state store and recovers from it.
+    /// </summary>
+    public static AkkaConfigurationBuilder AddGenerator(this AkkaConfigurationBuilder builder, bool store = false)
         => builder.WithShardRegion<GeneratorRegion>(Roles.Generator,
-            (_, registry, _) => _ => GeneratorActor.Props(GeneratorId.Default, registry.Get<DiscriminatorRegion>()).WithDispatcher(Roles.ComputeDispatcher),
+            (_, registry, _) => _ => GeneratorActor.Props(GeneratorId.Default, registry.Get<DiscriminatorRegion>(), store).WithDispatcher(Roles.ComputeDispatcher),
             new GeneratorMessageExtractor(),
             new ShardOptions { Role = Roles.Generator, RememberEntities = true, StateStoreMode = StateStoreMode.DData, HandOffStopMessage = G.HandOff.Instance });
 

@@ -6,6 +6,7 @@ using Akka.Remote.Hosting;
 using AkkaGan.Cluster.Coordinator;
 using AkkaGan.Cluster.Discriminator;
 using AkkaGan.Cluster.Generator;
+using AkkaGan.Cluster.Persistence;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Evaluation;
 using AkkaGan.Core.Settings;
@@ -64,8 +65,9 @@ public static class ClusterMember
     /// roles this node carries, region proxies for the others) and, on coordinator nodes, the coordinator singleton.
     /// </summary>
     /// <param name="data">Loads the real data the run's settings name, on discriminator nodes.</param>
+    /// <param name="store">The node's state store (<see cref="StateStore.From"/>); null: none, entities keep no state beyond checkpoints.</param>
     public static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
-        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout)
+        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store = null)
     {
         var tls = NodeTls.From(config);
         builder
@@ -81,12 +83,14 @@ public static class ClusterMember
         if (options.Seeds.Count == 0)
             builder.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
 
+        builder.AddStateStore(store);
+        var stores = store is not null;
         // Registration order matters: the generator's props read the discriminator region, the coordinator both.
-        if (options.Has(Roles.Discriminator)) builder.AddDiscriminators(data);
+        if (options.Has(Roles.Discriminator)) builder.AddDiscriminators(data, stores);
         else builder.AddDiscriminatorProxy();
-        if (options.Has(Roles.Generator)) builder.AddGenerator();
+        if (options.Has(Roles.Generator)) builder.AddGenerator(stores);
         else builder.AddGeneratorProxy();
-        if (options.Has(Roles.Coordinator)) builder.AddCoordinator(stepTimeout, settings => EvaluationMetrics.Create(settings, data(settings)));
+        if (options.Has(Roles.Coordinator)) builder.AddCoordinator(stepTimeout, settings => EvaluationMetrics.Create(settings, data(settings)), stores);
         return builder;
     }
 }

@@ -13,6 +13,6 @@ public static class EmbeddedCluster
     /// discriminator and generator shard regions and the coordinator singleton: <see cref="MemberOptions.Embedded"/>.
     /// </summary>
     public static AkkaConfigurationBuilder AddEmbeddedCluster(this AkkaConfigurationBuilder builder, Config config,
-        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout)
-        => builder.AddAkkaGanMember(config, MemberOptions.Embedded, data, stepTimeout);
+        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, Persistence.StateStore? store = null)
+        => builder.AddAkkaGanMember(config, MemberOptions.Embedded, data, stepTimeout, store);
 }

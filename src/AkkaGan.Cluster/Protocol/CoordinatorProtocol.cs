@@ -13,9 +13,11 @@ public static class CoordinatorProtocol
 {
     /// <summary>
     /// Configure the generator and every discriminator from the settings, optionally restore a checkpoint, and train
-    /// until the settings' rounds. Events go to <paramref name="Observer"/>.
+    /// until the settings' rounds. Events go to <paramref name="Observer"/>. With a <paramref name="RunId"/> (and a state
+    /// store on the coordinator's node) the entities save their checkpoint rounds under it and recover from them, and the
+    /// coordinator saves its schedule position.
     /// </summary>
-    public sealed record StartTraining(string SettingsJson, Checkpoint? Resume, IActorRef Observer);
+    public sealed record StartTraining(string SettingsJson, Checkpoint? Resume, IActorRef Observer, string RunId = "");
 
     /// <summary>Finish the current round, checkpoint, and stop (answered by <see cref="TrainingFinished"/>).</summary>
     public sealed record StopTraining;

@@ -16,9 +16,10 @@ public static class DiscriminatorProtocol
 
     /// <summary>
     /// Creates (or re-creates) the member's computation from the run's settings, with its own loss and learning rate
-    /// (heterogeneous populations). Answered with <see cref="Configured"/>.
+    /// (heterogeneous populations). Answered with <see cref="Configured"/>. With a <paramref name="RunId"/> (and a state store
+    /// on its node) the member saves its state at checkpoint rounds under <c>&lt;run-id&gt;/d-i</c>.
     /// </summary>
-    public sealed record Configure(DiscriminatorId Discriminator, string SettingsJson, LossKind Loss, double LearningRate, IActorRef ReplyTo) : ICommand;
+    public sealed record Configure(DiscriminatorId Discriminator, string SettingsJson, LossKind Loss, double LearningRate, IActorRef ReplyTo, string RunId = "") : ICommand;
 
     /// <summary>One optimizer step on this fake batch (sent G -> D directly). Answered with <see cref="TrainStepDone"/>.</summary>
     public sealed record TrainStep(DiscriminatorId Discriminator, long Round, int CriticStep, TensorPayload Fake, IActorRef ReplyTo) : ICommand;
@@ -35,11 +36,21 @@ public static class DiscriminatorProtocol
     /// <summary>Take over another member's state with a new learning rate. Answered with <see cref="WeightsAdopted"/>.</summary>
     public sealed record AdoptWeights(DiscriminatorId Discriminator, EntitySnapshot Snapshot, double LearningRate, long Round, IActorRef ReplyTo) : ICommand;
 
-    /// <summary>This member's state for a checkpoint. Answered with <see cref="SnapshotTaken"/>.</summary>
+    /// <summary>
+    /// This member's state for a checkpoint. Answered with <see cref="SnapshotTaken"/>, after the state store has it (when
+    /// the member has a run id and its node a store), so a completed checkpoint is in the store too.
+    /// </summary>
     public sealed record GetSnapshot(DiscriminatorId Discriminator, long Round, IActorRef ReplyTo) : ICommand;
 
     /// <summary>Replace this member's state (resume, recovery). Answered with <see cref="Restored"/>.</summary>
     public sealed record RestoreSnapshot(DiscriminatorId Discriminator, EntitySnapshot Snapshot, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>
+    /// Replace this member's state with its own snapshot of round <paramref name="Round"/> from the state store (recovery
+    /// without the state crossing the wire). Answered with <see cref="Restored"/>, or <see cref="CommandRejected"/> when the
+    /// store has no such snapshot (or this node has no store): the coordinator then sends <see cref="RestoreSnapshot"/>.
+    /// </summary>
+    public sealed record RecoverFromStore(DiscriminatorId Discriminator, long Round, IActorRef ReplyTo) : ICommand;
 
     /// <summary>
     /// A live change: take this member's settings from the run's new ones (<see cref="Core.Training.RunChanges"/>), the

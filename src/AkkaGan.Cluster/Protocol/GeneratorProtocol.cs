@@ -13,8 +13,11 @@ public static class GeneratorProtocol
     /// <summary>A command for the generator entity.</summary>
     public interface ICommand : IAkkaGanWireMessage, IWithGeneratorId;
 
-    /// <summary>Creates the generator's computation from the run's settings. Answered with <see cref="Configured"/>.</summary>
-    public sealed record Configure(GeneratorId Generator, string SettingsJson, IActorRef ReplyTo) : ICommand;
+    /// <summary>
+    /// Creates the generator's computation from the run's settings. Answered with <see cref="Configured"/>. With a
+    /// <paramref name="RunId"/> (and a state store on its node) it saves its state at checkpoint rounds under <c>&lt;run-id&gt;/g-0</c>.
+    /// </summary>
+    public sealed record Configure(GeneratorId Generator, string SettingsJson, IActorRef ReplyTo, string RunId = "") : ICommand;
 
     /// <summary>
     /// Discriminator phase, one critic step: make each listed member its own fake batch and send it to that member as
@@ -45,11 +48,17 @@ public static class GeneratorProtocol
     /// <summary>Evaluation samples from the fixed noise stream. Answered with <see cref="SamplesProduced"/>.</summary>
     public sealed record GetSamples(GeneratorId Generator, int Count, IActorRef ReplyTo) : ICommand;
 
-    /// <summary>The generator's state for a checkpoint. Answered with <see cref="SnapshotTaken"/>.</summary>
+    /// <summary>The generator's state for a checkpoint. Answered with <see cref="SnapshotTaken"/>, after the state store has it (with a run id and a store).</summary>
     public sealed record GetSnapshot(GeneratorId Generator, long Round, IActorRef ReplyTo) : ICommand;
 
     /// <summary>Replace the generator's state (resume, recovery). Answered with <see cref="Restored"/>.</summary>
     public sealed record RestoreSnapshot(GeneratorId Generator, EntitySnapshot Snapshot, IActorRef ReplyTo) : ICommand;
+
+    /// <summary>
+    /// Replace the generator's state with its own snapshot of round <paramref name="Round"/> from the state store. Answered
+    /// with <see cref="Restored"/>, or <see cref="CommandRejected"/> when the store lacks it (the coordinator then pushes it).
+    /// </summary>
+    public sealed record RecoverFromStore(GeneratorId Generator, long Round, IActorRef ReplyTo) : ICommand;
 
     /// <summary>A live change: the generator's new settings (learning rate, aggregation). Answered with <see cref="SettingsApplied"/>.</summary>
     public sealed record ApplySettings(GeneratorId Generator, string SettingsJson, long Round, IActorRef ReplyTo) : ICommand;

@@ -8,6 +8,7 @@ using AkkaGan.Core.Settings;
 using AkkaGan.Core.Tensors;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
 using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
+using S = AkkaGan.Cluster.Protocol.StateProtocol;
 
 namespace AkkaGan.Cluster.Serialization;
 
@@ -27,8 +28,10 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
 
     private static readonly Entry[] Entries =
     [
-        Entry.Of<D.Configure>("d.configure", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.SettingsJson); w.Enum(m.Loss); w.Double(m.LearningRate); w.Ref(m.ReplyTo); },
-            r => new(r.Discriminator(), r.Text(), r.Enum<LossKind>(), r.Double(), r.Ref())),
+        Entry.Of<D.Configure>("d.configure", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.SettingsJson); w.Enum(m.Loss); w.Double(m.LearningRate); w.Ref(m.ReplyTo); w.Text(m.RunId); },
+            r => new(r.Discriminator(), r.Text(), r.Enum<LossKind>(), r.Double(), r.Ref(), r.Text())),
+        Entry.Of<D.RecoverFromStore>("d.recover-from-store", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Long(), r.Ref())),
         Entry.Of<D.TrainStep>("d.train", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Int(m.CriticStep); w.Payload(m.Fake); w.Ref(m.ReplyTo); },
             r => new(r.Discriminator(), r.Long(), r.Int(), r.Payload(), r.Ref())),
         Entry.Of<D.ComputeFeedback>("d.feedback", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Payload(m.Fake); w.Ref(m.ReplyTo); },
@@ -68,8 +71,10 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         Entry.Of<D.CommandRejected>("d.rejected", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Text(m.Command); w.Text(m.Reason); },
             r => new(r.Discriminator(), r.Long(), r.Text(), r.Text())),
 
-        Entry.Of<G.Configure>("g.configure", (w, m) => { w.Generator(m.Generator); w.Text(m.SettingsJson); w.Ref(m.ReplyTo); },
-            r => new(r.Generator(), r.Text(), r.Ref())),
+        Entry.Of<G.Configure>("g.configure", (w, m) => { w.Generator(m.Generator); w.Text(m.SettingsJson); w.Ref(m.ReplyTo); w.Text(m.RunId); },
+            r => new(r.Generator(), r.Text(), r.Ref(), r.Text())),
+        Entry.Of<G.RecoverFromStore>("g.recover-from-store", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Ref(m.ReplyTo); },
+            r => new(r.Generator(), r.Long(), r.Ref())),
         Entry.Of<G.ProduceFakes>("g.fakes", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Int(m.CriticStep); w.Ints(m.Members); w.Ref(m.ReplyTo); },
             r => new(r.Generator(), r.Long(), r.Int(), r.Ints(), r.Ref())),
         Entry.Of<G.RunGeneratorStep>("g.step", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Ints(m.Members); w.Long(m.Timeout.Ticks); w.Ref(m.ReplyTo); },
@@ -102,6 +107,15 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Generator(), r.Long(), r.Snapshot())),
         Entry.Of<Chunk>("chunk", (w, m) => { w.Text(m.Entity); w.Guid(m.Transfer); w.Int(m.Index); w.Int(m.Count); w.Text(m.Manifest); w.Bytes(m.Bytes); },
             r => new(r.Text(), r.Guid(), r.Int(), r.Int(), r.Text(), r.Bytes())),
+        Entry.Of<S.EntityState>("state.entity", (w, m) => { w.Text(m.EntityId); w.Long(m.Round); w.Snapshot(m.Snapshot); },
+            r => new(r.Text(), r.Long(), r.Snapshot())),
+        Entry.Of<S.RunPosition>("state.position", (w, m) =>
+            {
+                w.Text(m.RunId); w.Long(m.Round); w.Text(m.SettingsJson); w.Long(m.Seed);
+                w.Int(m.Stored.Length);
+                foreach (var s in m.Stored) { w.Text(s.EntityId); w.Long(s.Round); }
+            },
+            r => new(r.Text(), r.Long(), r.Text(), r.Long(), [.. Enumerable.Range(0, r.Count()).Select(_ => new S.StoredRound(r.Text(), r.Long()))])),
         Entry.Of<G.CommandRejected>("g.rejected", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Text(m.Command); w.Text(m.Reason); },
             r => new(r.Generator(), r.Long(), r.Text(), r.Text())),
     ];
@@ -251,6 +265,13 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             if (count < 0 || count > MaxBytes) throw new SerializationException($"byte array length {count} outside 0..{MaxBytes}");
             var bytes = _reader.ReadBytes(count);
             return bytes.Length == count ? bytes : throw new EndOfStreamException($"byte array truncated at {bytes.Length} of {count}");
+        }
+
+        /// <summary>An element count, checked against the array limit.</summary>
+        public int Count()
+        {
+            var count = _reader.ReadInt32();
+            return count is >= 0 and <= MaxArray ? count : throw new SerializationException($"array length {count} outside 0..{MaxArray}");
         }
 
         public int[] Ints()

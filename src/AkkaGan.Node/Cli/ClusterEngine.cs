@@ -4,6 +4,7 @@ using Akka.Hosting;
 using AkkaGan.Cluster.Control;
 using AkkaGan.Cluster.Generator;
 using AkkaGan.Cluster.Hosting;
+using AkkaGan.Cluster.Persistence;
 using AkkaGan.Control;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
@@ -43,11 +44,12 @@ internal static class ClusterEngine
 
     /// <param name="status">State lines before training starts (waiting for members).</param>
     /// <param name="started">Called once the cluster can train, just before the first round (throughput is measured from here).</param>
-    public static async Task<C.TrainingFinished> RunAsync(Config config, Topology topology, TrainingSettings settings, IRealData data, Checkpoint? resume,
+    /// <param name="store">The state store and the run id (null: none; the checkpoints are the only state kept).</param>
+    public static async Task<C.TrainingFinished> RunAsync(Config config, Topology topology, StateStore? store, TrainingSettings settings, IRealData data, Checkpoint? resume,
         ITrainingObserver observer, CheckpointStore checkpoints, Action<string> status, Action started,
         Func<IControlPalette[], ControlServer?> startControl, RunControl steering, CancellationToken cancellation)
     {
-        using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false);
+        using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false, store);
         await host.StartAsync(cancellation).ConfigureAwait(false);
         try
         {
@@ -78,7 +80,7 @@ internal static class ClusterEngine
             Action<string> placement = embedded ? _ => { } : status;
             var events = system.ActorOf(Props.Create(() => new ObserverActor(observer, checkpoints, placement, finished)), "run-observer");
             started();
-            coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), resume, events));
+            coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), resume, events, store?.RunId ?? ""));
             using var stop = cancellation.Register(() => coordinator.Tell(new C.StopTraining()));
             // The operator's pause, resume and checkpoint requests go to the coordinator, which acts between rounds.
             void Steer()
@@ -130,7 +132,8 @@ internal static class ClusterEngine
     /// CoordinatedShutdown (worker nodes); otherwise they belong to the caller (the coordinator's node stops after the
     /// round, checkpoints and summarises first).
     /// </summary>
-    public static IHost BuildHost(Config config, MemberOptions member, Func<TrainingSettings, IRealData> data, bool signalsStopTheNode)
+    /// <param name="store">The node's state store (null: none).</param>
+    public static IHost BuildHost(Config config, MemberOptions member, Func<TrainingSettings, IRealData> data, bool signalsStopTheNode, StateStore? store = null)
         => new HostBuilder()
             .ConfigureServices(services =>
             {
@@ -141,7 +144,7 @@ internal static class ClusterEngine
                 // A singleton proxy's "failed to find" warnings while the cluster forms are noise.
                 builder.AddHocon("akka.cluster.singleton-proxy.log-singleton-identification-failure = off", HoconAddMode.Prepend);
                 if (!signalsStopTheNode) builder.AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
-                builder.AddAkkaGanMember(config, member, data, StepTimeout(config));
+                builder.AddAkkaGanMember(config, member, data, StepTimeout(config), store);
             }))
             .Build();
 

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Akka.Actor;
 using AkkaGan.Cluster.Control;
 using AkkaGan.Cluster.Hosting;
+using AkkaGan.Cluster.Persistence;
 using AkkaGan.Node.Control;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
@@ -93,7 +94,9 @@ public static class NodeCommand
         // its torch threads; the training settings themselves arrive from the coordinator.
         var own = SettingsLoader.Bind(config, new TrainingSettings()).Validate();
         set_num_threads(RunData.TorchThreads(own));
-        using var host = ClusterEngine.BuildHost(config, member, RunData.Create, signalsStopTheNode: true);
+        // A node without the coordinator role has no run folder: it uses a state store only when one is configured
+        // (a SQLite file every node on this machine names, or PostgreSQL); otherwise its entities' recoveries are pushed.
+        using var host = ClusterEngine.BuildHost(config, member, RunData.Create, signalsStopTheNode: true, StateStore.From(config));
         host.Start();
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);

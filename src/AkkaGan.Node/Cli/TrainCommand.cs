@@ -6,6 +6,7 @@ using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
 using AkkaGan.Control;
 using AkkaGan.Node.Control;
+using AkkaGan.Cluster.Persistence;
 using AkkaGan.Node.Output;
 using Spectre.Console;
 using AkkaGan.Core.Data;
@@ -88,6 +89,9 @@ public static class TrainCommand
 
         var outDir = output
             ?? (resumed is { } r ? RunFolderOf(r.Path) : Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{SettingKeys.Kebab(settings.Dataset)}"));
+        // The cluster engine's state store (akkagan.persistence): the run's state.db unless configured otherwise.
+        var store = engine == ClusterEngine.EngineName ? StateStore.From(config, outDir) : null;
+        store = store?.ForRun(store.RunId.Length > 0 ? store.RunId : StateStore.NewRunId(outDir));
         Directory.CreateDirectory(outDir);
         set_num_threads(RunData.TorchThreads(settings));
         var device = RunData.ResolveDevice(settings.Device);
@@ -111,6 +115,7 @@ public static class TrainCommand
         if (resumed is { } res) Console.WriteLine($"resuming from {res.Path} at round {startRound}");
         Console.WriteLine($"akkagan train: {SettingKeys.Kebab(settings.Dataset)}, loss {SettingKeys.Kebab(settings.Loss)}, unroll {settings.Unroll} ({SettingKeys.Kebab(settings.UnrollOrder)} order), " +
                           $"{settings.Discriminators} discriminator(s), {settings.Rounds} rounds, batch {settings.Batch}, device {device.type}, engine {engine} -> {outDir}");
+        if (store is not null) Console.WriteLine($"state store: {store.Describe()}, run id {store.RunId}");
 
         if (!settings.IsToyData)
         {
@@ -137,7 +142,7 @@ public static class TrainCommand
         {
             var checkpoints = new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints);
             var (round, completed, failure) = engine == ClusterEngine.EngineName
-                ? RunCluster(config, topology, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, steering, cancellation.Token)
+                ? RunCluster(config, topology, store, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, steering, cancellation.Token)
                 : RunReference(settings, data, device, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, steering, cancellation.Token);
             gan.Finished(round, completed);
             var summary = outputs.WriteSummary(round, completed);
@@ -188,13 +193,14 @@ public static class TrainCommand
         return (trainer.Round, completed, null);
     }
 
-    private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, ClusterEngine.Topology topology, TrainingSettings settings, IRealData data,
+    private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, ClusterEngine.Topology topology, StateStore? store,
+        TrainingSettings settings, IRealData data,
         Checkpoint? resume, ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
         Func<IControlPalette[], ControlServer?> startControl, RunControl steering, CancellationToken cancellation)
     {
         resume?.EnsureWithin(settings.Rounds);
         Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
-        progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, topology, settings, data, resume, observer, checkpoints, progress.Status,
+        progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, topology, store, settings, data, resume, observer, checkpoints, progress.Status,
             () => outputs.BeginAt(startRound), startControl, steering, cancellation).GetAwaiter().GetResult());
         var stopped = finished!.Reason == "stopped";
         return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason);

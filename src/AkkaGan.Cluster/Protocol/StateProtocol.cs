@@ -1,0 +1,28 @@
+using AkkaGan.Core.Checkpoints;
+
+namespace AkkaGan.Cluster.Protocol;
+
+/// <summary>
+/// What the state store (Akka.Persistence's snapshot store) holds: written as bytes by <see cref="Serialization.AkkaGanSerializer"/>
+/// like any wire message (tensors as <c>TensorPayload</c>), so a snapshot in the database is the bytes a checkpoint holds.
+/// </summary>
+public static class StateProtocol
+{
+    /// <summary>
+    /// An entity's state at the end of round <paramref name="Round"/> (weights, optimizer moments, step, learning rate),
+    /// stored under <c>&lt;run-id&gt;/&lt;entity&gt;</c> with the round as sequence number.
+    /// </summary>
+    public sealed record EntityState(string EntityId, long Round, EntitySnapshot Snapshot) : IAkkaGanWireMessage;
+
+    /// <summary>
+    /// The coordinator's schedule position: the last completed checkpoint round and the run's settings at that round
+    /// (live changes included, so the population and learning rates are those in force), stored under
+    /// <c>&lt;run-id&gt;/coordinator</c> with the round as sequence number.
+    /// </summary>
+    /// <param name="Stored">For each entity the round of its snapshot in the store that the checkpoint holds (a member
+    /// suspended at the checkpoint keeps its state of an earlier one).</param>
+    public sealed record RunPosition(string RunId, long Round, string SettingsJson, long Seed, StoredRound[] Stored) : IAkkaGanWireMessage;
+
+    /// <summary>An entity and the round of its snapshot in the store.</summary>
+    public sealed record StoredRound(string EntityId, long Round);
+}
