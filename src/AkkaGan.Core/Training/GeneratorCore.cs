@@ -10,7 +10,7 @@ namespace AkkaGan.Core.Training;
 /// <summary>What the generator reports after its step.</summary>
 /// <param name="GradientNorm">L2 norm of the generator's parameter gradient before the step.</param>
 /// <param name="FeedbackNorm">L2 norm of the aggregated dL/dx_fake the discriminators sent (what the generator learns from).</param>
-/// <param name="Drift">How far the step moved the parameters: ||theta_after - theta_before|| / ||theta_after||.</param>
+/// <param name="Drift">How far the step moved the parameters: ||theta_after - theta_before|| / ||theta_after|| (every <see cref="GeneratorCore.DriftEvery"/>-th round; NaN on the others).</param>
 public sealed record GeneratorStepResult(long Round, double Loss, double GradientNorm, double FeedbackNorm = double.NaN, double Drift = double.NaN);
 
 /// <summary>
@@ -22,6 +22,9 @@ public sealed record GeneratorStepResult(long Round, double Loss, double Gradien
 public sealed class GeneratorCore : IDisposable
 {
     public const string EntityId = "g-0";
+
+    /// <summary>Rounds between two measurements of <see cref="GeneratorStepResult.Drift"/> (NaN on the others).</summary>
+    public const int DriftEvery = 10;
     private TrainingSettings _settings;
     private Tensor? _pending;          // x_fake with its graph, between BeginStep and CompleteStep
     private long _pendingRound = -1;
@@ -82,7 +85,9 @@ public sealed class GeneratorCore : IDisposable
         _pending.backward([aggregatedGradient.to_type(_pending.dtype).to(_pending.device)]);
         var norm = GradientNorm(Model.parameters());
         var feedbackNorm = aggregatedGradient.detach().to_type(ScalarType.Float64).norm().AsDouble();
-        var parameters = Model.parameters().ToArray();
+        // The drift needs a copy of every weight (20 MiB for the DCGAN generator), so it is measured on every
+        // DriftEvery-th round only; the health monitor averages it over its window and skips the others (NaN).
+        var parameters = round % DriftEvery == 0 ? Model.parameters().ToArray() : [];
         Tensor[] before;
         using (no_grad()) before = [.. parameters.Select(p => p.detach().clone())];
         Optimizer.Step();
@@ -98,7 +103,8 @@ public sealed class GeneratorCore : IDisposable
         _pending.Dispose();
         _pending = null;
         _pendingRound = -1;
-        return new GeneratorStepResult(round, loss, norm, feedbackNorm, size > 0 ? Math.Sqrt(moved / size) : 0);
+        var drift = parameters.Length == 0 ? double.NaN : size > 0 ? Math.Sqrt(moved / size) : 0;
+        return new GeneratorStepResult(round, loss, norm, feedbackNorm, drift);
     }
 
     /// <summary>Drops a pending step (no discriminator answered): the kept graph is released, nothing is stepped.</summary>
