@@ -17,6 +17,8 @@ public sealed class NodeCommandSpecs : IDisposable
 
     [Theory]
     [InlineData(new[] { "--roles", "painter" }, "unknown role 'painter'")]
+    [InlineData(new[] { "--roles", "discriminator", "--standby" }, "--standby: only a node with the coordinator role")]
+    [InlineData(new[] { "--roles", "coordinator", "--standby" }, "--standby needs akkagan.persistence.connection-string")]
     [InlineData(new[] { "--roles", "discriminator", "--seeds", "localhost" }, "'localhost' is not HOST:PORT")]
     [InlineData(new[] { "--roles", "discriminator", "--port", "70000" }, "70000 is not a TCP port")]
     [InlineData(new[] { "--roles", "discriminator", "--rounds", "5" }, "--rounds: only the coordinator's node takes training settings")]

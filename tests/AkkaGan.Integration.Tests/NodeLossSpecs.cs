@@ -103,6 +103,72 @@ public sealed class NodeLossSpecs : IDisposable
         Assert.Contains("\"event\":\"fault\"", File.ReadAllText(Out("run/metrics.jsonl")));
     }
 
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Killing_the_coordinators_process_should_let_a_standby_coordinator_finish_the_run()
+    {
+        var config = Out("failover.hocon");
+        File.WriteAllText(config, $$"""
+            akkagan.cluster.step-timeout = 3s
+            akka.cluster.split-brain-resolver.stable-after = 5s
+            akkagan.persistence { connection-string = "Data Source={{Out("state.db")}}", run-id = "failover-spec" }
+            """);
+        var seed = Akkagan.FreePort();
+        var seeds = $"127.0.0.1:{seed}";
+        string[] training = ["--discriminator-nodes", "1", "--control-port", "0", "--rounds", "600", "--batch", "64", "--unroll", "0",
+            "--eval-every", "300", "--eval-samples", "300", "--checkpoint-every", "50", "--torch-threads", "1"];
+        var logs = new Dictionary<string, StringBuilder> { ["discriminator"] = new(), ["primary"] = new(), ["standby"] = new() };
+        var processes = new Dictionary<string, Process>();
+        string Log(string name)
+        {
+            lock (logs[name]) return logs[name].ToString();
+        }
+        string All() => string.Join("\n", logs.Keys.Select(k => $"{k}{(processes.TryGetValue(k, out var p) && p.HasExited ? $" (exited {p.ExitCode})" : "")}:\n{Log(k)}"));
+        void WaitFor(string name, string pattern, int seconds)
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(seconds);
+            while (!System.Text.RegularExpressions.Regex.IsMatch(Log(name), pattern) && DateTime.UtcNow < deadline && processes.Values.All(p => !p.HasExited))
+                Thread.Sleep(100);
+            Assert.True(System.Text.RegularExpressions.Regex.IsMatch(Log(name), pattern), $"no '{pattern}' from {name}:\n{All()}");
+        }
+        try
+        {
+            processes["discriminator"] = Akkagan.StartCapturing(
+                ["node", "--roles", "discriminator", "--port", "0", "--seeds", seeds, "--config", config, "--control-port", "0"], logs["discriminator"]);
+            processes["primary"] = Akkagan.StartCapturing(
+                ["node", "--roles", "coordinator,generator", "--port", seed.ToString(CultureInfo.InvariantCulture), "--seeds", seeds, "--config", config,
+                 .. training, "--out", Out("primary")], logs["primary"]);
+            WaitFor("primary", @"training rounds|round \d+", 120);
+            // The standby joins later, so it is the younger coordinator node: the singleton stays on the primary.
+            processes["standby"] = Akkagan.StartCapturing(
+                ["node", "--roles", "coordinator,generator", "--standby", "--port", "0", "--seeds", seeds, "--config", config,
+                 .. training, "--out", Out("standby")], logs["standby"]);
+            WaitFor("standby", "standby: the coordinator runs on akka", 120);   // a member that sees the primary Up
+            WaitFor("primary", @"round (1\d\d|[2-5]\d\d): checkpoint", 120);
+            processes["primary"].Kill(); // SIGKILL: the coordinator, its outputs and the generator go with it
+
+            Assert.True(processes["standby"].WaitForExit(240_000), "the standby did not finish the run:\n" + All());
+            Assert.True(processes["standby"].ExitCode == 0, All());
+        }
+        finally
+        {
+            foreach (var process in processes.Values.Where(p => !p.HasExited)) process.Kill(entireProcessTree: true);
+        }
+        Assert.Contains("taking the coordinator over: run failover-spec continues from the state store's position", Log("standby"));
+        var summary = JsonNode.Parse(File.ReadAllText(Out("standby/summary.json")))!;
+        Assert.True(summary["completed"]!.GetValue<bool>());
+        Assert.Equal(600, summary["rounds"]!.GetValue<long>());
+        Assert.Contains(summary["faults"]!.AsArray(), f => f!["fault"]!.GetValue<string>() == "resumed");
+
+        // Continued from the stored checkpoint, the run ends where an uninterrupted one does.
+        var reference = Akkagan.Run(["train", "--engine", "reference", "--rounds", "600", "--batch", "64", "--unroll", "0", "--eval-every", "300",
+            "--eval-samples", "300", "--checkpoint-every", "50", "--torch-threads", "1", "--out", Out("reference")]);
+        Assert.True(reference.ExitCode == 0, reference.All);
+        var expected = JsonNode.Parse(File.ReadAllText(Out("reference/summary.json")))!;
+        foreach (var key in new[] { "high_quality_fraction", "reverse_kl", "generator_loss", "discriminator_loss" })
+            Assert.Equal(expected[key]!.GetValue<double>(), summary[key]!.GetValue<double>());
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }

@@ -28,7 +28,8 @@ internal static class ClusterEngine
 
     /// <summary>This node, how many generator / discriminator nodes the first round waits for, and for how long.</summary>
     /// <param name="HealthPort">Serve /alive and /ready on this port (null: as akkagan.probes says).</param>
-    public sealed record Topology(MemberOptions Member, int GeneratorNodes, int DiscriminatorNodes, TimeSpan WaitTimeout, int? HealthPort = null);
+    /// <param name="Standby">Take the coordinator over when the singleton moves to this node (<c>akkagan node --standby</c>).</param>
+    public sealed record Topology(MemberOptions Member, int GeneratorNodes, int DiscriminatorNodes, TimeSpan WaitTimeout, int? HealthPort = null, bool Standby = false);
 
     public static Topology Embedded { get; } = new(MemberOptions.Embedded, 1, 1, TimeSpan.FromMinutes(1));
 
@@ -65,6 +66,11 @@ internal static class ClusterEngine
             if (!embedded) status($"node {Akka.Cluster.Cluster.Get(system).SelfAddress} up, roles {string.Join(",", topology.Member.Roles)}");
             try
             {
+                if (topology.Standby)
+                {
+                    await TakeOverAsync(system, status, cancellation).ConfigureAwait(false);
+                    status($"taking the coordinator over: run {store?.RunId} continues from the state store's position");
+                }
                 await ClusterReadiness.WaitAsync(system, registry, topology.GeneratorNodes, topology.DiscriminatorNodes,
                     state => { if (!embedded) status($"waiting for the cluster: {state}"); }, topology.WaitTimeout, cancellation).ConfigureAwait(false);
             }
@@ -124,6 +130,27 @@ internal static class ClusterEngine
         finally
         {
             await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Waits until the coordinator singleton belongs on this node: it runs on the oldest Up member with the coordinator
+    /// role, so a standby's turn comes when every older coordinator node has left the cluster or been downed.
+    /// </summary>
+    private static async Task TakeOverAsync(ActorSystem system, Action<string> status, CancellationToken cancellation)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        string? reported = null;
+        while (true)
+        {
+            var oldest = cluster.State.Members
+                .Where(m => m.Status == Akka.Cluster.MemberStatus.Up && m.HasRole(Roles.Coordinator))
+                .OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).FirstOrDefault();
+            if (oldest is not null && oldest.Address == cluster.SelfAddress) return;
+            var where = oldest?.Address.ToString() ?? "(not up yet)";
+            if (where != reported) status($"standby: the coordinator runs on {where}; this node takes it over when that node leaves or is downed");
+            reported = where;
+            await Task.Delay(500, cancellation).ConfigureAwait(false);
         }
     }
 

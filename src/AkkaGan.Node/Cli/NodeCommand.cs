@@ -49,7 +49,13 @@ public static class NodeCommand
         {
             Description = "Serve GET /alive and GET /ready (JSON; for Kubernetes probes) on this port (akkagan.probes; default off)", HelpName = "PORT",
         };
+        var standby = new Option<bool>("--standby")
+        {
+            Description = "Coordinator: stand by to take over the coordinator singleton when the coordinator's node leaves or dies, and continue its run " +
+                          "from the shared state store (needs akkagan.persistence.run-id and a connection-string every node reaches)",
+        };
         command.Options.Add(healthPort);
+        command.Options.Add(standby);
         command.Options.Add(roles);
         command.Options.Add(host);
         command.Options.Add(publicHost);
@@ -68,9 +74,11 @@ public static class NodeCommand
             var wait = parse.GetValue(waitTimeout);
             if (wait < 1) throw new SettingsException($"--wait-timeout: {wait} (at least 1 second)");
             if (parse.GetValue(healthPort) is { } hp and (< 1 or > 65535)) throw new SettingsException($"--health-port: {hp} is not a TCP port (1-65535)");
+            var isStandby = parse.GetValue(standby);
+            if (isStandby) CheckStandby(member, arguments.ConfigFile);
             if (member.Has(Roles.Coordinator))
                 return TrainCommand.Run(ClusterEngine.EngineName, arguments, control.Read(parse),
-                    new ClusterEngine.Topology(member, 1, waitFor, TimeSpan.FromSeconds(wait), parse.GetValue(healthPort)));
+                    new ClusterEngine.Topology(member, 1, waitFor, TimeSpan.FromSeconds(wait), parse.GetValue(healthPort), isStandby));
 
             var coordinatorOnly = arguments.Flags.Select(f => f.Key.Flag)
                 .Concat(new[] { ("--out", arguments.Output), ("--resume", arguments.Resume) }.Where(o => o.Item2 is not null).Select(o => o.Item1))
@@ -83,6 +91,21 @@ public static class NodeCommand
             return Serve(member, arguments.ConfigFile, control.Read(parse), parse.GetValue(healthPort));
         });
         return command;
+    }
+
+    /// <summary>
+    /// A standby coordinator continues another node's run: it needs the coordinator role, the run's id and a store the
+    /// other nodes write to (a default <c>state.db</c> under its own run folder would be a different, empty store).
+    /// </summary>
+    private static void CheckStandby(MemberOptions member, string? configFile)
+    {
+        if (!member.Has(Roles.Coordinator)) throw new SettingsException("--standby: only a node with the coordinator role can take the coordinator over");
+        var config = SettingsLoader.LoadConfig(configFile);
+        var store = StateStore.From(config);
+        var missing = new List<string>();
+        if (store is null) missing.Add("akkagan.persistence.connection-string (a store every node reaches: one SQLite file on this machine, or PostgreSQL)");
+        if ((config.GetString($"{StateStore.Section}.run-id", "") ?? "").Length == 0) missing.Add("akkagan.persistence.run-id (the same on the coordinator's node and here)");
+        if (missing.Count > 0) throw new SettingsException($"--standby needs {string.Join(" and ", missing)}");
     }
 
     /// <summary>Hosts this node's entities until a signal (or the actor system ending) stops it.</summary>
