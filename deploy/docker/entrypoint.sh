@@ -19,6 +19,8 @@
 #   AKKAGAN_STATE_PROVIDER       state store: sqlite | postgresql                        (default sqlite)
 #   AKKAGAN_STATE_STORE          state store connection string, the same on every node   (default: the coordinator's <out>/state.db)
 #   AKKAGAN_RUN_ID               the run's id in the state store                         (default: new at every start)
+#   AKKAGAN_STANDBY              coordinator: 1 = stand by to take a lost coordinator's run over (--standby; needs
+#                                AKKAGAN_RUN_ID and AKKAGAN_STATE_STORE, the same as the coordinator's)
 #   AKKAGAN_DRY_RUN              1: print the command instead of running it
 set -euo pipefail
 
@@ -51,7 +53,8 @@ fi
 
 case ",$AKKAGAN_ROLES," in
   *,coordinator,*)
-    args+=(--discriminator-nodes "${AKKAGAN_DISCRIMINATOR_NODES:-1}" --wait-timeout "${AKKAGAN_WAIT_TIMEOUT:-600}" --out "${AKKAGAN_OUT:-/data/run}") ;;
+    args+=(--discriminator-nodes "${AKKAGAN_DISCRIMINATOR_NODES:-1}" --wait-timeout "${AKKAGAN_WAIT_TIMEOUT:-600}" --out "${AKKAGAN_OUT:-/data/run}")
+    [ "${AKKAGAN_STANDBY:-}" = "1" ] && args+=(--standby) ;;
 esac
 
 if [ "${AKKAGAN_DRY_RUN:-}" = "1" ]; then

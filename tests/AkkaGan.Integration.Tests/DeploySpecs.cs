@@ -72,7 +72,7 @@ public sealed class DeploySpecs
     {
         var compose = Assert.Single(Yaml(Deploy("docker/compose.yaml")));
         var services = compose["services"]!.AsObject();
-        Assert.Equal(["coordinator", "discriminator-1", "discriminator-2", "discriminator-3", "generator", "postgres"], services.Select(s => s.Key).Order());
+        Assert.Equal(["coordinator", "coordinator-standby", "discriminator-1", "discriminator-2", "discriminator-3", "generator", "postgres"], services.Select(s => s.Key).Order());
         // Every node's state store is the postgres service, with the password compose requires.
         Assert.Contains("pg_isready", services["postgres"]!["healthcheck"]!["test"]!.AsArray().Select(t => t!.ToString()).Last(), StringComparison.Ordinal);
         foreach (var (name, service) in services.Where(s => s.Key != "postgres"))
@@ -80,6 +80,7 @@ public sealed class DeploySpecs
             var environment = service!["environment"]!.AsObject().ToDictionary(e => e.Key, e => e.Value!.ToString());
             environment["AKKAGAN_CONTROL_TOKEN"] = "test-token"; // compose's ${...:?} substitution
             environment["AKKAGAN_STATE_STORE"] = environment["AKKAGAN_STATE_STORE"].Replace("${AKKAGAN_DB_PASSWORD:?set AKKAGAN_DB_PASSWORD}", "pa\"ss", StringComparison.Ordinal);
+            environment["AKKAGAN_RUN_ID"] = environment["AKKAGAN_RUN_ID"].Replace("${AKKAGAN_RUN_ID:-akkagan-compose}", "akkagan-compose", StringComparison.Ordinal);
             Assert.Equal("service_healthy", service["depends_on"]!["postgres"]!["condition"]!.ToString());
             var args = service["command"]?.AsArray().Select(a => a!.ToString()).ToArray() ?? [];
             var command = NodeCommand(environment, args);
@@ -87,10 +88,13 @@ public sealed class DeploySpecs
             var overlay = File.ReadAllText(Regex.Match(command, @"--config (\S+)").Groups[1].Value);
             Assert.Contains("akkagan.persistence.provider = \"postgresql\"", overlay, StringComparison.Ordinal);
             Assert.Contains("akkagan.persistence.connection-string = \"Host=postgres;Database=akkagan;Username=akkagan;Password=pa\\\"ss\"", overlay, StringComparison.Ordinal);
-            Assert.Contains($"--roles {environment["AKKAGAN_ROLES"]}", command);
+            Assert.Contains($"--roles {environment["AKKAGAN_ROLES"].Replace(",", "\\,", StringComparison.Ordinal)}", command);
             Assert.Contains("--seeds coordinator:4053", command);
+            Assert.Contains("coordinator-standby:4053", command);   // the second seed (the dry run's %q escapes the comma)
+            Assert.Contains("akkagan.persistence.run-id = \"akkagan-compose\"", overlay, StringComparison.Ordinal);
             Assert.Contains("--control-host 0.0.0.0", command);
-            if (name == "coordinator") Assert.Contains("--discriminator-nodes 3", command);
+            if (name.StartsWith("coordinator", StringComparison.Ordinal)) Assert.Contains("--discriminator-nodes 3", command);
+            Assert.Equal(name == "coordinator-standby", command.Contains("--standby", StringComparison.Ordinal));
             Assert.Contains(service["healthcheck"]!["test"]!.AsArray().Select(t => t!.ToString()), t => t.Contains("GET /ready", StringComparison.Ordinal));
         }
         // Three discriminator nodes for the coordinator's three discriminators.
