@@ -105,11 +105,16 @@ public sealed class DeploySpecs
     public void Every_statefulset_should_become_a_valid_node_with_probes_and_a_prestop_leave()
     {
         var documents = Yaml(Deploy("k8s/akkagan.yaml"));
-        var service = Assert.Single(documents, d => d["kind"]!.ToString() == "Service");
+        var service = Assert.Single(documents, d => d["kind"]!.ToString() == "Service" && d["metadata"]!["name"]!.ToString() == "akkagan");
         Assert.Equal("None", service["spec"]!["clusterIP"]!.ToString());
         Assert.True(service["spec"]!["publishNotReadyAddresses"]!.GetValue<bool>());
-        var sets = documents.Where(d => d["kind"]!.ToString() == "StatefulSet").ToList();
-        Assert.Equal(["akkagan-coordinator", "akkagan-discriminator", "akkagan-generator"], sets.Select(s => s["metadata"]!["name"]!.ToString()).Order());
+        // The nodes are the StatefulSets behind the headless Service (app: akkagan); PostgreSQL has its own.
+        var sets = documents.Where(d => d["kind"]!.ToString() == "StatefulSet" && d["metadata"]!["labels"]!["app"]!.ToString() == "akkagan").ToList();
+        Assert.Equal(["akkagan-coordinator", "akkagan-coordinator-standby", "akkagan-discriminator", "akkagan-generator"], sets.Select(s => s["metadata"]!["name"]!.ToString()).Order());
+        var postgres = Assert.Single(documents, d => d["kind"]!.ToString() == "StatefulSet" && d["metadata"]!["name"]!.ToString() == "akkagan-postgres");
+        Assert.Contains(postgres["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]!.AsArray(),
+            e => e!["name"]!.ToString() == "POSTGRES_PASSWORD" && e["valueFrom"]?["secretKeyRef"]?["name"]?.ToString() == "akkagan-state");
+        Assert.Single(documents, d => d["kind"]!.ToString() == "Service" && d["metadata"]!["name"]!.ToString() == "akkagan-postgres");
         foreach (var set in sets)
         {
             Assert.Equal("akkagan", set["spec"]!["serviceName"]!.ToString());
@@ -120,6 +125,10 @@ public sealed class DeploySpecs
             var args = container["args"]?.AsArray().Select(a => a!.ToString()).ToArray() ?? [];
             var command = NodeCommand(environment, args);
             Assert.Contains("--seeds akkagan-coordinator-0.akkagan:4053", command);
+            Assert.Contains("akkagan-coordinator-standby-0.akkagan:4053", command);   // the second seed
+            Assert.Equal(set["metadata"]!["name"]!.ToString() == "akkagan-coordinator-standby", command.Contains("--standby", StringComparison.Ordinal));
+            Assert.Equal("Host=akkagan-postgres;Database=akkagan;Username=akkagan;Password=$(PG_PASSWORD)", environment["AKKAGAN_STATE_STORE"]);
+            Assert.Contains(container["env"]!.AsArray(), e => e!["name"]!.ToString() == "AKKAGAN_RUN_ID" && e["valueFrom"]?["secretKeyRef"]?["key"]?.ToString() == "run-id");
             Assert.Contains("--public-host pod-0.akkagan", command);
             var ports = container["ports"]!.AsArray().Select(p => p!["name"]!.ToString()).ToList();
             Assert.Equal("/alive", container["livenessProbe"]!["httpGet"]!["path"]!.ToString());
