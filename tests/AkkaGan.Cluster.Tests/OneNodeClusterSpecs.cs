@@ -61,6 +61,26 @@ public sealed class OneNodeClusterSpecs : IAsyncLifetime
         EngineEquivalence.AssertSameAsReference(settings, final);
     }
 
+    [Fact]
+    public void A_second_start_should_be_refused_while_a_training_runs()
+    {
+        var settings = new TrainingSettings { Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 100000, EvalEvery = 100000, CheckpointEvery = 100000, Unroll = 0 };
+        var system = _host.Services.GetRequiredService<ActorSystem>();
+        var coordinator = _host.Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>();
+        var kit = new Akka.TestKit.Xunit2.TestKit(system);
+        var first = kit.CreateTestProbe();
+        var second = kit.CreateTestProbe();
+        coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, first.Ref));
+        first.FishForMessage(m => m is C.RoundCompleted, TimeSpan.FromSeconds(60));
+        coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, second.Ref));
+        var refused = second.ExpectMsg<C.TrainingFinished>(TimeSpan.FromSeconds(30));
+        Assert.False(refused.Completed);
+        Assert.Contains("a training is already running", refused.Reason);
+        Assert.Contains("--standby", refused.Reason);
+        coordinator.Tell(new C.StopTraining());
+        Assert.False(first.FishForMessage<C.TrainingFinished>(_ => true, TimeSpan.FromSeconds(60)).Completed);
+    }
+
     private sealed class Remedies : ITrainingObserver
     {
         public List<(long Round, string Remedy)> Applied { get; } = [];

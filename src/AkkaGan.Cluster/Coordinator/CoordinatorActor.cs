@@ -150,6 +150,11 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Running()
     {
+        // One training per coordinator: a second coordinator node that starts one (e.g. the first one restarted after a
+        // standby took its run over) is told so instead of waiting for an answer that never comes.
+        Receive<C.StartTraining>(m => m.Observer.Tell(new C.TrainingFinished(_round, false,
+            $"a training is already running (run {(_runId.Length > 0 ? _runId : "without a run id")}, round {_round}); " +
+            "start a second coordinator node with --standby to take it over when the running one is lost")));
         Receive<C.StopTraining>(_ =>
         {
             _stopRequested = true;
