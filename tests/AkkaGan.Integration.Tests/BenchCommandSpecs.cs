@@ -12,16 +12,26 @@ public sealed class BenchCommandSpecs : IDisposable
     public void Bench_engines_should_measure_all_three_engines_and_write_json()
     {
         var json = Path.Combine(_dir, "bench.json");
-        var result = Akkagan.Run(TimeSpan.FromMinutes(5), "bench", "engines", "--rounds", "10", "--repetitions", "1", "--json", json,
-            "--", "--batch", "64", "--unroll", "1", "--eval-every", "5", "--eval-samples", "300");
+        var kept = Path.Combine(_dir, "kept");
+        var result = Akkagan.Run(TimeSpan.FromMinutes(5), "bench", "engines", "--rounds", "20", "--warmup", "10", "--repetitions", "1", "--json", json,
+            "--keep", kept, "--", "--batch", "64", "--unroll", "1", "--eval-every", "5", "--eval-samples", "300");
         Assert.True(result.ExitCode == 0, result.All);
         var report = JsonNode.Parse(File.ReadAllText(json))!;
-        foreach (var key in new[] { "reference_rounds_per_second", "cluster_1node_rounds_per_second", "cluster_3proc_rounds_per_second" })
-            Assert.True(report[key]!.GetValue<double>() > 0, key);
-        // The ratio is of the unrounded medians; the rates are stored to 3 decimals.
-        Assert.Equal(report["cluster_3proc_rounds_per_second"]!.GetValue<double>() / report["reference_rounds_per_second"]!.GetValue<double>(),
-            report["cluster_3proc_ratio"]!.GetValue<double>(), tolerance: 0.005);
+        Assert.Equal(10, report["warmup"]!.GetValue<int>());
+        // The steady rates at the top level (the documented keys), the whole runs' under whole_run.
+        foreach (var rates in new[] { report, report["whole_run"]! })
+        {
+            foreach (var key in new[] { "reference_rounds_per_second", "cluster_1node_rounds_per_second", "cluster_3proc_rounds_per_second" })
+                Assert.True(rates[key]!.GetValue<double>() > 0, $"{rates.GetPath()}.{key}");
+            // The ratio is of the unrounded medians; the rates are stored to 3 decimals.
+            Assert.Equal(rates["cluster_3proc_rounds_per_second"]!.GetValue<double>() / rates["reference_rounds_per_second"]!.GetValue<double>(),
+                rates["cluster_3proc_ratio"]!.GetValue<double>(), tolerance: 0.005);
+        }
         Assert.Contains("cluster_3proc", result.Stdout);
+        // Every process's output is kept with its run when asked.
+        Assert.Contains("rounds 1..20", File.ReadAllText(Path.Combine(kept, "reference-1", "train.log")));
+        Assert.Contains("discriminator", File.ReadAllText(Path.Combine(kept, "cluster_3proc-1", "discriminator-1.log")));
+        Assert.True(File.Exists(Path.Combine(kept, "cluster_3proc-1", "coordinator.log")));
     }
 
     [Fact]
@@ -30,6 +40,16 @@ public sealed class BenchCommandSpecs : IDisposable
         var result = Akkagan.Run("bench", "engines", "--", "--rounds", "5");
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("give --rounds before `--`", result.Stderr);
+    }
+
+    [Theory]
+    [InlineData("20", "--warmup: 20 (between 0 and --rounds - 1 = 19)")]
+    [InlineData("-1", "--warmup: -1")]
+    public void Bench_engines_should_refuse_a_warmup_that_leaves_nothing_to_measure(string warmup, string expected)
+    {
+        var result = Akkagan.Run("bench", "engines", "--rounds", "20", "--warmup", warmup);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
     }
 
     public void Dispose()
