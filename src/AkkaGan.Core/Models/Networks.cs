@@ -82,24 +82,26 @@ public sealed class MlpDiscriminator : DiscriminatorNetwork
 
 /// <summary>
 /// DCGAN-style generator for 28x28 images with C channels, sized for CPU training:
-/// z -> 128x7x7 -> 64x14x14 -> Cx28x28 (tanh).
+/// z -> 128x7x7 -> 64x14x14 -> Cx28x28 (tanh). Each doubling is a nearest-neighbour upsampling followed by a 3x3
+/// convolution rather than a stride-2 transposed convolution, whose uneven kernel overlap printed stripe and
+/// checkerboard artefacts into every sample (Odena et al., "Deconvolution and Checkerboard Artifacts", 2016).
 /// </summary>
 public sealed class DcganGenerator : nn.Module<Tensor, Tensor>
 {
     private readonly Linear project;
     private readonly BatchNorm1d bn0;
-    private readonly ConvTranspose2d up1;
+    private readonly Conv2d up1;
     private readonly BatchNorm2d bn1;
-    private readonly ConvTranspose2d up2;
+    private readonly Conv2d up2;
 
     public DcganGenerator(int latentDim, int channels, int width = 64) : base(nameof(DcganGenerator))
     {
         Width = width;
         project = nn.Linear(latentDim, 2 * width * 7 * 7);
         bn0 = nn.BatchNorm1d(2 * width * 7 * 7);
-        up1 = nn.ConvTranspose2d(2 * width, width, 4, stride: 2, padding: 1);
+        up1 = nn.Conv2d(2 * width, width, 3, padding: 1);
         bn1 = nn.BatchNorm2d(width);
-        up2 = nn.ConvTranspose2d(width, channels, 4, stride: 2, padding: 1);
+        up2 = nn.Conv2d(width, channels, 3, padding: 1);
         RegisterComponents();
     }
 
@@ -109,9 +111,11 @@ public sealed class DcganGenerator : nn.Module<Tensor, Tensor>
     {
         var h = nn.functional.relu(bn0.forward(project.forward(z)));     // (N, 2w*7*7)
         h = h.view(-1, 2 * Width, 7, 7);                                 // (N, 2w, 7, 7)
-        h = nn.functional.relu(bn1.forward(up1.forward(h)));            // (N, w, 14, 14)
-        return up2.forward(h).tanh();                                    // (N, C, 28, 28)
+        h = nn.functional.relu(bn1.forward(up1.forward(Double(h))));    // (N, w, 14, 14)
+        return up2.forward(Double(h)).tanh();                            // (N, C, 28, 28)
     }
+
+    private static Tensor Double(Tensor h) => nn.functional.interpolate(h, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest);
 }
 
 /// <summary>
