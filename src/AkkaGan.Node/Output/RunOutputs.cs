@@ -49,17 +49,16 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
     public EvaluationReport? LastEvaluation { get; private set; }
     public string? LastCheckpoint { get; private set; }
     public string? LastSamplePng { get; private set; }
-    public double RoundsPerSecond => _lastRound is null ? 0 : (_lastRound.Round - _startRound) / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
-
     /// <summary>
     /// Training throughput: rounds from the first completed round to the last over the time between them, so an engine's
     /// set-up (a cluster forming, entities configured) and tear-down (a final checkpoint, the cluster leaving) do not
-    /// count; evaluations, checkpoints and health checks between the rounds do. Before two rounds, <see cref="RoundsPerSecond"/>.
+    /// count; evaluations, checkpoints and health checks between the rounds do. Before two rounds: rounds over the time
+    /// since <see cref="BeginAt"/>.
     /// </summary>
-    public double TrainingRoundsPerSecond
+    public double RoundsPerSecond
         => _firstRoundDone is { } first && _lastRound is { } last && last.Round > first.Round && _lastRoundAt > first.At
             ? (last.Round - first.Round) / (_lastRoundAt - first.At).TotalSeconds
-            : RoundsPerSecond;
+            : _lastRound is null ? 0 : (_lastRound.Round - _startRound) / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
     /// <summary>Marks where this process starts (0, or the round of a resumed checkpoint) and restarts the clock.</summary>
     public void BeginAt(long round)
@@ -105,7 +104,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["event"] = "eval",
             ["round"] = round,
             ["wall_seconds"] = Math.Round(_clock.Elapsed.TotalSeconds, 3),
-            ["rounds_per_second"] = Math.Round(TrainingRoundsPerSecond, 3),
+            ["rounds_per_second"] = Math.Round(RoundsPerSecond, 3),
             ["rss_mb"] = Math.Round(Environment.WorkingSet / 1048576.0, 1),
             ["eval_seconds"] = Math.Round(report.Seconds, 3),
             ["generator_loss"] = _lastRound?.GeneratorLoss,
