@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace AkkaGan.Integration.Tests;
 
-/// <summary>`akkagan bench engines` measures every engine and writes the documented JSON keys (no timing is asserted).</summary>
+/// <summary>`akkagan bench engines` and `bench ctl` measure and write the documented JSON keys (no timing is asserted).</summary>
 public sealed class BenchCommandSpecs : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-bench-it-").FullName;
@@ -48,6 +48,32 @@ public sealed class BenchCommandSpecs : IDisposable
     public void Bench_engines_should_refuse_a_warmup_that_leaves_nothing_to_measure(string warmup, string expected)
     {
         var result = Akkagan.Run("bench", "engines", "--rounds", "20", "--warmup", warmup);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
+    }
+
+    [Fact]
+    public void Bench_ctl_should_time_akkagan_ctl_against_a_node_and_find_no_torch_beside_it()
+    {
+        var json = Path.Combine(_dir, "ctl.json");
+        var result = Akkagan.Run(TimeSpan.FromMinutes(2), "bench", "ctl", "--repetitions", "2", "--json", json);
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Contains("cluster show", result.Stdout);
+        var report = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal("akkagan.bench.ctl/1", report["schema"]!.GetValue<string>());
+        Assert.Equal(2, report["samples_ms"]!["cluster_show"]!.AsArray().Count);
+        Assert.True(report["cluster_show_ms_median"]!.GetValue<double>() > 0);
+        Assert.True(report["version_ms_median"]!.GetValue<double>() > 0);
+        // akkagan-ctl ships without TorchSharp: the operator's client never loads libtorch.
+        Assert.Empty(report["torch_files_beside_ctl"]!.AsArray());
+    }
+
+    [Theory]
+    [InlineData(new[] { "--repetitions", "0" }, "--repetitions: 0 (at least 1)")]
+    [InlineData(new[] { "--ctl", "/nonexistent/akkagan-ctl" }, "--ctl: no file '/nonexistent/akkagan-ctl'")]
+    public void Bench_ctl_should_refuse_bad_flags(string[] flags, string expected)
+    {
+        var result = Akkagan.Run(["bench", "ctl", .. flags]);
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(expected, result.Stderr);
     }

@@ -19,7 +19,7 @@ namespace AkkaGan.Node.Cli;
 /// once the JIT has compiled the hot paths; and the whole-run rate, summary.json's <c>rounds_per_second</c> (first
 /// round to last, so process and cluster start-up and shut-down are excluded but warm-up is not).
 /// </summary>
-public static class BenchCommand
+public static partial class BenchCommand
 {
     private static readonly string[] Engines = ["reference", "cluster_1node", "cluster_3proc"];
 
@@ -49,6 +49,7 @@ public static class BenchCommand
         engines.SetAction(parse => RunEngines(new Plan(parse.GetValue(rounds), parse.GetValue(warmup), parse.GetValue(repetitions), parse.GetValue(extra) ?? []),
             parse.GetValue(json), parse.GetValue(keep)));
         bench.Subcommands.Add(engines);
+        bench.Subcommands.Add(CreateCtl());
         return bench;
     }
 
