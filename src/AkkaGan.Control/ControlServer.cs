@@ -99,6 +99,7 @@ public sealed class ControlServer : IAsyncDisposable
         try
         {
             var stream = client.GetStream();
+            var caller = client.Client.RemoteEndPoint?.ToString() ?? "unknown";
             await WriteAsync(stream, _hello, ct).ConfigureAwait(false);
             while (!ct.IsCancellationRequested)
             {
@@ -117,7 +118,7 @@ public sealed class ControlServer : IAsyncDisposable
                 }
                 if (message is null)
                     return;
-                var handling = HandleAsync(stream, (Request)message, ct);
+                var handling = HandleAsync(stream, (Request)message, caller, ct);
                 _requests[handling] = 0;
                 try
                 {
@@ -141,7 +142,7 @@ public sealed class ControlServer : IAsyncDisposable
         }
     }
 
-    private async Task HandleAsync(Stream stream, Request request, CancellationToken ct)
+    private async Task HandleAsync(Stream stream, Request request, string caller, CancellationToken ct)
     {
         var refusal = Refuse(request);
         if (refusal is not null)
@@ -150,7 +151,7 @@ public sealed class ControlServer : IAsyncDisposable
             return;
         }
         string? error = null;
-        var lines = _palettes[request.Palette].ExecuteAsync(request.Command, request.Args, ct).GetAsyncEnumerator(ct);
+        var lines = _palettes[request.Palette].ExecuteAsync(request.Command, request.Args, caller, ct).GetAsyncEnumerator(ct);
         try
         {
             while (true)

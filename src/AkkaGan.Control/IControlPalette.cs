@@ -1,13 +1,20 @@
 namespace AkkaGan.Control;
 
 /// <summary>
-/// A group of commands served by <see cref="ControlServer"/>. <see cref="ExecuteAsync"/> yields output lines as they
-/// are produced; the host forwards each one at once. Throw <see cref="ControlCommandException"/> for bad arguments.
-/// Only commands listed in <see cref="Descriptor"/> reach <see cref="ExecuteAsync"/>.
+/// A group of commands served by <see cref="ControlServer"/>. <see cref="ExecuteAsync(string, IReadOnlyList{string}, CancellationToken)"/>
+/// yields output lines as they are produced; the host forwards each one at once. Throw <see cref="ControlCommandException"/>
+/// for bad arguments. Only commands listed in <see cref="Descriptor"/> reach it.
 /// </summary>
 public interface IControlPalette
 {
     PaletteDescriptor Descriptor { get; }
 
     IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, CancellationToken ct);
+
+    /// <summary>
+    /// What the host calls: <paramref name="caller"/> says who asked (the client's address, and the nodes a request
+    /// was forwarded through), for palettes that record the changes they make. By default it is not used.
+    /// </summary>
+    IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, string caller, CancellationToken ct)
+        => ExecuteAsync(command, args, ct);
 }

@@ -49,6 +49,8 @@ internal sealed class CtlApp
         {
             await using var client = await ControlClient.ConnectAsync(endpoint!, ControlFraming.DefaultMaxFrameBytes, ct)
                 .ConfigureAwait(false);
+            if (commandLine.Palette == "help")
+                return await HelpAsync(client, commandLine.Command, output, error).ConfigureAwait(false) ? CtlExitCodes.Ok : CtlExitCodes.Usage;
             return commandLine.Interactive
                 ? await RunInteractiveAsync(client, endpoint!, token, input, output, error, ct).ConfigureAwait(false)
                 : await RunOneAsync(client, commandLine.Palette!, commandLine.Command!, commandLine.Args, token, output, error, ct)
@@ -126,15 +128,10 @@ internal sealed class CtlApp
                         await output.WriteLineAsync($"{i + 1,4}  {history[i]}").ConfigureAwait(false);
                     break;
                 case ["help"]:
-                    CtlHelp.WritePalettes(output, client.Palettes);
+                    await HelpAsync(client, null, output, error).ConfigureAwait(false);
                     break;
                 case ["help", var name]:
-                    var palette = client.Palettes.FirstOrDefault(p => p.Name == name);
-                    if (palette is null)
-                        await error.WriteLineAsync($"error: unknown palette '{name}'; valid palettes: "
-                            + string.Join(", ", client.Palettes.Select(p => p.Name))).ConfigureAwait(false);
-                    else
-                        CtlHelp.WritePalette(output, palette);
+                    await HelpAsync(client, name, output, error).ConfigureAwait(false);
                     break;
                 case [var single]:
                     await error.WriteLineAsync($"error: '{single}' needs a command: PALETTE COMMAND [ARGS...] (try 'help')")
@@ -148,6 +145,25 @@ internal sealed class CtlApp
                     break;
             }
         }
+    }
+
+    /// <summary>The host's palettes, or one palette's commands, from its hello; false when there is no such palette.</summary>
+    private static async Task<bool> HelpAsync(ControlClient client, string? name, TextWriter output, TextWriter error)
+    {
+        if (name is null)
+        {
+            CtlHelp.WritePalettes(output, client.Palettes);
+            return true;
+        }
+        var palette = client.Palettes.FirstOrDefault(p => p.Name == name);
+        if (palette is not null)
+        {
+            CtlHelp.WritePalette(output, palette);
+            return true;
+        }
+        await error.WriteLineAsync($"error: unknown palette '{name}'; valid palettes: "
+            + string.Join(", ", client.Palettes.Select(p => p.Name))).ConfigureAwait(false);
+        return false;
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;

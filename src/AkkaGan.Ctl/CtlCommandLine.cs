@@ -1,7 +1,7 @@
 namespace AkkaGan.Ctl;
 
 /// <summary>
-/// The parsed process arguments, pbm style: <c>[--token T] HOST:PORT [--token T] [palette command args...]</c>.
+/// The parsed process arguments, pbm style: <c>[--token T] HOST:PORT [--token T] [palette command args... | help [palette]]</c>.
 /// Flags are read only before the palette; everything from the palette on is passed to the host raw.
 /// </summary>
 internal sealed record CtlCommandLine(
@@ -44,7 +44,8 @@ internal sealed record CtlCommandLine(
                     break;
             }
         }
-        if (palette is not null)
+        // 'help' and 'help PALETTE' are answered from the host's hello, as at the prompt.
+        if (palette is not null && !(palette == "help" && i >= args.Count))
         {
             if (i >= args.Count)
                 throw new FormatException($"palette '{palette}' needs a command: akkagan-ctl HOST:PORT {palette} COMMAND [ARGS...]");

@@ -8,6 +8,7 @@ internal static class CtlHelp
 {
     public const string Usage = """
         usage: akkagan-ctl [--token TOKEN] HOST:PORT PALETTE COMMAND [ARGS...]   run one command
+               akkagan-ctl [--token TOKEN] HOST:PORT help [PALETTE]              the host's palettes and commands
                akkagan-ctl [--token TOKEN] HOST:PORT                             interactive prompt
                akkagan-ctl --help | --version
 

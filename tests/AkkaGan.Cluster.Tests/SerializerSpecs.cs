@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
 using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
 using S = AkkaGan.Cluster.Protocol.StateProtocol;
+using Ctl = AkkaGan.Cluster.Protocol.ControlProtocol;
 
 namespace AkkaGan.Cluster.Tests;
 
@@ -74,6 +75,9 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
             new G.SnapshotTaken(g, 9, Snapshot()),
             new G.CommandRejected(g, 7, "RunGeneratorStep", "not configured"),
             new Chunk("d-3", Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950e"), 1, 3, "d.snapshot", [1, 2, 3, 4]),
+            new Ctl.RunRelayed("gan", "set", ["lr-d", "5e-4", "--member", "d-1"], "127.0.0.1:50412 via akka.tcp://akkagan@10.0.0.7:4055", actor),
+            new Ctl.RelayLine("round 486/100000 | G 1.801 D 0.687"),
+            new Ctl.RelayDone(false, "'batch' cannot be changed while training"),
         ];
     }
 

@@ -153,6 +153,22 @@ public sealed class CtlAppSpecs
     }
 
     [Fact]
+    public async Task Ctl_should_print_the_hosts_palettes_for_a_one_shot_help()
+    {
+        await using var host = CtlHost.Start();
+        var all = await CtlRun.RunAsync([host.Address, "help"]);
+        Assert.Equal(0, all.ExitCode);
+        Assert.Contains("echo - test commands", all.Output);
+        Assert.DoesNotContain("akkagan>", all.Output);
+        var one = await CtlRun.RunAsync([host.Address, "help", "echo"]);
+        Assert.Equal(0, one.ExitCode);
+        Assert.Contains("-n: how many lines (required)", one.Output);
+        var unknown = await CtlRun.RunAsync([host.Address, "help", "nope"]);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("unknown palette 'nope'; valid palettes: echo", unknown.Error);
+    }
+
+    [Fact]
     public async Task Ctl_should_end_an_interactive_session_at_end_of_input()
     {
         await using var host = CtlHost.Start();

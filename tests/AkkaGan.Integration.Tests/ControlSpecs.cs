@@ -166,6 +166,93 @@ public sealed class ControlSpecs(Xunit.Abstractions.ITestOutputHelper log) : IDi
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
+    public void Every_gan_command_should_work_through_a_discriminator_nodes_control_port()
+    {
+        // Two processes: the coordinator+generator node trains; the discriminator node has no gan palette of its own and
+        // forwards every gan command to the node that trains (as pbm answers from any node).
+        var seed = Akkagan.FreePort();
+        var seeds = $"127.0.0.1:{seed}";
+        var workerPort = Akkagan.FreePort().ToString(CultureInfo.InvariantCulture);
+        var worker = $"127.0.0.1:{workerPort}";
+        var trainOutput = new System.Text.StringBuilder();
+        var workerOutput = new System.Text.StringBuilder();
+        string Trained()
+        {
+            lock (trainOutput) return trainOutput.ToString();
+        }
+        using var node = Akkagan.StartCapturing(["node", "--roles", "discriminator", "--port", "0", "--seeds", seeds, "--control-port", workerPort], workerOutput);
+        using var train = Akkagan.StartCapturing(["node", "--roles", "coordinator,generator", "--port", seed.ToString(CultureInfo.InvariantCulture), "--seeds", seeds,
+            "--rounds", "100000", "--batch", "64", "--unroll", "1", "--eval-every", "5", "--eval-samples", "300", "--checkpoint-every", "100000",
+            "--control-port", "0", "--out", Out("relayed")], trainOutput);
+        try
+        {
+            var metrics = Out("relayed/metrics.jsonl");
+            var deadline = DateTime.UtcNow.AddSeconds(90);
+            while ((!File.Exists(metrics) || new FileInfo(metrics).Length == 0) && DateTime.UtcNow < deadline && !train.HasExited) Thread.Sleep(200);
+            Assert.False(train.HasExited, "the coordinator's node exited early:\n" + Trained());
+
+            // The worker's hello offers the gan palette, forwarded.
+            var help = Akkagan.Ctl(worker, "help");
+            Assert.True(help.ExitCode == 0, help.All);
+            Assert.Contains("answered by the node that trains", help.Stdout);
+            var status = Akkagan.Ctl(worker, "gan", "status");
+            Assert.True(status.ExitCode == 0, status.All + Trained());
+            Assert.Contains("phase      training (engine cluster", status.Stdout);
+            Assert.Matches(@"(?m)^d-0 .*akka\.tcp://akkagan@127\.0\.0\.1:\d+$", status.Stdout);
+
+            Assert.Equal(0, Akkagan.Ctl(worker, "gan", "pause").ExitCode);
+            Assert.Contains("phase      paused", WaitForPhase(worker, "paused"));
+            var set = Akkagan.Ctl(worker, "gan", "set", "lr-g", "2e-4");
+            Assert.True(set.ExitCode == 0, set.All);
+            Assert.Matches(@"^lr-g = 2e-4 from round \d+$", set.Stdout.Trim());
+            Assert.Contains("'batch' cannot be changed while training", Akkagan.Ctl(worker, "gan", "set", "batch", "32").Stderr);
+            var added = Akkagan.Ctl(worker, "gan", "population", "add", "--loss", "hinge");
+            Assert.True(added.ExitCode == 0, added.All);
+            Assert.Contains("2 discriminator(s)", Akkagan.Ctl(worker, "gan", "population").Stdout);
+            Assert.Contains("non-finite values so far: 0", Akkagan.Ctl(worker, "gan", "health").Stdout);
+            Assert.Contains("5 samples of shape [2]", Akkagan.Ctl(worker, "gan", "sample", "-n", "5").Stdout);
+            var checkpoint = Akkagan.Ctl(worker, "gan", "checkpoint");
+            Assert.True(checkpoint.ExitCode == 0, checkpoint.All);
+            Assert.Contains("checkpoint of round", checkpoint.Stdout);
+            Assert.Contains("resumed at round", Akkagan.Ctl(worker, "gan", "resume").Stdout);
+            Assert.Contains("valid commands: status, watch", Akkagan.Ctl(worker, "gan", "bogus").Stderr);
+            Assert.Contains("2 member(s), 0 unreachable", Akkagan.Ctl(worker, "cluster", "show").Stdout);
+            Assert.Contains("(this node)", Akkagan.Ctl(worker, "cluster-sharding", "regions").Stdout);
+
+            // A watch through the worker streams evaluations; stopping through the worker ends the training and the watch.
+            var watchOutput = new System.Text.StringBuilder();
+            using var watch = Akkagan.StartCtlCapturing([worker, "gan", "watch"], watchOutput);
+            string Watched()
+            {
+                lock (watchOutput) return watchOutput.ToString();
+            }
+            var connected = DateTime.UtcNow.AddSeconds(30);
+            while (System.Text.RegularExpressions.Regex.Count(Watched(), "round ") < 2 && DateTime.UtcNow < connected && !watch.HasExited) Thread.Sleep(100);
+            var stop = Akkagan.Ctl(worker, "gan", "stop");
+            Assert.True(stop.ExitCode == 0, stop.All);
+            Assert.True(train.WaitForExit(180_000), "training did not stop after gan stop through the worker:\n" + Trained());
+            Assert.True(train.ExitCode == 130, $"exit code {train.ExitCode}:\n{Trained()}");
+            Assert.True(watch.WaitForExit(60_000), "the forwarded gan watch did not end with the training");
+            watch.WaitForExit();
+            Assert.True(watch.ExitCode == 0, Watched());
+            Assert.Contains("training stopped at round", Watched());
+            // With the training gone, the worker says so.
+            var after = Akkagan.Ctl(worker, "gan", "status");
+            Assert.Equal(1, after.ExitCode);
+            Assert.Contains("coordinator", after.Stderr); // no member has the role any more, or none serves gan
+        }
+        finally
+        {
+            foreach (var p in new[] { train, node }.Where(p => !p.HasExited)) p.Kill(entireProcessTree: true);
+        }
+        // Who asked is recorded: the client's address and the node that forwarded the command.
+        var history = File.ReadAllLines(Out("relayed/metrics.jsonl")).Where(l => l.Contains("\"event\":\"control\"", StringComparison.Ordinal)).ToArray();
+        Assert.Contains(history, l => l.Contains("\"command\":\"gan set lr-g 2e-4\"", StringComparison.Ordinal)
+                                      && System.Text.RegularExpressions.Regex.IsMatch(l, @"""origin"":""127\.0\.0\.1:\d+ via akka\.tcp://akkagan@127\.0\.0\.1:\d+"""));
+    }
+
+    [Fact]
     public void A_non_loopback_control_host_without_a_token_should_be_refused_at_start()
     {
         var result = Akkagan.Run("train", "--control-host", "0.0.0.0", "--out", Out("open"));

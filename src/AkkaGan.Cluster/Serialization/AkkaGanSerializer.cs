@@ -9,6 +9,7 @@ using AkkaGan.Core.Tensors;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
 using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
 using S = AkkaGan.Cluster.Protocol.StateProtocol;
+using Ctl = AkkaGan.Cluster.Protocol.ControlProtocol;
 
 namespace AkkaGan.Cluster.Serialization;
 
@@ -116,6 +117,10 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
                 foreach (var s in m.Stored) { w.Text(s.EntityId); w.Long(s.Round); }
             },
             r => new(r.Text(), r.Long(), r.Text(), r.Long(), [.. Enumerable.Range(0, r.Count()).Select(_ => new S.StoredRound(r.Text(), r.Long()))])),
+        Entry.Of<Ctl.RunRelayed>("ctl.run", (w, m) => { w.Text(m.Palette); w.Text(m.Command); w.Texts(m.Args); w.Text(m.Caller); w.Ref(m.ReplyTo); },
+            r => new(r.Text(), r.Text(), r.Texts(), r.Text(), r.Ref())),
+        Entry.Of<Ctl.RelayLine>("ctl.line", (w, m) => w.Text(m.Text), r => new(r.Text())),
+        Entry.Of<Ctl.RelayDone>("ctl.done", (w, m) => { w.Bool(m.Ok); w.Text(m.Error); }, r => new(r.Bool(), r.Text())),
         Entry.Of<G.CommandRejected>("g.rejected", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Text(m.Command); w.Text(m.Reason); },
             r => new(r.Generator(), r.Long(), r.Text(), r.Text())),
     ];
@@ -221,6 +226,12 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             foreach (var v in values) _writer.Write(v);
         }
 
+        public void Texts(string[] values)
+        {
+            _writer.Write(values.Length);
+            foreach (var v in values) _writer.Write(v);
+        }
+
         public void Ref(IActorRef actor)
             => _writer.Write(actor.IsNobody() ? "" : Akka.Serialization.Serialization.SerializedActorPath(actor));
 
@@ -282,6 +293,8 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             for (var i = 0; i < count; i++) values[i] = _reader.ReadInt32();
             return values;
         }
+
+        public string[] Texts() => [.. Enumerable.Range(0, Count()).Select(_ => Text())];
 
         public IActorRef Ref()
         {

@@ -45,12 +45,15 @@ internal static class ClusterEngine
 
     /// <param name="status">State lines before training starts (waiting for members).</param>
     /// <param name="started">Called once the cluster can train, just before the first round (throughput is measured from here).</param>
+    /// <param name="ended">Called with the last round and whether the run completed, while the node is still in the cluster
+    /// (so a <c>gan watch</c> forwarded from another node still gets its last line).</param>
     /// <param name="store">The state store and the run id (null: none; the checkpoints are the only state kept).</param>
+    /// <param name="served">This node's palettes that the other nodes' control hosts forward to (<c>gan</c>).</param>
     public static async Task<C.TrainingFinished> RunAsync(Config config, Topology topology, StateStore? store, TrainingSettings settings, IRealData data, Checkpoint? resume,
-        ITrainingObserver observer, CheckpointStore checkpoints, Action<string> status, Action started,
-        Func<IControlPalette[], ControlServer?> startControl, RunControl steering, CancellationToken cancellation)
+        ITrainingObserver observer, CheckpointStore checkpoints, Action<string> status, Action started, Action<long, bool> ended,
+        Func<IControlPalette[], ControlServer?> startControl, IReadOnlyList<IControlPalette> served, RunControl steering, CancellationToken cancellation)
     {
-        using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false, store);
+        using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false, store, served);
         await host.StartAsync(cancellation).ConfigureAwait(false);
         try
         {
@@ -125,7 +128,9 @@ internal static class ClusterEngine
             steering.Changed += Steer;
             using var unsubscribe = new Unsubscribe(() => steering.Changed -= Steer);
             Steer(); // requests made while the cluster was forming
-            return await finished.Task.ConfigureAwait(false);
+            var result = await finished.Task.ConfigureAwait(false);
+            ended(result.Round, result.Completed);
+            return result;
         }
         finally
         {
@@ -160,7 +165,9 @@ internal static class ClusterEngine
     /// round, checkpoints and summarises first).
     /// </summary>
     /// <param name="store">The node's state store (null: none).</param>
-    public static IHost BuildHost(Config config, MemberOptions member, Func<TrainingSettings, IRealData> data, bool signalsStopTheNode, StateStore? store = null)
+    /// <param name="served">Palettes this node serves to the other nodes' control hosts (none: it serves none).</param>
+    public static IHost BuildHost(Config config, MemberOptions member, Func<TrainingSettings, IRealData> data, bool signalsStopTheNode, StateStore? store = null,
+        IReadOnlyList<IControlPalette>? served = null)
         => new HostBuilder()
             .ConfigureServices(services =>
             {
@@ -172,6 +179,7 @@ internal static class ClusterEngine
                 builder.AddHocon("akka.cluster.singleton-proxy.log-singleton-identification-failure = off", HoconAddMode.Prepend);
                 if (!signalsStopTheNode) builder.AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
                 builder.AddAkkaGanMember(config, member, data, StepTimeout(config), store);
+                builder.AddControlRelay(served ?? []);
             }))
             .Build();
 

@@ -127,7 +127,9 @@ public static class NodeCommand
                           $"seeds {(member.Seeds.Count == 0 ? "(self)" : string.Join(",", member.Seeds))}; Ctrl-C or SIGTERM leaves the cluster");
         cluster.RegisterOnMemberUp(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: up"));
         cluster.RegisterOnMemberRemoved(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: left the cluster"));
-        var controlServer = ControlHost.TryStart(controlOptions, [new ClusterPalette(system), new ShardingPalette(system), new ActorPalette(system)]);
+        // The gan palette is the training's: this node forwards it to the node that trains.
+        var controlServer = ControlHost.TryStart(controlOptions,
+            [new RelayedPalette(system, GanPalette.Described, Roles.Coordinator), new ClusterPalette(system), new ShardingPalette(system), new ActorPalette(system)]);
         using var health = Runtime.HealthEndpoint.Start(system, member.Roles, config, healthPort);
         if (health is not null) Console.WriteLine($"akkagan node {cluster.SelfAddress}: health at {health.Address}/alive and /ready");
         try

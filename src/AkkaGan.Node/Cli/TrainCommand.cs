@@ -101,10 +101,10 @@ public static class TrainCommand
         using var outputs = new RunOutputs(outDir, settings, data, engine);
         var progress = new ConsoleProgress(settings.Rounds, () => outputs.RoundsPerSecond);
         var steering = new RunControl();
-        var gan = new GanPalette(settings, engine, () => outputs.RoundsPerSecond, cancellation.Cancel, steering, command =>
+        var gan = new GanPalette(settings, engine, () => outputs.RoundsPerSecond, cancellation.Cancel, steering, (command, caller) =>
         {
-            Console.Error.WriteLine($"control: '{command}' received from akkagan-ctl");
-            outputs.OnControl(command, "akkagan-ctl");
+            Console.Error.WriteLine($"control: '{command}' received from {caller}");
+            outputs.OnControl(command, caller);
         });
         var observer = new CompositeObserver(outputs, progress, gan);
         // The engine starts the control host once it can serve its palettes (the cluster palette needs the actor system);
@@ -142,9 +142,9 @@ public static class TrainCommand
         {
             var checkpoints = new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints);
             var (round, completed, failure) = engine == ClusterEngine.EngineName
-                ? RunCluster(config, topology, store, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, steering, cancellation.Token)
+                ? RunCluster(config, topology, store, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, [gan], gan.Finished, steering, cancellation.Token)
                 : RunReference(settings, data, device, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, steering, cancellation.Token);
-            gan.Finished(round, completed);
+            gan.Finished(round, completed); // the cluster engine has told the watchers already; a second call adds nothing
             var summary = outputs.WriteSummary(round, completed);
             PrintSummary(summary, outDir);
             if (failure is not null)
@@ -196,12 +196,13 @@ public static class TrainCommand
     private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, ClusterEngine.Topology topology, StateStore? store,
         TrainingSettings settings, IRealData data,
         Checkpoint? resume, ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
-        Func<IControlPalette[], ControlServer?> startControl, RunControl steering, CancellationToken cancellation)
+        Func<IControlPalette[], ControlServer?> startControl, IReadOnlyList<IControlPalette> served, Action<long, bool> ended, RunControl steering,
+        CancellationToken cancellation)
     {
         resume?.EnsureWithin(settings.Rounds);
         Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
         progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, topology, store, settings, data, resume, observer, checkpoints, progress.Status,
-            () => outputs.BeginAt(startRound), startControl, steering, cancellation).GetAwaiter().GetResult());
+            () => outputs.BeginAt(startRound), ended, startControl, served, steering, cancellation).GetAwaiter().GetResult());
         var stopped = finished!.Reason == "stopped";
         return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason);
     }

@@ -23,7 +23,7 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
     private readonly string _engine;
     private readonly Func<double> _roundsPerSecond;
     private readonly Action _stop;
-    private readonly Action<string> _record;
+    private readonly Action<string, string> _record;
     private readonly RunControl _steering;
     private TaskCompletionSource<(long Round, string Path)>? _nextCheckpoint;
     private readonly Lock _gate = new();
@@ -42,8 +42,8 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
     private HealthReport? _health;
     private readonly List<string> _remedies = [];
 
-    /// <param name="record">Records a change made through the control plane (metrics.jsonl and the console).</param>
-    public GanPalette(TrainingSettings settings, string engine, Func<double> roundsPerSecond, Action stop, RunControl steering, Action<string> record)
+    /// <param name="record">Records a command that changes the run (metrics.jsonl and the console): the command, and who gave it.</param>
+    public GanPalette(TrainingSettings settings, string engine, Func<double> roundsPerSecond, Action stop, RunControl steering, Action<string, string> record)
     {
         _steering = steering;
         _record = record;
@@ -54,22 +54,7 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
         _stop = stop;
     }
 
-    public PaletteDescriptor Descriptor { get; } = new("gan", "The training this node runs",
-    [
-        new("status", "Round, phase, losses per discriminator, last metrics and throughput", []),
-        new("watch", "A line per evaluation until you press Ctrl-C or the training ends", []),
-        new("pause", "Finish the current round, then wait (gan resume continues, gan stop stops)", []),
-        new("resume", "Continue a paused training", []),
-        new("checkpoint", "Write a checkpoint after the current round and print where", []),
-        new("sample", "Samples from the generator as it is now: -n N (default 1000) and --out FILE (.csv or .png, written by this node); without --out, the first rows",
-            SampleArguments),
-        new("set", $"Change a hyper-parameter from the next round: KEY VALUE [--member d-N] (keys: {LiveSettings.KeyList})", SetArguments),
-        new("population", "The discriminators (loss, learning rate, node, last loss, fitness); 'add [--loss L] [--lr X] [...]' grows it, " +
-                          "'remove d-N' shrinks it, from the next round", PopulationArguments),
-        new("health", $"The training-health diagnosis with its evidence and remedies, then losses, score margins and gradient norms over the last {HealthWindow} rounds", []),
-        new("stop", "Stop after the current round with a final evaluation, checkpoint and summary (like Ctrl-C)", []),
-    ]);
-
+    // Declared before Described, which uses them: static fields are initialised in the order written.
     private static readonly ArgumentDescriptor[] SetArguments =
     [
         new("key", "the setting (gan set with no key lists them)", Required: false, ArgumentKind.Positional),
@@ -93,10 +78,33 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
     private static readonly ArgumentDescriptor[] SampleArguments =
     [
         new("n", "number of samples (1..100000)", Required: false, ArgumentKind.Option),
-        new("out", "file to write on this node: .csv (one sample per row) or .png (scatter over the modes, or an image grid)", Required: false, ArgumentKind.Option),
+        new("out", "file to write on the node that trains: .csv (one sample per row) or .png (scatter over the modes, or an image grid)", Required: false, ArgumentKind.Option),
     ];
 
-    public async IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, [EnumeratorCancellation] CancellationToken ct)
+    public PaletteDescriptor Descriptor => Described;
+
+    /// <summary>The palette's commands, which the other nodes of a cluster also offer (forwarded to this node).</summary>
+    public static PaletteDescriptor Described { get; } = new("gan", "The training this cluster runs",
+    [
+        new("status", "Round, phase, losses per discriminator, last metrics and throughput", []),
+        new("watch", "A line per evaluation until you press Ctrl-C or the training ends", []),
+        new("pause", "Finish the current round, then wait (gan resume continues, gan stop stops)", []),
+        new("resume", "Continue a paused training", []),
+        new("checkpoint", "Write a checkpoint after the current round and print where", []),
+        new("sample", "Samples from the generator as it is now: -n N (default 1000) and --out FILE (.csv or .png, written by the node that trains); without --out, the first rows",
+            SampleArguments),
+        new("set", $"Change a hyper-parameter from the next round: KEY VALUE [--member d-N] (keys: {LiveSettings.KeyList})", SetArguments),
+        new("population", "The discriminators (loss, learning rate, node, last loss, fitness); 'add [--loss L] [--lr X] [...]' grows it, " +
+                          "'remove d-N' shrinks it, from the next round", PopulationArguments),
+        new("health", $"The training-health diagnosis with its evidence and remedies, then losses, score margins and gradient norms over the last {HealthWindow} rounds", []),
+        new("stop", "Stop after the current round with a final evaluation, checkpoint and summary (like Ctrl-C)", []),
+    ]);
+
+    public IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, CancellationToken ct)
+        => ExecuteAsync(command, args, "unknown", ct);
+
+    /// <param name="caller">Who asked (the client's address, and the node that forwarded the request), for the record.</param>
+    public async IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, string caller, [EnumeratorCancellation] CancellationToken ct)
     {
         if (command == "sample")
         {
@@ -111,7 +119,7 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
                 foreach (var line in command == "set" ? LiveKeys() : Population()) yield return line;
                 yield break;
             }
-            _record($"gan {command} {string.Join(' ', args)}");
+            _record($"gan {command} {string.Join(' ', args)}", caller);
             ChangeReport report;
             try
             {
@@ -131,20 +139,20 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
                 foreach (var line in Status()) yield return line;
                 break;
             case "pause":
-                _record("gan pause");
+                _record("gan pause", caller);
                 _steering.Pause();
                 yield return $"pausing after the round in progress (last completed: {_round?.Round ?? 0}); gan resume continues";
                 break;
             case "resume":
                 var wasPaused = _steering.IsPaused;
-                _record("gan resume");
+                _record("gan resume", caller);
                 _steering.Resume();
                 yield return wasPaused ? $"resumed at round {_round?.Round ?? 0}" : "not paused";
                 break;
             case "checkpoint":
                 var next = new TaskCompletionSource<(long Round, string Path)>(TaskCreationOptions.RunContinuationsAsynchronously);
                 lock (_gate) _nextCheckpoint = next;
-                _record("gan checkpoint");
+                _record("gan checkpoint", caller);
                 _steering.RequestCheckpoint();
                 var (round, path) = await next.Task.WaitAsync(TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
                 yield return $"checkpoint of round {round}: {Path.GetFullPath(path)}";
@@ -154,7 +162,7 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
                 break;
             case "stop":
                 lock (_gate) _stopping = true;
-                _record("gan stop");
+                _record("gan stop", caller);
                 _stop();
                 yield return $"stopping after round {(_round?.Round ?? 0) + 1}: a final evaluation, checkpoint and summary follow";
                 break;

@@ -1,0 +1,205 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using AkkaGan.Cluster.Hosting;
+using AkkaGan.Control;
+using Ctl = AkkaGan.Cluster.Protocol.ControlProtocol;
+
+namespace AkkaGan.Cluster.Control;
+
+/// <summary>
+/// Serves this node's palettes to the other nodes' control hosts (<c>/user/akkagan-control</c>; the node that trains
+/// serves <c>gan</c>), so an operator can steer the training through any node's control port, as pbm works against
+/// any node. Each forwarded command runs as a task that streams its lines to the requester's actor; when that actor
+/// stops (its client left, or its node went away) the command is cancelled. The cluster is the trust boundary: the
+/// node that received the request has checked its token.
+/// </summary>
+public sealed class ControlRelayActor : ReceiveActor
+{
+    /// <summary>The actor's name under <c>/user</c>, the same on every node that serves palettes.</summary>
+    public const string Name = "akkagan-control";
+
+    private readonly Dictionary<IActorRef, CancellationTokenSource> _running = [];
+
+    public ControlRelayActor(IReadOnlyList<IControlPalette> palettes)
+    {
+        var served = palettes.ToDictionary(p => p.Descriptor.Name, StringComparer.Ordinal);
+        var log = Context.GetLogger();
+        Receive<Ctl.RunRelayed>(request =>
+        {
+            if (Refusal(served, request) is { } refusal)
+            {
+                request.ReplyTo.Tell(new Ctl.RelayDone(false, refusal));
+                return;
+            }
+            var cancel = new CancellationTokenSource();
+            if (_running.Remove(request.ReplyTo, out var previous)) previous.Cancel();
+            _running[request.ReplyTo] = cancel;
+            Context.Watch(request.ReplyTo);
+            log.Info("control: '{0} {1}{2}' from {3}", request.Palette, request.Command,
+                request.Args.Length == 0 ? "" : " " + string.Join(' ', request.Args), request.Caller);
+            var replyTo = request.ReplyTo;
+            RunAsync(served[request.Palette], request, cancel.Token)
+                .PipeTo(Self, success: () => new Finished(replyTo, cancel), failure: _ => new Finished(replyTo, cancel));
+        });
+        Receive<Finished>(f =>
+        {
+            if (_running.TryGetValue(f.ReplyTo, out var current) && current == f.Cancel)
+            {
+                _running.Remove(f.ReplyTo);
+                Context.Unwatch(f.ReplyTo);
+            }
+            f.Cancel.Dispose();
+        });
+        Receive<Terminated>(t =>
+        {
+            // The requester is gone: its client pressed Ctrl-C or disconnected, or its node left.
+            if (_running.Remove(t.ActorRef, out var cancel)) cancel.Cancel();
+        });
+    }
+
+    protected override void PostStop()
+    {
+        foreach (var cancel in _running.Values) cancel.Cancel();
+        _running.Clear();
+    }
+
+    private static string? Refusal(Dictionary<string, IControlPalette> served, Ctl.RunRelayed request)
+    {
+        if (!served.TryGetValue(request.Palette, out var palette))
+            return $"this node does not serve the '{request.Palette}' palette (it serves: {string.Join(", ", served.Keys.Order(StringComparer.Ordinal))})";
+        return palette.Descriptor.Commands.Any(c => c.Name == request.Command)
+            ? null
+            : $"unknown command '{request.Command}' in palette '{request.Palette}'; valid commands: {string.Join(", ", palette.Descriptor.Commands.Select(c => c.Name))}";
+    }
+
+    /// <summary>Runs one command to its end, sending each line as it comes and one done; never throws.</summary>
+    private static async Task RunAsync(IControlPalette palette, Ctl.RunRelayed request, CancellationToken ct)
+    {
+        string? error = null;
+        try
+        {
+            await foreach (var line in palette.ExecuteAsync(request.Command, request.Args, request.Caller, ct).ConfigureAwait(false))
+                request.ReplyTo.Tell(new Ctl.RelayLine(line ?? ""));
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return; // nobody is listening any more
+        }
+        catch (Exception e)
+        {
+            error = e.Message;
+        }
+        request.ReplyTo.Tell(new Ctl.RelayDone(error is null, error ?? ""));
+    }
+
+    private sealed record Finished(IActorRef ReplyTo, CancellationTokenSource Cancel);
+}
+
+/// <summary>
+/// A palette this node does not have, answered by the node that serves it (<see cref="ControlRelayActor"/>): the
+/// oldest Up member with <paramref name="role"/> whose relay answers. Its descriptor is the served palette's, so
+/// every node's hello offers the same commands and arguments.
+/// </summary>
+/// <param name="role">The role of the nodes that may serve it (the <c>gan</c> palette: the coordinator role).</param>
+public sealed class RelayedPalette(ActorSystem system, PaletteDescriptor served, string role) : IControlPalette
+{
+    /// <summary>How long each candidate node has to say that it serves the palette.</summary>
+    public static readonly TimeSpan IdentifyTimeout = TimeSpan.FromSeconds(5);
+
+    public PaletteDescriptor Descriptor { get; } = served with { Description = served.Description + " (answered by the node that trains)" };
+
+    public IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, CancellationToken ct)
+        => ExecuteAsync(command, args, "unknown", ct);
+
+    public async IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, string caller, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var (server, address) = await FindServerAsync(cluster, ct).ConfigureAwait(false);
+        var lines = Channel.CreateUnbounded<string>();
+        var request = new Ctl.RunRelayed(served.Name, command, [.. args], $"{caller} via {cluster.SelfAddress}", ActorRefs.Nobody);
+        var receiver = system.ActorOf(Props.Create(() => new RelayReceiver(server, address, request, lines.Writer)));
+        try
+        {
+            while (true)
+            {
+                string line;
+                try
+                {
+                    if (!await lines.Reader.WaitToReadAsync(ct).ConfigureAwait(false)) break;
+                    if (!lines.Reader.TryRead(out line!)) continue;
+                }
+                catch (ChannelClosedException e) when (e.InnerException is not null)
+                {
+                    throw e.InnerException;
+                }
+                yield return line;
+            }
+            if (lines.Reader.Completion.Exception?.InnerException is { } failure) throw failure;
+        }
+        finally
+        {
+            // Stopping the receiver tells the serving node to cancel a command still running (a watch).
+            system.Stop(receiver);
+        }
+    }
+
+    private async Task<(IActorRef Server, Akka.Actor.Address Address)> FindServerAsync(Akka.Cluster.Cluster cluster, CancellationToken ct)
+    {
+        var candidates = cluster.State.Members
+            .Where(m => m.Status is Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.WeaklyUp && m.HasRole(role) && m.Address != cluster.SelfAddress)
+            .OrderBy(m => m, Akka.Cluster.Member.AgeOrdering)
+            .Select(m => m.Address)
+            .ToArray();
+        if (candidates.Length == 0)
+            throw new ControlCommandException($"no other member of this cluster has the {role} role, so none runs a training to answer '{served.Name}' " +
+                                              "(akkagan-ctl HOST:PORT cluster show lists the members)");
+        var answers = candidates.Select(a => system.ActorSelection(new RootActorPath(a) / "user" / ControlRelayActor.Name)
+            .Ask<ActorIdentity>(new Identify(a), IdentifyTimeout, ct)).ToArray();
+        try
+        {
+            await Task.WhenAll(answers).ConfigureAwait(false);
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            // A node that did not answer in time is passed over; the others' answers are used below.
+        }
+        ct.ThrowIfCancellationRequested();
+        for (var i = 0; i < candidates.Length; i++)
+            if (answers[i].IsCompletedSuccessfully && answers[i].Result.Subject is { } server)
+                return (server, candidates[i]);
+        throw new ControlCommandException($"no node runs a training yet: none of the {role} members ({string.Join(", ", candidates)}) serves '{served.Name}'");
+    }
+
+    /// <summary>Sends the request and turns its answers (or the serving node's loss) into the channel's lines and end.</summary>
+    private sealed class RelayReceiver : ReceiveActor
+    {
+        public RelayReceiver(IActorRef server, Akka.Actor.Address address, Ctl.RunRelayed request, ChannelWriter<string> lines)
+        {
+            Receive<Ctl.RelayLine>(line => lines.TryWrite(line.Text));
+            Receive<Ctl.RelayDone>(done =>
+            {
+                lines.TryComplete(done.Ok ? null : new ControlCommandException(done.Error));
+                Context.Stop(Self);
+            });
+            Receive<Terminated>(_ =>
+            {
+                lines.TryComplete(new ControlCommandException($"the node that trains ({address}) went away before the command finished"));
+                Context.Stop(Self);
+            });
+            Context.Watch(server);
+            server.Tell(request with { ReplyTo = Self });
+        }
+    }
+}
+
+/// <summary>Registers <see cref="ControlRelayActor"/> for the palettes this node serves to the others.</summary>
+public static class ControlRelayHosting
+{
+    public static AkkaConfigurationBuilder AddControlRelay(this AkkaConfigurationBuilder builder, IReadOnlyList<IControlPalette> palettes)
+        => palettes.Count == 0
+            ? builder
+            : builder.WithActors((system, _) => system.ActorOf(Props.Create(() => new ControlRelayActor(palettes)), ControlRelayActor.Name));
+}
