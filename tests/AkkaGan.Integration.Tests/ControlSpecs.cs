@@ -167,7 +167,7 @@ public sealed class ControlSpecs(Xunit.Abstractions.ITestOutputHelper log) : IDi
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void Every_gan_command_should_work_through_a_discriminator_nodes_control_port()
+    public async Task Every_gan_command_should_work_through_a_discriminator_nodes_control_port()
     {
         // Two processes: the coordinator+generator node trains; the discriminator node has no gan palette of its own and
         // forwards every gan command to the node that trains (as pbm answers from any node).
@@ -201,7 +201,17 @@ public sealed class ControlSpecs(Xunit.Abstractions.ITestOutputHelper log) : IDi
             Assert.Contains("phase      training (engine cluster", status.Stdout);
             Assert.Matches(@"(?m)^d-0 .*akka\.tcp://akkagan@127\.0\.0\.1:\d+$", status.Stdout);
 
-            Assert.Equal(0, Akkagan.Ctl(worker, "gan", "pause").ExitCode);
+            // The client library sees the same: the worker's hello offers every palette, and gan answers through it.
+            await using (var client = await AkkaGan.Control.ControlClient.ConnectAsync("127.0.0.1", int.Parse(workerPort, CultureInfo.InvariantCulture)))
+            {
+                Assert.Equal(["gan", "cluster", "cluster-sharding", "actor"], client.Palettes.Select(p => p.Name));
+                var viaLibrary = await client.ExecuteAsync("gan", "pause", []);
+                Assert.True(viaLibrary.Ok, viaLibrary.Error);
+                Assert.StartsWith("pausing after the round in progress", Assert.Single(viaLibrary.Lines));
+                var refused = await client.ExecuteAsync("gan", "set", ["n-critic", "0"]);
+                Assert.False(refused.Ok);
+                Assert.Contains("n-critic must be a positive number", refused.Error);
+            }
             Assert.Contains("phase      paused", WaitForPhase(worker, "paused"));
             var set = Akkagan.Ctl(worker, "gan", "set", "lr-g", "2e-4");
             Assert.True(set.ExitCode == 0, set.All);
