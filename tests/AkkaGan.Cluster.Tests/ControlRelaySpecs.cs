@@ -42,7 +42,7 @@ public sealed class ControlRelaySpecs : Akka.TestKit.Xunit2.TestKit
         AwaitCondition(() => Akka.Cluster.Cluster.Get(Sys).State.Members.Count(m => m.Status == MemberStatus.Up) == 2, TimeSpan.FromSeconds(30));
     }
 
-    private void Serve() => _trainer.ActorOf(Props.Create(() => new ControlRelayActor(new IControlPalette[] { _served })), ControlRelayActor.Name);
+    private void Serve() => ControlRelay.Start(_trainer, [_served]);
 
     private RelayedPalette Relayed => new(Sys, _served.Descriptor, Roles.Coordinator);
 

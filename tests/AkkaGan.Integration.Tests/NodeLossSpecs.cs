@@ -144,6 +144,15 @@ public sealed class NodeLossSpecs : IDisposable
                 ["node", "--roles", "coordinator,generator", "--standby", "--port", "0", "--seeds", seeds, "--config", config,
                  .. training, "--out", Out("standby")], logs["standby"]);
             WaitFor("standby", "standby: the coordinator runs on akka", 120);   // a member that sees the primary Up
+            // Until it takes over, the standby's gan commands are the running training's (its own is still at round 0).
+            var standbyControl = System.Text.RegularExpressions.Regex.Match(Log("standby"), @"control: akkagan-ctl (127\.0\.0\.1:\d+)").Groups[1].Value;
+            var viaStandby = Akkagan.Ctl(standbyControl, "gan", "status");
+            for (var deadline = DateTime.UtcNow.AddSeconds(60); !viaStandby.Stdout.Contains("phase      training", StringComparison.Ordinal) && DateTime.UtcNow < deadline;)
+            {
+                Thread.Sleep(200); // the primary may still be placing its entities
+                viaStandby = Akkagan.Ctl(standbyControl, "gan", "status");
+            }
+            Assert.True(viaStandby.Stdout.Contains("phase      training (engine cluster", StringComparison.Ordinal), viaStandby.All + All());
             WaitFor("primary", @"round (1\d\d|[2-5]\d\d): checkpoint", 120);
             processes["primary"].Kill(); // SIGKILL: the coordinator, its outputs and the generator go with it
 

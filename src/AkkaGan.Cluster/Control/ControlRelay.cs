@@ -2,7 +2,6 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Akka.Actor;
 using Akka.Event;
-using Akka.Hosting;
 using AkkaGan.Cluster.Hosting;
 using AkkaGan.Control;
 using Ctl = AkkaGan.Cluster.Protocol.ControlProtocol;
@@ -195,11 +194,14 @@ public sealed class RelayedPalette(ActorSystem system, PaletteDescriptor served,
     }
 }
 
-/// <summary>Registers <see cref="ControlRelayActor"/> for the palettes this node serves to the others.</summary>
-public static class ControlRelayHosting
+/// <summary>Starts <see cref="ControlRelayActor"/>.</summary>
+public static class ControlRelay
 {
-    public static AkkaConfigurationBuilder AddControlRelay(this AkkaConfigurationBuilder builder, IReadOnlyList<IControlPalette> palettes)
-        => palettes.Count == 0
-            ? builder
-            : builder.WithActors((system, _) => system.ActorOf(Props.Create(() => new ControlRelayActor(palettes)), ControlRelayActor.Name));
+    /// <summary>
+    /// Serves <paramref name="palettes"/> to the other nodes once this node trains; not at start-up with the other
+    /// actors, so that a standby coordinator is never found as a server before it takes over (two standbys could then
+    /// forward to each other).
+    /// </summary>
+    public static IActorRef Start(ActorSystem system, IReadOnlyList<IControlPalette> palettes)
+        => system.ActorOf(Props.Create(() => new ControlRelayActor(palettes)), ControlRelayActor.Name);
 }

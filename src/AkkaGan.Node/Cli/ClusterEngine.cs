@@ -10,6 +10,7 @@ using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
+using AkkaGan.Node.Control;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
@@ -45,15 +46,15 @@ internal static class ClusterEngine
 
     /// <param name="status">State lines before training starts (waiting for members).</param>
     /// <param name="started">Called once the cluster can train, just before the first round (throughput is measured from here).</param>
-    /// <param name="ended">Called with the last round and whether the run completed, while the node is still in the cluster
-    /// (so a <c>gan watch</c> forwarded from another node still gets its last line).</param>
     /// <param name="store">The state store and the run id (null: none; the checkpoints are the only state kept).</param>
-    /// <param name="served">This node's palettes that the other nodes' control hosts forward to (<c>gan</c>).</param>
+    /// <param name="gan">The training's palette: the other nodes' control hosts forward to it once this node trains (a
+    /// standby forwards its own <c>gan</c> commands to the node that trains until it takes over), and its watchers hear
+    /// of the end while this node is still in the cluster, so a forwarded <c>gan watch</c> gets its last line.</param>
     public static async Task<C.TrainingFinished> RunAsync(Config config, Topology topology, StateStore? store, TrainingSettings settings, IRealData data, Checkpoint? resume,
-        ITrainingObserver observer, CheckpointStore checkpoints, Action<string> status, Action started, Action<long, bool> ended,
-        Func<IControlPalette[], ControlServer?> startControl, IReadOnlyList<IControlPalette> served, RunControl steering, CancellationToken cancellation)
+        ITrainingObserver observer, CheckpointStore checkpoints, Action<string> status, Action started,
+        Func<IControlPalette[], ControlServer?> startControl, GanPalette gan, RunControl steering, CancellationToken cancellation)
     {
-        using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false, store, served);
+        using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false, store);
         await host.StartAsync(cancellation).ConfigureAwait(false);
         try
         {
@@ -71,9 +72,19 @@ internal static class ClusterEngine
             {
                 if (topology.Standby)
                 {
-                    await TakeOverAsync(system, status, cancellation).ConfigureAwait(false);
+                    // Until this node trains, its gan commands are the running training's.
+                    gan.ForwardTo(new RelayedPalette(system, GanPalette.Described, Roles.Coordinator));
+                    try
+                    {
+                        await TakeOverAsync(system, status, cancellation).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        gan.ForwardTo(null);
+                    }
                     status($"taking the coordinator over: run {store?.RunId} continues from the state store's position");
                 }
+                ControlRelay.Start(system, [gan]);
                 await ClusterReadiness.WaitAsync(system, registry, topology.GeneratorNodes, topology.DiscriminatorNodes,
                     state => { if (!embedded) status($"waiting for the cluster: {state}"); }, topology.WaitTimeout, cancellation).ConfigureAwait(false);
             }
@@ -129,7 +140,7 @@ internal static class ClusterEngine
             using var unsubscribe = new Unsubscribe(() => steering.Changed -= Steer);
             Steer(); // requests made while the cluster was forming
             var result = await finished.Task.ConfigureAwait(false);
-            ended(result.Round, result.Completed);
+            gan.Finished(result.Round, result.Completed);
             return result;
         }
         finally
@@ -165,9 +176,7 @@ internal static class ClusterEngine
     /// round, checkpoints and summarises first).
     /// </summary>
     /// <param name="store">The node's state store (null: none).</param>
-    /// <param name="served">Palettes this node serves to the other nodes' control hosts (none: it serves none).</param>
-    public static IHost BuildHost(Config config, MemberOptions member, Func<TrainingSettings, IRealData> data, bool signalsStopTheNode, StateStore? store = null,
-        IReadOnlyList<IControlPalette>? served = null)
+    public static IHost BuildHost(Config config, MemberOptions member, Func<TrainingSettings, IRealData> data, bool signalsStopTheNode, StateStore? store = null)
         => new HostBuilder()
             .ConfigureServices(services =>
             {
@@ -179,7 +188,6 @@ internal static class ClusterEngine
                 builder.AddHocon("akka.cluster.singleton-proxy.log-singleton-identification-failure = off", HoconAddMode.Prepend);
                 if (!signalsStopTheNode) builder.AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
                 builder.AddAkkaGanMember(config, member, data, StepTimeout(config), store);
-                builder.AddControlRelay(served ?? []);
             }))
             .Build();
 

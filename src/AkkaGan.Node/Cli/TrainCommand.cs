@@ -142,7 +142,7 @@ public static class TrainCommand
         {
             var checkpoints = new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints);
             var (round, completed, failure) = engine == ClusterEngine.EngineName
-                ? RunCluster(config, topology, store, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, [gan], gan.Finished, steering, cancellation.Token)
+                ? RunCluster(config, topology, store, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, gan, steering, cancellation.Token)
                 : RunReference(settings, data, device, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, steering, cancellation.Token);
             gan.Finished(round, completed); // the cluster engine has told the watchers already; a second call adds nothing
             var summary = outputs.WriteSummary(round, completed);
@@ -196,13 +196,12 @@ public static class TrainCommand
     private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, ClusterEngine.Topology topology, StateStore? store,
         TrainingSettings settings, IRealData data,
         Checkpoint? resume, ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
-        Func<IControlPalette[], ControlServer?> startControl, IReadOnlyList<IControlPalette> served, Action<long, bool> ended, RunControl steering,
-        CancellationToken cancellation)
+        Func<IControlPalette[], ControlServer?> startControl, GanPalette gan, RunControl steering, CancellationToken cancellation)
     {
         resume?.EnsureWithin(settings.Rounds);
         Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
         progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, topology, store, settings, data, resume, observer, checkpoints, progress.Status,
-            () => outputs.BeginAt(startRound), ended, startControl, served, steering, cancellation).GetAwaiter().GetResult());
+            () => outputs.BeginAt(startRound), startControl, gan, steering, cancellation).GetAwaiter().GetResult());
         var stopped = finished!.Reason == "stopped";
         return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason);
     }

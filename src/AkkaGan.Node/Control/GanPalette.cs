@@ -100,12 +100,25 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
         new("stop", "Stop after the current round with a final evaluation, checkpoint and summary (like Ctrl-C)", []),
     ]);
 
+    private volatile IControlPalette? _forward;
+
+    /// <summary>
+    /// Answers every command with <paramref name="palette"/> (the training another node runs) until called again with
+    /// null: a standby coordinator's operator steers the running training, not the one this node has yet to start.
+    /// </summary>
+    public void ForwardTo(IControlPalette? palette) => _forward = palette;
+
     public IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, CancellationToken ct)
         => ExecuteAsync(command, args, "unknown", ct);
 
     /// <param name="caller">Who asked (the client's address, and the node that forwarded the request), for the record.</param>
     public async IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, string caller, [EnumeratorCancellation] CancellationToken ct)
     {
+        if (_forward is { } forward)
+        {
+            await foreach (var line in forward.ExecuteAsync(command, args, caller, ct).ConfigureAwait(false)) yield return line;
+            yield break;
+        }
         if (command == "sample")
         {
             await foreach (var line in SampleAsync(args, ct).ConfigureAwait(false)) yield return line;
