@@ -84,6 +84,36 @@ public sealed class ClusterPaletteSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task Join_and_down_should_add_and_remove_another_node()
+    {
+        JoinSelf();
+        var other = Akka.Actor.ActorSystem.Create("akkagan", Config);
+        try
+        {
+            var otherCluster = Akka.Cluster.Cluster.Get(other);
+            var joining = new List<string>();
+            await foreach (var line in new ClusterPalette(other).ExecuteAsync("join", [Cluster.SelfAddress.ToString()], CancellationToken.None)) joining.Add(line);
+            Assert.Equal($"joining {Cluster.SelfAddress}", Assert.Single(joining));
+            AwaitCondition(() => Cluster.State.Members.Any(m => m.Address == otherCluster.SelfAddress && m.Status == MemberStatus.Up), TimeSpan.FromSeconds(30));
+            AwaitCondition(() => otherCluster.SelfMember.Status == MemberStatus.Up, TimeSpan.FromSeconds(30));
+            // A member cannot join a second cluster: Akka would ignore it, so the palette refuses.
+            var again = await Assert.ThrowsAsync<ControlCommandException>(async () =>
+            {
+                await foreach (var _ in new ClusterPalette(other).ExecuteAsync("join", ["127.0.0.1:1"], CancellationToken.None)) { }
+            });
+            Assert.Contains("is already Up in a cluster of 2 member(s) and cannot join another", again.Message);
+
+            var port = otherCluster.SelfAddress.Port!.Value;
+            Assert.Equal($"{otherCluster.SelfAddress} marked down", Assert.Single(await Run("down", $"127.0.0.1:{port}")));
+            AwaitCondition(() => Cluster.State.Members.All(m => m.Address != otherCluster.SelfAddress), TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            await other.Terminate();
+        }
+    }
+
+    [Fact]
     public async Task Leave_without_an_address_should_take_this_node_out_of_the_cluster()
     {
         JoinSelf();

@@ -56,6 +56,10 @@ public sealed class ClusterPalette(ActorSystem system) : IControlPalette
         {
             case "join":
                 var seed = ParseAddress(args[0]);
+                // Akka ignores a join from a node that is already a member: say so instead of claiming to join.
+                if (cluster.SelfMember.Status is MemberStatus.Joining or MemberStatus.WeaklyUp or MemberStatus.Up)
+                    throw new ControlCommandException($"this node ({cluster.SelfAddress}) is already {cluster.SelfMember.Status} in a cluster of " +
+                                                      $"{state.Members.Count} member(s) and cannot join another; leave it first, or join from a node that is not a member yet");
                 cluster.Join(seed);
                 yield return $"joining {seed}";
                 break;
