@@ -37,7 +37,7 @@ public sealed class ControlRelayActor : ReceiveActor
             if (_running.Remove(request.ReplyTo, out var previous)) previous.Cancel();
             _running[request.ReplyTo] = cancel;
             Context.Watch(request.ReplyTo);
-            log.Info("control: '{0} {1}{2}' from {3}", request.Palette, request.Command,
+            log.Debug("control: '{0} {1}{2}' from {3}", request.Palette, request.Command,
                 request.Args.Length == 0 ? "" : " " + string.Join(' ', request.Args), request.Caller);
             var replyTo = request.ReplyTo;
             RunAsync(served[request.Palette], request, cancel.Token)
@@ -122,21 +122,8 @@ public sealed class RelayedPalette(ActorSystem system, PaletteDescriptor served,
         var receiver = system.ActorOf(Props.Create(() => new RelayReceiver(server, address, request, lines.Writer)));
         try
         {
-            while (true)
-            {
-                string line;
-                try
-                {
-                    if (!await lines.Reader.WaitToReadAsync(ct).ConfigureAwait(false)) break;
-                    if (!lines.Reader.TryRead(out line!)) continue;
-                }
-                catch (ChannelClosedException e) when (e.InnerException is not null)
-                {
-                    throw e.InnerException;
-                }
-                yield return line;
-            }
-            if (lines.Reader.Completion.Exception?.InnerException is { } failure) throw failure;
+            // A channel completed with an error (the serving node's refusal, or its loss) throws that error here.
+            await foreach (var line in lines.Reader.ReadAllAsync(ct).ConfigureAwait(false)) yield return line;
         }
         finally
         {
