@@ -43,6 +43,36 @@ public sealed class NodeCommandSpecs : IDisposable
     }
 
     [Fact]
+    public void A_second_coordinator_without_a_shared_run_should_be_refused_naming_what_it_lacks()
+    {
+        // The first coordinator node waits for discriminator nodes that never come: it counts as training (it serves gan).
+        var port = Akkagan.FreePort().ToString(CultureInfo.InvariantCulture);
+        var firstOutput = new System.Text.StringBuilder();
+        using var first = Akkagan.StartCapturing(["node", "--roles", "coordinator,generator", "--port", port, "--seeds", $"127.0.0.1:{port}",
+            "--wait-timeout", "120", "--control-port", "0", "--out", Out("first")], firstOutput);
+        try
+        {
+            string First()
+            {
+                lock (firstOutput) return firstOutput.ToString();
+            }
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!First().Contains("waiting for the cluster", StringComparison.Ordinal) && DateTime.UtcNow < deadline && !first.HasExited) Thread.Sleep(100);
+            Assert.True(First().Contains("waiting for the cluster", StringComparison.Ordinal), First());
+            var second = Akkagan.Run(TimeSpan.FromMinutes(1), "node", "--roles", "coordinator", "--port", "0", "--seeds", $"127.0.0.1:{port}",
+                "--wait-timeout", "60", "--control-port", "0", "--out", Out("second"));
+            Assert.True(second.ExitCode == 1, second.All);
+            Assert.Contains($"a training already runs on akka.tcp://akkagan@127.0.0.1:{port}; this node cannot take it over without " +
+                            "akkagan.persistence.connection-string", second.Stderr);
+            Assert.Contains("--standby", second.Stderr);
+        }
+        finally
+        {
+            first.Kill(entireProcessTree: true);
+        }
+    }
+
+    [Fact]
     [Trait("Category", "Slow")]
     public async Task The_health_endpoint_should_answer_alive_and_ready_once_the_node_is_up()
     {

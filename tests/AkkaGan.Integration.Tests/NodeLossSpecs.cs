@@ -117,8 +117,9 @@ public sealed class NodeLossSpecs : IDisposable
         var seeds = $"127.0.0.1:{seed}";
         string[] training = ["--discriminator-nodes", "1", "--control-port", "0", "--rounds", "600", "--batch", "64", "--unroll", "0",
             "--eval-every", "300", "--eval-samples", "300", "--checkpoint-every", "50", "--torch-threads", "1"];
-        var logs = new Dictionary<string, StringBuilder> { ["discriminator"] = new(), ["primary"] = new(), ["standby"] = new() };
+        var logs = new Dictionary<string, StringBuilder> { ["discriminator"] = new(), ["primary"] = new(), ["standby"] = new(), ["restarted"] = new() };
         var processes = new Dictionary<string, Process>();
+        var killed = new HashSet<string>();
         string Log(string name)
         {
             lock (logs[name]) return logs[name].ToString();
@@ -127,7 +128,9 @@ public sealed class NodeLossSpecs : IDisposable
         void WaitFor(string name, string pattern, int seconds)
         {
             var deadline = DateTime.UtcNow.AddSeconds(seconds);
-            while (!System.Text.RegularExpressions.Regex.IsMatch(Log(name), pattern) && DateTime.UtcNow < deadline && processes.Values.All(p => !p.HasExited))
+            // A process that exits unasked (not one this test killed) ends the wait at once.
+            while (!System.Text.RegularExpressions.Regex.IsMatch(Log(name), pattern) && DateTime.UtcNow < deadline
+                   && processes.Where(p => !killed.Contains(p.Key)).All(p => !p.Value.HasExited))
                 Thread.Sleep(100);
             Assert.True(System.Text.RegularExpressions.Regex.IsMatch(Log(name), pattern), $"no '{pattern}' from {name}:\n{All()}");
         }
@@ -155,6 +158,24 @@ public sealed class NodeLossSpecs : IDisposable
             Assert.True(viaStandby.Stdout.Contains("phase      training (engine cluster", StringComparison.Ordinal), viaStandby.All + All());
             WaitFor("primary", @"round (1\d\d|[2-5]\d\d): checkpoint", 120);
             processes["primary"].Kill(); // SIGKILL: the coordinator, its outputs and the generator go with it
+            killed.Add("primary");
+
+            // The lost node restarted by its orchestrator, without --standby: it finds the run going on and stands by for
+            // it. The run is paused meanwhile (which changes none of its numbers) so that it is still going on.
+            WaitFor("standby", "taking the coordinator over", 120);
+            Assert.Equal(0, Akkagan.Ctl(standbyControl, "gan", "pause").ExitCode);
+            // Its seed is the standby (the primary's address is gone; a real deployment lists both, see README).
+            var standbyNode = System.Text.RegularExpressions.Regex.Match(Log("standby"), @"node akka\.tcp://akkagan@(127\.0\.0\.1:\d+) up").Groups[1].Value;
+            processes["restarted"] = Akkagan.StartCapturing(
+                ["node", "--roles", "coordinator,generator", "--port", "0", "--seeds", standbyNode, "--config", config, .. training, "--out", Out("restarted")],
+                logs["restarted"]);
+            WaitFor("restarted", "a training already runs on akka.tcp://akkagan@127.0.0.1:\\d+: this node stands by for run failover-spec", 120);
+            var restartedControl = System.Text.RegularExpressions.Regex.Match(Log("restarted"), @"control: akkagan-ctl (127\.0\.0\.1:\d+)").Groups[1].Value;
+            var viaRestarted = Akkagan.Ctl(restartedControl, "gan", "status");
+            Assert.True(viaRestarted.Stdout.Contains("phase      paused", StringComparison.Ordinal), viaRestarted.All + All());
+            processes["restarted"].Kill();
+            killed.Add("restarted");
+            Assert.Equal(0, Akkagan.Ctl(standbyControl, "gan", "resume").ExitCode);
 
             Assert.True(processes["standby"].WaitForExit(240_000), "the standby did not finish the run:\n" + All());
             Assert.True(processes["standby"].ExitCode == 0, All());

@@ -105,9 +105,6 @@ public sealed class ControlRelayActor : ReceiveActor
 /// <param name="role">The role of the nodes that may serve it (the <c>gan</c> palette: the coordinator role).</param>
 public sealed class RelayedPalette(ActorSystem system, PaletteDescriptor served, string role) : IControlPalette
 {
-    /// <summary>How long each candidate node has to say that it serves the palette.</summary>
-    public static readonly TimeSpan IdentifyTimeout = TimeSpan.FromSeconds(5);
-
     public PaletteDescriptor Descriptor { get; } = served with { Description = served.Description + " (answered by the node that trains)" };
 
     public IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, CancellationToken ct)
@@ -134,29 +131,12 @@ public sealed class RelayedPalette(ActorSystem system, PaletteDescriptor served,
 
     private async Task<(IActorRef Server, Akka.Actor.Address Address)> FindServerAsync(Akka.Cluster.Cluster cluster, CancellationToken ct)
     {
-        var candidates = cluster.State.Members
-            .Where(m => m.Status is Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.WeaklyUp && m.HasRole(role) && m.Address != cluster.SelfAddress)
-            .OrderBy(m => m, Akka.Cluster.Member.AgeOrdering)
-            .Select(m => m.Address)
-            .ToArray();
-        if (candidates.Length == 0)
+        var candidates = ControlRelay.Candidates(cluster, role);
+        if (candidates.Count == 0)
             throw new ControlCommandException($"no other member of this cluster has the {role} role, so none runs a training to answer '{served.Name}' " +
                                               "(akkagan-ctl HOST:PORT cluster show lists the members)");
-        var answers = candidates.Select(a => system.ActorSelection(new RootActorPath(a) / "user" / ControlRelayActor.Name)
-            .Ask<ActorIdentity>(new Identify(a), IdentifyTimeout, ct)).ToArray();
-        try
-        {
-            await Task.WhenAll(answers).ConfigureAwait(false);
-        }
-        catch (Exception) when (!ct.IsCancellationRequested)
-        {
-            // A node that did not answer in time is passed over; the others' answers are used below.
-        }
-        ct.ThrowIfCancellationRequested();
-        for (var i = 0; i < candidates.Length; i++)
-            if (answers[i].IsCompletedSuccessfully && answers[i].Result.Subject is { } server)
-                return (server, candidates[i]);
-        throw new ControlCommandException($"no node runs a training yet: none of the {role} members ({string.Join(", ", candidates)}) serves '{served.Name}'");
+        return await ControlRelay.FindServerAsync(system, candidates, ct).ConfigureAwait(false)
+            ?? throw new ControlCommandException($"no node runs a training yet: none of the {role} members ({string.Join(", ", candidates)}) serves '{served.Name}'");
     }
 
     /// <summary>Sends the request and turns its answers (or the serving node's loss) into the channel's lines and end.</summary>
@@ -191,4 +171,37 @@ public static class ControlRelay
     /// </summary>
     public static IActorRef Start(ActorSystem system, IReadOnlyList<IControlPalette> palettes)
         => system.ActorOf(Props.Create(() => new ControlRelayActor(palettes)), ControlRelayActor.Name);
+
+    /// <summary>How long each candidate node has to say whether it serves.</summary>
+    public static readonly TimeSpan IdentifyTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>The Up (or weakly up) members with <paramref name="role"/> other than this node, oldest first (where the singleton lives).</summary>
+    public static IReadOnlyList<Address> Candidates(Akka.Cluster.Cluster cluster, string role)
+        => [.. cluster.State.Members
+            .Where(m => m.Status is Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.WeaklyUp && m.HasRole(role) && m.Address != cluster.SelfAddress)
+            .OrderBy(m => m, Akka.Cluster.Member.AgeOrdering)
+            .Select(m => m.Address)];
+
+    /// <summary>
+    /// The first of <paramref name="candidates"/> whose <see cref="ControlRelayActor"/> answers <c>Identify</c>: the node
+    /// that trains. Null when none does (a node that does not answer within <see cref="IdentifyTimeout"/> is passed over).
+    /// </summary>
+    public static async Task<(IActorRef Server, Address Address)?> FindServerAsync(ActorSystem system, IReadOnlyList<Address> candidates, CancellationToken ct)
+    {
+        var answers = candidates.Select(a => system.ActorSelection(new RootActorPath(a) / "user" / ControlRelayActor.Name)
+            .Ask<ActorIdentity>(new Identify(a), IdentifyTimeout, ct)).ToArray();
+        try
+        {
+            await Task.WhenAll(answers).ConfigureAwait(false);
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            // A node that did not answer in time is passed over; the others' answers are used below.
+        }
+        ct.ThrowIfCancellationRequested();
+        for (var i = 0; i < candidates.Count; i++)
+            if (answers[i].IsCompletedSuccessfully && answers[i].Result.Subject is { } server)
+                return (server, candidates[i]);
+        return null;
+    }
 }

@@ -70,7 +70,20 @@ internal static class ClusterEngine
             if (!embedded) status($"node {Akka.Cluster.Cluster.Get(system).SelfAddress} up, roles {string.Join(",", topology.Member.Roles)}");
             try
             {
-                if (topology.Standby)
+                var standby = topology.Standby;
+                if (!standby && !embedded && await TrainingElsewhereAsync(system, topology.WaitTimeout, cancellation).ConfigureAwait(false) is { } elsewhere)
+                {
+                    // Typically the first coordinator node restarted (by its orchestrator) after a standby took its run
+                    // over: with the run's id and a shared store it becomes the new standby instead of failing.
+                    var missing = NodeCommand.StandbyMissing(config);
+                    if (missing.Count > 0)
+                        return new C.TrainingFinished(resume?.Metadata.Round ?? 0, false,
+                            $"a training already runs on {elsewhere}; this node cannot take it over without {string.Join(" and ", missing)} " +
+                            "(start it with those and --standby to stand by for that run)");
+                    status($"a training already runs on {elsewhere}: this node stands by for run {store?.RunId} (as with --standby)");
+                    standby = true;
+                }
+                if (standby)
                 {
                     // Until this node trains, its gan commands are the running training's.
                     gan.ForwardTo(new RelayedPalette(system, GanPalette.Described, Roles.Coordinator));
@@ -147,6 +160,24 @@ internal static class ClusterEngine
         {
             await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The other coordinator-role node that already trains (its control relay answers), once this node is Up and sees
+    /// the members; null when none does, or when this node is not Up within <paramref name="wait"/> (the readiness wait
+    /// that follows reports that).
+    /// </summary>
+    private static async Task<Akka.Actor.Address?> TrainingElsewhereAsync(ActorSystem system, TimeSpan wait, CancellationToken cancellation)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var deadline = DateTime.UtcNow + wait;
+        while (cluster.SelfMember.Status != Akka.Cluster.MemberStatus.Up)
+        {
+            if (DateTime.UtcNow > deadline) return null;
+            await Task.Delay(200, cancellation).ConfigureAwait(false);
+        }
+        var candidates = ControlRelay.Candidates(cluster, Roles.Coordinator);
+        return candidates.Count == 0 ? null : (await ControlRelay.FindServerAsync(system, candidates, cancellation).ConfigureAwait(false))?.Address;
     }
 
     /// <summary>

@@ -100,12 +100,17 @@ public static class NodeCommand
     private static void CheckStandby(MemberOptions member, string? configFile)
     {
         if (!member.Has(Roles.Coordinator)) throw new SettingsException("--standby: only a node with the coordinator role can take the coordinator over");
-        var config = SettingsLoader.LoadConfig(configFile);
-        var store = StateStore.From(config);
-        var missing = new List<string>();
-        if (store is null) missing.Add("akkagan.persistence.connection-string (a store every node reaches: one SQLite file on this machine, or PostgreSQL)");
-        if ((config.GetString($"{StateStore.Section}.run-id", "") ?? "").Length == 0) missing.Add("akkagan.persistence.run-id (the same on the coordinator's node and here)");
+        var missing = StandbyMissing(SettingsLoader.LoadConfig(configFile));
         if (missing.Count > 0) throw new SettingsException($"--standby needs {string.Join(" and ", missing)}");
+    }
+
+    /// <summary>What a standby coordinator lacks in <paramref name="config"/> (nothing: it can continue another node's run).</summary>
+    internal static IReadOnlyList<string> StandbyMissing(Akka.Configuration.Config config)
+    {
+        var missing = new List<string>();
+        if (StateStore.From(config) is null) missing.Add("akkagan.persistence.connection-string (a store every node reaches: one SQLite file on this machine, or PostgreSQL)");
+        if ((config.GetString($"{StateStore.Section}.run-id", "") ?? "").Length == 0) missing.Add("akkagan.persistence.run-id (the same on the coordinator's node and here)");
+        return missing;
     }
 
     /// <summary>Hosts this node's entities until a signal (or the actor system ending) stops it.</summary>
