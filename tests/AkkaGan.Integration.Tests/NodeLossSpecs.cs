@@ -124,6 +124,8 @@ public sealed class NodeLossSpecs : IDisposable
         {
             lock (logs[name]) return logs[name].ToString();
         }
+        // Where a process's control host listens (it prints this at start).
+        string ControlOf(string name) => System.Text.RegularExpressions.Regex.Match(Log(name), @"control: akkagan-ctl (127\.0\.0\.1:\d+)").Groups[1].Value;
         string All() => string.Join("\n", logs.Keys.Select(k => $"{k}{(processes.TryGetValue(k, out var p) && p.HasExited ? $" (exited {p.ExitCode})" : "")}:\n{Log(k)}"));
         void WaitFor(string name, string pattern, int seconds)
         {
@@ -148,7 +150,7 @@ public sealed class NodeLossSpecs : IDisposable
                  .. training, "--out", Out("standby")], logs["standby"]);
             WaitFor("standby", "standby: the coordinator runs on akka", 120);   // a member that sees the primary Up
             // Until it takes over, the standby's gan commands are the running training's (its own is still at round 0).
-            var standbyControl = System.Text.RegularExpressions.Regex.Match(Log("standby"), @"control: akkagan-ctl (127\.0\.0\.1:\d+)").Groups[1].Value;
+            var standbyControl = ControlOf("standby");
             var viaStandby = Akkagan.Ctl(standbyControl, "gan", "status");
             for (var deadline = DateTime.UtcNow.AddSeconds(60); !viaStandby.Stdout.Contains("phase      training", StringComparison.Ordinal) && DateTime.UtcNow < deadline;)
             {
@@ -170,7 +172,7 @@ public sealed class NodeLossSpecs : IDisposable
                 ["node", "--roles", "coordinator,generator", "--port", "0", "--seeds", standbyNode, "--config", config, .. training, "--out", Out("restarted")],
                 logs["restarted"]);
             WaitFor("restarted", "a training already runs on akka.tcp://akkagan@127.0.0.1:\\d+: this node stands by for run failover-spec", 120);
-            var restartedControl = System.Text.RegularExpressions.Regex.Match(Log("restarted"), @"control: akkagan-ctl (127\.0\.0\.1:\d+)").Groups[1].Value;
+            var restartedControl = ControlOf("restarted");
             var viaRestarted = Akkagan.Ctl(restartedControl, "gan", "status");
             Assert.True(viaRestarted.Stdout.Contains("phase      paused", StringComparison.Ordinal), viaRestarted.All + All());
             processes["restarted"].Kill();
