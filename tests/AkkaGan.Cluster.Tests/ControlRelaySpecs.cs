@@ -93,6 +93,27 @@ public sealed class ControlRelaySpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public async Task Draining_should_wait_for_forwarded_streams_to_end_and_the_run_id_should_be_served()
+    {
+        FormCluster();
+        var relay = ControlRelay.Start(_trainer, [_served], "run-7");
+        Assert.Equal("run-7", await ControlRelay.RunServedAsync(relay, CancellationToken.None));
+        // Nothing forwarded: drained at once.
+        await ControlRelay.DrainAsync(_trainer, TimeSpan.FromSeconds(20)).WaitAsync(TimeSpan.FromSeconds(10));
+
+        var lines = new List<string>();
+        await using var stream = Relayed.ExecuteAsync("stream", [], "127.0.0.1:50000", CancellationToken.None).GetAsyncEnumerator();
+        Assert.True(await stream.MoveNextAsync());
+        lines.Add(stream.Current);
+        var drained = ControlRelay.DrainAsync(_trainer, TimeSpan.FromSeconds(30));
+        Assert.False(drained.IsCompleted); // a stream is still running
+        _served.EndStreams.SetResult();
+        while (await stream.MoveNextAsync()) lines.Add(stream.Current);
+        Assert.Equal(["first", "last"], lines);
+        await drained.WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
     public async Task Without_a_serving_node_the_error_should_say_why()
     {
         var alone = await Assert.ThrowsAsync<ControlCommandException>(() => Run("say"));
@@ -125,6 +146,9 @@ public sealed class ControlRelaySpecs : Akka.TestKit.Xunit2.TestKit
     {
         public TaskCompletionSource<bool> StreamCancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>Ends every stream in progress with a last line (as a training that ends ends its watches).</summary>
+        public TaskCompletionSource EndStreams { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public PaletteDescriptor Descriptor { get; } = new("echo", "test palette",
         [
             new("say", "echo", [new("words", "", false, ArgumentKind.Positional)]),
@@ -148,12 +172,13 @@ public sealed class ControlRelaySpecs : Akka.TestKit.Xunit2.TestKit
                     yield return "first";
                     try
                     {
-                        await Task.Delay(Timeout.Infinite, ct);
+                        await EndStreams.Task.WaitAsync(ct);
                     }
                     finally
                     {
                         StreamCancelled.TrySetResult(ct.IsCancellationRequested);
                     }
+                    yield return "last";
                     break;
             }
         }

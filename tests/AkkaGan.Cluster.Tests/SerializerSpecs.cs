@@ -78,6 +78,8 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
             new Ctl.RunRelayed("gan", "set", ["lr-d", "5e-4", "--member", "d-1"], "127.0.0.1:50412 via akka.tcp://akkagan@10.0.0.7:4055", actor),
             new Ctl.RelayLine("round 486/100000 | G 1.801 D 0.687"),
             new Ctl.RelayDone(false, "'batch' cannot be changed while training"),
+            new Ctl.GetRunServed(),
+            new Ctl.RunServed("failover-drill"),
         ];
     }
 
@@ -138,8 +140,11 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
         {
             var manifest = Serializer.Manifest(message);
             var bytes = Serializer.ToBinary(message);
-            var truncated = Assert.Throws<SerializationException>(() => Serializer.FromBinary(bytes[..^1], manifest));
-            Assert.Contains(manifest, truncated.Message);
+            if (bytes.Length > 0) // a message without fields (a query) has nothing to truncate
+            {
+                var truncated = Assert.Throws<SerializationException>(() => Serializer.FromBinary(bytes[..^1], manifest));
+                Assert.Contains(manifest, truncated.Message);
+            }
             Assert.Throws<SerializationException>(() => Serializer.FromBinary([.. bytes, 7], manifest));
         }
         Assert.Contains("unknown manifest", Assert.Throws<SerializationException>(() => Serializer.FromBinary([1, 2, 3], "nope")).Message);

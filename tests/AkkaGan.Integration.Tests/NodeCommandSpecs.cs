@@ -43,13 +43,19 @@ public sealed class NodeCommandSpecs : IDisposable
     }
 
     [Fact]
-    public void A_second_coordinator_without_a_shared_run_should_be_refused_naming_what_it_lacks()
+    public void A_second_coordinator_should_not_stand_by_without_a_shared_run_or_for_another_run()
     {
         // The first coordinator node waits for discriminator nodes that never come: it counts as training (it serves gan).
+        string Store(string runId)
+        {
+            var file = Out($"{runId}.hocon");
+            File.WriteAllText(file, $$"""akkagan.persistence { connection-string = "Data Source={{Out("state.db")}}", run-id = "{{runId}}" }""");
+            return file;
+        }
         var port = Akkagan.FreePort().ToString(CultureInfo.InvariantCulture);
         var firstOutput = new System.Text.StringBuilder();
         using var first = Akkagan.StartCapturing(["node", "--roles", "coordinator,generator", "--port", port, "--seeds", $"127.0.0.1:{port}",
-            "--wait-timeout", "120", "--control-port", "0", "--out", Out("first")], firstOutput);
+            "--wait-timeout", "120", "--control-port", "0", "--config", Store("first-run"), "--out", Out("first")], firstOutput);
         try
         {
             string First()
@@ -59,12 +65,18 @@ public sealed class NodeCommandSpecs : IDisposable
             var deadline = DateTime.UtcNow.AddSeconds(60);
             while (!First().Contains("waiting for the cluster", StringComparison.Ordinal) && DateTime.UtcNow < deadline && !first.HasExited) Thread.Sleep(100);
             Assert.True(First().Contains("waiting for the cluster", StringComparison.Ordinal), First());
-            var second = Akkagan.Run(TimeSpan.FromMinutes(1), "node", "--roles", "coordinator", "--port", "0", "--seeds", $"127.0.0.1:{port}",
-                "--wait-timeout", "60", "--control-port", "0", "--out", Out("second"));
-            Assert.True(second.ExitCode == 1, second.All);
+            string[] second = ["node", "--roles", "coordinator", "--port", "0", "--seeds", $"127.0.0.1:{port}", "--wait-timeout", "60", "--control-port", "0"];
+
+            var unshared = Akkagan.Run(TimeSpan.FromMinutes(1), [.. second, "--out", Out("unshared")]);
+            Assert.True(unshared.ExitCode == 1, unshared.All);
             Assert.Contains($"a training already runs on akka.tcp://akkagan@127.0.0.1:{port}; this node cannot take it over without " +
-                            "akkagan.persistence.connection-string", second.Stderr);
-            Assert.Contains("--standby", second.Stderr);
+                            "akkagan.persistence.connection-string", unshared.Stderr);
+            Assert.Contains("--standby", unshared.Stderr);
+
+            // A shared store but another run id: standing by would later start that other run, so it is refused too.
+            var otherRun = Akkagan.Run(TimeSpan.FromMinutes(1), [.. second, "--config", Store("other-run"), "--out", Out("other")]);
+            Assert.True(otherRun.ExitCode == 1, otherRun.All);
+            Assert.Contains($"the training on akka.tcp://akkagan@127.0.0.1:{port} is run first-run, but this node's akkagan.persistence.run-id is other-run", otherRun.Stderr);
         }
         finally
         {

@@ -21,11 +21,19 @@ public sealed class ControlRelayActor : ReceiveActor
     public const string Name = "akkagan-control";
 
     private readonly Dictionary<IActorRef, CancellationTokenSource> _running = [];
+    private readonly List<IActorRef> _drainWaiters = [];
 
-    public ControlRelayActor(IReadOnlyList<IControlPalette> palettes)
+    /// <summary>Answer <see cref="Drained"/> once no forwarded command runs (the node is about to leave the cluster).</summary>
+    public sealed record Drain;
+
+    public sealed record Drained;
+
+    /// <param name="runId">The run this node trains (empty: none), for a coordinator node that would stand by for it.</param>
+    public ControlRelayActor(IReadOnlyList<IControlPalette> palettes, string runId)
     {
         var served = palettes.ToDictionary(p => p.Descriptor.Name, StringComparer.Ordinal);
         var log = Context.GetLogger();
+        Receive<Ctl.GetRunServed>(_ => Sender.Tell(new Ctl.RunServed(runId)));
         Receive<Ctl.RunRelayed>(request =>
         {
             if (Refusal(served, request) is { } refusal)
@@ -51,6 +59,14 @@ public sealed class ControlRelayActor : ReceiveActor
                 Context.Unwatch(f.ReplyTo);
             }
             f.Cancel.Dispose();
+            if (_running.Count > 0) return;
+            foreach (var waiter in _drainWaiters) waiter.Tell(new Drained());
+            _drainWaiters.Clear();
+        });
+        Receive<Drain>(_ =>
+        {
+            if (_running.Count == 0) Sender.Tell(new Drained());
+            else _drainWaiters.Add(Sender);
         });
         Receive<Terminated>(t =>
         {
@@ -169,8 +185,39 @@ public static class ControlRelay
     /// actors, so that a standby coordinator is never found as a server before it takes over (two standbys could then
     /// forward to each other).
     /// </summary>
-    public static IActorRef Start(ActorSystem system, IReadOnlyList<IControlPalette> palettes)
-        => system.ActorOf(Props.Create(() => new ControlRelayActor(palettes)), ControlRelayActor.Name);
+    /// <param name="runId">The run this node trains (empty: none).</param>
+    public static IActorRef Start(ActorSystem system, IReadOnlyList<IControlPalette> palettes, string runId = "")
+        => system.ActorOf(Props.Create(() => new ControlRelayActor(palettes, runId)), ControlRelayActor.Name);
+
+    /// <summary>
+    /// Waits (at most <paramref name="timeout"/>) until the forwarded commands of this node's relay have finished, so that a
+    /// forwarded <c>gan watch</c> whose training just ended sends its last line and its done before the node leaves
+    /// (leaving stops the relay, which would cancel it). Returns at once when this node runs no relay.
+    /// </summary>
+    public static async Task DrainAsync(ActorSystem system, TimeSpan timeout)
+    {
+        try
+        {
+            await system.ActorSelection($"/user/{ControlRelayActor.Name}").Ask<ControlRelayActor.Drained>(new ControlRelayActor.Drain(), timeout).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is AskTimeoutException or ActorNotFoundException)
+        {
+            // Nothing to wait for, or a command that does not end by itself (another client's watch ends with the node).
+        }
+    }
+
+    /// <summary>The run id the relay <paramref name="server"/> trains (empty: none or unknown within <see cref="IdentifyTimeout"/>).</summary>
+    public static async Task<string> RunServedAsync(IActorRef server, CancellationToken ct)
+    {
+        try
+        {
+            return (await server.Ask<Ctl.RunServed>(new Ctl.GetRunServed(), IdentifyTimeout, ct).ConfigureAwait(false)).RunId;
+        }
+        catch (AskTimeoutException)
+        {
+            return "";
+        }
+    }
 
     /// <summary>How long each candidate node has to say whether it serves.</summary>
     public static readonly TimeSpan IdentifyTimeout = TimeSpan.FromSeconds(5);

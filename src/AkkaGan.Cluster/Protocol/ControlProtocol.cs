@@ -18,4 +18,10 @@ public static class ControlProtocol
 
     /// <summary>The forwarded command finished; <paramref name="Error"/> is empty when <paramref name="Ok"/>.</summary>
     public sealed record RelayDone(bool Ok, string Error) : IAkkaGanWireMessage;
+
+    /// <summary>Which run does the serving node train? Answered with <see cref="RunServed"/>.</summary>
+    public sealed record GetRunServed : IAkkaGanWireMessage;
+
+    /// <summary>The run id of the training the serving node runs (empty: it has none).</summary>
+    public sealed record RunServed(string RunId) : IAkkaGanWireMessage;
 }

@@ -121,6 +121,8 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Text(), r.Text(), r.Texts(), r.Text(), r.Ref())),
         Entry.Of<Ctl.RelayLine>("ctl.line", (w, m) => w.Text(m.Text), r => new(r.Text())),
         Entry.Of<Ctl.RelayDone>("ctl.done", (w, m) => { w.Bool(m.Ok); w.Text(m.Error); }, r => new(r.Bool(), r.Text())),
+        Entry.Of<Ctl.GetRunServed>("ctl.get-run", (_, _) => { }, _ => new()),
+        Entry.Of<Ctl.RunServed>("ctl.run-served", (w, m) => w.Text(m.RunId), r => new(r.Text())),
         Entry.Of<G.CommandRejected>("g.rejected", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Text(m.Command); w.Text(m.Reason); },
             r => new(r.Generator(), r.Long(), r.Text(), r.Text())),
     ];

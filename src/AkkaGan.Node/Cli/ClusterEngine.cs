@@ -71,16 +71,21 @@ internal static class ClusterEngine
             try
             {
                 var standby = topology.Standby;
-                if (!standby && !embedded && await TrainingElsewhereAsync(system, topology.WaitTimeout, cancellation).ConfigureAwait(false) is { } elsewhere)
+                if (!embedded && await TrainingElsewhereAsync(system, topology.WaitTimeout, cancellation).ConfigureAwait(false) is { } elsewhere)
                 {
                     // Typically the first coordinator node restarted (by its orchestrator) after a standby took its run
                     // over: with the run's id and a shared store it becomes the new standby instead of failing.
-                    var missing = NodeCommand.StandbyMissing(config);
+                    var missing = standby ? [] : NodeCommand.StandbyMissing(config);
                     if (missing.Count > 0)
                         return new C.TrainingFinished(resume?.Metadata.Round ?? 0, false,
-                            $"a training already runs on {elsewhere}; this node cannot take it over without {string.Join(" and ", missing)} " +
+                            $"a training already runs on {elsewhere.Address}; this node cannot take it over without {string.Join(" and ", missing)} " +
                             "(start it with those and --standby to stand by for that run)");
-                    status($"a training already runs on {elsewhere}: this node stands by for run {store?.RunId} (as with --standby)");
+                    // A standby continues the run whose id it is given: standing by for another run would start that one later.
+                    if (elsewhere.RunId.Length > 0 && elsewhere.RunId != store?.RunId)
+                        return new C.TrainingFinished(resume?.Metadata.Round ?? 0, false,
+                            $"the training on {elsewhere.Address} is run {elsewhere.RunId}, but this node's akkagan.persistence.run-id is {store?.RunId}; " +
+                            $"give it run-id {elsewhere.RunId} to stand by for that run");
+                    if (!standby) status($"a training already runs on {elsewhere.Address}: this node stands by for run {store?.RunId} (as with --standby)");
                     standby = true;
                 }
                 if (standby)
@@ -97,7 +102,7 @@ internal static class ClusterEngine
                     }
                     status($"taking the coordinator over: run {store?.RunId} continues from the state store's position");
                 }
-                ControlRelay.Start(system, [gan]);
+                ControlRelay.Start(system, [gan], store?.RunId ?? "");
                 await ClusterReadiness.WaitAsync(system, registry, topology.GeneratorNodes, topology.DiscriminatorNodes,
                     state => { if (!embedded) status($"waiting for the cluster: {state}"); }, topology.WaitTimeout, cancellation).ConfigureAwait(false);
             }
@@ -154,6 +159,7 @@ internal static class ClusterEngine
             Steer(); // requests made while the cluster was forming
             var result = await finished.Task.ConfigureAwait(false);
             gan.Finished(result.Round, result.Completed);
+            await ControlRelay.DrainAsync(system, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             return result;
         }
         finally
@@ -163,11 +169,11 @@ internal static class ClusterEngine
     }
 
     /// <summary>
-    /// The other coordinator-role node that already trains (its control relay answers), once this node is Up and sees
-    /// the members; null when none does, or when this node is not Up within <paramref name="wait"/> (the readiness wait
-    /// that follows reports that).
+    /// The other coordinator-role node that already trains (its control relay answers) and its run id, once this node is
+    /// Up and sees the members; null when none does, or when this node is not Up within <paramref name="wait"/> (the
+    /// readiness wait that follows reports that).
     /// </summary>
-    private static async Task<Akka.Actor.Address?> TrainingElsewhereAsync(ActorSystem system, TimeSpan wait, CancellationToken cancellation)
+    private static async Task<(Akka.Actor.Address Address, string RunId)?> TrainingElsewhereAsync(ActorSystem system, TimeSpan wait, CancellationToken cancellation)
     {
         var cluster = Akka.Cluster.Cluster.Get(system);
         var deadline = DateTime.UtcNow + wait;
@@ -177,7 +183,8 @@ internal static class ClusterEngine
             await Task.Delay(200, cancellation).ConfigureAwait(false);
         }
         var candidates = ControlRelay.Candidates(cluster, Roles.Coordinator);
-        return candidates.Count == 0 ? null : (await ControlRelay.FindServerAsync(system, candidates, cancellation).ConfigureAwait(false))?.Address;
+        if (candidates.Count == 0 || await ControlRelay.FindServerAsync(system, candidates, cancellation).ConfigureAwait(false) is not { } found) return null;
+        return (found.Address, await ControlRelay.RunServedAsync(found.Server, cancellation).ConfigureAwait(false));
     }
 
     /// <summary>
