@@ -53,4 +53,11 @@ public sealed record ArgumentDescriptor(string Name, string Description, bool Re
 public sealed record CommandDescriptor(string Name, string Description, IReadOnlyList<ArgumentDescriptor> Arguments);
 
 /// <summary>A named group of commands (e.g. <c>cluster</c>, <c>train</c>), as published in the hello.</summary>
-public sealed record PaletteDescriptor(string Name, string Description, IReadOnlyList<CommandDescriptor> Commands);
+public sealed record PaletteDescriptor(string Name, string Description, IReadOnlyList<CommandDescriptor> Commands)
+{
+    /// <summary>Why <paramref name="command"/> is refused (it is not one of this palette's, which are listed); null when it is.</summary>
+    public string? RefuseCommand(string command)
+        => Commands.Any(c => c.Name == command)
+            ? null
+            : $"unknown command '{command}' in palette '{Name}'; valid commands: {string.Join(", ", Commands.Select(c => c.Name))}";
+}

@@ -190,10 +190,7 @@ public sealed class ControlServer : IAsyncDisposable
         }
         if (!_palettes.TryGetValue(request.Palette, out var palette))
             return $"unknown palette '{request.Palette}'; valid palettes: {string.Join(", ", _palettes.Keys.Order(StringComparer.Ordinal))}";
-        if (!palette.Descriptor.Commands.Any(c => c.Name == request.Command))
-            return $"unknown command '{request.Command}' in palette '{request.Palette}'; valid commands: "
-                + string.Join(", ", palette.Descriptor.Commands.Select(c => c.Name));
-        return null;
+        return palette.Descriptor.RefuseCommand(request.Command);
     }
 
     private Task WriteAsync(Stream stream, ControlMessage message, CancellationToken ct) =>

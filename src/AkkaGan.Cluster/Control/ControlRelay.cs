@@ -85,9 +85,7 @@ public sealed class ControlRelayActor : ReceiveActor
     {
         if (!served.TryGetValue(request.Palette, out var palette))
             return $"this node does not serve the '{request.Palette}' palette (it serves: {string.Join(", ", served.Keys.Order(StringComparer.Ordinal))})";
-        return palette.Descriptor.Commands.Any(c => c.Name == request.Command)
-            ? null
-            : $"unknown command '{request.Command}' in palette '{request.Palette}'; valid commands: {string.Join(", ", palette.Descriptor.Commands.Select(c => c.Name))}";
+        return palette.Descriptor.RefuseCommand(request.Command);
     }
 
     /// <summary>Runs one command to its end, sending each line as it comes and one done; never throws.</summary>
