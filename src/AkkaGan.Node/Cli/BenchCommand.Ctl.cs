@@ -48,7 +48,9 @@ public static partial class BenchCommand
         var work = Directory.CreateTempSubdirectory("akkagan-bench-ctl-").FullName;
         var port = FreePort().ToString(CultureInfo.InvariantCulture);
         var endpoint = $"127.0.0.1:{port}";
+        // Ctrl-C or SIGTERM ends the benchmark and the node it started, as for bench engines.
         using var onInt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, _ => KillChildren());
+        using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, _ => KillChildren());
         var times = new Dictionary<string, List<double>> { ["version"] = [], ["cluster_show"] = [] };
         try
         {
