@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # AkkaGan build entry point.
-#   ./build.sh test          prerequisites, restore, build Release, run every test project
+#   ./build.sh test          prerequisites, restore, build Release, run every test of every project (what CI runs)
+#   ./build.sh test fast     the same without the slow tier (tests tagged Category=Slow, over 10 s): the edit-test loop
+#   ./build.sh tiers         check the last test run's timings against the Slow tags (exit 1 on drift)
 #   ./build.sh train [ARGS]  the main job: an embedded training run (akkagan train ARGS)
 #   ./build.sh run [ARGS]    any akkagan command (akkagan ARGS)
-#   ./build.sh prereqs       only check/install prerequisites
+#   ./build.sh prereqs       only check/install the prerequisites of train and test
 # Environment: CONFIGURATION (default Release), TORCH_BACKEND (cpu|cuda, default cpu),
-#              TEST_FILTER (dotnet test --filter expression), AKKAGAN_SKIP_PREREQS=1,
-#              AKKAGAN_TEST_POSTGRES (Npgsql connection string of the PostgreSQL specs; default: the local server, set up as root).
+#              TEST_FILTER (dotnet test --filter expression, combined with the tier), AKKAGAN_SKIP_PREREQS=1,
+#              AKKAGAN_TEST_POSTGRES (Npgsql connection string of the PostgreSQL specs; default: the local server, set up as root),
+#              AKKAGAN_TEST_HANG (a test running longer than this fails with a hang dump; default 10m).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -62,16 +65,41 @@ ensure_libstdcxx() {
   fi
 }
 
-# The deploy specs parse the compose file and the Kubernetes manifests with PyYAML (Debian's python3-yaml).
+# The deploy specs parse the compose file and the Kubernetes manifests with PyYAML. The tests run the Python named by
+# AKKAGAN_PYTHON: the python3 on PATH when it has PyYAML, else Debian's /usr/bin/python3 with python3-yaml (PATH may
+# point at another Python, e.g. pyenv's, which apt cannot give PyYAML).
 ensure_pyyaml() {
-  python3 -c 'import yaml' >/dev/null 2>&1 && return 0
+  local candidate
+  for candidate in "$(command -v python3 || true)" /usr/bin/python3; do
+    [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c 'import yaml' >/dev/null 2>&1 || continue
+    export AKKAGAN_PYTHON="$candidate"
+    log "deploy specs parse YAML with $candidate (PyYAML $("$candidate" -c 'import yaml; print(yaml.__version__)'))"
+    return 0
+  done
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing python3-yaml (Debian package; the deploy specs parse YAML with it)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-yaml >/dev/null 2>&1 \
-      || { DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-yaml >/dev/null; } \
-      || log "warning: could not install python3-yaml; the deploy specs will report it"
+    apt_install python3-yaml || { log "warning: could not install python3-yaml; the deploy specs will report it"; return 0; }
+    export AKKAGAN_PYTHON=/usr/bin/python3
+    log "deploy specs parse YAML with /usr/bin/python3"
   else
     log "note: PyYAML is missing (sudo apt-get install python3-yaml); the deploy specs need it"
+  fi
+}
+
+# Installs Debian packages quietly, refreshing the package lists once when a package is not found.
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
+}
+
+# The fault specs signal processes with kill(1) (procps), as an orchestrator would.
+ensure_procps() {
+  [ -n "$(type -P kill)" ] && return 0   # the program, not bash's builtin
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing procps (kill; the fault specs signal node processes with it)"
+    apt_install procps || log "warning: could not install procps; the fault specs will fail starting kill"
+  else
+    log "note: kill(1) is missing (sudo apt-get install procps); the fault specs need it"
   fi
 }
 
@@ -80,9 +108,7 @@ ensure_fashion_mnist() {
   [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing dataset-fashion-mnist (Debian package)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
-      || { DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \
-      || log "warning: could not install dataset-fashion-mnist; tests that need it will report it"
+    apt_install dataset-fashion-mnist || log "warning: could not install dataset-fashion-mnist; tests that need it will report it"
   else
     log "note: Fashion-MNIST is not installed (sudo apt-get install dataset-fashion-mnist)"
   fi
@@ -100,9 +126,7 @@ ensure_postgresql() {
   if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null; then
     if ! command -v pg_lsclusters >/dev/null; then
       log "installing postgresql (Debian package; the state store's PostgreSQL specs need a server)"
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1 \
-        || { DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
-        || { log "warning: could not install postgresql; the PostgreSQL specs will fail naming the server"; return 0; }
+      apt_install postgresql || { log "warning: could not install postgresql; the PostgreSQL specs will fail naming the server"; return 0; }
     fi
     local version; version="$(pg_lsclusters -h | awk 'NR==1 {print $1}')"
     [ -n "$version" ] || { log "warning: no PostgreSQL cluster (pg_createcluster --start 15 main); the PostgreSQL specs will fail"; return 0; }
@@ -132,6 +156,15 @@ prereqs() {
   ensure_libstdcxx
 }
 
+# What the tests use besides what train needs: the image data, PyYAML, kill(1), a PostgreSQL server.
+ensure_test_prereqs() {
+  [ "${AKKAGAN_SKIP_PREREQS:-0}" = 1 ] && return 0
+  ensure_fashion_mnist
+  ensure_pyyaml
+  ensure_procps
+  ensure_postgresql
+}
+
 # --- build, test, run --------------------------------------------------------------------------------------
 
 build() {
@@ -139,27 +172,65 @@ build() {
   dotnet build "$ROOT/AkkaGan.sln" -c "$CONFIGURATION" -p:TorchBackend="$TORCH_BACKEND" -nologo -v quiet -clp:ErrorsOnly
 }
 
+# Two tiers: a test measured over 10 s carries [Trait("Category", "Slow")]. Each tier runs every project into its own
+# TRX files (TestResults/<project>.<tier>.trx), so check_tiers knows each test's tag and time. A test that runs past
+# AKKAGAN_TEST_HANG fails with a dump of the test host (--blame-hang) instead of holding CI to its time limit.
 run_tests() {
-  local failed=0 proj filter=()
-  [ -n "${TEST_FILTER:-}" ] && filter=(--filter "$TEST_FILTER")
-  for proj in "$ROOT"/tests/*.Tests/*.csproj; do
-    [ -e "$proj" ] || continue
-    log "test $(basename "$proj" .csproj)"
-    dotnet test "$proj" -c "$CONFIGURATION" -p:TorchBackend="$TORCH_BACKEND" --no-build -nologo \
-      --logger "console;verbosity=normal" "${filter[@]}" || failed=1
+  local tiers=("$@") failed=0 tier proj name filter results="$ROOT/TestResults"
+  rm -rf "$results" && mkdir -p "$results"
+  for tier in "${tiers[@]}"; do
+    case "$tier" in fast) filter="Category!=Slow" ;; slow) filter="Category=Slow" ;; esac
+    [ -n "${TEST_FILTER:-}" ] && filter="($TEST_FILTER)&($filter)"
+    for proj in "$ROOT"/tests/*.Tests/*.csproj; do
+      [ -e "$proj" ] || continue
+      name="$(basename "$proj" .csproj)"
+      log "test $name ($tier tier)"
+      dotnet test "$proj" -c "$CONFIGURATION" -p:TorchBackend="$TORCH_BACKEND" --no-build -nologo \
+        --filter "$filter" --results-directory "$results" \
+        --logger "console;verbosity=normal" --logger "trx;LogFileName=$name.$tier.trx" \
+        --blame-hang --blame-hang-timeout "${AKKAGAN_TEST_HANG:-10m}" --blame-hang-dump-type mini || failed=1
+    done
   done
+  check_tiers || true
   return $failed
+}
+
+# Reads the TRX files of the last run: a fast-tier test over 10 s should be tagged Slow, a slow-tier test under 3 s
+# should not. Timings depend on the machine and its load, so `test` only reports drift; `tiers` fails on it.
+check_tiers() {
+  local results="$ROOT/TestResults" file tier drift
+  compgen -G "$results/*.trx" >/dev/null || { log "no test results in $results: run ./build.sh test first"; return 1; }
+  drift="$(for file in "$results"/*.trx; do
+    tier="${file%.trx}"; tier="${tier##*.}"
+    grep -o '<UnitTestResult [^>]*>' "$file" | sed -E 's/.*testName="([^"]*)".*duration="([0-9]+):([0-9]+):([0-9.]+)".*/\2 \3 \4 \1/' |
+      awk -v tier="$tier" '{ s = $1 * 3600 + $2 * 60 + $3; $1 = $2 = $3 = ""; name = substr($0, 4)
+        if (tier == "fast" && s > 10) printf "  %.1f s, not tagged Slow: %s\n", s, name
+        if (tier == "slow" && s < 3) printf "  %.1f s, tagged Slow: %s\n", s, name }'
+  done)"
+  if [ -n "$drift" ]; then
+    log "test tiers: these timings disagree with the Slow tags (a test over 10 s is Slow):"
+    printf '%s\n' "$drift" >&2
+    return 1
+  fi
+  log "test tiers: every timing agrees with the Slow tags"
 }
 
 akkagan_dll() { echo "$ROOT/src/AkkaGan.Node/bin/$CONFIGURATION/net10.0/akkagan.dll"; }
 
 cmd="${1:-test}"; shift || true
 case "$cmd" in
-  prereqs) prereqs; ensure_fashion_mnist ;;
+  prereqs) prereqs; ensure_test_prereqs ;;
   build)   prereqs; build ;;
-  test)    prereqs; ensure_fashion_mnist; ensure_pyyaml; ensure_postgresql; build; run_tests ;;
+  test)
+    case "${1:-all}" in
+      all)  tiers=(fast slow) ;;
+      fast) tiers=(fast) ;;
+      *) die "unknown test tier '$1' (expected: fast, or nothing for every test)" ;;
+    esac
+    prereqs; ensure_test_prereqs; build; run_tests "${tiers[@]}" ;;
+  tiers)   check_tiers ;;
   train)   prereqs; build; exec dotnet "$(akkagan_dll)" train "$@" ;;
   run)     prereqs; build; exec dotnet "$(akkagan_dll)" "$@" ;;
-  -h|--help|help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown command '$cmd' (expected: test, train, run, build, prereqs)" ;;
+  -h|--help|help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown command '$cmd' (expected: test, train, run, build, tiers, prereqs)" ;;
 esac

@@ -100,8 +100,8 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         actor.Tell(new D.ComputeFeedback(D0, 1, new TensorPayload(WireDType.Float32, [16, 2], new byte[12]), TestActor));
         Assert.Contains("byte count", ExpectMsg<D.CommandRejected>().Reason);
         actor.Tell(new D.TrainStep(D0, 1, 0, Fake(1), TestActor));
+        // The answer to a good step, not a Terminated: the rejections left the actor (and its state) alive.
         ExpectMsg<D.TrainStepDone>();
-        ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // in particular no Terminated
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.TestKit;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
@@ -24,6 +25,42 @@ internal static class EngineEquivalence
             Assert.True(finished.Completed, finished.Reason);
             Assert.Equal(settings.Rounds, finished.Round);
             return (last, events);
+        }
+    }
+
+    /// <summary>
+    /// Rounds for a run that only the test ends (with <see cref="FollowUntilStopped"/>): a test waits for the events it
+    /// checks, never for "enough rounds", so it passes however fast the machine trains. Such runs use
+    /// <see cref="LrDecay.None"/>, so that the reference engine run to the round of the stop computes the same rounds.
+    /// </summary>
+    public const int Endless = 1_000_000_000;
+
+    /// <summary>
+    /// Collects the coordinator's events; once <paramref name="stopWhen"/> holds for an event (given the events so far),
+    /// stops the run, and returns at <see cref="C.TrainingFinished"/> with the last checkpoint (a stop checkpoints the
+    /// round it stops at). <paramref name="stopWhen"/> may also act on the cluster (take a node away) at an event.
+    /// </summary>
+    public static (Checkpoint? Final, List<object> Events, long StoppedAt) FollowUntilStopped(TestKitBase observer, IActorRef coordinator,
+        Func<object, IReadOnlyList<object>, bool> stopWhen, TimeSpan perEvent)
+    {
+        var events = new List<object>();
+        Checkpoint? last = null;
+        var stopping = false;
+        while (true)
+        {
+            var message = observer.ExpectMsg<object>(perEvent);
+            events.Add(message);
+            if (message is C.CheckpointTaken taken) last = taken.Checkpoint;
+            if (message is C.TrainingFinished finished)
+            {
+                Assert.True(stopping, $"the run ended before the test stopped it: {finished.Reason}");
+                Assert.False(finished.Completed, "a stopped run reported completion");
+                Assert.Equal(finished.Round, last?.Metadata.Round);
+                return (last, events, finished.Round);
+            }
+            if (stopping || !stopWhen(message, events)) continue;
+            coordinator.Tell(new C.StopTraining());
+            stopping = true;
         }
     }
 

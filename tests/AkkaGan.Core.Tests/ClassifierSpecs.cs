@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 namespace AkkaGan.Core.Tests;
 
 /// <summary>The evaluation classifier on synthetic, separable images (class k: a bright bar at rows 2k+4..2k+5, plus noise).</summary>
+[Collection(ProcessWideTorchState.Name)]
 public sealed class ClassifierSpecs : IDisposable
 {
     private static readonly ClassifierRecipe Tiny = new() { Epochs = 6, Batch = 32, Conv1Channels = 4, Conv2Channels = 8, HiddenUnits = 16, Threads = 1, LearningRate = 3e-3 };

@@ -15,9 +15,11 @@ public sealed class RunControlSpecs
         control.Pause();
         Assert.True(control.IsPaused);
 
-        var waiting = Task.Run(() => control.WaitWhilePaused(CancellationToken.None));
-        var first = await Task.WhenAny(waiting, Task.Delay(300));
-        Assert.NotSame(waiting, first); // still waiting while paused
+        // The wait calls back while it is still paused: proof that it waited, without a timed pause in the test.
+        var waited = new TaskCompletionSource();
+        var waiting = Task.Run(() => control.WaitWhilePaused(CancellationToken.None, () => waited.TrySetResult()));
+        await waited.Task.WaitAsync(Patience);
+        Assert.False(waiting.IsCompleted);
         control.Resume();
         await waiting.WaitAsync(Patience);
         Assert.False(control.IsPaused);

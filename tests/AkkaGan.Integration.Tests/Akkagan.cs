@@ -25,13 +25,8 @@ internal static class Akkagan
 
     public static Result Run(params string[] args) => Run(TimeSpan.FromMinutes(3), args);
 
-    /// <summary>A TCP port that is free on 127.0.0.1 now (for seeds and control hosts of the processes a test starts).</summary>
-    public static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A TCP port on 127.0.0.1 reserved for this test (seeds and control hosts of the processes it starts): see <see cref="Testing.FreePorts"/>.</summary>
+    public static int FreePort() => Testing.FreePorts.Next();
 
     /// <summary>The built akkagan-ctl (same configuration as these tests).</summary>
     public static string CtlDll

@@ -14,10 +14,14 @@ public sealed class DeploySpecs
 {
     private static string Deploy(string path) => Path.Combine(Akkagan.RepositoryRoot, "deploy", path);
 
-    /// <summary>YAML (all documents) as JSON, through PyYAML: no YAML parser is among this project's packages.</summary>
+    /// <summary>
+    /// YAML (all documents) as JSON, through PyYAML: no YAML parser is among this project's packages. The Python is
+    /// AKKAGAN_PYTHON, which build.sh sets to one that has PyYAML, else python3 on PATH.
+    /// </summary>
     private static List<JsonNode> Yaml(string path)
     {
-        var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var python3 = Environment.GetEnvironmentVariable("AKKAGAN_PYTHON") is { Length: > 0 } named ? named : "python3";
+        var start = new ProcessStartInfo(python3) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add("import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))");
         start.ArgumentList.Add(path);
@@ -25,7 +29,7 @@ public sealed class DeploySpecs
         var stdout = python.StandardOutput.ReadToEnd();
         var stderr = python.StandardError.ReadToEnd();
         python.WaitForExit();
-        Assert.True(python.ExitCode == 0, $"{path} does not parse as YAML (python3 with PyYAML): {stderr}");
+        Assert.True(python.ExitCode == 0, $"{path} does not parse as YAML ({python3} with PyYAML): {stderr}");
         return [.. JsonNode.Parse(stdout)!.AsArray().Select(d => d!)];
     }
 
