@@ -12,6 +12,12 @@ internal static class Akkagan
 
     public static string RepositoryRoot { get; } = FindRoot();
 
+    /// <summary>
+    /// --rounds of a run that only the test ends (gan stop, SIGTERM, a stop script): tests wait for the events they
+    /// check, never race a number of rounds, so a faster machine cannot finish the run first.
+    /// </summary>
+    public const string Endless = "1000000000";
+
     public static string Dll
     {
         get

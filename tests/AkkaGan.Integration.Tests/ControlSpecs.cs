@@ -23,7 +23,7 @@ public sealed class ControlSpecs(Xunit.Abstractions.ITestOutputHelper log) : IDi
         {
             lock (trainOutput) return trainOutput.ToString();
         }
-        using var train = Akkagan.StartCapturing(["train", "--engine", engine, "--rounds", "100000", "--batch", "64", "--unroll", "1", "--eval-every", "5",
+        using var train = Akkagan.StartCapturing(["train", "--engine", engine, "--rounds", Akkagan.Endless, "--batch", "64", "--unroll", "1", "--eval-every", "5",
             "--eval-samples", "300", "--checkpoint-every", "100000", "--control-port", port, "--out", Out("run")], trainOutput);
         try
         {
@@ -149,7 +149,7 @@ public sealed class ControlSpecs(Xunit.Abstractions.ITestOutputHelper log) : IDi
             Assert.True(watch.ExitCode == 0, Watched());
             watch.WaitForExit(); // the output is complete
             var watchedText = Watched();
-            Assert.Matches(@"round \d+/100000", watchedText);
+            Assert.Matches(@"round \d+/" + Akkagan.Endless, watchedText);
             Assert.Contains("training stopped at round", watchedText);
         }
         finally
@@ -181,7 +181,7 @@ public sealed class ControlSpecs(Xunit.Abstractions.ITestOutputHelper log) : IDi
         }
         using var node = Akkagan.StartCapturing(["node", "--roles", "discriminator", "--port", "0", "--seeds", seeds, "--control-port", workerPort], workerOutput);
         using var train = Akkagan.StartCapturing(["node", "--roles", "coordinator,generator", "--port", seed.ToString(CultureInfo.InvariantCulture), "--seeds", seeds,
-            "--rounds", "100000", "--batch", "64", "--unroll", "1", "--eval-every", "5", "--eval-samples", "300", "--checkpoint-every", "100000",
+            "--rounds", Akkagan.Endless, "--batch", "64", "--unroll", "1", "--eval-every", "5", "--eval-samples", "300", "--checkpoint-every", "100000",
             "--control-port", "0", "--out", Out("relayed")], trainOutput);
         try
         {

@@ -13,7 +13,6 @@ namespace AkkaGan.Integration.Tests;
 /// </summary>
 public sealed class NodeLossSpecs : IDisposable
 {
-    private const string Endless = "1000000000";
     private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-loss-").FullName;
 
     private string Out(string name) => Path.Combine(_dir, name);
@@ -100,7 +99,7 @@ public sealed class NodeLossSpecs : IDisposable
             processes.Start(name, ["node", "--roles", "discriminator", "--port", "0", "--seeds", seeds, "--config", config, "--control-port", "0"]);
         processes.Start("coordinator",
             ["node", "--roles", "coordinator,generator", "--port", seeds.Split(':')[1], "--seeds", seeds, "--config", config,
-             "--discriminator-nodes", "2", "--control-port", "0", "--rounds", Endless, "--lr-decay", "none", "--batch", "64", "--unroll", "0",
+             "--discriminator-nodes", "2", "--control-port", "0", "--rounds", Akkagan.Endless, "--lr-decay", "none", "--batch", "64", "--unroll", "0",
              "--discriminators", "2", "--eval-every", "500", "--eval-samples", "500", "--checkpoint-every", "50", "--out", Out("run")]);
 
         // Once the first checkpoints are written, kill the process that runs d-0.
@@ -142,7 +141,7 @@ public sealed class NodeLossSpecs : IDisposable
         var seeds = $"127.0.0.1:{seed}";
         string[] Training(string rounds) => ["--rounds", rounds, "--lr-decay", "none", "--batch", "64", "--unroll", "0", "--eval-every", "300",
             "--eval-samples", "300", "--checkpoint-every", "50", "--torch-threads", "1"];
-        string[] training = ["--discriminator-nodes", "1", "--control-port", "0", .. Training(Endless)];
+        string[] training = ["--discriminator-nodes", "1", "--control-port", "0", .. Training(Akkagan.Endless)];
         using var processes = new Processes();
         processes.Start("discriminator", ["node", "--roles", "discriminator", "--port", "0", "--seeds", seeds, "--config", config, "--control-port", "0"]);
         processes.Start("primary", ["node", "--roles", "coordinator,generator", "--port", seed.ToString(CultureInfo.InvariantCulture), "--seeds", seeds,

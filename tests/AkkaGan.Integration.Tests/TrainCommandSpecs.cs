@@ -359,7 +359,7 @@ public sealed class TrainCommandSpecs : IDisposable
     [Trait("Category", "Slow")]
     public void Sigterm_should_stop_cleanly_with_a_final_checkpoint_that_resumes(string engine)
     {
-        using var process = Akkagan.Start(["train", .. Quick, "--rounds", "100000", "--engine", engine, "--out", Out("term")]);
+        using var process = Akkagan.Start(["train", .. Quick, "--rounds", Akkagan.Endless, "--engine", engine, "--out", Out("term")]);
         try
         {
             StopWithSigterm(process);
