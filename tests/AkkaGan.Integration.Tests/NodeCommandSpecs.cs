@@ -22,6 +22,7 @@ public sealed class NodeCommandSpecs : IDisposable
     [InlineData(new[] { "--roles", "discriminator", "--seeds", "localhost" }, "'localhost' is not HOST:PORT")]
     [InlineData(new[] { "--roles", "discriminator", "--port", "70000" }, "70000 is not a TCP port")]
     [InlineData(new[] { "--roles", "discriminator", "--rounds", "5" }, "--rounds: only the coordinator's node takes training settings")]
+    [InlineData(new[] { "--roles", "discriminator", "--torch-threads", "-1" }, "torch-threads must be zero or positive")]
     [InlineData(new[] { "--roles", "coordinator", "--rounds", "0" }, "rounds must be a positive number")]
     [InlineData(new[] { "--roles", "coordinator", "--discriminator-nodes", "0" }, "--discriminator-nodes: 0")]
     [InlineData(new[] { "--roles", "discriminator", "--health-port", "70000" }, "--health-port: 70000 is not a TCP port")]
@@ -141,54 +142,67 @@ public sealed class NodeCommandSpecs : IDisposable
         }
     }
 
-    [Fact]
-    [Trait("Category", "Slow")]
-    public void Three_processes_should_train_to_the_reference_engines_result()
+    /// <summary>
+    /// Training flags of <see cref="Three_processes_should_train_to_the_reference_engines_checkpoint_bit_for_bit"/>'s runs: a
+    /// population of two, so each discriminator process runs one member, and whether the run has evolutions.
+    /// </summary>
+    private static readonly Dictionary<string, (string[] Flags, bool Evolves)> CrossProcess = new()
     {
-        var seed = Akkagan.FreePort();
-        var seeds = $"127.0.0.1:{seed}";
-        var workers = new List<Process>();
-        try
-        {
-            foreach (var _ in new[] { 1, 2 })
-                workers.Add(Akkagan.Start(["node", "--roles", "discriminator", "--port", "0", "--seeds", seeds]));
-            var coordinator = Akkagan.Run(TimeSpan.FromMinutes(4),
-                ["node", "--roles", "coordinator,generator", "--port", seed.ToString(CultureInfo.InvariantCulture), "--seeds", seeds,
-                 "--discriminator-nodes", "2", .. Quick, "--out", Out("3proc")]);
-            Assert.True(coordinator.ExitCode == 0, coordinator.All);
+        ["first-order unrolled"] = (["--unroll", "2", "--unroll-order", "first", "--discriminators", "2", "--aggregate", "softmax"], false),
+        ["second-order unrolled"] = (["--unroll", "2", "--unroll-order", "second", "--discriminators", "2", "--aggregate", "softmax"], false),
+        // The worst member takes the best's weights: across processes the snapshot crosses the wire.
+        ["evolving population"] = (["--unroll", "0", "--discriminators", "2", "--evolve-every", "5"], true),
+    };
 
-            // The population is spread: d-0 and d-1 run on the two discriminator processes, not beside the generator.
-            var placement = coordinator.Stdout.Split('\n').Single(l => l.Contains("placement:", StringComparison.Ordinal));
-            var nodeOf = System.Text.RegularExpressions.Regex.Matches(placement, @"([dg]-\d) @ (\S+?)(,|$|\s)")
-                .ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
-            Assert.Equal($"akka.tcp://akkagan@127.0.0.1:{seed}", nodeOf["g-0"]);
-            Assert.NotEqual(nodeOf["d-0"], nodeOf["d-1"]);
-            Assert.DoesNotContain(nodeOf["g-0"], new[] { nodeOf["d-0"], nodeOf["d-1"] });
+    /// <summary>
+    /// DESIGN.md section 2: with one thread per process, the cluster on three processes (every step, gradient and
+    /// snapshot crossing loopback remoting) ends with the reference engine's state, every weight and optimizer moment
+    /// bit for bit; the two runs are compared with each other, never with recorded numbers.
+    /// </summary>
+    [Theory]
+    [InlineData("first-order unrolled")]
+    [InlineData("second-order unrolled")]
+    [InlineData("evolving population")]
+    [Trait("Category", "Slow")]
+    public void Three_processes_should_train_to_the_reference_engines_checkpoint_bit_for_bit(string configuration)
+    {
+        const int rounds = 20;
+        var (flags, evolves) = CrossProcess[configuration];
+        string[] training = ["--batch", "64", "--hidden-units", "64", "--rounds", rounds.ToString(CultureInfo.InvariantCulture),
+            "--eval-every", "10", "--eval-samples", "300", "--checkpoint-every", "10", .. flags];
+        var cluster = ThreeProcessCluster.Train(training, torchThreads: 1, Out("3proc"));
 
-            // Discriminator nodes leave the cluster cleanly on SIGTERM.
-            foreach (var worker in workers)
-                using (var kill = Process.Start("kill", ["-TERM", worker.Id.ToString(CultureInfo.InvariantCulture)])) kill.WaitForExit();
-            foreach (var worker in workers)
-            {
-                Assert.True(worker.WaitForExit(60_000), "a discriminator node did not stop after SIGTERM");
-                Assert.Equal(0, worker.ExitCode);
-            }
-        }
-        finally
-        {
-            foreach (var worker in workers.Where(w => !w.HasExited)) worker.Kill(entireProcessTree: true);
-        }
+        // The population is spread: d-0 and d-1 run on the two discriminator processes, not beside the generator.
+        Assert.Equal(cluster.SeedAddress, cluster.Placement["g-0"]);
+        Assert.NotEqual(cluster.Placement["d-0"], cluster.Placement["d-1"]);
+        Assert.DoesNotContain(cluster.Placement["g-0"], new[] { cluster.Placement["d-0"], cluster.Placement["d-1"] });
 
-        var reference = Akkagan.Run(["train", .. Quick, "--engine", "reference", "--out", Out("ref")]);
+        var reference = Akkagan.Run(["train", .. training, "--torch-threads", "1", "--engine", "reference", "--out", Out("ref")]);
         Assert.True(reference.ExitCode == 0, reference.All);
+        Assert.Equal(2, Directory.GetFiles(Out("3proc/checkpoints"), "ckpt-r*.akgc").Length);
+        var checkpoint = CheckpointComparison.AssertEntitiesEqual(Out("ref"), "reference engine", Out("3proc"), "3 processes");
+        // Trained state, not the initial one: the last round's checkpoint, every entity stepped.
+        Assert.Equal(rounds, checkpoint.Metadata.Round);
+        Assert.Equal(["d-0", "d-1", "g-0"], checkpoint.Entities.Select(e => e.EntityId).Order(StringComparer.Ordinal));
+        Assert.All(checkpoint.Entities, e => Assert.True(e.OptimizerSteps > 0 && e.Tensors.Count > 0, $"{e.EntityId}: {e.OptimizerSteps} steps"));
+
         var a = JsonNode.Parse(File.ReadAllText(Out("ref/summary.json")))!;
         var b = JsonNode.Parse(File.ReadAllText(Out("3proc/summary.json")))!;
         Assert.True(b["completed"]!.GetValue<bool>());
-        Assert.Equal(20, b["rounds"]!.GetValue<long>());
+        Assert.Equal(rounds, b["rounds"]!.GetValue<long>());
         foreach (var key in new[] { "high_quality_fraction", "reverse_kl", "generator_loss", "discriminator_loss" })
             Assert.Equal(a[key]!.GetValue<double>(), b[key]!.GetValue<double>());
-        Assert.Equal(2, Directory.GetFiles(Out("3proc/checkpoints"), "ckpt-r*.akgc").Length);
+        // Evolutions happened (the comparison covers a copied member), the same ones in both engines.
+        var evolutions = Evolutions(Out("3proc"));
+        Assert.Equal(Evolutions(Out("ref")), evolutions);
+        Assert.True(evolves ? evolutions.Count > 0 : evolutions.Count == 0, string.Join("\n", evolutions));
     }
+
+    /// <summary>The evolution events of a run's metrics.jsonl (round, best, worst, new learning rate), in order.</summary>
+    private static List<string> Evolutions(string run)
+        => File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!)
+            .Where(e => e["event"]?.GetValue<string>() == "evolution")
+            .Select(e => $"round {e["round"]}: {e["best"]} -> {e["worst"]}, lr {e["new_lr"]}").ToList();
 
     [Fact]
     [Trait("Category", "Slow")]

@@ -80,7 +80,9 @@ public static class NodeCommand
                 return TrainCommand.Run(ClusterEngine.EngineName, arguments, control.Read(parse),
                     new ClusterEngine.Topology(member, 1, waitFor, TimeSpan.FromSeconds(wait), parse.GetValue(healthPort), isStandby));
 
-            var coordinatorOnly = arguments.Flags.Select(f => f.Key.Flag)
+            // Torch threads size this process's pool, not the run: every node takes its own (the run's settings do not set them).
+            var nodeFlags = arguments.Flags.Where(f => f.Key.Flag == TorchThreadsFlag).ToArray();
+            var coordinatorOnly = arguments.Flags.Where(f => f.Key.Flag != TorchThreadsFlag).Select(f => f.Key.Flag)
                 .Concat(new[] { ("--out", arguments.Output), ("--resume", arguments.Resume) }.Where(o => o.Item2 is not null).Select(o => o.Item1))
                 .Concat(parse.GetResult(discriminatorNodes) is { Implicit: false } ? ["--discriminator-nodes"] : [])
                 .Concat(parse.GetResult(waitTimeout) is { Implicit: false } ? ["--wait-timeout"] : [])
@@ -88,7 +90,7 @@ public static class NodeCommand
             if (coordinatorOnly.Length > 0)
                 throw new SettingsException($"{string.Join(", ", coordinatorOnly)}: only the coordinator's node takes training settings and outputs " +
                                             "(it sends its settings to every entity); give them to the node with --roles coordinator");
-            return Serve(member, arguments.ConfigFile, control.Read(parse), parse.GetValue(healthPort));
+            return Serve(member, arguments.ConfigFile, nodeFlags, control.Read(parse), parse.GetValue(healthPort));
         });
         return command;
     }
@@ -113,14 +115,19 @@ public static class NodeCommand
         return missing;
     }
 
+    /// <summary>The one training flag a node without the coordinator role takes: it sizes that node's own torch threads.</summary>
+    private const string TorchThreadsFlag = "--torch-threads";
+
     /// <summary>Hosts this node's entities until a signal (or the actor system ending) stops it.</summary>
-    private static int Serve(MemberOptions member, string? configFile, ControlHost.Flags controlFlags, int? healthPort)
+    /// <param name="ownFlags">Flags over this node's own settings (<see cref="TorchThreadsFlag"/> only).</param>
+    private static int Serve(MemberOptions member, string? configFile, IReadOnlyList<(SettingKeys.Key Key, string Value)> ownFlags,
+        ControlHost.Flags controlFlags, int? healthPort)
     {
         var config = SettingsLoader.LoadConfig(configFile);
         var controlOptions = ControlHost.Resolve(config, controlFlags, $"akkagan node {member.Host}:{member.Port} ({string.Join(",", member.Roles)})");
         // This node's own settings are checked too (a typo in a shared config file is found at start), and they size
         // its torch threads; the training settings themselves arrive from the coordinator.
-        var own = SettingsLoader.Bind(config, new TrainingSettings()).Validate();
+        var own = ownFlags.Aggregate(SettingsLoader.Bind(config, new TrainingSettings()), (s, f) => SettingKeys.Apply(f.Key, s, f.Value, f.Key.Flag)).Validate();
         set_num_threads(RunData.TorchThreads(own));
         // A node without the coordinator role has no run folder: it uses a state store only when one is configured
         // (a SQLite file every node on this machine names, or PostgreSQL); otherwise its entities' recoveries are pushed.
@@ -129,7 +136,8 @@ public static class NodeCommand
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);
         Console.WriteLine($"akkagan node {cluster.SelfAddress}: roles {string.Join(",", member.Roles)}, " +
-                          $"seeds {(member.Seeds.Count == 0 ? "(self)" : string.Join(",", member.Seeds))}; Ctrl-C or SIGTERM leaves the cluster");
+                          $"seeds {(member.Seeds.Count == 0 ? "(self)" : string.Join(",", member.Seeds))}, torch threads {get_num_threads()}; " +
+                          "Ctrl-C or SIGTERM leaves the cluster");
         cluster.RegisterOnMemberUp(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: up"));
         cluster.RegisterOnMemberRemoved(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: left the cluster"));
         // The gan palette is the training's: this node forwards it to the node that trains.
