@@ -195,24 +195,22 @@ run_tests() {
   return $failed
 }
 
-# Reads the TRX files of the last run: a fast-tier test over 10 s should be tagged Slow, a slow-tier test under 3 s
-# should not. Timings depend on the machine and its load, so `test` only reports drift; `tiers` fails on it.
+# Reads the TRX files of the last run: a fast-tier test measured over 10 s should be tagged Slow. (The other
+# direction is not checked: xUnit 2 leaves a test class's IAsyncLifetime set-up out of a test's time, so a Slow spec
+# whose cluster starts per test reports less than it costs.) Timings depend on the machine and its load, so `test`
+# only reports drift; `tiers` fails on it.
 check_tiers() {
-  local results="$ROOT/TestResults" file tier drift
-  compgen -G "$results/*.trx" >/dev/null || { log "no test results in $results: run ./build.sh test first"; return 1; }
-  drift="$(for file in "$results"/*.trx; do
-    tier="${file%.trx}"; tier="${tier##*.}"
-    grep -o '<UnitTestResult [^>]*>' "$file" | sed -E 's/.*testName="([^"]*)".*duration="([0-9]+):([0-9]+):([0-9.]+)".*/\2 \3 \4 \1/' |
-      awk -v tier="$tier" '{ s = $1 * 3600 + $2 * 60 + $3; $1 = $2 = $3 = ""; name = substr($0, 4)
-        if (tier == "fast" && s > 10) printf "  %.1f s, not tagged Slow: %s\n", s, name
-        if (tier == "slow" && s < 3) printf "  %.1f s, tagged Slow: %s\n", s, name }'
-  done)"
+  local results="$ROOT/TestResults" drift
+  compgen -G "$results/*.fast.trx" >/dev/null || { log "no fast-tier results in $results: run ./build.sh test first"; return 1; }
+  drift="$(cat "$results"/*.fast.trx | grep -o '<UnitTestResult [^>]*>' |
+    sed -E 's/.*testName="([^"]*)".*duration="([0-9]+):([0-9]+):([0-9.]+)".*/\2 \3 \4 \1/' |
+    awk '{ s = $1 * 3600 + $2 * 60 + $3; $1 = $2 = $3 = ""; if (s > 10) printf "  %.1f s: %s\n", s, substr($0, 4) }')"
   if [ -n "$drift" ]; then
-    log "test tiers: these timings disagree with the Slow tags (a test over 10 s is Slow):"
+    log "test tiers: these fast-tier tests took over 10 s; tag them [Trait(\"Category\", \"Slow\")]:"
     printf '%s\n' "$drift" >&2
     return 1
   fi
-  log "test tiers: every timing agrees with the Slow tags"
+  log "test tiers: every fast-tier test took at most 10 s"
 }
 
 akkagan_dll() { echo "$ROOT/src/AkkaGan.Node/bin/$CONFIGURATION/net10.0/akkagan.dll"; }

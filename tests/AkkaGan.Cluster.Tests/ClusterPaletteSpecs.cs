@@ -84,6 +84,7 @@ public sealed class ClusterPaletteSpecs : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public async Task Join_and_down_should_add_and_remove_another_node()
     {
         JoinSelf();

@@ -44,6 +44,7 @@ public sealed class NodeCommandSpecs : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void A_second_coordinator_should_not_stand_by_without_a_shared_run_or_for_another_run()
     {
         // The first coordinator node waits for discriminator nodes that never come: it counts as training (it serves gan).
