@@ -154,7 +154,9 @@ public sealed class NodeLossSpecs : IDisposable
         // Until it takes over, the standby's gan commands are the running training's (its own is still at round 0).
         var standbyControl = processes.ControlOf("standby");
         WaitForStatus(standbyControl, "phase      training (engine cluster", processes);
+        // Killed once the store holds the run's position (it is written after the checkpoint's line is printed).
         processes.WaitFor("primary", @"round \d+: checkpoint");
+        WaitForStoredPosition(Out("state.db"), "failover-spec", processes);
         processes.Kill("primary"); // the coordinator, its outputs and the generator go with it
 
         // The standby continues the run once it has placed the entities again.
@@ -173,7 +175,8 @@ public sealed class NodeLossSpecs : IDisposable
 
         Assert.Contains("taking the coordinator over: run failover-spec continues from the state store's position", processes.Log("standby"));
         var summary = JsonNode.Parse(File.ReadAllText(Out("standby/summary.json")))!;
-        Assert.Contains(summary["faults"]!.AsArray(), f => f!["fault"]!.GetValue<string>() == "resumed");
+        var resumed = Assert.Single(summary["faults"]!.AsArray(), f => f!["fault"]!.GetValue<string>() == "resumed")!;
+        Assert.True(resumed["round"]!.GetValue<long>() > 0, resumed.ToJsonString());   // continued, not started over
 
         // Continued from the stored checkpoint, the run ends where an uninterrupted one of as many rounds does.
         var rounds = summary["rounds"]!.GetValue<long>().ToString(CultureInfo.InvariantCulture);
@@ -182,6 +185,21 @@ public sealed class NodeLossSpecs : IDisposable
         var expected = JsonNode.Parse(File.ReadAllText(Out("reference/summary.json")))!;
         foreach (var key in new[] { "high_quality_fraction", "reverse_kl", "generator_loss", "discriminator_loss" })
             Assert.Equal(expected[key]!.GetValue<double>(), summary[key]!.GetValue<double>());
+        // Every weight and optimizer moment, byte for byte.
+        CheckpointComparison.AssertEntitiesEqual(Out("reference"), "reference engine", Out("standby"), "standby after the fail-over");
+    }
+
+    /// <summary>Waits until the run's coordinator position is in the SQLite state store (Akka.Persistence.Sql's snapshot table).</summary>
+    private static void WaitForStoredPosition(string database, string runId, Processes processes)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Mode=ReadOnly");
+        connection.Open();
+        using var query = connection.CreateCommand();
+        query.CommandText = "SELECT COUNT(*) FROM snapshot WHERE persistence_id = $id";
+        query.Parameters.AddWithValue("$id", $"{runId}/coordinator");
+        while (Convert.ToInt64(query.ExecuteScalar(), CultureInfo.InvariantCulture) == 0 && DateTime.UtcNow < deadline) Thread.Sleep(100);
+        Assert.True(Convert.ToInt64(query.ExecuteScalar(), CultureInfo.InvariantCulture) > 0, $"no position of run {runId} in {database}:\n{processes.All()}");
     }
 
     /// <summary>Asks for <c>gan status</c> until it shows <paramref name="expected"/> (the node may still be placing its entities).</summary>
