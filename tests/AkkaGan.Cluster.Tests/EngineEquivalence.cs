@@ -72,7 +72,13 @@ internal static class EngineEquivalence
         using var trainer = new ReferenceTrainer(settings, RunData.Create(settings), CPU);
         prepare?.Invoke(trainer);
         trainer.Run(checkpoints: null);
-        var expected = trainer.CreateCheckpoint();
+        AssertSameCheckpoint(trainer.CreateCheckpoint(), actual);
+    }
+
+    /// <summary>Asserts that two checkpoints hold the same round and entities, every tensor byte for byte.</summary>
+    public static void AssertSameCheckpoint(Checkpoint expected, Checkpoint? actual)
+    {
+        Assert.NotNull(actual);
         Assert.Equal(expected.Metadata.Round, actual!.Metadata.Round);
         Assert.Equal(expected.Entities.Select(e => e.EntityId), actual.Entities.Select(e => e.EntityId));
         foreach (var (e, a) in expected.Entities.Zip(actual.Entities))

@@ -51,22 +51,28 @@ public sealed class ReferenceTrainer : IDisposable
     /// <param name="control">An operator's pause, resume and checkpoint requests, honoured between rounds.</param>
     public void Run(CheckpointStore? checkpoints, RunControl? control, CancellationToken cancellation = default)
     {
-        void CheckpointOnRequest()
+        // The divergence guard rolls back to the last checkpoint, of the interval or an operator's request, as the
+        // coordinator does (kept in memory; the start state before the first one).
+        var lastGood = CreateCheckpoint();
+        void Checkpoint()
         {
-            if (control?.TakeCheckpointRequest() == true && checkpoints is not null) _observer.OnCheckpoint(Round, checkpoints.Save(CreateCheckpoint()));
+            lastGood = CreateCheckpoint();
+            if (checkpoints is not null) _observer.OnCheckpoint(Round, checkpoints.Save(lastGood));
+        }
+        void ServeRequests()
+        {
+            if (control?.TakeCheckpointRequest() == true) Checkpoint();
             control?.ServeSampleRequests(Samples);
             control?.ServeChangeRequests(Apply);
         }
 
-        // The divergence guard rolls back to the last checkpoint (kept in memory; the start state before the first one).
         var guard = new DivergenceGuard(Settings.GradNormLimit);
-        var lastGood = CreateCheckpoint();
         var rollbacks = 0;
         var health = new HealthMonitor(Settings.Health);
         var remedies = new HealthRemedies(Settings.Health);
         while (Round < Settings.Rounds && !cancellation.IsCancellationRequested)
         {
-            control?.WaitWhilePaused(cancellation, CheckpointOnRequest);
+            control?.WaitWhilePaused(cancellation, ServeRequests);
             if (cancellation.IsCancellationRequested) break;
             var report = RunRound();
             if (Settings.MaxRollbacks > 0 && guard.Check(report) is { } reason)
@@ -81,6 +87,8 @@ public sealed class ReferenceTrainer : IDisposable
                 Apply(new ScaleLearningRates(Settings.RollbackLrFactor) { Reason = "divergence guard" });
                 continue;
             }
+            // A diverged round is rolled back before the population evolves: its evolution would be undone unreported.
+            if (Settings.EvolveEvery > 0 && Round % Settings.EvolveEvery == 0) _observer.OnEvolution(Evolve(Round));
             _observer.OnRound(report);
             health.Observe(report);
             if (Round % Settings.EvalEvery == 0 || Round == Settings.Rounds)
@@ -90,12 +98,8 @@ public sealed class ReferenceTrainer : IDisposable
                 _observer.OnEvaluation(evaluation);
             }
             if (Round % Settings.Health.Every == 0) CheckHealth(health, remedies, guard);
-            if (Round % Settings.CheckpointEvery == 0 || Round == Settings.Rounds)
-            {
-                lastGood = CreateCheckpoint();
-                if (checkpoints is not null) _observer.OnCheckpoint(Round, checkpoints.Save(lastGood));
-            }
-            CheckpointOnRequest();
+            if (Round % Settings.CheckpointEvery == 0 || Round == Settings.Rounds) Checkpoint();
+            ServeRequests();
         }
     }
 
@@ -126,7 +130,7 @@ public sealed class ReferenceTrainer : IDisposable
         }
     }
 
-    /// <summary>One round (see the class summary).</summary>
+    /// <summary>One round's steps (see the class summary); evolution, evaluation and checkpoints are <see cref="Run(CheckpointStore?, RunControl?, CancellationToken)"/>'s.</summary>
     public RoundReport RunRound()
     {
         var round = Round + 1;
@@ -153,7 +157,6 @@ public sealed class ReferenceTrainer : IDisposable
             result = Generator.CompleteStep(round, gradient, loss);
         }
         Round = round;
-        if (Settings.EvolveEvery > 0 && round % Settings.EvolveEvery == 0) _observer.OnEvolution(Evolve(round));
         return new RoundReport(round, result.Loss, result.GradientNorm, last, selected) { FeedbackNorm = result.FeedbackNorm, GeneratorDrift = result.Drift };
     }
 

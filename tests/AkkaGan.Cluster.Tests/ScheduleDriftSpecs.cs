@@ -1,0 +1,138 @@
+using Akka.Actor;
+using Akka.Hosting;
+using AkkaGan.Cluster.Hosting;
+using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using static TorchSharp.torch;
+using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
+using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
+
+namespace AkkaGan.Cluster.Tests;
+
+/// <summary>
+/// Where the two engines' schedules used to drift apart: an operator's checkpoint as the divergence guard's roll-back
+/// target (the reference engine only moved it at the interval), and an evolution on a round that diverges (the
+/// reference engine evolved, and reported it, before the guard rolled the round back). Both engines now roll back to
+/// the operator's round, report the same events and end with the same bytes.
+/// </summary>
+public sealed class ScheduleDriftSpecs : IAsyncLifetime
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("akkagan-drift-").FullName;
+    private IHost _host = null!;
+
+    public async Task InitializeAsync()
+    {
+        _host = new HostBuilder()
+            .ConfigureServices(services => services.AddAkka("akkagan-spec", builder => builder
+                .AddEmbeddedCluster(AkkaGanConfig.Default(), RunData.Create, TimeSpan.FromSeconds(30))))
+            .Build();
+        await _host.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    /// <summary>d-0's state with its first tensor all NaN: the next round's losses are NaN, and the guard fires.</summary>
+    private static EntitySnapshot Poisoned(EntitySnapshot d0)
+    {
+        var first = d0.Tensors[0];
+        var nan = Enumerable.Range(0, (int)first.Payload.ElementCount).SelectMany(_ => BitConverter.GetBytes(float.NaN)).ToArray();
+        return d0 with { Tensors = [first with { Payload = first.Payload with { Data = nan } }, .. d0.Tensors.Skip(1)] };
+    }
+
+    /// <summary>The events both engines report, in words, in order: evolutions and faults.</summary>
+    private static string Describe(EvolutionReport e) => $"round {e.Round}: evolution d-{e.Best} -> d-{e.Worst}, lr {e.NewLearningRate:R}";
+
+    private static string Describe(FaultReport f) => $"round {f.Round}: {f.Entity} {f.Event}: {f.Detail}";
+
+    /// <summary>The reference engine's observer: acts at rounds and checkpoints, records events once <see cref="Recording"/>.</summary>
+    private sealed class Recorder(Action<long> onRound, Action<long> onCheckpoint) : ITrainingObserver
+    {
+        public bool Recording { get; set; }
+        public List<string> Events { get; } = [];
+        public void OnRound(RoundReport report) => onRound(report.Round);
+        public void OnCheckpoint(long round, string path) => onCheckpoint(round);
+        public void OnEvolution(EvolutionReport report) => Record(Describe(report));
+        public void OnFault(FaultReport report) => Record(Describe(report));
+
+        private void Record(string line)
+        {
+            if (Recording) Events.Add(line);
+        }
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void An_operator_checkpoint_then_a_diverging_evolution_round_should_roll_both_engines_back_alike()
+    {
+        // Every round evolves (a population of two), so the round that diverges is an evolution round; no interval
+        // checkpoint comes within the test, so the operator's is the only one after the start.
+        var settings = new TrainingSettings
+        {
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = EngineEquivalence.Endless, LrDecay = LrDecay.None, EvalEvery = 1000,
+            CheckpointEvery = 1000, EvalSamples = 200, Unroll = 1, Discriminators = 2, EvolveEvery = 1,
+        };
+        var registry = _host.Services.GetRequiredService<ActorRegistry>();
+        var kit = new Akka.TestKit.Xunit2.TestKit(_host.Services.GetRequiredService<ActorSystem>());
+        var probe = kit.CreateTestProbe();
+        var injector = kit.CreateTestProbe();
+        var coordinator = registry.Get<CoordinatorSingleton>();
+        coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+
+        // Cluster: paused a few rounds in, an operator checkpoint where it parked, d-0 poisoned from it, resumed; the
+        // events followed from there (rounds after the parked one).
+        probe.FishForMessage<C.RoundCompleted>(r => r.Report.Round >= 3, TimeSpan.FromSeconds(60));
+        coordinator.Tell(new C.PauseTraining());
+        coordinator.Tell(new C.CheckpointNow());
+        var operatorCheckpoint = probe.FishForMessage<C.CheckpointTaken>(_ => true, TimeSpan.FromSeconds(60)).Checkpoint;
+        var parked = operatorCheckpoint.Metadata.Round;
+        registry.Get<DiscriminatorRegion>().Tell(new D.RestoreSnapshot(new Protocol.DiscriminatorId(0), Poisoned(operatorCheckpoint.Entity("d-0")), injector.Ref));
+        injector.ExpectMsg<D.Restored>(TimeSpan.FromSeconds(30));
+        coordinator.Tell(new C.ResumeTraining());
+        long? lowered = null;
+        var (final, events, stoppedAt) = EngineEquivalence.FollowUntilStopped(probe, coordinator, (message, seen) =>
+        {
+            if (message is C.RunChanged) lowered = seen.OfType<C.RoundCompleted>().LastOrDefault()?.Report.Round ?? parked;
+            return message is C.RoundCompleted { Report.Round: var round } && round > lowered + 1;
+        }, TimeSpan.FromSeconds(60));
+        var clusterEvents = events.Select(e => e switch
+        {
+            C.Evolved evolved => Describe(evolved.Report),
+            C.Faulted faulted => Describe(faulted.Report),
+            _ => null,
+        }).OfType<string>().ToList();
+        Assert.Contains($"every entity goes back to round {parked}", string.Join("\n", clusterEvents), StringComparison.Ordinal);
+
+        // Reference engine, to the round of the stop: the operator's checkpoint after round `parked`, d-0 poisoned once
+        // it is written (before the next round), the same as above.
+        var reference = settings with { Rounds = (int)stoppedAt };
+        var control = new RunControl();
+        ReferenceTrainer? trainer = null;
+        var poisoned = false;
+        Recorder? recorder = null;
+        recorder = new Recorder(
+            onRound: round => { if (round == parked && !poisoned) control.RequestCheckpoint(); },
+            onCheckpoint: round =>
+            {
+                if (round != parked || poisoned) return;
+                poisoned = true;
+                var d0 = trainer!.Discriminators[0];
+                d0.Restore(Poisoned(d0.Snapshot()));
+                recorder!.Recording = true;   // from round parked + 1 on, as the cluster's events above
+            });
+        using (trainer = new ReferenceTrainer(reference, RunData.Create(reference), CPU, recorder))
+        {
+            trainer.Run(new CheckpointStore(_folder, 100), control);
+            Assert.True(poisoned, "the reference run never reached the operator's checkpoint");
+            Assert.Equal(clusterEvents, recorder.Events);
+            EngineEquivalence.AssertSameCheckpoint(trainer.CreateCheckpoint(), final);
+        }
+    }
+}
