@@ -64,6 +64,14 @@ internal static class EngineEquivalence
         }
     }
 
+    /// <summary>An entity's state with its first tensor all NaN: its next losses are NaN, and the divergence guard fires.</summary>
+    public static EntitySnapshot WithNaN(EntitySnapshot snapshot)
+    {
+        var first = snapshot.Tensors[0];
+        var nan = Enumerable.Range(0, (int)first.Payload.ElementCount).SelectMany(_ => BitConverter.GetBytes(float.NaN)).ToArray();
+        return snapshot with { Tensors = [first with { Payload = first.Payload with { Data = nan } }, .. snapshot.Tensors.Skip(1)] };
+    }
+
     /// <summary>Asserts that <paramref name="actual"/> holds, byte for byte, the state ReferenceTrainer reaches with the same settings.</summary>
     /// <param name="prepare">Applied to the reference trainer before its first round (e.g. the same live changes).</param>
     public static void AssertSameAsReference(TrainingSettings settings, Checkpoint? actual, Action<ReferenceTrainer>? prepare = null)

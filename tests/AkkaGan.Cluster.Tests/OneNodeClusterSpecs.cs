@@ -13,7 +13,7 @@ namespace AkkaGan.Cluster.Tests;
 /// The production wiring (the same <c>Add*</c> calls a node makes) on a real one-node Akka cluster with all three
 /// roles: sharded generator and discriminators, the coordinator as a singleton.
 /// </summary>
-public sealed class OneNodeClusterSpecs : IAsyncLifetime
+public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
 {
     private IHost _host = null!;
 
@@ -189,10 +189,7 @@ public sealed class OneNodeClusterSpecs : IAsyncLifetime
             if (message is C.CheckpointTaken { Checkpoint: var checkpoint } && checkpoint.Metadata.Round == 10 && !injected)
             {
                 injected = true;
-                var d0 = checkpoint.Entity("d-0");
-                var first = d0.Tensors[0];
-                var nan = Enumerable.Range(0, (int)first.Payload.ElementCount).SelectMany(_ => BitConverter.GetBytes(float.NaN)).ToArray();
-                var poisoned = d0 with { Tensors = [first with { Payload = first.Payload with { Data = nan } }, .. d0.Tensors.Skip(1)] };
+                var poisoned = EngineEquivalence.WithNaN(checkpoint.Entity("d-0"));
                 registry.Get<DiscriminatorRegion>().Tell(new Protocol.DiscriminatorProtocol.RestoreSnapshot(new Protocol.DiscriminatorId(0), poisoned, injector.Ref));
             }
             if (message is C.RunChanged) lowered = events.OfType<C.RoundCompleted>().LastOrDefault()?.Report.Round ?? 0;

@@ -5,48 +5,18 @@ using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using static TorchSharp.torch;
 using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
 
 namespace AkkaGan.Cluster.Tests;
 
-/// <summary>
-/// Where the two engines' schedules used to drift apart: an operator's checkpoint as the divergence guard's roll-back
-/// target (the reference engine only moved it at the interval), and an evolution on a round that diverges (the
-/// reference engine evolved, and reported it, before the guard rolled the round back). Both engines now roll back to
-/// the operator's round, report the same events and end with the same bytes.
-/// </summary>
-public sealed class ScheduleDriftSpecs : IAsyncLifetime
+// The one-node cluster's specs, continued: where the two engines' schedules used to drift apart. An operator's
+// checkpoint as the divergence guard's roll-back target (the reference engine only moved it at the interval), and an
+// evolution on a round that diverges (the reference engine evolved, and reported it, before the guard rolled the round
+// back). Both engines now roll back to the operator's round, report the same events and end with the same bytes.
+public sealed partial class OneNodeClusterSpecs
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("akkagan-drift-").FullName;
-    private IHost _host = null!;
-
-    public async Task InitializeAsync()
-    {
-        _host = new HostBuilder()
-            .ConfigureServices(services => services.AddAkka("akkagan-spec", builder => builder
-                .AddEmbeddedCluster(AkkaGanConfig.Default(), RunData.Create, TimeSpan.FromSeconds(30))))
-            .Build();
-        await _host.StartAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _host.StopAsync();
-        _host.Dispose();
-        Directory.Delete(_folder, recursive: true);
-    }
-
-    /// <summary>d-0's state with its first tensor all NaN: the next round's losses are NaN, and the guard fires.</summary>
-    private static EntitySnapshot Poisoned(EntitySnapshot d0)
-    {
-        var first = d0.Tensors[0];
-        var nan = Enumerable.Range(0, (int)first.Payload.ElementCount).SelectMany(_ => BitConverter.GetBytes(float.NaN)).ToArray();
-        return d0 with { Tensors = [first with { Payload = first.Payload with { Data = nan } }, .. d0.Tensors.Skip(1)] };
-    }
-
     /// <summary>The events both engines report, in words, in order: evolutions and faults.</summary>
     private static string Describe(EvolutionReport e) => $"round {e.Round}: evolution d-{e.Best} -> d-{e.Worst}, lr {e.NewLearningRate:R}";
 
@@ -93,7 +63,7 @@ public sealed class ScheduleDriftSpecs : IAsyncLifetime
         coordinator.Tell(new C.CheckpointNow());
         var operatorCheckpoint = probe.FishForMessage<C.CheckpointTaken>(_ => true, TimeSpan.FromSeconds(60)).Checkpoint;
         var parked = operatorCheckpoint.Metadata.Round;
-        registry.Get<DiscriminatorRegion>().Tell(new D.RestoreSnapshot(new Protocol.DiscriminatorId(0), Poisoned(operatorCheckpoint.Entity("d-0")), injector.Ref));
+        registry.Get<DiscriminatorRegion>().Tell(new D.RestoreSnapshot(new Protocol.DiscriminatorId(0), EngineEquivalence.WithNaN(operatorCheckpoint.Entity("d-0")), injector.Ref));
         injector.ExpectMsg<D.Restored>(TimeSpan.FromSeconds(30));
         coordinator.Tell(new C.ResumeTraining());
         long? lowered = null;
@@ -124,15 +94,17 @@ public sealed class ScheduleDriftSpecs : IAsyncLifetime
                 if (round != parked || poisoned) return;
                 poisoned = true;
                 var d0 = trainer!.Discriminators[0];
-                d0.Restore(Poisoned(d0.Snapshot()));
+                d0.Restore(EngineEquivalence.WithNaN(d0.Snapshot()));
                 recorder!.Recording = true;   // from round parked + 1 on, as the cluster's events above
             });
+        var folder = Directory.CreateTempSubdirectory("akkagan-drift-").FullName;
         using (trainer = new ReferenceTrainer(reference, RunData.Create(reference), CPU, recorder))
         {
-            trainer.Run(new CheckpointStore(_folder, 100), control);
+            trainer.Run(new CheckpointStore(folder, 100), control);
             Assert.True(poisoned, "the reference run never reached the operator's checkpoint");
             Assert.Equal(clusterEvents, recorder.Events);
             EngineEquivalence.AssertSameCheckpoint(trainer.CreateCheckpoint(), final);
         }
+        Directory.Delete(folder, recursive: true);
     }
 }
