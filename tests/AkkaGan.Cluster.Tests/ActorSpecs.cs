@@ -140,11 +140,14 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
 
     private static TensorPayload Gradient(float value) => TensorCodec.ToPayload(full(16, 2, value));
 
+    /// <summary>The generator step alone: a round with no critic step.</summary>
+    private static G.RunRound Step(long round, int[] members, TimeSpan timeout, IActorRef replyTo) => new(G0, round, 0, [], members, timeout, replyTo);
+
     [Fact]
     public void Generator_should_send_each_member_its_own_fake_batch_directly()
     {
         var (generator, region) = Configured();
-        generator.Tell(new G.ProduceFakes(G0, 1, 0, [0, 2], TestActor));
+        generator.Tell(new G.RunRound(G0, 1, 1, [0, 2], [0], TimeSpan.FromSeconds(10), TestActor));
         var first = region.ExpectMsg<D.TrainStep>();
         var second = region.ExpectMsg<D.TrainStep>();
         Assert.Equal([0, 2], new[] { first.Discriminator.Member, second.Discriminator.Member });
@@ -160,7 +163,7 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
     public void Generator_should_apply_the_aggregated_gradient_of_all_answers()
     {
         var (generator, region) = Configured();
-        generator.Tell(new G.RunGeneratorStep(G0, 1, [0, 1], TimeSpan.FromSeconds(10), TestActor));
+        generator.Tell(Step(1, [0, 1], TimeSpan.FromSeconds(10), TestActor));
         var asks = new[] { region.ExpectMsg<D.ComputeFeedback>(), region.ExpectMsg<D.ComputeFeedback>() };
         Assert.Equal(generator, asks[0].ReplyTo);
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 0.5, Gradient(3f)));
@@ -204,7 +207,7 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
     public void Generator_should_time_out_a_silent_discriminator_and_carry_on_with_the_rest()
     {
         var (generator, region) = Configured();
-        generator.Tell(new G.RunGeneratorStep(G0, 1, [0, 1], TimeSpan.FromMilliseconds(300), TestActor));
+        generator.Tell(Step(1, [0, 1], TimeSpan.FromMilliseconds(300), TestActor));
         region.ExpectMsg<D.ComputeFeedback>();
         region.ExpectMsg<D.ComputeFeedback>();
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(0), 1, 0.25, Gradient(1f)));
@@ -212,7 +215,7 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal([0], stepped.Answered);
         // A late answer is ignored, and the next round works.
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 0.5, Gradient(3f)));
-        generator.Tell(new G.RunGeneratorStep(G0, 2, [1], TimeSpan.FromSeconds(10), TestActor));
+        generator.Tell(Step(2, [1], TimeSpan.FromSeconds(10), TestActor));
         region.ExpectMsg<D.ComputeFeedback>();
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 2, 0.5, Gradient(3f)));
         Assert.Equal(2, ExpectMsg<G.GeneratorStepped>().Round);
@@ -222,13 +225,13 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
     public void Generator_should_report_a_step_nobody_answered_and_leave_out_rejecting_members()
     {
         var (generator, region) = Configured();
-        generator.Tell(new G.RunGeneratorStep(G0, 1, [0, 1], TimeSpan.FromMilliseconds(200), TestActor));
+        generator.Tell(Step(1, [0, 1], TimeSpan.FromMilliseconds(200), TestActor));
         region.ExpectMsg<D.ComputeFeedback>();
         region.ExpectMsg<D.ComputeFeedback>();
         generator.Tell(new D.CommandRejected(new DiscriminatorId(1), 1, nameof(D.ComputeFeedback), "stale"));
         Assert.Contains("no discriminator answered", ExpectMsg<G.CommandRejected>(TimeSpan.FromSeconds(5)).Reason);
 
-        generator.Tell(new G.RunGeneratorStep(G0, 2, [0, 1], TimeSpan.FromSeconds(10), TestActor));
+        generator.Tell(Step(2, [0, 1], TimeSpan.FromSeconds(10), TestActor));
         region.ExpectMsg<D.ComputeFeedback>();
         region.ExpectMsg<D.ComputeFeedback>();
         generator.Tell(new D.CommandRejected(new DiscriminatorId(0), 2, nameof(D.ComputeFeedback), "wrong shape"));

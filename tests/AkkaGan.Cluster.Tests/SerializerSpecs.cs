@@ -58,8 +58,6 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
             new G.RecoverFromStore(g, 500, actor),
             new S.EntityState("d-3", 500, Snapshot()),
             new S.RunPosition("run-a", 500, "{\"rounds\":1000}", 7, [new("g-0", 500), new("d-3", 250)]),
-            new G.ProduceFakes(g, 7, 1, [0, 2, 3], actor),
-            new G.RunGeneratorStep(g, 7, [0, 3], TimeSpan.FromSeconds(2.5), actor),
             new G.RunRound(g, 7, 2, [0, 1, 3], [0, 3], TimeSpan.FromSeconds(2.5), actor),
             new G.ProduceFitnessBatch(g, 7, [0, 1], actor),
             new G.GetSamples(g, 2500, actor),
@@ -73,7 +71,7 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
             new G.GeneratorStepped(g, 7, 0.69, 0.01, 0.25, 1e-3, [0, 3]),
             new G.SamplesProduced(g, Payload()),
             new G.SnapshotTaken(g, 9, Snapshot()),
-            new G.CommandRejected(g, 7, "RunGeneratorStep", "not configured"),
+            new G.CommandRejected(g, 7, "RunRound", "not configured"),
             new Chunk("d-3", Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950e"), 1, 3, "d.snapshot", [1, 2, 3, 4]),
             new Ctl.RunRelayed("gan", "set", ["lr-d", "5e-4", "--member", "d-1"], "127.0.0.1:50412 via akka.tcp://akkagan@10.0.0.7:4055", actor),
             new Ctl.RelayLine("round 486/100000 | G 1.801 D 0.687"),
@@ -126,8 +124,9 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
         Assert.Equal([3L, 2], tensor.shape);
         Assert.Equal(5f, tensor[2, 1].item<float>());
 
-        var run = new G.RunGeneratorStep(GeneratorId.Default, 7, [0, 3], TimeSpan.FromMilliseconds(1500), ActorRefs.Nobody);
-        var runBack = (G.RunGeneratorStep)Serializer.FromBinary(Serializer.ToBinary(run), Serializer.Manifest(run));
+        var run = new G.RunRound(GeneratorId.Default, 7, 2, [0, 1, 3], [0, 3], TimeSpan.FromMilliseconds(1500), ActorRefs.Nobody);
+        var runBack = (G.RunRound)Serializer.FromBinary(Serializer.ToBinary(run), Serializer.Manifest(run));
+        Assert.Equal([0, 1, 3], runBack.Critics);
         Assert.Equal([0, 3], runBack.Members);
         Assert.Equal(TimeSpan.FromMilliseconds(1500), runBack.Timeout);
         Assert.True(runBack.ReplyTo.IsNobody());

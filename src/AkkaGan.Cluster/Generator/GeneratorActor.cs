@@ -23,7 +23,7 @@ namespace AkkaGan.Cluster.Generator;
 /// <summary>
 /// Entity <c>g-0</c>: owns the <see cref="GeneratorCore"/>. Sends each discriminator its fake batch directly, runs the
 /// generator step (x_fake out to the selected members, their dL/dx_fake back, aggregated in member order, stepped),
-/// and gives evaluation samples and snapshots. The step's graph lives only between <c>RunGeneratorStep</c> and the
+/// and gives evaluation samples and snapshots. The step's graph lives only between <c>RunRound</c> and the
 /// last answer or the step's timeout; members that do not answer in time (or reject) are left out of the aggregate.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The core is disposed in PostStop, the end of an actor's life.")]
@@ -53,16 +53,13 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
         // A reassembled message is handled like any other (this actor has one behavior, so OnReceive is it).
         Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, OnReceive));
         Receive<G.Configure>(Configure);
-        Receive<G.ProduceFakes>(m => Guarded(m.Round, nameof(G.ProduceFakes), m.ReplyTo, (core, settings) =>
-            SendCriticFakes(core, settings, m.Round, m.CriticStep, m.Members, m.ReplyTo)));
-        Receive<G.RunGeneratorStep>(m => Guarded(m.Round, nameof(G.RunGeneratorStep), m.ReplyTo, (core, _) => BeginStep(core, m)));
         Receive<G.RunRound>(m => Guarded(m.Round, nameof(G.RunRound), m.ReplyTo, (core, settings) =>
         {
             if (m.Members.Length == 0) throw new ArgumentException("a generator step needs at least one discriminator");
             // The generator's weights do not change during the critic phase, so every critic batch can go out now; each
             // discriminator steps on them in order and then answers the generator step's feedback request.
             for (var step = 0; step < m.CriticSteps; step++) SendCriticFakes(core, settings, m.Round, step, m.Critics, m.ReplyTo);
-            BeginStep(core, new G.RunGeneratorStep(m.Generator, m.Round, m.Members, m.Timeout, m.ReplyTo));
+            BeginStep(core, m);
         }));
         Receive<D.FeedbackComputed>(m =>
         {
@@ -187,9 +184,9 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
         }
     }
 
-    private void BeginStep(GeneratorCore core, G.RunGeneratorStep m)
+    /// <summary>The generator step of <paramref name="m"/>: x_fake out to its members, their answers awaited until its timeout.</summary>
+    private void BeginStep(GeneratorCore core, G.RunRound m)
     {
-        if (m.Members.Length == 0) throw new ArgumentException("a generator step needs at least one discriminator");
         AbortPending();
         using var fake = core.BeginStep(m.Round);
         var payload = TensorCodec.ToPayload(fake);
@@ -208,7 +205,7 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
         if (p.Answers.Count == 0)
         {
             _core!.AbortStep();
-            Reject(p.ReplyTo, p.Round, nameof(G.RunGeneratorStep), $"no discriminator answered within {p.Timeout}");
+            Reject(p.ReplyTo, p.Round, nameof(G.RunRound), $"no discriminator answered within {p.Timeout}");
             return;
         }
         try
@@ -225,7 +222,7 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
         catch (Exception e) when (e is SerializationException or ArgumentException or InvalidOperationException)
         {
             _core!.AbortStep();
-            Reject(p.ReplyTo, p.Round, nameof(G.RunGeneratorStep), e.Message);
+            Reject(p.ReplyTo, p.Round, nameof(G.RunRound), e.Message);
         }
     }
 

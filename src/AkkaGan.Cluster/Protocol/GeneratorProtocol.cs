@@ -20,23 +20,11 @@ public static class GeneratorProtocol
     public sealed record Configure(GeneratorId Generator, string SettingsJson, IActorRef ReplyTo, string RunId = "") : ICommand;
 
     /// <summary>
-    /// Discriminator phase, one critic step: make each listed member its own fake batch and send it to that member as
-    /// a <see cref="DiscriminatorProtocol.TrainStep"/> whose replies go to <paramref name="ReplyTo"/>.
-    /// </summary>
-    public sealed record ProduceFakes(GeneratorId Generator, long Round, int CriticStep, int[] Members, IActorRef ReplyTo) : ICommand;
-
-    /// <summary>
-    /// Generator phase: x_fake = G(z) with the graph kept, sent to the listed members; their gradients are aggregated in
-    /// member order and stepped. Members that have not answered within <paramref name="Timeout"/> are left out.
-    /// Answered with <see cref="GeneratorStepped"/>.
-    /// </summary>
-    public sealed record RunGeneratorStep(GeneratorId Generator, long Round, int[] Members, TimeSpan Timeout, IActorRef ReplyTo) : ICommand;
-
-    /// <summary>
     /// A whole round in one command, as the coordinator schedules it: the critic phase (<paramref name="CriticSteps"/>
     /// fake batches for each of <paramref name="Critics"/>, sent as <see cref="DiscriminatorProtocol.TrainStep"/>s whose
-    /// reports go to <paramref name="ReplyTo"/>), then at once the generator step against <paramref name="Members"/>, as
-    /// <see cref="RunGeneratorStep"/>. A discriminator handles its messages in the order sent, so its feedback is computed
+    /// reports go to <paramref name="ReplyTo"/>), then at once the generator step: x_fake = G(z) with the graph kept, sent
+    /// to <paramref name="Members"/>, whose gradients are aggregated in member order and stepped (members that have not
+    /// answered within <paramref name="Timeout"/> are left out). A discriminator handles its messages in the order sent, so its feedback is computed
     /// after its critic steps, exactly as in the reference engine, while the critic phase costs no extra round trip.
     /// Answered with <see cref="GeneratorStepped"/> (the critic reports go to <paramref name="ReplyTo"/> from each member).
     /// </summary>

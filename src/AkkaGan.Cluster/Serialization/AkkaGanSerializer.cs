@@ -76,10 +76,6 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Generator(), r.Text(), r.Ref(), r.Text())),
         Entry.Of<G.RecoverFromStore>("g.recover-from-store", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Ref(m.ReplyTo); },
             r => new(r.Generator(), r.Long(), r.Ref())),
-        Entry.Of<G.ProduceFakes>("g.fakes", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Int(m.CriticStep); w.Ints(m.Members); w.Ref(m.ReplyTo); },
-            r => new(r.Generator(), r.Long(), r.Int(), r.Ints(), r.Ref())),
-        Entry.Of<G.RunGeneratorStep>("g.step", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Ints(m.Members); w.Long(m.Timeout.Ticks); w.Ref(m.ReplyTo); },
-            r => new(r.Generator(), r.Long(), r.Ints(), r.Duration(), r.Ref())),
         Entry.Of<G.RunRound>("g.round", (w, m) =>
             {
                 w.Generator(m.Generator); w.Long(m.Round); w.Int(m.CriticSteps); w.Ints(m.Critics); w.Ints(m.Members); w.Long(m.Timeout.Ticks); w.Ref(m.ReplyTo);
