@@ -5,6 +5,7 @@ using AkkaGan.Cluster.Serialization;
 using AkkaGan.Cluster.Wire;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Tensors;
+using AkkaGan.Core.Training;
 using static TorchSharp.torch;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
 

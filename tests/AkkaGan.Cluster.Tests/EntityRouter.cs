@@ -1,5 +1,6 @@
 using Akka.Actor;
 using AkkaGan.Cluster.Protocol;
+using AkkaGan.Core.Training;
 
 namespace AkkaGan.Cluster.Tests;
 

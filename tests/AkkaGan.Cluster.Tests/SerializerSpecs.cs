@@ -6,6 +6,7 @@ using AkkaGan.Cluster.Serialization;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Tensors;
+using AkkaGan.Core.Training;
 using static TorchSharp.torch;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
 using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;

@@ -41,7 +41,7 @@ public sealed partial class CoordinatorActor
             {
                 if (answers.OfType<D.Configured>().FirstOrDefault() is not { } configured)
                 {
-                    requester.Tell(new C.ChangeRefused($"d-{added} could not be created: no confirmation within {_stepTimeout}"));
+                    requester.Tell(new C.ChangeRefused($"{new DiscriminatorId(added)} could not be created: no confirmation within {_stepTimeout}"));
                     applied?.Invoke(false);
                     next();
                     return;

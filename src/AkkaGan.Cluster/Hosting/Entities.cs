@@ -1,5 +1,6 @@
 using Akka.Cluster.Sharding;
 using AkkaGan.Cluster.Protocol;
+using AkkaGan.Core.Training;
 
 namespace AkkaGan.Cluster.Hosting;
 

@@ -2,6 +2,7 @@ using Akka.Actor;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Tensors;
+using AkkaGan.Core.Training;
 
 namespace AkkaGan.Cluster.Protocol;
 

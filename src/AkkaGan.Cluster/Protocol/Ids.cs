@@ -1,4 +1,4 @@
-using System.Globalization;
+using AkkaGan.Core.Training;
 
 namespace AkkaGan.Cluster.Protocol;
 
@@ -8,30 +8,8 @@ namespace AkkaGan.Cluster.Protocol;
 /// </summary>
 public interface IAkkaGanWireMessage;
 
-/// <summary>A discriminator of the population: member index i, sharding entity id <c>d-i</c>.</summary>
-public readonly record struct DiscriminatorId(int Member)
-{
-    public string EntityId => "d-" + Member.ToString(CultureInfo.InvariantCulture);
-
-    public override string ToString() => EntityId;
-
-    /// <summary>Parses <c>d-i</c>; throws <see cref="FormatException"/> naming the bad id.</summary>
-    public static DiscriminatorId Parse(string entityId)
-        => entityId.StartsWith("d-", StringComparison.Ordinal)
-           && int.TryParse(entityId.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var member)
-            ? new DiscriminatorId(member)
-            : throw new FormatException($"'{entityId}' is not a discriminator id (expected d-<index>)");
-}
-
-/// <summary>A generator: entity id <c>g-i</c> (one generator, <c>g-0</c>, today).</summary>
-public readonly record struct GeneratorId(int Index)
-{
-    public static readonly GeneratorId Default = new(0);
-
-    public string EntityId => "g-" + Index.ToString(CultureInfo.InvariantCulture);
-
-    public override string ToString() => EntityId;
-}
+// The entity ids (DiscriminatorId, GeneratorId) are Core's (AkkaGan.Core.Training.EntityIds): reports, checkpoints and
+// errors name entities as the messages do.
 
 /// <summary>Messages routed to a discriminator entity by the sharding message extractor.</summary>
 public interface IWithDiscriminatorId

@@ -6,6 +6,7 @@ using AkkaGan.Cluster.Protocol;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Tensors;
+using AkkaGan.Core.Training;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
 using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
 using S = AkkaGan.Cluster.Protocol.StateProtocol;

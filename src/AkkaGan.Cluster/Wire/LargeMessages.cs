@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using AkkaGan.Cluster.Protocol;
 using AkkaGan.Cluster.Serialization;
+using AkkaGan.Core.Training;
 
 namespace AkkaGan.Cluster.Wire;
 

@@ -1,3 +1,5 @@
+using AkkaGan.Core.Training;
+
 namespace AkkaGan.Core.Settings;
 
 /// <summary>What a live change touches, so engines tell only the entities that read the key.</summary>
@@ -72,7 +74,7 @@ public static class LiveSettings
         if (member is { } m)
         {
             if (!live.PerMember) throw new SettingsException($"{key} applies to the whole run; --member is for {string.Join(", ", Keys.Where(k => k.PerMember).Select(k => k.Name))}");
-            if (!settings.ActiveMembers.Contains(m)) throw new SettingsException($"d-{m} is not in the population (members: {Members(settings)})");
+            if (!settings.ActiveMembers.Contains(m)) throw new SettingsException($"{new DiscriminatorId(m)} is not in the population (members: {Members(settings)})");
         }
         TrainingSettings updated;
         try
@@ -100,12 +102,12 @@ public static class LiveSettings
     /// <summary>The settings without member <paramref name="member"/>, validated (the last member cannot go).</summary>
     public static TrainingSettings RemoveMember(TrainingSettings settings, int member)
     {
-        if (!settings.ActiveMembers.Contains(member)) throw new SettingsException($"d-{member} is not in the population (members: {Members(settings)})");
-        if (settings.ActiveMembers.Length == 1) throw new SettingsException($"d-{member} is the last discriminator; a training needs at least one");
+        if (!settings.ActiveMembers.Contains(member)) throw new SettingsException($"{new DiscriminatorId(member)} is not in the population (members: {Members(settings)})");
+        if (settings.ActiveMembers.Length == 1) throw new SettingsException($"{new DiscriminatorId(member)} is the last discriminator; a training needs at least one");
         return (settings with { RemovedMembers = [.. settings.RemovedMembers.Append(member).Order()] }).Validate();
     }
 
-    private static string Members(TrainingSettings settings) => string.Join(", ", settings.ActiveMembers.Select(i => $"d-{i}"));
+    private static string Members(TrainingSettings settings) => string.Join(", ", settings.ActiveMembers.Select(i => new DiscriminatorId(i).EntityId));
 
     /// <summary>A per-member key: one member's override, or the run's value with every member's override of it cleared.</summary>
     private static TrainingSettings Member<T>(TrainingSettings s, int? member, T value,

@@ -76,7 +76,7 @@ public sealed class DiscriminatorCore : IDisposable
         if (resetLearningRate) Optimizer.LearningRate = _settings.LrD;
     }
 
-    public static string EntityIdOf(int member) => "d-" + member.ToString(CultureInfo.InvariantCulture);
+    public static string EntityIdOf(int member) => new DiscriminatorId(member).EntityId;
 
     /// <summary>A real batch from this member's seeded stream.</summary>
     public Tensor RealBatch(long round, SeedPurpose purpose, int step, int count, int? member = null)

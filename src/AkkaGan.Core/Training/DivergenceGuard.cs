@@ -24,8 +24,8 @@ public sealed class DivergenceGuard(double gradNormLimit)
     {
         var values = new List<(string Entity, string What, double Value, bool IsNorm)>
         {
-            ("g-0", "loss", report.GeneratorLoss, false),
-            ("g-0", "gradient norm", report.GeneratorGradientNorm, true),
+            (GeneratorCore.EntityId, "loss", report.GeneratorLoss, false),
+            (GeneratorCore.EntityId, "gradient norm", report.GeneratorGradientNorm, true),
         };
         foreach (var d in report.Discriminators)
         {

@@ -21,7 +21,7 @@ public sealed record GeneratorStepResult(long Round, double Loss, double Gradien
 /// </summary>
 public sealed class GeneratorCore : IDisposable
 {
-    public const string EntityId = "g-0";
+    public static string EntityId => GeneratorId.Default.EntityId;
 
     /// <summary>Rounds between two measurements of <see cref="GeneratorStepResult.Drift"/> (NaN on the others).</summary>
     public const int DriftEvery = 10;

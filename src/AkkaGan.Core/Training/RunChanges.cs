@@ -56,7 +56,7 @@ public static class RunChanges
         {
             case SetSetting set:
                 var updated = LiveSettings.Apply(settings, set.Key, set.Value, set.Member);
-                var who = set.Member is { } m ? $"d-{m}" : LiveSettings.Find(set.Key).PerMember ? "every discriminator" : null;
+                var who = set.Member is { } m ? new DiscriminatorId(m).EntityId : LiveSettings.Find(set.Key).PerMember ? "every discriminator" : null;
                 IReadOnlySet<int> reset = set.Key != "lr-d" ? new HashSet<int>()
                     : set.Member is { } one ? new HashSet<int> { one } : new HashSet<int>(updated.ActiveMembers);
                 return new ChangePlan(updated, $"{set.Key} = {set.Value.Trim()}{(who is null ? "" : $" ({who})")}", null, null, reset);
@@ -75,7 +75,7 @@ public static class RunChanges
                 return new ChangePlan(scaled.Validate(), $"learning rates x{SettingValues.Format(scale.Factor)}", null, null, new HashSet<int>(scaled.ActiveMembers));
             case ReplaceDiscriminator replace:
                 if (!settings.ActiveMembers.Contains(replace.Member))
-                    throw new SettingsException($"d-{replace.Member} is not in the population (members: {string.Join(", ", settings.ActiveMembers.Select(i => $"d-{i}"))})");
+                    throw new SettingsException($"{new DiscriminatorId(replace.Member)} is not in the population (members: {string.Join(", ", settings.ActiveMembers.Select(i => new DiscriminatorId(i).EntityId))})");
                 var overrides = replace.Member < settings.Members.Count ? settings.Members[replace.Member] : new MemberOverrides();
                 var (withNew, fresh) = LiveSettings.AddMember(settings, overrides);
                 return new ChangePlan(LiveSettings.RemoveMember(withNew, replace.Member), $"replaced d-{replace.Member} by a fresh d-{fresh}", fresh, replace.Member, new HashSet<int>());

@@ -299,9 +299,16 @@ internal sealed class GanPalette : IControlPalette, ITrainingObserver
     }
 
     private static int MemberId(string text)
-        => text.StartsWith("d-", StringComparison.Ordinal) && int.TryParse(text.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var member)
-            ? member
-            : throw new ControlCommandException($"'{text}' is not a discriminator id (d-0, d-1, ...)");
+    {
+        try
+        {
+            return DiscriminatorId.Parse(text).Member;
+        }
+        catch (FormatException)
+        {
+            throw new ControlCommandException($"'{text}' is not a discriminator id (d-0, d-1, ...)");
+        }
+    }
 
     private List<string> LiveKeys()
     {

@@ -1,0 +1,31 @@
+using System.Globalization;
+
+namespace AkkaGan.Core.Training;
+
+/// <summary>
+/// A discriminator of the population: member index i, entity id <c>d-i</c> (its sharding entity id, its checkpoint
+/// section, its name in reports and errors). The one place the id is spelled.
+/// </summary>
+public readonly record struct DiscriminatorId(int Member)
+{
+    public string EntityId => "d-" + Member.ToString(CultureInfo.InvariantCulture);
+
+    public override string ToString() => EntityId;
+
+    /// <summary>Parses <c>d-i</c>; throws <see cref="FormatException"/> naming the bad id.</summary>
+    public static DiscriminatorId Parse(string entityId)
+        => entityId.StartsWith("d-", StringComparison.Ordinal)
+           && int.TryParse(entityId.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out var member)
+            ? new DiscriminatorId(member)
+            : throw new FormatException($"'{entityId}' is not a discriminator id (expected d-<index>)");
+}
+
+/// <summary>A generator: entity id <c>g-i</c> (one generator, <c>g-0</c>, today). The one place the id is spelled.</summary>
+public readonly record struct GeneratorId(int Index)
+{
+    public static readonly GeneratorId Default = new(0);
+
+    public string EntityId => "g-" + Index.ToString(CultureInfo.InvariantCulture);
+
+    public override string ToString() => EntityId;
+}
