@@ -51,7 +51,7 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var actor = Configured();
         actor.Tell(new D.TrainStep(D0, 1, 0, Fake(1), TestActor));
-        var done = ExpectMsg<D.TrainStepDone>();
+        var done = ExpectMsg<D.TrainStepDone>().Result;
 
         using var core = new DiscriminatorCore(Tiny, 0, RunData.Create(Tiny), CPU);
         using var fake = TensorCodec.ToTensor(Fake(1));
@@ -85,7 +85,7 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         var rejected = ExpectMsg<D.CommandRejected>();
         Assert.Contains("stale round 3", rejected.Reason);
         actor.Tell(new D.TrainStep(D0, 6, 0, Fake(6), TestActor));
-        Assert.Equal(6, ExpectMsg<D.TrainStepDone>().Round);
+        Assert.Equal(6, ExpectMsg<D.TrainStepDone>().Result.Round);
     }
 
     [Fact]
@@ -170,7 +170,7 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(0), 1, 0.25, Gradient(1f)));
         var stepped = ExpectMsg<G.GeneratorStepped>();
         Assert.Equal([0, 1], stepped.Answered);
-        Assert.Equal(0.375, stepped.Loss);
+        Assert.Equal(0.375, stepped.Result.Loss);
 
         // The same step on a bare core with the mean gradient (1 + 3) / 2 = 2 gives identical weights.
         using var core = new GeneratorCore(Tiny, [2], CPU);
@@ -218,7 +218,7 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
         generator.Tell(Step(2, [1], TimeSpan.FromSeconds(10), TestActor));
         region.ExpectMsg<D.ComputeFeedback>();
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 2, 0.5, Gradient(3f)));
-        Assert.Equal(2, ExpectMsg<G.GeneratorStepped>().Round);
+        Assert.Equal(2, ExpectMsg<G.GeneratorStepped>().Result.Round);
     }
 
     [Fact]

@@ -328,9 +328,9 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         // Only this round's answers from the members taking part count (a late answer of an earlier round does not).
         bool ThisRound(object answer) => answer switch
         {
-            D.TrainStepDone d => d.Round == round && participants.Contains(d.Discriminator.Member),
+            D.TrainStepDone d => d.Result.Round == round && participants.Contains(d.Result.Member),
             D.CommandRejected r => r.Round == round && participants.Contains(r.Discriminator.Member),
-            G.GeneratorStepped stepped => stepped.Round == round,
+            G.GeneratorStepped stepped => stepped.Result.Round == round,
             G.CommandRejected r => r.Round == round,
             _ => false,
         };
@@ -342,20 +342,22 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
                 RecoverGenerator($"the generator did not complete round {round}");
                 return;
             }
-            var last = new D.TrainStepDone[participants.Length];
-            foreach (var done in answers.OfType<D.TrainStepDone>().OrderBy(d => d.CriticStep))
-                last[Array.IndexOf(participants, done.Discriminator.Member)] = done;
+            // Each member's report of its last critic step, in member order.
+            var last = new DiscriminatorStepResult[participants.Length];
+            foreach (var done in answers.OfType<D.TrainStepDone>().Select(d => d.Result).OrderBy(d => d.CriticStep))
+                last[Array.IndexOf(participants, done.Member)] = done;
             // A member that missed a critic step or the feedback (its node died, its entity lost its state) is left out
             // from the next round on, and restored from the last checkpoint in the background.
-            var complete = answers.OfType<D.TrainStepDone>().GroupBy(d => d.Discriminator.Member)
+            var complete = answers.OfType<D.TrainStepDone>().GroupBy(d => d.Result.Member)
                 .Where(g => g.Count() == _settings.NCritic).Select(g => g.Key).ToHashSet();
             foreach (var missing in participants.Where(m => !complete.Contains(m) || (selected.Contains(m) && !stepped.Answered.Contains(m))))
                 Suspend(missing, round);
             _round = round;
-            var results = last.Where(d => d is not null)
-                .Select(d => new DiscriminatorStepResult(d.Discriminator.Member, d.Round, d.CriticStep, d.Loss, d.Penalty, d.RealScore, d.FakeScore, d.GradientNorm, d.Accuracy))
-                .ToArray();
-            var report = new RoundReport(round, stepped.Loss, stepped.GradientNorm, results, stepped.Answered) { FeedbackNorm = stepped.FeedbackNorm, GeneratorDrift = stepped.Drift };
+            var step = stepped.Result;
+            var report = new RoundReport(round, step.Loss, step.GradientNorm, [.. last.Where(d => d is not null)], stepped.Answered)
+            {
+                FeedbackNorm = step.FeedbackNorm, GeneratorDrift = step.Drift,
+            };
             if (_settings.MaxRollbacks > 0 && _guard.Check(report) is { } diverged)
             {
                 Diverged(diverged);

@@ -57,9 +57,9 @@ public sealed class DiscriminatorActor : ReceiveActor
         Receive<D.TrainStep>(m => Guarded(m.Round, nameof(D.TrainStep), m.ReplyTo, core =>
         {
             using var fake = Decode(m.Fake);
-            var r = core.TrainStep(m.Round, m.CriticStep, fake);
+            var result = core.TrainStep(m.Round, m.CriticStep, fake);
             _round = m.Round;
-            m.ReplyTo.Tell(new D.TrainStepDone(_id, m.Round, m.CriticStep, r.Loss, r.Penalty, r.RealScore, r.FakeScore, r.GradientNorm, r.Accuracy));
+            m.ReplyTo.Tell(new D.TrainStepDone(result));
         }));
         Receive<D.ComputeFeedback>(m => Guarded(m.Round, nameof(D.ComputeFeedback), m.ReplyTo, core =>
         {

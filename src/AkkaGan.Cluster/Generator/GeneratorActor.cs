@@ -217,7 +217,7 @@ public sealed class GeneratorActor : ReceiveActor, IWithTimers
             var (gradient, loss) = Aggregation.Combine(_settings!.Aggregate, feedback, _settings.SoftmaxLambda);
             var result = _core!.CompleteStep(p.Round, gradient, loss);
             _round = p.Round;
-            p.ReplyTo.Tell(new G.GeneratorStepped(_id, p.Round, result.Loss, result.GradientNorm, result.FeedbackNorm, result.Drift, [.. p.Answers.Keys]));
+            p.ReplyTo.Tell(new G.GeneratorStepped(_id, result, [.. p.Answers.Keys]));
         }
         catch (Exception e) when (e is SerializationException or ArgumentException or InvalidOperationException)
         {

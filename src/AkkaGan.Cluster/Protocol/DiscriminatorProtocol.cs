@@ -77,9 +77,11 @@ public static class DiscriminatorProtocol
     /// <param name="Node">The address of the node the entity runs on (placement, shown to users).</param>
     public sealed record Configured(DiscriminatorId Discriminator, string Node) : IAkkaGanWireMessage;
 
-    /// <param name="Accuracy">Share of the step's real and fake inputs classified right (<c>DiscriminatorStepResult.Accuracy</c>).</param>
-    public sealed record TrainStepDone(DiscriminatorId Discriminator, long Round, int CriticStep, double Loss, double Penalty,
-        double RealScore, double FakeScore, double GradientNorm, double Accuracy) : IAkkaGanWireMessage;
+    /// <summary>A critic step's outcome: the core's own result record, as the reference engine reports it.</summary>
+    public sealed record TrainStepDone(DiscriminatorStepResult Result) : IAkkaGanWireMessage
+    {
+        public DiscriminatorId Discriminator => new(Result.Member);
+    }
 
     public sealed record FeedbackComputed(DiscriminatorId Discriminator, long Round, double Loss, TensorPayload Gradient) : IAkkaGanWireMessage;
 

@@ -64,10 +64,9 @@ public static class GeneratorProtocol
     /// <param name="Node">The address of the node the entity runs on (placement, shown to users).</param>
     public sealed record Configured(GeneratorId Generator, string Node) : IAkkaGanWireMessage;
 
+    /// <summary>The generator step's outcome: the core's own result record, and whose feedback it aggregated.</summary>
     /// <param name="Answered">The members whose feedback was aggregated (sorted).</param>
-    /// <param name="FeedbackNorm">Norm of the aggregated dL/dx_fake (<c>GeneratorStepResult.FeedbackNorm</c>).</param>
-    /// <param name="Drift">Relative parameter change of the step (<c>GeneratorStepResult.Drift</c>).</param>
-    public sealed record GeneratorStepped(GeneratorId Generator, long Round, double Loss, double GradientNorm, double FeedbackNorm, double Drift, int[] Answered) : IAkkaGanWireMessage;
+    public sealed record GeneratorStepped(GeneratorId Generator, GeneratorStepResult Result, int[] Answered) : IAkkaGanWireMessage;
 
     public sealed record SamplesProduced(GeneratorId Generator, TensorPayload Samples) : IAkkaGanWireMessage;
 

@@ -58,10 +58,11 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         Entry.Of<D.Configured>("d.configured", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.Node); }, r => new(r.Discriminator(), r.Text())),
         Entry.Of<D.TrainStepDone>("d.trained", (w, m) =>
             {
-                w.Discriminator(m.Discriminator); w.Long(m.Round); w.Int(m.CriticStep); w.Double(m.Loss); w.Double(m.Penalty);
-                w.Double(m.RealScore); w.Double(m.FakeScore); w.Double(m.GradientNorm); w.Double(m.Accuracy);
+                var s = m.Result;
+                w.Discriminator(m.Discriminator); w.Long(s.Round); w.Int(s.CriticStep); w.Double(s.Loss); w.Double(s.Penalty);
+                w.Double(s.RealScore); w.Double(s.FakeScore); w.Double(s.GradientNorm); w.Double(s.Accuracy);
             },
-            r => new(r.Discriminator(), r.Long(), r.Int(), r.Double(), r.Double(), r.Double(), r.Double(), r.Double(), r.Double())),
+            r => new(new DiscriminatorStepResult(r.Discriminator().Member, r.Long(), r.Int(), r.Double(), r.Double(), r.Double(), r.Double(), r.Double(), r.Double()))),
         Entry.Of<D.FeedbackComputed>("d.feedback-computed", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Double(m.Loss); w.Payload(m.Gradient); },
             r => new(r.Discriminator(), r.Long(), r.Double(), r.Payload())),
         Entry.Of<D.FitnessMeasured>("d.fitness-measured", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Double(m.Fitness); },
@@ -97,8 +98,12 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Generator(), r.Long(), r.Text(), r.Snapshot())),
         Entry.Of<G.Restored>("g.restored", (w, m) => { w.Generator(m.Generator); w.Text(m.Node); }, r => new(r.Generator(), r.Text())),
         Entry.Of<G.Configured>("g.configured", (w, m) => { w.Generator(m.Generator); w.Text(m.Node); }, r => new(r.Generator(), r.Text())),
-        Entry.Of<G.GeneratorStepped>("g.stepped", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Double(m.Loss); w.Double(m.GradientNorm); w.Double(m.FeedbackNorm); w.Double(m.Drift); w.Ints(m.Answered); },
-            r => new(r.Generator(), r.Long(), r.Double(), r.Double(), r.Double(), r.Double(), r.Ints())),
+        Entry.Of<G.GeneratorStepped>("g.stepped", (w, m) =>
+            {
+                var s = m.Result;
+                w.Generator(m.Generator); w.Long(s.Round); w.Double(s.Loss); w.Double(s.GradientNorm); w.Double(s.FeedbackNorm); w.Double(s.Drift); w.Ints(m.Answered);
+            },
+            r => new(r.Generator(), new GeneratorStepResult(r.Long(), r.Double(), r.Double(), r.Double(), r.Double()), r.Ints())),
         Entry.Of<G.SamplesProduced>("g.samples", (w, m) => { w.Generator(m.Generator); w.Payload(m.Samples); },
             r => new(r.Generator(), r.Payload())),
         Entry.Of<G.SnapshotTaken>("g.snapshot", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Snapshot(m.Snapshot); },
