@@ -125,11 +125,12 @@ public sealed partial class CoordinatorActor
 
     /// <summary>
     /// The generator moved gracefully (its node left) and handed over its state of the last completed round: restore it
-    /// on its new node and go on, nothing redone. Otherwise (<see cref="RollBack"/>) every entity goes back.
+    /// on its new node and go on, nothing redone, provided no discriminator stepped on the unfinished round (its critic
+    /// batches went out before the generator left). Otherwise (<see cref="RollBack"/>) every entity goes back.
     /// </summary>
-    private void RecoverGenerator(string reason)
+    private void RecoverGenerator(string reason, bool criticStepsTaken)
     {
-        if (!_handedOff.TryGetValue(GeneratorCore.EntityId, out var handed) || handed.Round != _round)
+        if (criticStepsTaken || !_handedOff.TryGetValue(GeneratorCore.EntityId, out var handed) || handed.Round != _round)
         {
             RollBack(reason);
             return;

@@ -339,7 +339,9 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         {
             if (answers.OfType<G.GeneratorStepped>().FirstOrDefault() is not { } stepped)
             {
-                RecoverGenerator($"the generator did not complete round {round}");
+                // Critic reports of this round mean the discriminators have stepped on it: the generator's handed-over state
+                // of the last completed round no longer matches theirs, and only a roll-back makes them agree again.
+                RecoverGenerator($"the generator did not complete round {round}", criticStepsTaken: answers.OfType<D.TrainStepDone>().Any());
                 return;
             }
             // Each member's report of its last critic step, in member order.
