@@ -97,13 +97,25 @@ internal static class Akkagan
         return process;
     }
 
-    /// <summary>Starts akkagan without waiting; its stdout and stderr lines are appended to <paramref name="output"/> (lock it to read).</summary>
+    /// <summary>
+    /// Starts akkagan without waiting; its stdout and stderr lines are appended to <paramref name="output"/> (lock it to
+    /// read); each line pulses the lock, so a reader can <see cref="Monitor.Wait(object, TimeSpan)"/> for the next one.
+    /// </summary>
     public static Process StartCapturing(string[] args, System.Text.StringBuilder output)
     {
         var process = Process.Start(StartInfo(args, redirect: true))!;
         process.StandardInput.Close();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        void Append(string? line)
+        {
+            if (line is null) return;
+            lock (output)
+            {
+                output.AppendLine(line);
+                Monitor.PulseAll(output);
+            }
+        }
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;

@@ -47,14 +47,21 @@ public sealed class NodeLossSpecs : IDisposable
             this[name].Kill();
         }
 
-        /// <summary>Waits for <paramref name="pattern"/> in a process's output; a process that exits unasked ends the wait at once.</summary>
+        /// <summary>
+        /// Waits for <paramref name="pattern"/> in a process's output, woken by each line it prints; a process that exits
+        /// unasked ends the wait (checked at least every second, since an exit prints nothing).
+        /// </summary>
         public Match WaitFor(string name, string pattern, int seconds = 120)
         {
             var deadline = DateTime.UtcNow.AddSeconds(seconds);
+            var log = _all[name].Log;
             Match match;
-            while (!(match = Regex.Match(Log(name), pattern)).Success && DateTime.UtcNow < deadline
-                   && _all.Where(p => !_killed.Contains(p.Key)).All(p => !p.Value.Process.HasExited))
-                Thread.Sleep(100);
+            lock (log)
+            {
+                while (!(match = Regex.Match(log.ToString(), pattern)).Success && DateTime.UtcNow < deadline
+                       && _all.Where(p => !_killed.Contains(p.Key)).All(p => !p.Value.Process.HasExited))
+                    Monitor.Wait(log, TimeSpan.FromSeconds(1));
+            }
             Assert.True(match.Success, $"no '{pattern}' from {name}:\n{All()}");
             return match;
         }

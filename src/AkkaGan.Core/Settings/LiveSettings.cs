@@ -74,7 +74,7 @@ public static class LiveSettings
         if (member is { } m)
         {
             if (!live.PerMember) throw new SettingsException($"{key} applies to the whole run; --member is for {string.Join(", ", Keys.Where(k => k.PerMember).Select(k => k.Name))}");
-            if (!settings.ActiveMembers.Contains(m)) throw new SettingsException($"{new DiscriminatorId(m)} is not in the population (members: {Members(settings)})");
+            RequireMember(settings, m);
         }
         TrainingSettings updated;
         try
@@ -102,12 +102,17 @@ public static class LiveSettings
     /// <summary>The settings without member <paramref name="member"/>, validated (the last member cannot go).</summary>
     public static TrainingSettings RemoveMember(TrainingSettings settings, int member)
     {
-        if (!settings.ActiveMembers.Contains(member)) throw new SettingsException($"{new DiscriminatorId(member)} is not in the population (members: {Members(settings)})");
+        RequireMember(settings, member);
         if (settings.ActiveMembers.Length == 1) throw new SettingsException($"{new DiscriminatorId(member)} is the last discriminator; a training needs at least one");
         return (settings with { RemovedMembers = [.. settings.RemovedMembers.Append(member).Order()] }).Validate();
     }
 
-    private static string Members(TrainingSettings settings) => string.Join(", ", settings.ActiveMembers.Select(i => new DiscriminatorId(i).EntityId));
+    /// <summary>Throws, naming the members there are, unless <paramref name="member"/> is in the population.</summary>
+    internal static void RequireMember(TrainingSettings settings, int member)
+    {
+        if (!settings.ActiveMembers.Contains(member))
+            throw new SettingsException($"{new DiscriminatorId(member)} is not in the population (members: {string.Join(", ", settings.ActiveMembers.Select(i => new DiscriminatorId(i).EntityId))})");
+    }
 
     /// <summary>A per-member key: one member's override, or the run's value with every member's override of it cleared.</summary>
     private static TrainingSettings Member<T>(TrainingSettings s, int? member, T value,

@@ -74,8 +74,7 @@ public static class RunChanges
                 };
                 return new ChangePlan(scaled.Validate(), $"learning rates x{SettingValues.Format(scale.Factor)}", null, null, new HashSet<int>(scaled.ActiveMembers));
             case ReplaceDiscriminator replace:
-                if (!settings.ActiveMembers.Contains(replace.Member))
-                    throw new SettingsException($"{new DiscriminatorId(replace.Member)} is not in the population (members: {string.Join(", ", settings.ActiveMembers.Select(i => new DiscriminatorId(i).EntityId))})");
+                LiveSettings.RequireMember(settings, replace.Member);
                 var overrides = replace.Member < settings.Members.Count ? settings.Members[replace.Member] : new MemberOverrides();
                 var (withNew, fresh) = LiveSettings.AddMember(settings, overrides);
                 return new ChangePlan(LiveSettings.RemoveMember(withNew, replace.Member), $"replaced d-{replace.Member} by a fresh d-{fresh}", fresh, replace.Member, new HashSet<int>());

@@ -1,7 +1,4 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
-using System.Threading.Channels;
-using AkkaGan.Control;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Health;
 using AkkaGan.Core.Training;
