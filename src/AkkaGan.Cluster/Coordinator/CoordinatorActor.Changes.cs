@@ -17,68 +17,69 @@ public sealed partial class CoordinatorActor
     /// member is configured first (if it cannot be, nothing changes), then every entity takes the new settings, a
     /// removed member is retired, and the schedule uses the new settings from the next round.
     /// </summary>
-    /// <param name="applied">Told whether the change took effect (a remedy's bookkeeping), before <paramref name="next"/>.</param>
-    private void ApplyChange(RunChange change, IActorRef requester, Action next, Action<bool>? applied = null)
+    private void ApplyChange(RunChange change, IActorRef requester)
     {
         ChangePlan plan;
         try
         {
-            plan = RunChanges.Plan(_settings, change);
+            plan = RunChanges.Plan(Settings, change);
         }
         catch (SettingsException e)
         {
-            requester.Tell(new C.ChangeRefused(string.Join("; ", e.Problems)));
-            applied?.Invoke(false);
-            next();
+            Refused(requester, string.Join("; ", e.Problems));
             return;
         }
         var json = SettingsJson.Serialize(plan.Settings);
         if (plan.Added is { } added)
         {
             var member = plan.Settings.ForMember(added);
-            _discriminators.Tell(new D.Configure(new DiscriminatorId(added), json, member.Loss, member.LrD, Self, _runId));
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(added), json, member.Loss, member.LrD, Self, _positions.RunId));
             Expect($"configure d-{added}", 1, accept: a => a is D.Configured c && c.Discriminator.Member == added || a is D.CommandRejected r && r.Discriminator.Member == added, then: answers =>
             {
                 if (answers.OfType<D.Configured>().FirstOrDefault() is not { } configured)
                 {
-                    requester.Tell(new C.ChangeRefused($"{new DiscriminatorId(added)} could not be created: no confirmation within {_stepTimeout}"));
-                    applied?.Invoke(false);
-                    next();
+                    Refused(requester, $"{new DiscriminatorId(added)} could not be created: no confirmation within {_stepTimeout}");
                     return;
                 }
                 _observer.Tell(new C.Placed(new Dictionary<string, string> { [configured.Discriminator.EntityId] = configured.Node }));
-                Commit(plan, json, requester, next, applied);
+                Commit(plan, json, requester);
             });
             return;
         }
-        Commit(plan, json, requester, next, applied);
+        Commit(plan, json, requester);
     }
 
-    private void Commit(ChangePlan plan, string json, IActorRef requester, Action next, Action<bool>? applied)
+    private void Refused(IActorRef requester, string reason)
+    {
+        requester.Tell(new C.ChangeRefused(reason));
+        _schedule.ChangeApplied(null, reason);
+        Drive();
+    }
+
+    private void Commit(ChangePlan plan, string json, IActorRef requester)
     {
         var keeping = _members.Where(i => i != plan.Removed).ToArray();
-        _generator.Tell(new G.ApplySettings(GeneratorId.Default, json, _round, Self));
+        _generator.Tell(new G.ApplySettings(GeneratorId.Default, json, Round, Self));
         foreach (var i in keeping)
-            _discriminators.Tell(new D.ApplySettings(new DiscriminatorId(i), json, plan.ResetLearningRate.Contains(i), _round, Self));
+            _discriminators.Tell(new D.ApplySettings(new DiscriminatorId(i), json, plan.ResetLearningRate.Contains(i), Round, Self));
         Expect($"change '{plan.Description}'", 1 + keeping.Length, answers =>
         {
             if (answers.Count < 1 + keeping.Length)
                 _log.Warning("change '{0}': {1} of {2} entities confirmed it", plan.Description, answers.Count, 1 + keeping.Length);
             if (plan.Removed is { } removed)
             {
-                _discriminators.Tell(new D.Retire(new DiscriminatorId(removed), _round));
+                _discriminators.Tell(new D.Retire(new DiscriminatorId(removed), Round));
                 _learningRates.Remove(removed);
-                _stored.Remove(DiscriminatorCore.EntityIdOf(removed)); // the next stored position no longer names it
+                _positions.Forget(DiscriminatorCore.EntityIdOf(removed)); // the next stored position no longer names it
             }
-            _settings = plan.Settings;
-            _members = _settings.ActiveMembers;
+            _members = plan.Settings.ActiveMembers;
             foreach (var i in _members.Where(i => i == plan.Added || plan.ResetLearningRate.Contains(i)))
-                _learningRates[i] = _settings.ForMember(i).LrD;
-            var report = new C.RunChanged(new ChangeReport(_round, plan.Description, _settings));
+                _learningRates[i] = plan.Settings.ForMember(i).LrD;
+            var report = new C.RunChanged(new ChangeReport(Round, plan.Description, plan.Settings));
             requester.Tell(report);
             _observer.Tell(report);
-            applied?.Invoke(true);
-            next();
+            _schedule.ChangeApplied(plan.Settings);
+            Drive();
         });
     }
 }

@@ -22,7 +22,7 @@ public sealed partial class CoordinatorActor
     {
         if (!_suspended.Add(member)) return;
         _log.Warning("d-{0} missed round {1}: left out until it is restored from the last checkpoint", member, round);
-        Fault(DiscriminatorCore.EntityIdOf(member), "suspended", $"missed round {round}; {Participants.Length} of {_members.Length} discriminators take part (quorum {_settings.Quorum})");
+        Fault(DiscriminatorCore.EntityIdOf(member), "suspended", $"missed round {round}; {Participants.Length} of {_members.Length} discriminators take part (quorum {Settings.Quorum})");
         _nextProbe = DateTime.MinValue;
     }
 
@@ -36,7 +36,7 @@ public sealed partial class CoordinatorActor
         var now = DateTime.UtcNow;
         if (_suspended.Count == 0 || now < _nextProbe) return;
         _nextProbe = now + ProbeInterval;
-        var json = SettingsJson.Serialize(_settings);
+        var json = SettingsJson.Serialize(Settings);
         foreach (var member in _suspended)
         {
             // Ask again while no answer came (a command to a node that is unreachable but not yet downed is lost), but
@@ -44,8 +44,8 @@ public sealed partial class CoordinatorActor
             if (_recovering.TryGetValue(member, out var running)
                 && (running.Phase != RecoveryPhase.Configuring ? now - running.Started < SetupTimeout : now - running.Started < 2 * _stepTimeout)) continue;
             _recovering[member] = new Recovery(RecoveryPhase.Configuring, now);
-            var settings = _settings.ForMember(member);
-            _discriminators.Tell(new D.Configure(new DiscriminatorId(member), json, settings.Loss, settings.LrD, Self, _runId));
+            var settings = Settings.ForMember(member);
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(member), json, settings.Loss, settings.LrD, Self, _positions.RunId));
         }
     }
 
@@ -109,9 +109,9 @@ public sealed partial class CoordinatorActor
         if (snapshot is not null) _learningRates[member] = snapshot.LearningRate;
         _observer.Tell(new C.Placed(new Dictionary<string, string> { [id.EntityId] = node }));
         Fault(id.EntityId, "recovered", snapshot is null
-            ? $"re-initialised on {node} (no checkpoint yet) and taking part from round {_round + 1}"
-            : $"restored from {source} on {node}, taking part from round {_round + 1}");
-        WakeIfIdle();
+            ? $"re-initialised on {node} (no checkpoint yet) and taking part from round {Round + 1}"
+            : $"restored from {source} on {node}, taking part from round {Round + 1}");
+        WakeIfIdle(null);
     }
 
     /// <summary>What a member is restored from: the state it handed over when its shard moved, else the last checkpoint's.</summary>
@@ -130,12 +130,17 @@ public sealed partial class CoordinatorActor
     /// </summary>
     private void RecoverGenerator(string reason, bool criticStepsTaken)
     {
-        if (criticStepsTaken || !_handedOff.TryGetValue(GeneratorCore.EntityId, out var handed) || handed.Round != _round)
+        void RollBack(string why)
+        {
+            _schedule.RoundFailed(why);
+            Drive();
+        }
+        if (criticStepsTaken || !_handedOff.TryGetValue(GeneratorCore.EntityId, out var handed) || handed.Round != Round)
         {
             RollBack(reason);
             return;
         }
-        _generator.Tell(new G.Configure(GeneratorId.Default, SettingsJson.Serialize(_settings), Self, _runId));
+        _generator.Tell(new G.Configure(GeneratorId.Default, SettingsJson.Serialize(Settings), Self, _positions.RunId));
         Expect("recover generator: configure", 1, timeout: SetupTimeout, accept: a => a is G.Configured or G.CommandRejected, then: configured =>
         {
             if (!configured.OfType<G.Configured>().Any())
@@ -154,29 +159,32 @@ public sealed partial class CoordinatorActor
                 _handedOff.Remove(GeneratorCore.EntityId);
                 _observer.Tell(new C.Placed(new Dictionary<string, string> { [GeneratorCore.EntityId] = at.Node }));
                 Fault(GeneratorCore.EntityId, "recovered", $"{reason}: restored from the state it handed over at round {handed.Round} on {at.Node}; nothing redone");
-                NextRound();
+                _schedule.RoundNotPlayed();
+                Drive();
             });
         });
     }
 
     /// <summary>
-    /// The generator lost its state or its node: every entity goes back to the last checkpoint (or to round 0 without
-    /// one) and the rounds since are played again, as <c>akkagan train --resume</c> would, but without a restart.
+    /// The schedule's roll-back (the generator lost its state or its node, or the divergence guard fired): every entity
+    /// goes back to the last checkpoint (or to round 0 without one) and the rounds since are played again, as
+    /// <c>akkagan train --resume</c> would, but without a restart.
     /// </summary>
-    /// <param name="then">What follows the roll-back (default: the next round).</param>
-    private void RollBack(string reason, int attempt = 1, Action? then = null)
+    private void RollBack(string reason, int attempt = 1)
     {
         const int attempts = 10;
-        then ??= NextRound;
-        var to = _lastCheckpoint?.Metadata.Round ?? 0;
-        if (attempt == 1) Fault(GeneratorCore.EntityId, "rolled-back", DivergenceGuard.RollBackDetail(reason, to, _round));
-        var json = SettingsJson.Serialize(_settings);
+        var json = SettingsJson.Serialize(Settings);
         var participants = Participants;
-        _generator.Tell(new G.Configure(GeneratorId.Default, json, Self, _runId));
+        _generator.Tell(new G.Configure(GeneratorId.Default, json, Self, _positions.RunId));
         foreach (var i in participants)
         {
-            var member = _settings.ForMember(i);
-            _discriminators.Tell(new D.Configure(new DiscriminatorId(i), json, member.Loss, member.LrD, Self, _runId));
+            var member = Settings.ForMember(i);
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(i), json, member.Loss, member.LrD, Self, _positions.RunId));
+        }
+        void Done()
+        {
+            _schedule.RolledBack();
+            Drive();
         }
         // Asked again every step timeout while the generator's shard has no live node (until the split-brain resolver
         // downed the dead one); repeated answers are harmless: each Configure precedes the restore sent after the first.
@@ -187,52 +195,22 @@ public sealed partial class CoordinatorActor
             {
                 if (attempt >= attempts)
                 {
-                    Finish(false, $"{reason}; the generator could not be recovered after {attempts} attempts");
+                    Fail($"{reason}; the generator could not be recovered after {attempts} attempts");
                     return;
                 }
                 _log.Warning("generator not recovered yet (attempt {0} of {1}); retrying", attempt, attempts);
-                RollBack(reason, attempt + 1, then);
+                RollBack(reason, attempt + 1);
                 return;
             }
-            foreach (var i in participants.Where(i => !configured.OfType<D.Configured>().Any(c => c.Discriminator.Member == i))) Suspend(i, _round);
-            if (_lastCheckpoint is not { } checkpoint)
-            {
-                _round = 0;
-                then();
-                return;
-            }
-            RestoreAll(checkpoint, Participants, () =>
-            {
-                _round = checkpoint.Metadata.Round;
-                then();
-            });
-        });
-    }
-
-    /// <summary>
-    /// The divergence guard fired: roll every entity back to the last checkpoint and lower every learning rate, as
-    /// <see cref="ReferenceTrainer"/> does; after <see cref="TrainingSettings.MaxRollbacks"/> of them, stop.
-    /// </summary>
-    private void Diverged(string reason)
-    {
-        var lastGood = _lastCheckpoint?.Metadata.Round ?? 0;
-        if (++_rollbacks > _settings.MaxRollbacks)
-        {
-            Finish(false, DivergenceGuard.GiveUp(reason, _settings.MaxRollbacks, lastGood));
-            return;
-        }
-        Fault(GeneratorCore.EntityId, "diverged", reason);
-        _health.Diverged(_round, reason);
-        RollBack(reason, then: () =>
-        {
-            _guard.Reset();
-            ApplyChange(new ScaleLearningRates(_settings.RollbackLrFactor) { Reason = "divergence guard" }, ActorRefs.Nobody, NextRound);
+            foreach (var i in participants.Where(i => !configured.OfType<D.Configured>().Any(c => c.Discriminator.Member == i))) Suspend(i, Round);
+            if (_lastCheckpoint is not { } checkpoint) Done();
+            else RestoreAll(checkpoint, Participants, Done);
         });
     }
 
     private void Fault(string entity, string kind, string detail)
     {
-        _observer.Tell(new C.Faulted(new FaultReport(_round, entity, kind, detail)));
+        _observer.Tell(new C.Faulted(new FaultReport(Round, entity, kind, detail)));
     }
 
     /// <summary>Configuring: Configure sent; Loading: recovering from its own snapshot in the store; Restoring: state pushed.</summary>

@@ -8,7 +8,6 @@ using AkkaGan.Cluster.Protocol;
 using AkkaGan.Cluster.Wire;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Evaluation;
-using AkkaGan.Core.Health;
 using AkkaGan.Core.Metrics;
 using AkkaGan.Core.Population;
 using AkkaGan.Core.Settings;
@@ -35,21 +34,17 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     private readonly LargeMessages _wire = new(Context.System);
     private readonly ChunkAssembler _chunks;
     private readonly Func<TrainingSettings, EvaluationMetrics> _createMetrics;
-    private TrainingSettings _settings = new();
+    // How the run proceeds (Core's RunSchedule, shared with the reference engine); this actor executes its steps.
+    private RunSchedule _schedule = new(new TrainingSettings());
     // Made at the first evaluation, on the metrics task (for images it loads the classifier and the real reference set).
     private EvaluationMetrics? _metrics;
     private long _evaluationStarted;
     private IActorRef _observer = ActorRefs.Nobody;
     private int[] _members = [];
     private Dictionary<int, double> _learningRates = [];
-    private long _round;
-    private bool _stopRequested;
-    private bool _paused;
-    private bool _checkpointRequested;
-    // True while paused between rounds: nothing is scheduled, the next request picks up from NextRound.
+    // True while nothing runs between rounds (paused, or below the quorum): the next request or retry drives the schedule.
     private bool _idle;
     private Gather? _gather;
-    private readonly Queue<(RunChange Change, IActorRef Requester)> _changes = new();
     // Fault tolerance: members left out of rounds, those being restored (and since when), the last full checkpoint.
     private readonly HashSet<int> _suspended = [];
     private readonly Dictionary<int, Recovery> _recovering = [];
@@ -57,16 +52,16 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     // States entities handed over as their shard moved (a node leaving gracefully): fresher than the last checkpoint.
     private readonly Dictionary<string, (long Round, EntitySnapshot Snapshot)> _handedOff = [];
     private DateTime _nextProbe = DateTime.MinValue;
-    private DivergenceGuard _guard = new(0);
-    private HealthMonitor _health = new(new HealthSettings());
-    private HealthRemedies _remedies = new(new HealthSettings());
-    private int _rollbacks;
 
     /// <summary>How often suspended members are asked to recover, and how long the coordinator waits below the quorum between checks.</summary>
     internal static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(2);
 
     /// <summary>Configuring and restoring the entities at start (first touches of remote nodes, data loading) may take longer than a step.</summary>
     private TimeSpan SetupTimeout => _stepTimeout > TimeSpan.FromMinutes(1) ? _stepTimeout : TimeSpan.FromMinutes(1);
+
+    private TrainingSettings Settings => _schedule.Settings;
+
+    private long Round => _schedule.Round;
 
     /// <summary>The members taking part in rounds: the population without the suspended ones.</summary>
     private int[] Participants => [.. _members.Where(m => !_suspended.Contains(m))];
@@ -76,7 +71,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     public CoordinatorActor(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
         bool store = false)
     {
-        _stateStore = EntityStore.Of(Context, store);
+        _positions = new RunPositions(EntityStore.Of(Context, store));
         _createMetrics = metrics ?? (s => EvaluationMetrics.Create(s, RunData.Create(s)));
         _generator = generator;
         _discriminators = discriminators;
@@ -94,36 +89,33 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
 
     private void Start(C.StartTraining m)
     {
-        _runId = m.RunId;
+        _positions.RunId = m.RunId;
         _observer = m.Observer;
-        if (Stores && m.Resume is null) ReadPosition(m);
+        if (_positions.Enabled && m.Resume is null) ReadPosition(m);
         else Begin(m, null);
     }
 
     /// <param name="stored">Entities' rounds in the state store when the start continues from the store's position.</param>
-    private void Begin(C.StartTraining m, Dictionary<string, long>? stored)
+    private void Begin(C.StartTraining m, IReadOnlyDictionary<string, long>? stored)
     {
-        _settings = SettingsJson.Deserialize(m.SettingsJson).Validate();
+        var settings = SettingsJson.Deserialize(m.SettingsJson).Validate();
+        _schedule = new RunSchedule(settings, m.Resume?.Metadata.Round ?? 0);
         _observer = m.Observer;
-        _members = _settings.ActiveMembers;
-        _learningRates = _members.ToDictionary(i => i, i => _settings.ForMember(i).LrD);
-        _round = m.Resume?.Metadata.Round ?? 0;
+        _members = settings.ActiveMembers;
+        _learningRates = _members.ToDictionary(i => i, i => settings.ForMember(i).LrD);
         _lastCheckpoint = m.Resume;
-        _guard = new DivergenceGuard(_settings.GradNormLimit);
-        _health = new HealthMonitor(_settings.Health);
-        _remedies = new HealthRemedies(_settings.Health);
         Become(Running);
         if (stored is not null)
         {
-            foreach (var (entity, round) in stored) _stored[entity] = round;
-            Fault(StateStore.CoordinatorEntity, "resumed", $"run {_runId} continues from the state store's position of round {_round}");
+            _positions.Continue(stored);
+            Fault(StateStore.CoordinatorEntity, "resumed", $"run {_positions.RunId} continues from the state store's position of round {Round}");
         }
 
-        _generator.Tell(new G.Configure(GeneratorId.Default, m.SettingsJson, Self, _runId));
+        _generator.Tell(new G.Configure(GeneratorId.Default, m.SettingsJson, Self, _positions.RunId));
         foreach (var i in _members)
         {
-            var member = _settings.ForMember(i);
-            _discriminators.Tell(new D.Configure(new DiscriminatorId(i), m.SettingsJson, member.Loss, member.LrD, Self, _runId));
+            var member = settings.ForMember(i);
+            _discriminators.Tell(new D.Configure(new DiscriminatorId(i), m.SettingsJson, member.Loss, member.LrD, Self, _positions.RunId));
         }
         Expect("configure", 1 + _members.Length, answers =>
         {
@@ -133,7 +125,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
                 .ToDictionary(p => p.EntityId, p => p.Node)));
             if (m.Resume is null)
             {
-                NextRound();
+                Drive();
                 return;
             }
             _wire.Tell(_generator, new G.RestoreSnapshot(GeneratorId.Default, m.Resume.Entity(GeneratorCore.EntityId), Self), Self);
@@ -143,7 +135,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
                 _learningRates[i] = snapshot.LearningRate;
                 _wire.Tell(_discriminators, new D.RestoreSnapshot(new DiscriminatorId(i), snapshot, Self), Self);
             }
-            Expect("restore", 1 + _members.Length, _ => NextRound(), timeout: SetupTimeout,
+            Expect("restore", 1 + _members.Length, _ => Drive(), timeout: SetupTimeout,
                 accept: a => a is D.Restored or G.Restored or D.CommandRejected or G.CommandRejected);
         }, all: true, timeout: SetupTimeout, accept: a => a is D.Configured or G.Configured or D.CommandRejected or G.CommandRejected);
     }
@@ -152,39 +144,28 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     {
         // One training per coordinator: a second coordinator node that starts one (e.g. the first one restarted after a
         // standby took its run over) is told so instead of waiting for an answer that never comes.
-        Receive<C.StartTraining>(m => m.Observer.Tell(new C.TrainingFinished(_round, false,
-            $"a training is already running (run {(_runId.Length > 0 ? _runId : "without a run id")}, round {_round}); " +
+        Receive<C.StartTraining>(m => m.Observer.Tell(new C.TrainingFinished(Round, false,
+            $"a training is already running (run {(_positions.RunId.Length > 0 ? _positions.RunId : "without a run id")}, round {Round}); " +
             "start a second coordinator node with --standby to take it over when the running one is lost")));
-        Receive<C.StopTraining>(_ =>
-        {
-            _stopRequested = true;
-            WakeIfIdle();
-        });
-        Receive<C.PauseTraining>(_ => _paused = true);
-        Receive<C.ResumeTraining>(_ =>
-        {
-            _paused = false;
-            WakeIfIdle();
-        });
-        Receive<C.CheckpointNow>(_ =>
-        {
-            _checkpointRequested = true;
-            WakeIfIdle();
-        });
+        // Requests go to the schedule, which takes them between rounds.
+        Receive<C.StopTraining>(_ => WakeIfIdle(_schedule.Stop));
+        Receive<C.PauseTraining>(_ => _schedule.Pause());
+        Receive<C.ResumeTraining>(_ => WakeIfIdle(_schedule.Resume));
+        Receive<C.CheckpointNow>(_ => WakeIfIdle(_schedule.RequestCheckpoint));
         Receive<C.ChangeRun>(m =>
         {
-            _changes.Enqueue((m.Change, Sender));
-            WakeIfIdle();
+            var requester = Sender;
+            WakeIfIdle(() => _schedule.RequestChange(m.Change, requester));
         });
         // Reassembled answers go to the gather directly (OnReceive would run the constructor's behavior, not this one).
         Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, Answer));
-        Receive<RetryRound>(_ => WakeIfIdle());
-        Receive<Akka.Persistence.ISnapshotResponse>(PositionSaved);
+        Receive<RetryRound>(_ => WakeIfIdle(null));
+        Receive<Akka.Persistence.ISnapshotResponse>(r => _positions.Confirmed(r, Self, _log));
         Receive<MetricsComputed>(OnMetrics);
         Receive<GatherTimedOut>(t =>
         {
             if (_gather is not { } g || g.Id != t.Id) return;
-            _log.Warning("{0} of round {1}: {2} of {3} answers in time, carrying on", g.Name, _round + 1, g.Answers.Count, g.Expected);
+            _log.Warning("{0} of round {1}: {2} of {3} answers in time, carrying on", g.Name, Round + 1, g.Answers.Count, g.Expected);
             Complete(g);
         });
         ReceiveAny(Answer);
@@ -259,59 +240,71 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
         var rejected = g.Answers.Where(a => a is D.CommandRejected or G.CommandRejected).ToArray();
         if (g.All && (g.Answers.Count < g.Expected || rejected.Length > 0))
         {
-            Finish(false, $"{g.Name} failed: {g.Answers.Count - rejected.Length} of {g.Expected} entities answered" +
+            Fail($"{g.Name} failed: {g.Answers.Count - rejected.Length} of {g.Expected} entities answered" +
                           (rejected.Length > 0 ? $" ({string.Join("; ", rejected)})" : ""));
             return;
         }
         g.Then([.. g.Answers.Except(rejected)]);
     }
 
-    private void NextRound()
+    /// <summary>Executes the schedule's steps: notices at once, work steps by messages whose answers complete them and drive on.</summary>
+    private void Drive()
     {
-        if (_round >= _settings.Rounds)
+        while (true)
         {
-            Finish(true, null);
-            return;
+            switch (_schedule.Next())
+            {
+                case RunStep.PlayRound play:
+                    PlayRound(play.Round);
+                    return;
+                case RunStep.Evolve:
+                    Evolve();
+                    return;
+                case RunStep.PublishRound published:
+                    _observer.Tell(new C.RoundCompleted(published.Report));
+                    continue;
+                case RunStep.Evaluate:
+                    Evaluate();
+                    return;
+                case RunStep.PublishHealth health:
+                    _observer.Tell(new C.HealthDiagnosed(health.Report));
+                    continue;
+                case RunStep.PublishFault fault:
+                    _observer.Tell(new C.Faulted(fault.Report));
+                    continue;
+                case RunStep.TakeCheckpoint:
+                    Checkpoint();
+                    return;
+                case RunStep.ApplyChange change:
+                    ApplyChange(change.Change, change.Requester as IActorRef ?? ActorRefs.Nobody);
+                    return;
+                case RunStep.RollBack back:
+                    RollBack(back.Reason);
+                    return;
+                case RunStep.Wait:
+                    _idle = true;
+                    return;
+                case RunStep.Finish finish:
+                    Finish(finish);
+                    return;
+            }
         }
-        if (_stopRequested)
-        {
-            // Keep what was learned: evaluate and checkpoint the stopped round unless its interval just did.
-            Then(_round % _settings.EvalEvery != 0, Evaluate,
-                () => Then(_round % _settings.CheckpointEvery != 0, Checkpoint, () => Finish(false, "stopped")));
-            return;
-        }
-        if (_checkpointRequested)
-        {
-            _checkpointRequested = false;
-            Checkpoint(NextRound);
-            return;
-        }
-        if (_changes.TryDequeue(out var change))
-        {
-            ApplyChange(change.Change, change.Requester, NextRound);
-            return;
-        }
-        if (_paused)
-        {
-            _idle = true;
-            return;
-        }
-        ProbeSuspended();
-        if (Participants.Length < _settings.Quorum)
-        {
-            // Below the quorum: no round until enough members are back; look again shortly (a stop still works).
-            _idle = true;
-            Timers.StartSingleTimer(nameof(RetryRound), new RetryRound(), ProbeInterval);
-            return;
-        }
-        PlayRound(_round + 1);
     }
 
-    private void WakeIfIdle()
+    /// <summary>A request (or a retry) while idle drives the schedule again; while a step runs, the schedule takes it after the step.</summary>
+    private void WakeIfIdle(Action? request)
     {
+        request?.Invoke();
         if (!_idle) return;
         _idle = false;
-        NextRound();
+        Drive();
+    }
+
+    /// <summary>The running step (or the start) failed beyond recovery: the run ends.</summary>
+    private void Fail(string reason)
+    {
+        _schedule.Failed(reason);
+        Drive();
     }
 
     /// <summary>
@@ -322,9 +315,18 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
     /// </summary>
     private void PlayRound(long round)
     {
+        ProbeSuspended();
+        if (Participants.Length < Settings.Quorum)
+        {
+            // Below the quorum: no round until enough members are back; look again shortly (a stop still works).
+            _schedule.RoundNotPlayed();
+            _idle = true;
+            Timers.StartSingleTimer(nameof(RetryRound), new RetryRound(), ProbeInterval);
+            return;
+        }
         var participants = Participants;
-        var selected = Aggregation.SelectMembers(_settings, participants, round);
-        _generator.Tell(new G.RunRound(GeneratorId.Default, round, _settings.NCritic, participants, selected, _stepTimeout, Self));
+        var selected = Aggregation.SelectMembers(Settings, participants, round);
+        _generator.Tell(new G.RunRound(GeneratorId.Default, round, Settings.NCritic, participants, selected, _stepTimeout, Self));
         // Only this round's answers from the members taking part count (a late answer of an earlier round does not).
         bool ThisRound(object answer) => answer switch
         {
@@ -335,7 +337,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             _ => false,
         };
         // The generator times out silent discriminators itself after the step timeout; wait for its answer beyond that.
-        Expect($"round {round}", _settings.NCritic * participants.Length + 1, accept: ThisRound, timeout: 2 * _stepTimeout + TimeSpan.FromSeconds(1), then: answers =>
+        Expect($"round {round}", Settings.NCritic * participants.Length + 1, accept: ThisRound, timeout: 2 * _stepTimeout + TimeSpan.FromSeconds(1), then: answers =>
         {
             if (answers.OfType<G.GeneratorStepped>().FirstOrDefault() is not { } stepped)
             {
@@ -351,152 +353,106 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             // A member that missed a critic step or the feedback (its node died, its entity lost its state) is left out
             // from the next round on, and restored from the last checkpoint in the background.
             var complete = answers.OfType<D.TrainStepDone>().GroupBy(d => d.Result.Member)
-                .Where(g => g.Count() == _settings.NCritic).Select(g => g.Key).ToHashSet();
+                .Where(g => g.Count() == Settings.NCritic).Select(g => g.Key).ToHashSet();
             foreach (var missing in participants.Where(m => !complete.Contains(m) || (selected.Contains(m) && !stepped.Answered.Contains(m))))
                 Suspend(missing, round);
-            _round = round;
             var step = stepped.Result;
-            var report = new RoundReport(round, step.Loss, step.GradientNorm, [.. last.Where(d => d is not null)], stepped.Answered)
+            _schedule.RoundPlayed(new RoundReport(round, step.Loss, step.GradientNorm, [.. last.Where(d => d is not null)], stepped.Answered)
             {
                 FeedbackNorm = step.FeedbackNorm, GeneratorDrift = step.Drift,
-            };
-            if (_settings.MaxRollbacks > 0 && _guard.Check(report) is { } diverged)
-            {
-                Diverged(diverged);
-                return;
-            }
-            Then(_settings.EvolveEvery > 0 && round % _settings.EvolveEvery == 0, Evolve,
-                () =>
-                {
-                    _observer.Tell(new C.RoundCompleted(report));
-                    _health.Observe(report);
-                    Then(round % _settings.EvalEvery == 0 || round == _settings.Rounds, Evaluate,
-                        () => Then(round % _settings.Health.Every == 0, CheckHealth,
-                            () => Then(round % _settings.CheckpointEvery == 0 || round == _settings.Rounds, Checkpoint, NextRound)));
-                });
+            });
+            Drive();
         });
-    }
-
-    private static void Then(bool condition, Action<Action> phase, Action next)
-    {
-        if (condition) phase(next);
-        else next();
     }
 
     private void Fitness(Action<Dictionary<int, double>> then)
     {
         var participants = Participants;
-        _generator.Tell(new G.ProduceFitnessBatch(GeneratorId.Default, _round, participants, Self));
+        _generator.Tell(new G.ProduceFitnessBatch(GeneratorId.Default, Round, participants, Self));
         Expect("fitness", participants.Length, answers => then(answers.OfType<D.FitnessMeasured>().ToDictionary(f => f.Discriminator.Member, f => f.Fitness)));
     }
 
-    private void Evolve(Action next) => Fitness(fitness =>
+    private void Evolve() => Fitness(fitness =>
     {
+        void Next()
+        {
+            _schedule.Evolved();
+            Drive();
+        }
         if (fitness.Count == 0)
         {
-            next();
+            Next();
             return;
         }
         var (best, worst) = Evolution.Rank(fitness);
-        var lr = Evolution.PerturbLearningRate(_learningRates[best], _settings.LrPerturbation, Evolution.Uniform(_settings.Seed, _round));
-        var report = new EvolutionReport(_round, best, worst, fitness[best], fitness[worst], lr);
+        var lr = Evolution.PerturbLearningRate(_learningRates[best], Settings.LrPerturbation, Evolution.Uniform(Settings.Seed, Round));
+        var report = new EvolutionReport(Round, best, worst, fitness[best], fitness[worst], lr);
         if (best == worst)
         {
             _observer.Tell(new C.Evolved(report));
-            next();
+            Next();
             return;
         }
-        _discriminators.Tell(new D.TransferWeights(new DiscriminatorId(best), new DiscriminatorId(worst), lr, _round, Self));
+        _discriminators.Tell(new D.TransferWeights(new DiscriminatorId(best), new DiscriminatorId(worst), lr, Round, Self));
         Expect("evolution", 1, answers =>
         {
             if (answers.OfType<D.WeightsAdopted>().Any()) _learningRates[worst] = lr;
             _observer.Tell(new C.Evolved(report));
-            next();
+            Next();
         });
     });
 
-    private void Evaluate(Action next)
+    private void Evaluate()
     {
         _evaluationStarted = System.Diagnostics.Stopwatch.GetTimestamp();
-        _generator.Tell(new G.GetSamples(GeneratorId.Default, _settings.EvalSamples, Self));
+        _generator.Tell(new G.GetSamples(GeneratorId.Default, Settings.EvalSamples, Self));
         Expect("evaluation samples", 1, answers =>
         {
             if ((answers.Count > 0 ? answers[0] : null) is not G.SamplesProduced produced)
             {
-                next();
+                _schedule.Evaluated(null);
+                Drive();
                 return;
             }
             // The metrics (for images a classifier pass over thousands of samples) run off the actor's thread, so the
             // coordinator keeps taking control requests meanwhile; the round's schedule waits for them.
             // One evaluation at a time, so only this task ever touches _metrics.
-            var settings = _settings;
+            var settings = Settings;
             Task.Run(() =>
             {
                 using var scope = TorchSharp.torch.NewDisposeScope();
                 var tensor = TensorCodec.ToTensor(produced.Samples, TorchSharp.torch.ScalarType.Float32);
                 var flat = tensor.contiguous().data<float>().ToArray();
                 _metrics ??= _createMetrics(settings);
-                return new MetricsComputed(flat, [.. produced.Samples.Shape], _metrics.Compute(tensor), null, next);
-            }).PipeTo(Self, failure: e => new MetricsComputed([], [.. produced.Samples.Shape], null, e, next));
+                return new MetricsComputed(flat, [.. produced.Samples.Shape], _metrics.Compute(tensor), null);
+            }).PipeTo(Self, failure: e => new MetricsComputed([], [.. produced.Samples.Shape], null, e));
         });
     }
 
     private void OnMetrics(MetricsComputed m)
     {
-        if (m.Error is not null) _log.Error(m.Error, "evaluation metrics of round {0} failed; the evaluation is reported without them", _round);
+        if (m.Error is not null) _log.Error(m.Error, "evaluation metrics of round {0} failed; the evaluation is reported without them", Round);
         var count = (int)m.Shape[0];
         var flat = m.Error is null ? m.Samples : new float[count * m.Shape.Skip(1).Aggregate(1L, (a, b) => a * b)];
         Fitness(fitness =>
         {
-            var report = new EvaluationReport(_round, m.Metrics?.Mixture, flat, [.. m.Shape.Skip(1)], count, fitness)
+            var report = new EvaluationReport(Round, m.Metrics?.Mixture, flat, [.. m.Shape.Skip(1)], count, fitness)
             {
                 Image = m.Metrics?.Image,
                 Diversity = m.Metrics?.Diversity,
                 Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(_evaluationStarted).TotalSeconds,
             };
-            _health.Observe(report);
             _observer.Tell(new C.Evaluated(report));
-            m.Next();
+            _schedule.Evaluated(report);
+            Drive();
         });
     }
 
-    /// <summary>
-    /// A diagnosis after this round, and with <c>--auto-remedy</c> its remedy (<see cref="HealthRemedies"/>), applied
-    /// like an operator's change before the round's checkpoint, exactly where the reference engine applies it.
-    /// </summary>
-    private void CheckHealth(Action next)
-    {
-        var report = _health.Diagnose(_round);
-        if (!_settings.Health.AutoRemedy)
-        {
-            _observer.Tell(new C.HealthDiagnosed(report));
-            next();
-            return;
-        }
-        var action = _remedies.Decide(report, _settings, out var note);
-        _observer.Tell(new C.HealthDiagnosed(report with { Action = action, RemedyNote = note }));
-        if (action is null)
-        {
-            next();
-            return;
-        }
-        var round = _round;
-        ApplyChange(action.Change, ActorRefs.Nobody, next, applied: ok =>
-        {
-            if (ok)
-            {
-                _remedies.Applied(action, round);
-                _guard.Reset(); // a remedy changes the regime on purpose: the norms' median starts again
-            }
-            else _observer.Tell(new C.HealthDiagnosed(report with { RemedyNote = $"{action.RemedyName} was refused or not confirmed" }));
-        });
-    }
-
-    private void Checkpoint(Action next)
+    private void Checkpoint()
     {
         var participants = Participants;
-        _generator.Tell(new G.GetSnapshot(GeneratorId.Default, _round, Self));
-        foreach (var i in participants) _discriminators.Tell(new D.GetSnapshot(new DiscriminatorId(i), _round, Self));
+        _generator.Tell(new G.GetSnapshot(GeneratorId.Default, Round, Self));
+        foreach (var i in participants) _discriminators.Tell(new D.GetSnapshot(new DiscriminatorId(i), Round, Self));
         Expect("checkpoint", 1 + participants.Length, answers =>
         {
             var taken = answers.OfType<D.SnapshotTaken>().ToDictionary(s => s.Discriminator.Member, s => s.Snapshot);
@@ -506,29 +462,32 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
             if (answers.OfType<G.SnapshotTaken>().FirstOrDefault() is not { } generator || _members.Any(i => !taken.ContainsKey(i)))
             {
                 // A checkpoint must hold every entity; skip this one rather than write a partial state.
-                _log.Warning("checkpoint of round {0} skipped: {1} of {2} entities sent their snapshot", _round, answers.Count, 1 + _members.Length);
-                next();
+                _log.Warning("checkpoint of round {0} skipped: {1} of {2} entities sent their snapshot", Round, answers.Count, 1 + _members.Length);
+                _schedule.CheckpointTaken(false);
+                Drive();
                 return;
             }
-            var metadata = new CheckpointMetadata(_round, _settings.Seed, SettingsJson.Serialize(_settings), "cluster", DateTimeOffset.UtcNow);
+            var metadata = new CheckpointMetadata(Round, Settings.Seed, SettingsJson.Serialize(Settings), "cluster", DateTimeOffset.UtcNow);
             _lastCheckpoint = new Checkpoint(metadata, [generator.Snapshot, .. _members.Select(i => taken[i])]);
-            Stored(answers.OfType<D.SnapshotTaken>().Select(s => s.Discriminator.EntityId).Append(GeneratorCore.EntityId));
+            _positions.Save(Round, Settings, answers.OfType<D.SnapshotTaken>().Select(s => s.Discriminator.EntityId).Append(GeneratorCore.EntityId), Self);
             _observer.Tell(new C.CheckpointTaken(_lastCheckpoint));
-            next();
+            _schedule.CheckpointTaken(true);
+            Drive();
         });
     }
 
-    private void Finish(bool completed, string? reason)
+    private void Finish(RunStep.Finish finish)
     {
-        while (_changes.TryDequeue(out var change))
-            change.Requester.Tell(new C.ChangeRefused($"the training {(completed ? "completed" : "stopped")} at round {_round}"));
-        _observer.Tell(new C.TrainingFinished(_round, completed, reason));
-        var round = _round;
+        var completed = finish.Outcome == RunOutcome.Completed;
+        foreach (var (_, requester) in _schedule.TakeUnservedChanges())
+            (requester as IActorRef)?.Tell(new C.ChangeRefused($"the training {(completed ? "completed" : "stopped")} at round {finish.Round}"));
+        _observer.Tell(new C.TrainingFinished(finish.Round, completed, finish.Reason));
+        var round = finish.Round;
         Become(() =>
         {
             Receive<C.ChangeRun>(_ => Sender.Tell(new C.ChangeRefused($"the training {(completed ? "completed" : "stopped")} at round {round}")));
             // The last position's confirmation still prunes the store.
-            Receive<Akka.Persistence.ISnapshotResponse>(PositionSaved);
+            Receive<Akka.Persistence.ISnapshotResponse>(r => _positions.Confirmed(r, Self, _log));
             ReceiveAny(_ => { });
         });
     }
@@ -540,8 +499,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers
 
     private sealed record GatherTimedOut(Guid Id);
 
-    /// <summary>The evaluation's metrics, computed off the actor's thread (PipeTo result); <see cref="Next"/> continues the schedule.</summary>
-    private sealed record MetricsComputed(float[] Samples, long[] Shape, EvaluationMetrics.Result? Metrics, Exception? Error, Action Next);
+    /// <summary>The evaluation's metrics, computed off the actor's thread (PipeTo result).</summary>
+    private sealed record MetricsComputed(float[] Samples, long[] Shape, EvaluationMetrics.Result? Metrics, Exception? Error);
 
     protected override void PostStop()
     {

@@ -44,89 +44,112 @@ public sealed class ReferenceTrainer : IDisposable
     /// <summary>Rounds completed so far (the next round is Round + 1).</summary>
     public long Round { get; private set; }
 
-    /// <summary>Runs rounds until <see cref="TrainingSettings.Rounds"/> or cancellation, with evaluations and checkpoints.</summary>
-    public void Run(CheckpointStore? checkpoints, CancellationToken cancellation = default) => Run(checkpoints, null, cancellation);
+    /// <summary>Runs the schedule's steps until <see cref="TrainingSettings.Rounds"/> or cancellation (a stop: the last round is evaluated and checkpointed).</summary>
+    public RunStep.Finish Run(CheckpointStore? checkpoints, CancellationToken cancellation = default) => Run(checkpoints, null, cancellation);
 
-    /// <summary>As <see cref="Run(CheckpointStore?, CancellationToken)"/>, steered by an operator between rounds.</summary>
-    /// <param name="control">An operator's pause, resume and checkpoint requests, honoured between rounds.</param>
-    public void Run(CheckpointStore? checkpoints, RunControl? control, CancellationToken cancellation = default)
+    /// <summary>
+    /// Executes <see cref="RunSchedule"/>'s steps in a loop, steered by an operator between rounds. Throws
+    /// <see cref="TrainingDivergedException"/> when the divergence guard gives up.
+    /// </summary>
+    /// <param name="control">An operator's pause, resume, checkpoint, change and sample requests.</param>
+    /// <param name="cancellation">A stop: the round in progress completes, then the run is evaluated, checkpointed and finished.</param>
+    public RunStep.Finish Run(CheckpointStore? checkpoints, RunControl? control, CancellationToken cancellation = default)
     {
-        // The divergence guard rolls back to the last checkpoint, of the interval or an operator's request, as the
-        // coordinator does (kept in memory; the start state before the first one).
+        var schedule = new RunSchedule(Settings, Round);
+        // The roll-back target, kept in memory: the start state until the first checkpoint.
         var lastGood = CreateCheckpoint();
-        void Checkpoint()
+        using var wake = new SemaphoreSlim(0);
+        void Wake() => wake.Release();
+        if (control is not null) control.Changed += Wake;
+        try
         {
-            lastGood = CreateCheckpoint();
-            if (checkpoints is not null) _observer.OnCheckpoint(Round, checkpoints.Save(lastGood));
-        }
-        void ServeRequests()
-        {
-            if (control?.TakeCheckpointRequest() == true) Checkpoint();
-            control?.ServeSampleRequests(Samples);
-            control?.ServeChangeRequests(Apply);
-        }
-
-        var guard = new DivergenceGuard(Settings.GradNormLimit);
-        var rollbacks = 0;
-        var health = new HealthMonitor(Settings.Health);
-        var remedies = new HealthRemedies(Settings.Health);
-        while (Round < Settings.Rounds && !cancellation.IsCancellationRequested)
-        {
-            control?.WaitWhilePaused(cancellation, ServeRequests);
-            if (cancellation.IsCancellationRequested) break;
-            var report = RunRound();
-            if (Settings.MaxRollbacks > 0 && guard.Check(report) is { } reason)
+            while (true)
             {
-                if (++rollbacks > Settings.MaxRollbacks)
-                    throw new TrainingDivergedException(DivergenceGuard.GiveUp(reason, Settings.MaxRollbacks, lastGood.Metadata.Round), lastGood.Metadata.Round);
-                _observer.OnFault(new FaultReport(Round, GeneratorCore.EntityId, "diverged", reason));
-                health.Diverged(Round, reason);
-                _observer.OnFault(new FaultReport(Round, GeneratorCore.EntityId, "rolled-back", DivergenceGuard.RollBackDetail(reason, lastGood.Metadata.Round, Round)));
-                RollBackTo(lastGood);
-                guard.Reset();
-                Apply(new ScaleLearningRates(Settings.RollbackLrFactor) { Reason = "divergence guard" });
-                continue;
+                Steer(schedule, control, cancellation);
+                switch (schedule.Next())
+                {
+                    case RunStep.PlayRound:
+                        schedule.RoundPlayed(RunRound());
+                        break;
+                    case RunStep.Evolve evolve:
+                        _observer.OnEvolution(Evolve(evolve.Round));
+                        schedule.Evolved();
+                        break;
+                    case RunStep.PublishRound published:
+                        _observer.OnRound(published.Report);
+                        break;
+                    case RunStep.Evaluate:
+                        var evaluation = Evaluate();
+                        _observer.OnEvaluation(evaluation);
+                        schedule.Evaluated(evaluation);
+                        break;
+                    case RunStep.PublishHealth health:
+                        _observer.OnHealth(health.Report);
+                        break;
+                    case RunStep.PublishFault fault:
+                        _observer.OnFault(fault.Report);
+                        break;
+                    case RunStep.TakeCheckpoint:
+                        lastGood = CreateCheckpoint();
+                        if (checkpoints is not null) _observer.OnCheckpoint(Round, checkpoints.Save(lastGood));
+                        schedule.CheckpointTaken(true);
+                        break;
+                    case RunStep.ApplyChange apply:
+                        ApplyScheduled(schedule, apply);
+                        break;
+                    case RunStep.RollBack:
+                        RollBackTo(lastGood);
+                        schedule.RolledBack();
+                        break;
+                    case RunStep.Wait:
+                        try
+                        {
+                            wake.Wait(cancellation);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            // a stop: the next pass hands it to the schedule
+                        }
+                        break;
+                    case RunStep.Finish finish:
+                        foreach (var (_, requester) in schedule.TakeUnservedChanges())
+                            (requester as ChangeRequest)?.Fail(new SettingsException($"the training {(finish.Outcome == RunOutcome.Completed ? "completed" : "stopped")} at round {Round}"));
+                        if (finish.Outcome == RunOutcome.Diverged) throw new TrainingDivergedException(finish.Reason!, schedule.LastGoodRound);
+                        return finish;
+                }
             }
-            // A diverged round is rolled back before the population evolves: its evolution would be undone unreported.
-            if (Settings.EvolveEvery > 0 && Round % Settings.EvolveEvery == 0) _observer.OnEvolution(Evolve(Round));
-            _observer.OnRound(report);
-            health.Observe(report);
-            if (Round % Settings.EvalEvery == 0 || Round == Settings.Rounds)
-            {
-                var evaluation = Evaluate();
-                health.Observe(evaluation);
-                _observer.OnEvaluation(evaluation);
-            }
-            if (Round % Settings.Health.Every == 0) CheckHealth(health, remedies, guard);
-            if (Round % Settings.CheckpointEvery == 0 || Round == Settings.Rounds) Checkpoint();
-            ServeRequests();
+        }
+        finally
+        {
+            if (control is not null) control.Changed -= Wake;
         }
     }
 
-    /// <summary>
-    /// A diagnosis after this round, and with <c>--auto-remedy</c> its remedy, applied before the round's checkpoint
-    /// (which then holds the new settings), as the cluster engine's coordinator does.
-    /// </summary>
-    private void CheckHealth(HealthMonitor health, HealthRemedies remedies, DivergenceGuard guard)
+    /// <summary>An operator's requests to the schedule (samples are served at once: they change nothing).</summary>
+    private void Steer(RunSchedule schedule, RunControl? control, CancellationToken cancellation)
     {
-        var report = health.Diagnose(Round);
-        if (!Settings.Health.AutoRemedy)
-        {
-            _observer.OnHealth(report);
-            return;
-        }
-        var action = remedies.Decide(report, Settings, out var note);
-        _observer.OnHealth(report with { Action = action, RemedyNote = note });
-        if (action is null) return;
+        if (cancellation.IsCancellationRequested) schedule.Stop();
+        if (control is null) return;
+        if (control.IsPaused) schedule.Pause();
+        else schedule.Resume();
+        if (control.TakeCheckpointRequest()) schedule.RequestCheckpoint();
+        foreach (var request in control.TakeChangeRequests()) schedule.RequestChange(request.Change, request);
+        control.ServeSampleRequests(Samples);
+    }
+
+    private void ApplyScheduled(RunSchedule schedule, RunStep.ApplyChange apply)
+    {
+        var request = apply.Requester as ChangeRequest;
         try
         {
-            Apply(action.Change);
-            remedies.Applied(action, Round);
-            guard.Reset(); // a remedy changes the regime on purpose: the norms' median starts again
+            var report = Apply(apply.Change);
+            schedule.ChangeApplied(report.Settings);
+            request?.Complete(report);
         }
         catch (SettingsException e)
         {
-            _observer.OnHealth(report with { RemedyNote = $"{action.RemedyName} refused: {string.Join("; ", e.Problems)}" });
+            schedule.ChangeApplied(null, string.Join("; ", e.Problems));
+            request?.Fail(e);
         }
     }
 

@@ -181,16 +181,9 @@ public static class TrainCommand
                 diverged = e.Message;
             }
         });
-        // A diverged state is never written: the checkpoints up to the last good round stay the newest.
-        if (diverged is not null) return (trainer.Round, false, diverged);
-        var completed = trainer.Round >= settings.Rounds;
-        if (!completed)
-        {
-            // Interrupted: keep what was learned (unless the interval just did).
-            if (outputs.LastEvaluation?.Round != trainer.Round) outputs.OnEvaluation(trainer.Evaluate());
-            if (trainer.Round % settings.CheckpointEvery != 0) outputs.OnCheckpoint(trainer.Round, checkpoints.Save(trainer.CreateCheckpoint()));
-        }
-        return (trainer.Round, completed, null);
+        // A diverged state is never written: the checkpoints up to the last good round stay the newest. A stop has
+        // evaluated and checkpointed its last round (the schedule's stop).
+        return (trainer.Round, diverged is null && trainer.Round >= settings.Rounds, diverged);
     }
 
     private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, ClusterEngine.Topology topology, StateStore? store,
