@@ -22,45 +22,13 @@ public enum LiveScope
 /// </summary>
 public static class LiveSettings
 {
-    /// <summary>One live key: its name (the flag's), help, whether it may target one member, and what it touches.</summary>
-    public sealed record Key(string Name, string Description, bool PerMember, LiveScope Scope, Func<TrainingSettings, string, int?, TrainingSettings> Apply);
-
-    public static readonly IReadOnlyList<Key> Keys =
-    [
-        new("lr-g", "generator learning rate", false, LiveScope.Generator,
-            (s, v, _) => s with { LrG = SettingValues.Double(v) }),
-        new("lr-d", "discriminator learning rate (replaces an evolved member's rate too)", true, LiveScope.Discriminators,
-            (s, v, m) => Member(s, m, SettingValues.Double(v), (o, x) => o with { LrD = x }, (t, x) => t with { LrD = x })),
-        new("n-critic", "discriminator steps per round", false, LiveScope.Schedule,
-            (s, v, _) => s with { NCritic = SettingValues.Int(v) }),
-        new("unroll", "unrolled lookahead steps K (0 = plain GAN)", false, LiveScope.Discriminators,
-            (s, v, _) => s with { Unroll = SettingValues.Int(v) }),
-        new("aggregate", "mean | softmax | max | subset", false, LiveScope.Generator | LiveScope.Schedule,
-            (s, v, _) => s with { Aggregate = SettingValues.Enum<AggregationKind>(v) }),
-        new("softmax-lambda", "softmax aggregation temperature", false, LiveScope.Generator,
-            (s, v, _) => s with { SoftmaxLambda = SettingValues.Double(v) }),
-        new("subset-size", "members drawn per generator step with aggregate=subset", false, LiveScope.Schedule,
-            (s, v, _) => s with { SubsetSize = SettingValues.Int(v) }),
-        new("instance-noise", "instance noise std on discriminator inputs", true, LiveScope.Discriminators,
-            (s, v, m) => Member(s, m, SettingValues.Double(v), (o, x) => o with { InstanceNoise = x }, (t, x) => t with { InstanceNoise = x })),
-        new("gradient-penalty", "WGAN-GP penalty weight", true, LiveScope.Discriminators,
-            (s, v, m) => Member(s, m, SettingValues.Double(v), (o, x) => o with { GradientPenalty = x }, (t, x) => t with { GradientPenalty = x })),
-        new("r1-gamma", "R1 penalty weight", true, LiveScope.Discriminators,
-            (s, v, m) => Member(s, m, SettingValues.Double(v), (o, x) => o with { R1Gamma = x }, (t, x) => t with { R1Gamma = x })),
-        new("l2-penalty", "L2 weight penalty", true, LiveScope.Discriminators,
-            (s, v, m) => Member(s, m, SettingValues.Double(v), (o, x) => o with { L2Penalty = x }, (t, x) => t with { L2Penalty = x })),
-        new("loss", "GAN loss pair of the discriminators and of their feedback to the generator", true, LiveScope.Discriminators,
-            (s, v, m) => Member(s, m, SettingValues.Enum<LossKind>(v), (o, x) => o with { Loss = x }, (t, x) => t with { Loss = x })),
-        new("eval-every", "evaluation interval in rounds", false, LiveScope.Schedule,
-            (s, v, _) => s with { EvalEvery = SettingValues.Int(v) }),
-        new("checkpoint-every", "checkpoint interval in rounds", false, LiveScope.Schedule,
-            (s, v, _) => s with { CheckpointEvery = SettingValues.Int(v) }),
-    ];
+    /// <summary>The live keys: the rows of <see cref="SettingKeys.All"/> with a <see cref="SettingKeys.Key.Live"/> scope (named by their flag's name).</summary>
+    public static IReadOnlyList<SettingKeys.Key> Keys { get; } = [.. SettingKeys.All.Where(k => k.Live is not null)];
 
     public static string KeyList => string.Join(", ", Keys.Select(k => k.Name));
 
     /// <summary>The key named <paramref name="name"/>; unknown names are refused with the list of valid ones.</summary>
-    public static Key Find(string name)
+    public static SettingKeys.Key Find(string name)
         => Keys.FirstOrDefault(k => k.Name == name)
            ?? throw new SettingsException($"'{name}' cannot be changed while training (live keys: {KeyList})");
 
@@ -79,7 +47,7 @@ public static class LiveSettings
         TrainingSettings updated;
         try
         {
-            updated = live.Apply(settings, value.Trim(), member);
+            updated = Set(live, settings, value.Trim(), member);
         }
         catch (FormatException e)
         {
@@ -114,17 +82,17 @@ public static class LiveSettings
             throw new SettingsException($"{new DiscriminatorId(member)} is not in the population (members: {string.Join(", ", settings.ActiveMembers.Select(i => new DiscriminatorId(i).EntityId))})");
     }
 
-    /// <summary>A per-member key: one member's override, or the run's value with every member's override of it cleared.</summary>
-    private static TrainingSettings Member<T>(TrainingSettings s, int? member, T value,
-        Func<MemberOverrides, T?, MemberOverrides> set, Func<TrainingSettings, T, TrainingSettings> setRun) where T : struct
+    /// <summary>A key's new value: for one member (its override), or for the run (every member's override of a per-member key cleared).</summary>
+    private static TrainingSettings Set(SettingKeys.Key key, TrainingSettings s, string value, int? member)
     {
         var members = s.Members.ToList();
         if (member is { } m)
         {
             while (members.Count <= m) members.Add(new MemberOverrides());
-            members[m] = set(members[m], value);
+            members[m] = key.Member!.Set(members[m], value);
             return s with { Members = members };
         }
-        return setRun(s, value) with { Members = [.. members.Select(o => set(o, null))] };
+        var updated = key.Apply(s, value);
+        return key.Member is { } overrides ? updated with { Members = [.. members.Select(o => overrides.Set(o, null))] } : updated;
     }
 }

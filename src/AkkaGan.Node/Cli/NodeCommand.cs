@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Akka.Actor;
+using AkkaGan.Cluster.Configuration;
 using AkkaGan.Cluster.Control;
 using AkkaGan.Cluster.Hosting;
 using AkkaGan.Cluster.Persistence;

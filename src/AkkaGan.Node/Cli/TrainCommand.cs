@@ -6,6 +6,7 @@ using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
 using AkkaGan.Control;
 using AkkaGan.Node.Control;
+using AkkaGan.Cluster.Configuration;
 using AkkaGan.Cluster.Persistence;
 using AkkaGan.Node.Output;
 using Spectre.Console;
@@ -49,7 +50,7 @@ public static class TrainCommand
             command.Options.Add(options._resume);
             command.Options.Add(options._config);
             var defaults = SettingsLoader.LoadConfig(null);
-            options._settings = [.. SettingKeys.All.Select(k => (Key: k, Option: new Option<string?>(k.Flag)
+            options._settings = [.. SettingKeys.All.Where(k => k.HasFlag).Select(k => (Key: k, Option: new Option<string?>(k.Flag)
             {
                 Description = $"{k.Description} [cluster.hocon: {SettingsLoader.DefaultText(defaults, k)}]",
                 HelpName = k.HelpName,
@@ -75,20 +76,12 @@ public static class TrainCommand
 
         // Settings: cluster.hocon <- its dataset-defaults for the dataset <- --config <- (checkpoint's settings when
         // resuming) <- flags.
-        var config = SettingsLoader.LoadConfig(configFile, flags.LastOrDefault(f => f.Key.Path == "train.dataset").Value);
-        var settings = SettingsLoader.Bind(config, new TrainingSettings());
-        (string Path, Checkpoint Checkpoint)? resumed = null;
-        if (resume is not null)
-        {
-            resumed = CheckpointStore.Resolve(resume);
-            settings = SettingsJson.Deserialize(resumed.Value.Checkpoint.Metadata.SettingsJson);
-        }
-        foreach (var (key, value) in flags) settings = SettingKeys.Apply(key, settings, value, key.Flag);
-        settings.Validate();
+        (string Path, Checkpoint Checkpoint)? resumed = resume is null ? null : CheckpointStore.Resolve(resume);
+        var (config, settings) = SettingsLoader.Resolve(configFile, resumed?.Checkpoint.Metadata.SettingsJson, flags);
         var controlOptions = ControlHost.Resolve(config, controlFlags, $"akkagan train ({engine}) on {Environment.MachineName}");
 
         var outDir = output
-            ?? (resumed is { } r ? RunFolderOf(r.Path) : Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{SettingKeys.Kebab(settings.Dataset)}"));
+            ?? (resumed is { } r ? RunFolderOf(r.Path) : Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{SettingValues.Kebab(settings.Dataset)}"));
         // The cluster engine's state store (akkagan.persistence): the run's state.db unless configured otherwise.
         var store = engine == ClusterEngine.EngineName ? StateStore.From(config, outDir) : null;
         store = store?.ForRun(store.RunId.Length > 0 ? store.RunId : StateStore.NewRunId(outDir));
@@ -113,7 +106,7 @@ public static class TrainCommand
         Func<IControlPalette[], ControlServer?> startControl = extra => controlServer = ControlHost.TryStart(controlOptions, [gan, .. extra]);
         var startRound = resumed?.Checkpoint.Metadata.Round ?? 0;
         if (resumed is { } res) Console.WriteLine($"resuming from {res.Path} at round {startRound}");
-        Console.WriteLine($"akkagan train: {SettingKeys.Kebab(settings.Dataset)}, loss {SettingKeys.Kebab(settings.Loss)}, unroll {settings.Unroll} ({SettingKeys.Kebab(settings.UnrollOrder)} order), " +
+        Console.WriteLine($"akkagan train: {SettingValues.Kebab(settings.Dataset)}, loss {SettingValues.Kebab(settings.Loss)}, unroll {settings.Unroll} ({SettingValues.Kebab(settings.UnrollOrder)} order), " +
                           $"{settings.Discriminators} discriminator(s), {settings.Rounds} rounds, batch {settings.Batch}, device {device.type}, engine {engine} -> {outDir}");
         if (store is not null) Console.WriteLine($"state store: {store.Describe()}, run id {store.RunId}");
 

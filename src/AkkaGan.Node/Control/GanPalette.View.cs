@@ -15,28 +15,10 @@ internal sealed partial class GanPalette
         {
             var lines = new List<string> { $"{"key",-18} {"now",-12} description" };
             foreach (var key in LiveSettings.Keys)
-                lines.Add($"{key.Name,-18} {Current(key.Name),-12} {key.Description}{(key.PerMember ? " (per member: --member d-N)" : "")}");
+                lines.Add($"{key.Name,-18} {key.Get(_settings),-12} {key.Description}{(key.PerMember ? " (per member: --member d-N)" : "")}");
             return lines;
         }
     }
-
-    private string Current(string key) => key switch
-    {
-        "lr-g" => SettingValues.Format(_settings.LrG),
-        "lr-d" => SettingValues.Format(_settings.LrD),
-        "n-critic" => _settings.NCritic.ToString(CultureInfo.InvariantCulture),
-        "unroll" => _settings.Unroll.ToString(CultureInfo.InvariantCulture),
-        "aggregate" => SettingValues.Kebab(_settings.Aggregate),
-        "softmax-lambda" => SettingValues.Format(_settings.SoftmaxLambda),
-        "subset-size" => _settings.SubsetSize.ToString(CultureInfo.InvariantCulture),
-        "instance-noise" => SettingValues.Format(_settings.InstanceNoise),
-        "gradient-penalty" => SettingValues.Format(_settings.GradientPenalty),
-        "r1-gamma" => SettingValues.Format(_settings.R1Gamma),
-        "l2-penalty" => SettingValues.Format(_settings.L2Penalty),
-        "eval-every" => _settings.EvalEvery.ToString(CultureInfo.InvariantCulture),
-        "checkpoint-every" => _settings.CheckpointEvery.ToString(CultureInfo.InvariantCulture),
-        _ => "?",
-    };
 
     private List<string> Population()
     {
@@ -232,7 +214,7 @@ internal sealed partial class GanPalette
             var phase = _stopping ? "stopping" : _steering.IsPaused ? "paused" : _round is null ? "starting" : "training";
             var lines = new List<string>
             {
-                string.Create(CultureInfo.InvariantCulture, $"phase      {phase} (engine {_engine}, dataset {SettingKeys(_settings.Dataset)}, loss {SettingKeys(_settings.Loss)}, unroll {_settings.Unroll})"),
+                string.Create(CultureInfo.InvariantCulture, $"phase      {phase} (engine {_engine}, dataset {SettingValues.Kebab(_settings.Dataset)}, loss {SettingValues.Kebab(_settings.Loss)}, unroll {_settings.Unroll})"),
                 Line(),
                 string.Create(CultureInfo.InvariantCulture, $"evaluated  {(_evaluation is null ? "not yet" : $"at round {_evaluation.Round}")}; checkpoint {_lastCheckpoint ?? "none yet"}; evolutions {_evolutions}"),
                 Suspended() is { Count: > 0 } suspended
@@ -250,5 +232,4 @@ internal sealed partial class GanPalette
         }
     }
 
-    private static string SettingKeys<T>(T value) where T : struct, Enum => Cli.SettingKeys.Kebab(value);
 }

@@ -270,7 +270,7 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
                     var key = option.Name == "lr" ? "lr-d" : option.Name;
                     try
                     {
-                        member = Cli.SettingKeys.MemberKeys[key](member, parsed.Get(option.Name)!);
+                        member = SettingKeys.MemberKeys[key].Set(member, parsed.Get(option.Name)!);
                     }
                     catch (FormatException e)
                     {

@@ -1,8 +1,8 @@
 using Akka.Configuration;
-using AkkaGan.Cluster;
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
 
-namespace AkkaGan.Node.Cli;
+namespace AkkaGan.Cluster.Configuration;
 
 /// <summary>
 /// Binds the <c>akkagan</c> section of <c>cluster.hocon</c> (embedded in the executable), optionally layered under a
@@ -11,6 +11,22 @@ namespace AkkaGan.Node.Cli;
 /// </summary>
 public static class SettingsLoader
 {
+    /// <summary>
+    /// A run's configuration and settings, in increasing precedence: the built-in cluster.hocon, its dataset-defaults
+    /// for the dataset, <paramref name="configFile"/>, the checkpoint's settings when resuming
+    /// (<paramref name="checkpointSettingsJson"/>; the configuration is still bound, so a bad key is found), then
+    /// <paramref name="flags"/> in order. Validated once; every problem is a <see cref="SettingsException"/> naming its source.
+    /// </summary>
+    public static (Config Config, TrainingSettings Settings) Resolve(string? configFile, string? checkpointSettingsJson,
+        IReadOnlyList<(SettingKeys.Key Key, string Value)> flags)
+    {
+        var config = LoadConfig(configFile, flags.LastOrDefault(f => f.Key.Path == "train.dataset").Value);
+        var settings = Bind(config, new TrainingSettings());
+        if (checkpointSettingsJson is not null) settings = SettingsJson.Deserialize(checkpointSettingsJson);
+        foreach (var (key, value) in flags) settings = SettingKeys.Apply(key, settings, value, key.Flag);
+        return (config, settings.Validate());
+    }
+
     /// <summary>
     /// The merged configuration, in increasing precedence: the built-in cluster.hocon, its
     /// <c>akkagan.dataset-defaults.&lt;dataset&gt;</c> section applied to <c>akkagan.train</c>, and <paramref name="configFile"/>
@@ -38,14 +54,14 @@ public static class SettingsLoader
         const string root = "akkagan.dataset-defaults";
         if (!merged.HasPath(root)) return null;
         var datasetKey = SettingKeys.All.Single(k => k.Path == "train.dataset");
-        var datasets = Enum.GetValues<DatasetKind>().Select(d => SettingKeys.Kebab(d)).ToArray();
+        var datasets = Enum.GetValues<DatasetKind>().Select(d => SettingValues.Kebab(d)).ToArray();
         var trainKeys = SettingKeys.All.Where(k => k.Path.StartsWith("train.", StringComparison.Ordinal)).ToDictionary(k => k.Name);
         Config? chosen = null;
         string? dataset;
         try
         {
             var text = datasetFlag ?? (merged.HasPath("akkagan.train.dataset") ? merged.GetString("akkagan.train.dataset") : null);
-            dataset = text is null ? null : SettingKeys.Kebab(SettingKeys.Apply(datasetKey, new TrainingSettings(), text, "dataset").Dataset);
+            dataset = text is null ? null : SettingValues.Kebab(SettingKeys.Apply(datasetKey, new TrainingSettings(), text, "dataset").Dataset);
         }
         catch (SettingsException)
         {
@@ -107,9 +123,29 @@ public static class SettingsLoader
                 settings = SettingKeys.Apply(key, settings, text ?? "", $"{section}.{name}");
             }
         }
-        if (config.HasPath("akkagan.health.auto-remedy"))
-            settings = SettingKeys.Apply(known["health.auto-remedy"], settings, config.GetString("akkagan.health.auto-remedy") ?? "", "akkagan.health.auto-remedy");
-        return settings with { Health = HealthKeys.Bind(config, settings.Health) };
+        if (!config.HasPath("akkagan.health")) return settings;
+        // akkagan.health nests its keys (remedies.cooldown, ...): every leaf is one key of the table.
+        var health = SettingKeys.All.Where(k => k.Path.StartsWith("health.", StringComparison.Ordinal)).ToArray();
+        foreach (var (path, value) in Leaves(config.GetConfig("akkagan.health"), "health."))
+        {
+            var key = health.FirstOrDefault(k => k.Path == path)
+                      ?? throw new SettingsException($"unknown key akkagan.{path} (valid keys: {string.Join(", ", health.Select(k => k.Path["health.".Length..]))})");
+            var text = value.IsArray() ? string.Join(",", value.GetArray().Select(v => v.GetString())) : value.IsEmpty ? "" : value.GetString();
+            settings = SettingKeys.Apply(key, settings, text ?? "", "akkagan." + path);
+        }
+        return settings;
+    }
+
+    private static IEnumerable<(string Path, Akka.Configuration.Hocon.HoconValue Value)> Leaves(Config section, string prefix)
+    {
+        foreach (var (name, value) in section.AsEnumerable())
+        {
+            if (value.IsObject())
+            {
+                foreach (var leaf in Leaves(section.GetConfig(name), prefix + name + ".")) yield return leaf;
+            }
+            else yield return (prefix + name, value);
+        }
     }
 
     /// <summary>A HOCON list of member objects (<c>[{ loss = hinge, lr-d = 5e-4 }, {}]</c>) in the flag's <c>k=v,..;..</c> form.</summary>

@@ -1,0 +1,75 @@
+using AkkaGan.Cluster;
+using AkkaGan.Cluster.Configuration;
+using AkkaGan.Core.Settings;
+using AkkaGan.Core.Training;
+
+namespace AkkaGan.Cluster.Tests;
+
+/// <summary>
+/// The configuration model without a process: the built-in cluster.hocon against the code's defaults, and the
+/// precedence built-in &lt; dataset defaults &lt; --config &lt; checkpoint &lt; flags.
+/// </summary>
+public sealed class SettingsLoaderSpecs : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("akkagan-settings-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private string ConfigFile(string hocon)
+    {
+        var path = Path.Combine(_folder, $"{Guid.NewGuid():N}.hocon");
+        File.WriteAllText(path, hocon);
+        return path;
+    }
+
+    private static (SettingKeys.Key, string) Flag(string path, string value) => (SettingKeys.At(path), value);
+
+    [Fact]
+    public void The_built_in_cluster_hocon_should_hold_every_key_with_the_code_default()
+    {
+        var builtIn = AkkaGanConfig.Default();
+        var missing = SettingKeys.All.Where(k => !builtIn.HasPath("akkagan." + k.Path)).Select(k => k.Path).ToArray();
+        Assert.Empty(missing);
+        // Bound key by key, so a mismatch names its key.
+        var defaults = new TrainingSettings();
+        foreach (var key in SettingKeys.All)
+        {
+            var bound = SettingsLoader.Bind(Akka.Configuration.ConfigurationFactory.ParseString(
+                $"akkagan.{key.Path} = {System.Text.Json.JsonSerializer.Serialize(key.Get(defaults))}").WithFallback(builtIn), defaults);
+            Assert.True(SettingsJson.Serialize(bound) == SettingsJson.Serialize(SettingsLoader.Bind(builtIn, defaults)),
+                $"akkagan.{key.Path}: cluster.hocon's default differs from the code's ({key.Get(defaults)})");
+        }
+        Assert.Equal(SettingsJson.Serialize(defaults), SettingsJson.Serialize(SettingsLoader.Bind(builtIn, new TrainingSettings())));
+    }
+
+    [Fact]
+    public void Settings_should_take_each_layer_over_the_ones_below()
+    {
+        var fashion = Flag("train.dataset", "fashion-mnist");
+        Assert.Equal(512, SettingsLoader.Resolve(null, null, []).Settings.Batch); // built in
+        Assert.Equal(64, SettingsLoader.Resolve(null, null, [fashion]).Settings.Batch); // the dataset's defaults
+        var file = ConfigFile("akkagan.train { batch = 100, lr-g = 0.003 }");
+        var fromFile = SettingsLoader.Resolve(file, null, [fashion]).Settings;
+        Assert.Equal((100, 0.003, 0.0002), (fromFile.Batch, fromFile.LrG, fromFile.LrD)); // --config over the dataset's defaults
+        var checkpoint = SettingsJson.Serialize(new TrainingSettings { Dataset = DatasetKind.FashionMnist, Batch = 77, LrG = 0.001 });
+        var resumed = SettingsLoader.Resolve(file, checkpoint, []).Settings;
+        Assert.Equal((77, 0.001), (resumed.Batch, resumed.LrG)); // the checkpoint's settings over --config
+        var flagged = SettingsLoader.Resolve(file, checkpoint, [Flag("train.batch", "55"), Flag("train.batch", "56")]).Settings;
+        Assert.Equal((56, 0.001), (flagged.Batch, flagged.LrG)); // flags over all, the last one winning
+    }
+
+    [Theory]
+    [InlineData("akkagan.train { batchsize = 3 }", "unknown key akkagan.train.batchsize")]
+    [InlineData("akkagan.health { remedies { cooldown = soon } }", "akkagan.health.remedies.cooldown: expected an integer, got 'soon'")]
+    [InlineData("akkagan.train { batch = 0 }", "batch")]
+    public void A_bad_layer_should_be_refused_naming_its_key(string hocon, string expected)
+    {
+        var error = Assert.Throws<SettingsException>(() => SettingsLoader.Resolve(ConfigFile(hocon), null, []));
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void A_bad_flag_should_be_refused_naming_the_flag()
+        => Assert.Contains("--lr-g: expected a number, got 'fast'",
+            Assert.Throws<SettingsException>(() => SettingsLoader.Resolve(null, null, [Flag("train.lr-g", "fast")])).Message);
+}
