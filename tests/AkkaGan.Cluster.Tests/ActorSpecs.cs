@@ -9,6 +9,7 @@ using AkkaGan.Core.Tensors;
 using AkkaGan.Core.Training;
 using static TorchSharp.torch;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
+using E = AkkaGan.Cluster.Protocol.EntityProtocol;
 using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
 
 namespace AkkaGan.Cluster.Tests;
@@ -26,8 +27,8 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     private IActorRef Configured(IActorRef? region = null)
     {
         var actor = Sys.ActorOf(DiscriminatorActor.Props(D0, region ?? TestActor, RunData.Create));
-        actor.Tell(new D.Configure(D0, SettingsJson.Serialize(Tiny), Tiny.Loss, Tiny.LrD, TestActor));
-        ExpectMsg<D.Configured>();
+        actor.Tell(new E.Configure(D0.EntityId, 1, SettingsJson.Serialize(Tiny), TestActor));
+        ExpectMsg<E.Configured>();
         return actor;
     }
 
@@ -42,15 +43,15 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     public void Discriminator_should_reject_commands_before_it_is_configured()
     {
         var actor = Sys.ActorOf(DiscriminatorActor.Props(D0, TestActor, RunData.Create));
-        actor.Tell(new D.TrainStep(D0, 1, 0, Fake(1), TestActor));
-        Assert.Contains("not configured", ExpectMsg<D.CommandRejected>().Reason);
+        actor.Tell(new D.TrainStep(D0, 1, 1, 0, Fake(1), TestActor));
+        Assert.Contains("not configured", ExpectMsg<E.Rejected>().Reason);
     }
 
     [Fact]
     public void Discriminator_should_train_on_a_fake_batch_exactly_as_its_core_does()
     {
         var actor = Configured();
-        actor.Tell(new D.TrainStep(D0, 1, 0, Fake(1), TestActor));
+        actor.Tell(new D.TrainStep(D0, 1, 1, 0, Fake(1), TestActor));
         var done = ExpectMsg<D.TrainStepDone>().Result;
 
         using var core = new DiscriminatorCore(Tiny, 0, RunData.Create(Tiny), CPU);
@@ -64,7 +65,7 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     public void Discriminator_should_return_the_input_gradient_of_its_lookahead()
     {
         var actor = Configured();
-        actor.Tell(new D.ComputeFeedback(D0, 1, Fake(1), TestActor));
+        actor.Tell(new D.ComputeFeedback(D0, 1, 1, Fake(1), TestActor));
         var answer = ExpectMsg<D.FeedbackComputed>();
         Assert.Equal([16L, 2], answer.Gradient.Shape);
 
@@ -79,12 +80,12 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     public void Discriminator_should_reject_a_stale_round_and_keep_working()
     {
         var actor = Configured();
-        actor.Tell(new D.TrainStep(D0, 5, 0, Fake(5), TestActor));
+        actor.Tell(new D.TrainStep(D0, 1, 5, 0, Fake(5), TestActor));
         ExpectMsg<D.TrainStepDone>();
-        actor.Tell(new D.TrainStep(D0, 3, 0, Fake(3), TestActor));
-        var rejected = ExpectMsg<D.CommandRejected>();
+        actor.Tell(new D.TrainStep(D0, 1, 3, 0, Fake(3), TestActor));
+        var rejected = ExpectMsg<E.Rejected>();
         Assert.Contains("stale round 3", rejected.Reason);
-        actor.Tell(new D.TrainStep(D0, 6, 0, Fake(6), TestActor));
+        actor.Tell(new D.TrainStep(D0, 1, 6, 0, Fake(6), TestActor));
         Assert.Equal(6, ExpectMsg<D.TrainStepDone>().Result.Round);
     }
 
@@ -93,13 +94,13 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var actor = Configured();
         Watch(actor);
-        actor.Tell(new D.TrainStep(D0, 1, 0, Fake(1, columns: 3), TestActor));
-        var rejected = ExpectMsg<D.CommandRejected>();
+        actor.Tell(new D.TrainStep(D0, 1, 1, 0, Fake(1, columns: 3), TestActor));
+        var rejected = ExpectMsg<E.Rejected>();
         Assert.Contains("[16, 3]", rejected.Reason);
         Assert.Contains("[B, 2]", rejected.Reason);
-        actor.Tell(new D.ComputeFeedback(D0, 1, new TensorPayload(WireDType.Float32, [16, 2], new byte[12]), TestActor));
-        Assert.Contains("byte count", ExpectMsg<D.CommandRejected>().Reason);
-        actor.Tell(new D.TrainStep(D0, 1, 0, Fake(1), TestActor));
+        actor.Tell(new D.ComputeFeedback(D0, 1, 1, new TensorPayload(WireDType.Float32, [16, 2], new byte[12]), TestActor));
+        Assert.Contains("byte count", ExpectMsg<E.Rejected>().Reason);
+        actor.Tell(new D.TrainStep(D0, 1, 1, 0, Fake(1), TestActor));
         // The answer to a good step, not a Terminated: the rejections left the actor (and its state) alive.
         ExpectMsg<D.TrainStepDone>();
     }
@@ -109,16 +110,16 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var region = CreateTestProbe();
         var actor = Configured(region.Ref);
-        actor.Tell(new D.TransferWeights(D0, new DiscriminatorId(1), 5e-4, 4, TestActor));
+        actor.Tell(new D.TransferWeights(D0, 1, new DiscriminatorId(1), 5e-4, 4, TestActor));
         var adopt = region.ExpectMsg<D.AdoptWeights>();
         Assert.Equal(new DiscriminatorId(1), adopt.Discriminator);
         Assert.Equal(5e-4, adopt.LearningRate);
         Assert.Contains(adopt.Snapshot.Tensors, t => t.Name.StartsWith("model/", StringComparison.Ordinal));
 
-        actor.Tell(new D.AdoptWeights(D0, adopt.Snapshot, 7e-4, 4, TestActor));
+        actor.Tell(new D.AdoptWeights(D0, 1, adopt.Snapshot, 7e-4, 4, TestActor));
         Assert.Equal(7e-4, ExpectMsg<D.WeightsAdopted>().LearningRate);
-        actor.Tell(new D.GetSnapshot(D0, 4, TestActor));
-        Assert.Equal(7e-4, ExpectMsg<D.SnapshotTaken>().Snapshot.LearningRate);
+        actor.Tell(new E.GetSnapshot(D0.EntityId, 1, 4, TestActor));
+        Assert.Equal(7e-4, ExpectMsg<E.SnapshotTaken>().Snapshot.LearningRate);
     }
 }
 
@@ -133,21 +134,21 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var region = CreateTestProbe();
         var generator = Sys.ActorOf(GeneratorActor.Props(G0, region.Ref));
-        generator.Tell(new G.Configure(G0, SettingsJson.Serialize(Tiny), TestActor));
-        ExpectMsg<G.Configured>();
+        generator.Tell(new E.Configure(G0.EntityId, 1, SettingsJson.Serialize(Tiny), TestActor));
+        ExpectMsg<E.Configured>();
         return (generator, region);
     }
 
     private static TensorPayload Gradient(float value) => TensorCodec.ToPayload(full(16, 2, value));
 
     /// <summary>The generator step alone: a round with no critic step.</summary>
-    private static G.RunRound Step(long round, int[] members, TimeSpan timeout, IActorRef replyTo) => new(G0, round, 0, [], members, timeout, replyTo);
+    private static G.RunRound Step(long round, int[] members, TimeSpan timeout, IActorRef replyTo) => new(G0, round, round, 0, [], members, timeout, replyTo);
 
     [Fact]
     public void Generator_should_send_each_member_its_own_fake_batch_directly()
     {
         var (generator, region) = Configured();
-        generator.Tell(new G.RunRound(G0, 1, 1, [0, 2], [0], TimeSpan.FromSeconds(10), TestActor));
+        generator.Tell(new G.RunRound(G0, 1, 1, 1, [0, 2], [0], TimeSpan.FromSeconds(10), TestActor));
         var first = region.ExpectMsg<D.TrainStep>();
         var second = region.ExpectMsg<D.TrainStep>();
         Assert.Equal([0, 2], new[] { first.Discriminator.Member, second.Discriminator.Member });
@@ -166,8 +167,8 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
         generator.Tell(Step(1, [0, 1], TimeSpan.FromSeconds(10), TestActor));
         var asks = new[] { region.ExpectMsg<D.ComputeFeedback>(), region.ExpectMsg<D.ComputeFeedback>() };
         Assert.Equal(generator, asks[0].ReplyTo);
-        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 0.5, Gradient(3f)));
-        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(0), 1, 0.25, Gradient(1f)));
+        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 1, 0.5, Gradient(3f)));
+        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(0), 1, 1, 0.25, Gradient(1f)));
         var stepped = ExpectMsg<G.GeneratorStepped>();
         Assert.Equal([0, 1], stepped.Answered);
         Assert.Equal(0.375, stepped.Result.Loss);
@@ -177,8 +178,8 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
         using (var _ = core.BeginStep(1)) { }
         using var mean = full(16, 2, 2f);
         core.CompleteStep(1, mean, 0.375);
-        generator.Tell(new G.GetSnapshot(G0, 1, TestActor));
-        var snapshot = ExpectMsg<G.SnapshotTaken>().Snapshot;
+        generator.Tell(new E.GetSnapshot(G0.EntityId, 1, 1, TestActor));
+        var snapshot = ExpectMsg<E.SnapshotTaken>().Snapshot;
         Assert.Equal(core.Snapshot().Tensors.Select(t => t.Payload.Data), snapshot.Tensors.Select(t => t.Payload.Data));
     }
 
@@ -186,7 +187,7 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
     public void A_round_should_send_every_critic_batch_then_the_feedback_request_in_the_reference_order()
     {
         var (generator, region) = Configured();
-        generator.Tell(new G.RunRound(G0, 1, 2, [0, 1], [1], TimeSpan.FromSeconds(10), TestActor));
+        generator.Tell(new G.RunRound(G0, 1, 1, 2, [0, 1], [1], TimeSpan.FromSeconds(10), TestActor));
         // Critic step 0 for d-0 and d-1, critic step 1 for both, then x_fake to the selected member: each
         // discriminator receives its critic batches before the feedback request, so it answers with stepped weights.
         var sent = Enumerable.Range(0, 5).Select(_ => region.ExpectMsg<object>()).ToArray();
@@ -199,7 +200,7 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
         using var core = new GeneratorCore(Tiny, [2], CPU);
         using var expected = core.GenerateFakes(1, 1, 0, 16);
         Assert.Equal(TensorCodec.ToPayload(expected).Data, steps[2].Fake.Data);
-        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 0.5, Gradient(3f)));
+        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 1, 0.5, Gradient(3f)));
         Assert.Equal([1], ExpectMsg<G.GeneratorStepped>().Answered);
     }
 
@@ -210,14 +211,14 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
         generator.Tell(Step(1, [0, 1], TimeSpan.FromMilliseconds(300), TestActor));
         region.ExpectMsg<D.ComputeFeedback>();
         region.ExpectMsg<D.ComputeFeedback>();
-        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(0), 1, 0.25, Gradient(1f)));
+        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(0), 1, 1, 0.25, Gradient(1f)));
         var stepped = ExpectMsg<G.GeneratorStepped>(TimeSpan.FromSeconds(5));
         Assert.Equal([0], stepped.Answered);
         // A late answer is ignored, and the next round works.
-        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 0.5, Gradient(3f)));
+        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 1, 0.5, Gradient(3f)));
         generator.Tell(Step(2, [1], TimeSpan.FromSeconds(10), TestActor));
         region.ExpectMsg<D.ComputeFeedback>();
-        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 2, 0.5, Gradient(3f)));
+        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 2, 2, 0.5, Gradient(3f)));
         Assert.Equal(2, ExpectMsg<G.GeneratorStepped>().Result.Round);
     }
 
@@ -228,14 +229,14 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
         generator.Tell(Step(1, [0, 1], TimeSpan.FromMilliseconds(200), TestActor));
         region.ExpectMsg<D.ComputeFeedback>();
         region.ExpectMsg<D.ComputeFeedback>();
-        generator.Tell(new D.CommandRejected(new DiscriminatorId(1), 1, nameof(D.ComputeFeedback), "stale"));
-        Assert.Contains("no discriminator answered", ExpectMsg<G.CommandRejected>(TimeSpan.FromSeconds(5)).Reason);
+        generator.Tell(new E.Rejected("d-1", 1, 1, nameof(D.ComputeFeedback), "stale"));
+        Assert.Contains("no discriminator answered", ExpectMsg<E.Rejected>(TimeSpan.FromSeconds(5)).Reason);
 
         generator.Tell(Step(2, [0, 1], TimeSpan.FromSeconds(10), TestActor));
         region.ExpectMsg<D.ComputeFeedback>();
         region.ExpectMsg<D.ComputeFeedback>();
-        generator.Tell(new D.CommandRejected(new DiscriminatorId(0), 2, nameof(D.ComputeFeedback), "wrong shape"));
-        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 2, 0.5, Gradient(3f)));
+        generator.Tell(new E.Rejected("d-0", 2, 2, nameof(D.ComputeFeedback), "wrong shape"));
+        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 2, 2, 0.5, Gradient(3f)));
         Assert.Equal([1], ExpectMsg<G.GeneratorStepped>().Answered);
     }
 
@@ -243,9 +244,9 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
     public void Generator_should_answer_samples_and_reject_a_bad_count()
     {
         var (generator, _) = Configured();
-        generator.Tell(new G.GetSamples(G0, 100, TestActor));
+        generator.Tell(new G.GetSamples(G0, 1, 100, TestActor));
         Assert.Equal([100L, 2], ExpectMsg<G.SamplesProduced>().Samples.Shape);
-        generator.Tell(new G.GetSamples(G0, 0, TestActor));
-        Assert.Contains("positive", ExpectMsg<G.CommandRejected>().Reason);
+        generator.Tell(new G.GetSamples(G0, 1, 0, TestActor));
+        Assert.Contains("positive", ExpectMsg<E.Rejected>().Reason);
     }
 }

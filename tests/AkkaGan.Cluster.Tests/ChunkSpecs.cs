@@ -25,7 +25,7 @@ public sealed class ChunkSpecs : Akka.TestKit.Xunit2.TestKit
 
     /// <summary>A D -> D weight transfer of ~9 KB: a command routed to entity d-2 through the discriminator region.</summary>
     private D.AdoptWeights LargeSnapshot()
-        => new(new DiscriminatorId(2), new EntitySnapshot("d-1", 1e-3, 5,
+        => new(new DiscriminatorId(2), 1, new EntitySnapshot("d-1", 1e-3, 5,
             [new NamedPayload("model/w", TensorCodec.ToPayload(arange(1500, float32))), new NamedPayload("optim/m/0", TensorCodec.ToPayload(ones(700, float32)))]),
             2e-3, 9, TestActor);
 
@@ -61,7 +61,7 @@ public sealed class ChunkSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public void A_small_message_should_go_whole()
     {
-        var small = new D.FitnessMeasured(new DiscriminatorId(0), 3, 0.5);
+        var small = new D.FitnessMeasured(new DiscriminatorId(0), 1, 3, 0.5);
         Wire.Tell(TestActor, small, TestActor);
         ExpectMsg<D.FitnessMeasured>();
     }

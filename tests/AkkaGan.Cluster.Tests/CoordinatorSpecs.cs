@@ -83,7 +83,7 @@ public sealed class CoordinatorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         public SilentAfterConfigure()
         {
-            Receive<DiscriminatorProtocol.Configure>(m => m.ReplyTo.Tell(new DiscriminatorProtocol.Configured(m.Discriminator, "akka://test")));
+            Receive<EntityProtocol.Configure>(m => m.ReplyTo.Tell(new EntityProtocol.Configured(m.EntityId, m.RequestId, "akka://test")));
             ReceiveAny(_ => { });
         }
     }

@@ -5,8 +5,8 @@ using AkkaGan.Core.Training;
 namespace AkkaGan.Cluster.Tests;
 
 /// <summary>
-/// A stand-in for a shard region in single-system specs: routes <see cref="IWithDiscriminatorId"/> and
-/// <see cref="IWithGeneratorId"/> messages to a child per entity id, created on first use.
+/// A stand-in for a shard region in single-system specs: routes <see cref="IWithEntityId"/> messages to a
+/// child per entity id, created on first use.
 /// </summary>
 internal sealed class EntityRouter : ReceiveActor
 {
@@ -14,12 +14,7 @@ internal sealed class EntityRouter : ReceiveActor
     {
         ReceiveAny(message =>
         {
-            var id = message switch
-            {
-                IWithDiscriminatorId d => d.Discriminator.EntityId,
-                IWithGeneratorId g => g.Generator.EntityId,
-                _ => null,
-            };
+            var id = (message as IWithEntityId)?.EntityId;
             if (id is null)
             {
                 Unhandled(message);

@@ -63,8 +63,8 @@ public sealed partial class OneNodeClusterSpecs
         coordinator.Tell(new C.CheckpointNow());
         var operatorCheckpoint = probe.FishForMessage<C.CheckpointTaken>(_ => true, TimeSpan.FromSeconds(60)).Checkpoint;
         var parked = operatorCheckpoint.Metadata.Round;
-        registry.Get<DiscriminatorRegion>().Tell(new D.RestoreSnapshot(new DiscriminatorId(0), EngineEquivalence.WithNaN(operatorCheckpoint.Entity("d-0")), injector.Ref));
-        injector.ExpectMsg<D.Restored>(TimeSpan.FromSeconds(30));
+        registry.Get<DiscriminatorRegion>().Tell(new Protocol.EntityProtocol.RestoreSnapshot("d-0", 1, EngineEquivalence.WithNaN(operatorCheckpoint.Entity("d-0")), injector.Ref));
+        injector.ExpectMsg<Protocol.EntityProtocol.Restored>(TimeSpan.FromSeconds(30));
         coordinator.Tell(new C.ResumeTraining());
         long? lowered = null;
         var (final, events, stoppedAt) = EngineEquivalence.FollowUntilStopped(probe, coordinator, (message, seen) =>

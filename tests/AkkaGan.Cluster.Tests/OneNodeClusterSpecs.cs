@@ -190,7 +190,7 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
             {
                 injected = true;
                 var poisoned = EngineEquivalence.WithNaN(checkpoint.Entity("d-0"));
-                registry.Get<DiscriminatorRegion>().Tell(new Protocol.DiscriminatorProtocol.RestoreSnapshot(new DiscriminatorId(0), poisoned, injector.Ref));
+                registry.Get<DiscriminatorRegion>().Tell(new Protocol.EntityProtocol.RestoreSnapshot("d-0", 1, poisoned, injector.Ref));
             }
             if (message is C.RunChanged) lowered = events.OfType<C.RoundCompleted>().LastOrDefault()?.Report.Round ?? 0;
             return message is C.RoundCompleted { Report.Round: var round } && round > lowered + 1;

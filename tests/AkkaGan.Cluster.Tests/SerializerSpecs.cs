@@ -9,6 +9,7 @@ using AkkaGan.Core.Tensors;
 using AkkaGan.Core.Training;
 using static TorchSharp.torch;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
+using E = AkkaGan.Cluster.Protocol.EntityProtocol;
 using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
 using S = AkkaGan.Cluster.Protocol.StateProtocol;
 using Ctl = AkkaGan.Cluster.Protocol.ControlProtocol;
@@ -34,45 +35,34 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
         var actor = TestActor;
         return
         [
-            new D.Configure(d, "{\"rounds\":5}", LossKind.Hinge, 2e-4, actor, "run-20261127T170000.000"),
-            new D.RecoverFromStore(d, 500, actor),
-            new D.TrainStep(d, 7, 2, Payload(), actor),
-            new D.ComputeFeedback(d, 7, Payload(), actor),
-            new D.MeasureFitness(d, 7, Payload(), actor),
-            new D.TransferWeights(d, new DiscriminatorId(1), 3e-4, 8, actor),
-            new D.AdoptWeights(d, Snapshot(), 3e-4, 8, actor),
-            new D.GetSnapshot(d, 9, actor),
-            new D.RestoreSnapshot(d, Snapshot(), actor),
-            new D.ApplySettings(d, "{\"unroll\":3}", true, 9, actor),
+            new E.Configure("d-3", 11, "{\"rounds\":5}", actor, "run-20261127T170000.000"),
+            new E.GetSnapshot("g-0", 12, 9, actor),
+            new E.RestoreSnapshot("d-3", 13, Snapshot(), actor),
+            new E.RecoverFromStore("d-3", 14, 500, actor),
+            new E.ApplySettings("d-3", 15, "{\"unroll\":3}", true, 9, actor),
+            new E.Configured("g-0", 11, "akka.tcp://akkagan@10.0.0.6:4053"),
+            new E.SnapshotTaken("d-3", 12, 9, Snapshot()),
+            new E.Restored("d-3", 13, "akka.tcp://akkagan@10.0.0.7:4055"),
+            new E.SettingsApplied("g-0", 15, 9),
+            new E.Rejected("d-3", 16, 7, "TrainStep", "stale round 7, at round 9"),
+            new E.HandedOff("g-0", 41, "akka.tcp://akkagan@10.0.0.6:4053", Snapshot() with { EntityId = "g-0" }),
+            new D.TrainStep(d, 17, 7, 2, Payload(), actor),
+            new D.ComputeFeedback(d, 17, 7, Payload(), actor),
+            new D.MeasureFitness(d, 18, 7, Payload(), actor),
+            new D.TransferWeights(d, 19, new DiscriminatorId(1), 3e-4, 8, actor),
+            new D.AdoptWeights(d, 19, Snapshot(), 3e-4, 8, actor),
             new D.Retire(d, 9),
-            new D.SettingsApplied(d, 9),
-            new D.HandedOff(d, 41, "akka.tcp://akkagan@10.0.0.7:4055", Snapshot()),
-            new D.Restored(d, "akka.tcp://akkagan@10.0.0.7:4055"),
-            new D.Configured(d, "akka.tcp://akkagan@10.0.0.7:4055"),
-            new D.TrainStepDone(new DiscriminatorStepResult(d.Member, 7, 2, 0.5, 0.1, 1.5, -1.5, 3.25, 0.75)),
-            new D.FeedbackComputed(d, 7, 0.75, Payload()),
-            new D.FitnessMeasured(d, 7, 0.875),
-            new D.WeightsAdopted(d, 8, 3e-4),
-            new D.SnapshotTaken(d, 9, Snapshot()),
-            new D.CommandRejected(d, 7, "TrainStep", "stale round 7, at round 9"),
-            new G.Configure(g, "{}", actor, "run-a"),
-            new G.RecoverFromStore(g, 500, actor),
+            new D.TrainStepDone(17, new DiscriminatorStepResult(d.Member, 7, 2, 0.5, 0.1, 1.5, -1.5, 3.25, 0.75)),
+            new D.FeedbackComputed(d, 17, 7, 0.75, Payload()),
+            new D.FitnessMeasured(d, 18, 7, 0.875),
+            new D.WeightsAdopted(d, 19, 8, 3e-4),
             new S.EntityState("d-3", 500, Snapshot()),
             new S.RunPosition("run-a", 500, "{\"rounds\":1000}", 7, [new("g-0", 500), new("d-3", 250)]),
-            new G.RunRound(g, 7, 2, [0, 1, 3], [0, 3], TimeSpan.FromSeconds(2.5), actor),
-            new G.ProduceFitnessBatch(g, 7, [0, 1], actor),
-            new G.GetSamples(g, 2500, actor),
-            new G.GetSnapshot(g, 9, actor),
-            new G.RestoreSnapshot(g, Snapshot() with { EntityId = "g-0" }, actor),
-            new G.ApplySettings(g, "{\"lrG\":0.0005}", 9, actor),
-            new G.SettingsApplied(g, 9),
-            new G.HandedOff(g, 41, "akka.tcp://akkagan@10.0.0.6:4053", Snapshot() with { EntityId = "g-0" }),
-            new G.Restored(g, "akka.tcp://akkagan@10.0.0.6:4053"),
-            new G.Configured(g, "akka.tcp://akkagan@10.0.0.6:4053"),
-            new G.GeneratorStepped(g, new GeneratorStepResult(7, 0.69, 0.01, 0.25, 1e-3), [0, 3]),
-            new G.SamplesProduced(g, Payload()),
-            new G.SnapshotTaken(g, 9, Snapshot()),
-            new G.CommandRejected(g, 7, "RunRound", "not configured"),
+            new G.RunRound(g, 17, 7, 2, [0, 1, 3], [0, 3], TimeSpan.FromSeconds(2.5), actor),
+            new G.ProduceFitnessBatch(g, 18, 7, [0, 1], actor),
+            new G.GetSamples(g, 20, 2500, actor),
+            new G.GeneratorStepped(g, 17, new GeneratorStepResult(7, 0.69, 0.01, 0.25, 1e-3), [0, 3]),
+            new G.SamplesProduced(g, 20, Payload()),
             new Chunk("d-3", Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950e"), 1, 3, "d.snapshot", [1, 2, 3, 4]),
             new Ctl.RunRelayed("gan", "set", ["lr-d", "5e-4", "--member", "d-1"], "127.0.0.1:50412 via akka.tcp://akkagan@10.0.0.7:4055", actor),
             new Ctl.RelayLine("round 486/100000 | G 1.801 D 0.687"),
@@ -82,7 +72,7 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
         ];
     }
 
-    private AkkaGanSerializer Serializer => (AkkaGanSerializer)Sys.Serialization.FindSerializerFor(new G.Configured(GeneratorId.Default, ""));
+    private AkkaGanSerializer Serializer => (AkkaGanSerializer)Sys.Serialization.FindSerializerFor(new E.Configured("g-0", 1, ""));
 
     [Fact]
     public void Every_wire_type_should_have_a_sample_and_a_manifest()
@@ -116,16 +106,16 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public void Fields_should_survive_the_round_trip()
     {
-        var step = new D.TrainStep(new DiscriminatorId(3), 7, 2, Payload(), TestActor);
+        var step = new D.TrainStep(new DiscriminatorId(3), 17, 7, 2, Payload(), TestActor);
         var back = (D.TrainStep)Serializer.FromBinary(Serializer.ToBinary(step), Serializer.Manifest(step));
         Assert.Equal(new DiscriminatorId(3), back.Discriminator);
-        Assert.Equal((7L, 2), (back.Round, back.CriticStep));
+        Assert.Equal((17L, 7L, 2), (back.RequestId, back.Round, back.CriticStep));
         Assert.Equal(TestActor, back.ReplyTo);
         using var tensor = TensorCodec.ToTensor(back.Fake);
         Assert.Equal([3L, 2], tensor.shape);
         Assert.Equal(5f, tensor[2, 1].item<float>());
 
-        var run = new G.RunRound(GeneratorId.Default, 7, 2, [0, 1, 3], [0, 3], TimeSpan.FromMilliseconds(1500), ActorRefs.Nobody);
+        var run = new G.RunRound(GeneratorId.Default, 17, 7, 2, [0, 1, 3], [0, 3], TimeSpan.FromMilliseconds(1500), ActorRefs.Nobody);
         var runBack = (G.RunRound)Serializer.FromBinary(Serializer.ToBinary(run), Serializer.Manifest(run));
         Assert.Equal([0, 1, 3], runBack.Critics);
         Assert.Equal([0, 3], runBack.Members);
@@ -153,16 +143,16 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
     [Fact]
     public void A_tensor_with_a_wrong_byte_count_or_a_bad_enum_should_be_rejected()
     {
-        var step = new D.TrainStep(new DiscriminatorId(0), 1, 0, new TensorPayload(WireDType.Float32, [3, 2], new byte[24]), TestActor);
+        var step = new D.TrainStep(new DiscriminatorId(0), 1, 1, 0, new TensorPayload(WireDType.Float32, [3, 2], new byte[24]), TestActor);
         var bytes = Serializer.ToBinary(step);
-        // Layout: member (4), round (8), critic step (4), dtype (1), rank (1), dims (2 x 8): bump the first dim to 4.
-        bytes[4 + 8 + 4 + 2] = 4;
+        // Layout: member (4), request id (8), round (8), critic step (4), dtype (1), rank (1), dims (2 x 8): bump the first dim to 4.
+        bytes[4 + 8 + 8 + 4 + 2] = 4;
         var e = Assert.Throws<SerializationException>(() => Serializer.FromBinary(bytes, Serializer.Manifest(step)));
         Assert.Contains("byte count", e.Message);
 
-        var configure = new D.Configure(new DiscriminatorId(0), "{}", LossKind.Minimax, 1e-3, TestActor);
+        var configure = new E.Configure("d-0", 1, "{}", TestActor);
         var raw = Serializer.ToBinary(configure);
-        raw[4 + 1 + 2] = 99; // member (4), string "{}" (1 length byte + 2), then the loss enum
-        Assert.Contains("LossKind", Assert.Throws<SerializationException>(() => Serializer.FromBinary(raw, Serializer.Manifest(configure))).Message);
+        raw[1] = (byte)'x'; // the entity id "d-0" (1 length byte + 3): "x-0" is no entity
+        Assert.Contains("not a discriminator id", Assert.Throws<SerializationException>(() => Serializer.FromBinary(raw, Serializer.Manifest(configure))).Message);
     }
 }

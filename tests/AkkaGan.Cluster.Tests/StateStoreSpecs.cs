@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 using AkkaGan.Cluster.Discriminator;
 using AkkaGan.Cluster.Protocol;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
+using E = AkkaGan.Cluster.Protocol.EntityProtocol;
 using S = AkkaGan.Cluster.Protocol.StateProtocol;
 
 namespace AkkaGan.Cluster.Tests;
@@ -130,32 +131,32 @@ public sealed class StateStoreSpecs : Akka.TestKit.Xunit2.TestKit
         var json = SettingsJson.Serialize(settings);
         var d0 = new DiscriminatorId(0);
         var first = Sys.ActorOf(DiscriminatorActor.Props(d0, TestActor, RunData.Create, store: true));
-        first.Tell(new D.Configure(d0, json, settings.Loss, settings.LrD, TestActor, "entity-run"));
-        ExpectMsg<D.Configured>(TimeSpan.FromSeconds(30));
-        first.Tell(new D.GetSnapshot(d0, 5, TestActor));
+        first.Tell(new E.Configure(d0.EntityId, 1, json, TestActor, "entity-run"));
+        ExpectMsg<E.Configured>(TimeSpan.FromSeconds(30));
+        first.Tell(new E.GetSnapshot(d0.EntityId, 1, 5, TestActor));
         // Answered once stored: the row is there when the checkpoint completes.
-        var taken = ExpectMsg<D.SnapshotTaken>(TimeSpan.FromSeconds(30));
+        var taken = ExpectMsg<E.SnapshotTaken>(TimeSpan.FromSeconds(30));
         var stored = Assert.IsType<S.EntityState>(await StoreFixture.LoadAsync(Sys, "entity-run/d-0", 5));
         Assert.Equal(StoreFixture.Bytes(taken.Snapshot), StoreFixture.Bytes(stored.Snapshot));
 
         // The member restarted elsewhere (a fresh entity, another seed so its initial weights differ) loads round 5.
         var other = settings with { Seed = 7 };
         var second = Sys.ActorOf(DiscriminatorActor.Props(d0, TestActor, RunData.Create, store: true));
-        second.Tell(new D.Configure(d0, SettingsJson.Serialize(other), other.Loss, other.LrD, TestActor, "entity-run"));
-        ExpectMsg<D.Configured>(TimeSpan.FromSeconds(30));
-        second.Tell(new D.RecoverFromStore(d0, 6, TestActor));
-        Assert.Contains("no snapshot of entity-run/d-0 at round 6", ExpectMsg<D.CommandRejected>(TimeSpan.FromSeconds(30)).Reason, StringComparison.Ordinal);
-        second.Tell(new D.RecoverFromStore(d0, 5, TestActor));
-        ExpectMsg<D.Restored>(TimeSpan.FromSeconds(30));
-        second.Tell(new D.GetSnapshot(d0, 5, TestActor));
-        Assert.Equal(StoreFixture.Bytes(taken.Snapshot), StoreFixture.Bytes(ExpectMsg<D.SnapshotTaken>(TimeSpan.FromSeconds(30)).Snapshot));
+        second.Tell(new E.Configure(d0.EntityId, 1, SettingsJson.Serialize(other), TestActor, "entity-run"));
+        ExpectMsg<E.Configured>(TimeSpan.FromSeconds(30));
+        second.Tell(new E.RecoverFromStore(d0.EntityId, 1, 6, TestActor));
+        Assert.Contains("no snapshot of entity-run/d-0 at round 6", ExpectMsg<E.Rejected>(TimeSpan.FromSeconds(30)).Reason, StringComparison.Ordinal);
+        second.Tell(new E.RecoverFromStore(d0.EntityId, 1, 5, TestActor));
+        ExpectMsg<E.Restored>(TimeSpan.FromSeconds(30));
+        second.Tell(new E.GetSnapshot(d0.EntityId, 1, 5, TestActor));
+        Assert.Equal(StoreFixture.Bytes(taken.Snapshot), StoreFixture.Bytes(ExpectMsg<E.SnapshotTaken>(TimeSpan.FromSeconds(30)).Snapshot));
 
         // A node without a store says so; the coordinator then pushes the state.
         var storeless = Sys.ActorOf(DiscriminatorActor.Props(d0, TestActor, RunData.Create));
-        storeless.Tell(new D.Configure(d0, json, settings.Loss, settings.LrD, TestActor, "entity-run"));
-        ExpectMsg<D.Configured>(TimeSpan.FromSeconds(30));
-        storeless.Tell(new D.RecoverFromStore(d0, 5, TestActor));
-        Assert.Contains("no state store", ExpectMsg<D.CommandRejected>(TimeSpan.FromSeconds(30)).Reason, StringComparison.Ordinal);
+        storeless.Tell(new E.Configure(d0.EntityId, 1, json, TestActor, "entity-run"));
+        ExpectMsg<E.Configured>(TimeSpan.FromSeconds(30));
+        storeless.Tell(new E.RecoverFromStore(d0.EntityId, 1, 5, TestActor));
+        Assert.Contains("no state store", ExpectMsg<E.Rejected>(TimeSpan.FromSeconds(30)).Reason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,164 +1,92 @@
 using Akka.Actor;
 using Akka.Event;
+using AkkaGan.Cluster.Persistence;
 using AkkaGan.Cluster.Protocol;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
 using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
-using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
-using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
+using E = AkkaGan.Cluster.Protocol.EntityProtocol;
 
 namespace AkkaGan.Cluster.Coordinator;
 
 /// <summary>
-/// Faults: members that miss a round are suspended and restored (from a handed-over state or the last checkpoint), a
-/// generator that fails a round is restored or the run rolls back, the divergence guard rolls back and lowers learning
-/// rates. Every fault is published as a <see cref="FaultReport"/>.
+/// Faults: members that miss a round are suspended and restored (<see cref="MemberRecovery"/>), a generator that fails
+/// a round is restored from its handed-over state or the run rolls back, roll-backs restore every entity from its own
+/// snapshot in the state store or from the last checkpoint, and a coordinator started again under the same run id
+/// continues from the store's position. Every fault is published as a <see cref="FaultReport"/>.
 /// </summary>
 public sealed partial class CoordinatorActor
 {
-    /// <summary>Leaves a member out of rounds until it is restored (<see cref="ProbeSuspended"/>).</summary>
     private void Suspend(int member, long round)
     {
-        if (!_suspended.Add(member)) return;
+        if (!_recovery.Suspend(member)) return;
         _log.Warning("d-{0} missed round {1}: left out until it is restored from the last checkpoint", member, round);
-        Fault(DiscriminatorCore.EntityIdOf(member), "suspended", $"missed round {round}; {Participants.Length} of {_members.Length} discriminators take part (quorum {Settings.Quorum})");
-        _nextProbe = DateTime.MinValue;
+        Fault(new DiscriminatorId(member).EntityId, "suspended",
+            $"missed round {round}; {Participants.Length} of {_members.Length} discriminators take part (quorum {Settings.Quorum})");
     }
 
-    /// <summary>
-    /// Asks every suspended member to recover: configure it again (its entity may have been re-homed on another node
-    /// with no state, or its node may still be down: the shard region buffers the command until it lands), then restore
-    /// it from the last checkpoint. Its answers arrive while rounds go on (<see cref="Recovered"/>).
-    /// </summary>
-    private void ProbeSuspended()
+    public void Readmitted(int member, string node, string detail, EntitySnapshot? snapshot)
     {
-        var now = DateTime.UtcNow;
-        if (_suspended.Count == 0 || now < _nextProbe) return;
-        _nextProbe = now + ProbeInterval;
-        var json = SettingsJson.Serialize(Settings);
-        foreach (var member in _suspended)
-        {
-            // Ask again while no answer came (a command to a node that is unreachable but not yet downed is lost), but
-            // never once the restore is on its way: a Configure that arrived after it would reset the member.
-            if (_recovering.TryGetValue(member, out var running)
-                && (running.Phase != RecoveryPhase.Configuring ? now - running.Started < SetupTimeout : now - running.Started < 2 * _stepTimeout)) continue;
-            _recovering[member] = new Recovery(RecoveryPhase.Configuring, now);
-            var settings = Settings.ForMember(member);
-            _discriminators.Tell(new D.Configure(new DiscriminatorId(member), json, settings.Loss, settings.LrD, Self, _positions.RunId));
-        }
-    }
-
-    /// <summary>
-    /// A recovering member is configured: it recovers its own snapshot from the state store when the store holds the
-    /// state the last checkpoint has for it, else the coordinator pushes that state (the first answer; repeats are ignored).
-    /// </summary>
-    private void Configured(D.Configured configured)
-    {
-        var member = configured.Discriminator.Member;
-        if (_recovering[member].Phase != RecoveryPhase.Configuring) return; // a late answer to a repeated Configure
-        var (_, snapshot) = RecoverySource(configured.Discriminator.EntityId);
-        if (snapshot is null)
-        {
-            Readmit(member, configured.Node, null, null);
-            return;
-        }
-        if (StoredRound(configured.Discriminator.EntityId) is { } round)
-        {
-            _recovering[member] = new Recovery(RecoveryPhase.Loading, DateTime.UtcNow);
-            _discriminators.Tell(new D.RecoverFromStore(configured.Discriminator, round, Self));
-            return;
-        }
-        Push(configured.Discriminator, snapshot);
-    }
-
-    /// <summary>Sends a recovering member its state from the last checkpoint (or from its hand-off).</summary>
-    private void Push(DiscriminatorId id, EntitySnapshot snapshot)
-    {
-        _recovering[id.Member] = new Recovery(RecoveryPhase.Restoring, DateTime.UtcNow);
-        _wire.Tell(_discriminators, new D.RestoreSnapshot(id, snapshot, Self), Self);
-    }
-
-    /// <summary>The store lacks the member's snapshot (or its node has no store): push the state instead.</summary>
-    private void NotInStore(D.CommandRejected refused)
-    {
-        var member = refused.Discriminator.Member;
-        if (_recovering[member].Phase != RecoveryPhase.Loading) return;
-        _log.Warning("{0} did not recover from the state store ({1}); sending its state", refused.Discriminator, refused.Reason);
-        if (RecoverySource(refused.Discriminator.EntityId).Snapshot is { } snapshot) Push(refused.Discriminator, snapshot);
-        else _recovering.Remove(member);
-    }
-
-    private void Recovered(D.Restored restored)
-    {
-        var member = restored.Discriminator.Member;
-        var phase = _recovering[member].Phase;
-        if (phase == RecoveryPhase.Configuring) return;
-        var (source, snapshot) = RecoverySource(restored.Discriminator.EntityId);
-        if (phase == RecoveryPhase.Loading)
-            source = $"its own snapshot of round {StoredRound(restored.Discriminator.EntityId)} in the state store (the checkpoint of round {_lastCheckpoint?.Metadata.Round} holds it)";
-        Readmit(member, restored.Node, source, snapshot);
-    }
-
-    private void Readmit(int member, string node, string? source, EntitySnapshot? snapshot)
-    {
-        var id = new DiscriminatorId(member);
-        _recovering.Remove(member);
-        if (!_suspended.Remove(member)) return; // removed from the population meanwhile
-        _handedOff.Remove(id.EntityId);
+        var entity = new DiscriminatorId(member).EntityId;
+        _handedOff.Remove(entity);
         if (snapshot is not null) _learningRates[member] = snapshot.LearningRate;
-        _observer.Tell(new C.Placed(new Dictionary<string, string> { [id.EntityId] = node }));
-        Fault(id.EntityId, "recovered", snapshot is null
-            ? $"re-initialised on {node} (no checkpoint yet) and taking part from round {Round + 1}"
-            : $"restored from {source} on {node}, taking part from round {Round + 1}");
+        _observer.Tell(new C.Placed(new Dictionary<string, string> { [entity] = node }));
+        Fault(entity, "recovered", $"{detail}, taking part from round {Round + 1}");
         WakeIfIdle(null);
     }
 
-    /// <summary>What a member is restored from: the state it handed over when its shard moved, else the last checkpoint's.</summary>
-    private (string Source, EntitySnapshot? Snapshot) RecoverySource(string entityId)
+    /// <summary>What an entity is restored from: the state it handed over when its shard moved (if not older than the last checkpoint), else the last checkpoint's.</summary>
+    public (string Source, EntitySnapshot? Snapshot) SourceOf(string entityId)
     {
-        var checkpointed = _lastCheckpoint?.Entities.FirstOrDefault(e => e.EntityId == entityId);
         if (_handedOff.TryGetValue(entityId, out var handed) && handed.Round >= (_lastCheckpoint?.Metadata.Round ?? 0))
             return ($"the state it handed over at round {handed.Round}", handed.Snapshot);
-        return ($"the checkpoint of round {_lastCheckpoint?.Metadata.Round}", checkpointed);
+        return ($"the checkpoint of round {_lastCheckpoint?.Metadata.Round}", _lastCheckpoint?.Entities.FirstOrDefault(e => e.EntityId == entityId));
     }
 
+    /// <summary>The round of the entity's own snapshot in the store holding the state it is restored to; null when it must be pushed (a fresher hand-over included).</summary>
+    public long? StoredRound(string entityId)
+        => _handedOff.TryGetValue(entityId, out var handed) && handed.Round >= (_lastCheckpoint?.Metadata.Round ?? 0) ? null : _positions.RoundOf(entityId);
+
     /// <summary>
-    /// The generator moved gracefully (its node left) and handed over its state of the last completed round: restore it
-    /// on its new node and go on, nothing redone, provided no discriminator stepped on the unfinished round (its critic
-    /// batches went out before the generator left). Otherwise (<see cref="RollBack"/>) every entity goes back.
+    /// The generator did not complete a round. When it moved gracefully (its node left) and handed over its state of the
+    /// last completed round, and no discriminator stepped on the unfinished round, it is restored on its new node and
+    /// nothing is redone; otherwise the schedule rolls every entity back.
     /// </summary>
     private void RecoverGenerator(string reason, bool criticStepsTaken)
     {
-        void RollBack(string why)
+        void RollBackInstead()
         {
-            _schedule.RoundFailed(why);
+            _schedule.RoundFailed(reason);
             Drive();
         }
-        if (criticStepsTaken || !_handedOff.TryGetValue(GeneratorCore.EntityId, out var handed) || handed.Round != Round)
+        var entity = GeneratorId.Default.EntityId;
+        if (criticStepsTaken || !_handedOff.TryGetValue(entity, out var handed) || handed.Round != Round)
         {
-            RollBack(reason);
+            RollBackInstead();
             return;
         }
-        _generator.Tell(new G.Configure(GeneratorId.Default, SettingsJson.Serialize(Settings), Self, _positions.RunId));
-        Expect("recover generator: configure", 1, timeout: SetupTimeout, accept: a => a is G.Configured or G.CommandRejected, then: configured =>
+        var configure = NextRequest();
+        Send(new E.Configure(entity, configure, SettingsJson.Serialize(Settings), Self, RunId));
+        Expect("recover generator: configure", configure, 1, timeout: SetupTimeout, then: configured =>
         {
-            if (!configured.OfType<G.Configured>().Any())
+            if (!configured.OfType<E.Configured>().Any())
             {
-                RollBack(reason);
+                RollBackInstead();
                 return;
             }
-            _wire.Tell(_generator, new G.RestoreSnapshot(GeneratorId.Default, handed.Snapshot, Self), Self);
-            Expect("recover generator: restore", 1, timeout: SetupTimeout, accept: a => a is G.Restored or G.CommandRejected, then: restored =>
+            var restore = NextRequest();
+            Send(new E.RestoreSnapshot(entity, restore, handed.Snapshot, Self));
+            Expect("recover generator: restore", restore, 1, timeout: SetupTimeout, then: restored =>
             {
-                if (restored.OfType<G.Restored>().FirstOrDefault() is not { } at)
+                if (restored.OfType<E.Restored>().FirstOrDefault() is not { } at)
                 {
-                    RollBack(reason);
+                    RollBackInstead();
                     return;
                 }
-                _handedOff.Remove(GeneratorCore.EntityId);
-                _observer.Tell(new C.Placed(new Dictionary<string, string> { [GeneratorCore.EntityId] = at.Node }));
-                Fault(GeneratorCore.EntityId, "recovered", $"{reason}: restored from the state it handed over at round {handed.Round} on {at.Node}; nothing redone");
+                _handedOff.Remove(entity);
+                _observer.Tell(new C.Placed(new Dictionary<string, string> { [entity] = at.Node }));
+                Fault(entity, "recovered", $"{reason}: restored from the state it handed over at round {handed.Round} on {at.Node}; nothing redone");
                 _schedule.RoundNotPlayed();
                 Drive();
             });
@@ -166,32 +94,21 @@ public sealed partial class CoordinatorActor
     }
 
     /// <summary>
-    /// The schedule's roll-back (the generator lost its state or its node, or the divergence guard fired): every entity
-    /// goes back to the last checkpoint (or to round 0 without one) and the rounds since are played again, as
-    /// <c>akkagan train --resume</c> would, but without a restart.
+    /// The schedule's roll-back (a lost generator, or the divergence guard): every entity is configured again (asked
+    /// again every step timeout while the generator's shard has no live node, up to 10 times) and restored to the last
+    /// checkpoint (or round 0 without one); the rounds since are played again, as <c>--resume</c> would, without a restart.
     /// </summary>
     private void RollBack(string reason, int attempt = 1)
     {
         const int attempts = 10;
-        var json = SettingsJson.Serialize(Settings);
         var participants = Participants;
-        _generator.Tell(new G.Configure(GeneratorId.Default, json, Self, _positions.RunId));
-        foreach (var i in participants)
+        var entities = Entities(participants);
+        var id = NextRequest();
+        foreach (var entity in entities) Send(new E.Configure(entity, id, SettingsJson.Serialize(Settings), Self, RunId));
+        Expect("recover: configure", id, entities.Length, then: answers =>
         {
-            var member = Settings.ForMember(i);
-            _discriminators.Tell(new D.Configure(new DiscriminatorId(i), json, member.Loss, member.LrD, Self, _positions.RunId));
-        }
-        void Done()
-        {
-            _schedule.RolledBack();
-            Drive();
-        }
-        // Asked again every step timeout while the generator's shard has no live node (until the split-brain resolver
-        // downed the dead one); repeated answers are harmless: each Configure precedes the restore sent after the first.
-        Expect("recover: configure", 1 + participants.Length,
-            accept: a => a is G.Configured or D.Configured or G.CommandRejected or D.CommandRejected, then: configured =>
-        {
-            if (!configured.OfType<G.Configured>().Any())
+            var configured = answers.OfType<E.Configured>().Select(c => c.EntityId).ToHashSet();
+            if (!configured.Contains(GeneratorId.Default.EntityId))
             {
                 if (attempt >= attempts)
                 {
@@ -202,19 +119,87 @@ public sealed partial class CoordinatorActor
                 RollBack(reason, attempt + 1);
                 return;
             }
-            foreach (var i in participants.Where(i => !configured.OfType<D.Configured>().Any(c => c.Discriminator.Member == i))) Suspend(i, Round);
-            if (_lastCheckpoint is not { } checkpoint) Done();
-            else RestoreAll(checkpoint, Participants, Done);
+            foreach (var i in participants.Where(i => !configured.Contains(new DiscriminatorId(i).EntityId))) Suspend(i, Round);
+            void Done()
+            {
+                _schedule.RolledBack();
+                Drive();
+            }
+            if (_lastCheckpoint is { } checkpoint) RestoreAll(checkpoint, Entities(Participants), Done);
+            else Done();
         });
     }
 
-    private void Fault(string entity, string kind, string detail)
+    /// <summary>
+    /// Restores <paramref name="entities"/> to <paramref name="checkpoint"/>: each whose state the store holds loads its own
+    /// snapshot, the others get theirs pushed (as do those the store fails), then <paramref name="then"/>. An entity that
+    /// takes neither fails the run.
+    /// </summary>
+    private void RestoreAll(Checkpoint checkpoint, string[] entities, Action then)
     {
-        _observer.Tell(new C.Faulted(new FaultReport(Round, entity, kind, detail)));
+        foreach (var entity in entities.Where(e => !EntityIds.IsGenerator(e))) _learningRates[DiscriminatorId.Parse(entity).Member] = checkpoint.Entity(entity).LearningRate;
+        var loading = entities.Where(e => _positions.RoundOf(e) is not null).ToHashSet();
+        var id = NextRequest();
+        foreach (var entity in entities)
+            Send(_positions.RoundOf(entity) is { } round ? new E.RecoverFromStore(entity, id, round, Self) : new E.RestoreSnapshot(entity, id, checkpoint.Entity(entity), Self));
+        Expect("recover: restore", id, entities.Length, all: loading.Count == 0, timeout: SetupTimeout, then: answers =>
+        {
+            if (loading.Count == 0)
+            {
+                then();
+                return;
+            }
+            var restored = answers.OfType<E.Restored>().Select(a => a.EntityId).ToHashSet();
+            var missing = entities.Where(e => !restored.Contains(e)).ToArray();
+            if (missing.Where(e => !loading.Contains(e)).ToArray() is { Length: > 0 } unrecoverable)
+            {
+                Fail($"recover: restore failed: {string.Join(", ", unrecoverable)} did not take the checkpoint's state");
+                return;
+            }
+            var loaded = entities.Where(e => loading.Contains(e) && restored.Contains(e)).ToArray();
+            var pushed = entities.Where(e => !loading.Contains(e) || missing.Contains(e)).ToArray();
+            Fault(GeneratorId.Default.EntityId, "restored", $"back to the checkpoint of round {checkpoint.Metadata.Round}: " +
+                (loaded.Length > 0 ? $"{string.Join(", ", loaded)} loaded their own snapshots from the state store" : "none loaded its snapshot from the state store") +
+                (pushed.Length > 0 ? $"; {string.Join(", ", pushed)} sent by the coordinator" : ""));
+            if (missing.Length == 0)
+            {
+                then();
+                return;
+            }
+            _log.Warning("{0} not in the state store at the checkpoint's round: sending their state", string.Join(", ", missing));
+            var push = NextRequest();
+            foreach (var entity in missing) Send(new E.RestoreSnapshot(entity, push, checkpoint.Entity(entity), Self));
+            Expect("recover: restore (pushed)", push, missing.Length, all: true, timeout: SetupTimeout, then: _ => then());
+        });
     }
 
-    /// <summary>Configuring: Configure sent; Loading: recovering from its own snapshot in the store; Restoring: state pushed.</summary>
-    private enum RecoveryPhase { Configuring, Loading, Restoring }
-
-    private sealed record Recovery(RecoveryPhase Phase, DateTime Started);
+    /// <summary>
+    /// A start without a checkpoint under a run id the store already knows (a coordinator started again): read the
+    /// stored position and every entity's snapshot it names, and start as if resuming from that checkpoint. Runs on a
+    /// task; control requests wait in the stash meanwhile.
+    /// </summary>
+    private void ReadPosition(C.StartTraining start)
+    {
+        Become(() =>
+        {
+            Receive<PositionRead>(read =>
+            {
+                Stash.UnstashAll();
+                if (read.Error is not null)
+                {
+                    Become(Running);
+                    Fail(read.Error);
+                }
+                else if (read.Checkpoint is null) Begin(start, null);
+                else
+                {
+                    _log.Info("run {0}: continuing from the state store's position of round {1}", RunId, read.Checkpoint.Metadata.Round);
+                    Begin(start with { SettingsJson = read.Checkpoint.Metadata.SettingsJson, Resume = read.Checkpoint }, read.Stored);
+                }
+            });
+            ReceiveAny(_ => Stash.Stash());
+        });
+        var runId = RunId;
+        _positions.ReadAsync().PipeTo(Self, failure: e => new PositionRead(null, new Dictionary<string, long>(), $"reading run {runId} from the state store failed: {e.Message}"));
+    }
 }

@@ -27,7 +27,7 @@ public sealed class SampleFetcher : ReceiveActor
             done.TrySetResult(new SampleBatch(tensor.contiguous().data<float>().ToArray(), [.. m.Samples.Shape.Skip(1)], (int)m.Samples.Shape[0]));
             Context.Stop(Self);
         });
-        Receive<G.CommandRejected>(m =>
+        Receive<EntityProtocol.Rejected>(m =>
         {
             done.TrySetException(new InvalidOperationException($"the generator refused: {m.Reason}"));
             Context.Stop(Self);
@@ -38,7 +38,7 @@ public sealed class SampleFetcher : ReceiveActor
             Context.Stop(Self);
         });
         Context.SetReceiveTimeout(timeout);
-        generators.Tell(new G.GetSamples(GeneratorId.Default, count, Self));
+        generators.Tell(new G.GetSamples(GeneratorId.Default, 1, count, Self));
     }
 }
 

@@ -23,27 +23,27 @@ public static class Roles
     public const string ComputeDispatcher = "akkagan.compute-dispatcher";
 }
 
-/// <summary>Routes <see cref="IWithDiscriminatorId"/> messages: entity <c>d-i</c>, shard <c>i mod 10</c>.</summary>
+/// <summary>Routes the messages of <c>d-i</c> entities (<see cref="IWithEntityId"/>, chunks): shard by the id's hash.</summary>
 public sealed class DiscriminatorMessageExtractor : HashCodeMessageExtractor
 {
     public DiscriminatorMessageExtractor() : base(maxNumberOfShards: 10) { }
 
     public override string? EntityId(object message) => message switch
     {
-        IWithDiscriminatorId d => d.Discriminator.EntityId,
+        IWithEntityId e when !EntityIds.IsGenerator(e.EntityId) => e.EntityId,
         Chunk c when c.Entity.StartsWith("d-", StringComparison.Ordinal) => c.Entity,
         _ => null,
     };
 }
 
-/// <summary>Routes <see cref="IWithGeneratorId"/> messages: entity <c>g-i</c>.</summary>
+/// <summary>Routes the messages of <c>g-i</c> entities.</summary>
 public sealed class GeneratorMessageExtractor : HashCodeMessageExtractor
 {
     public GeneratorMessageExtractor() : base(maxNumberOfShards: 10) { }
 
     public override string? EntityId(object message) => message switch
     {
-        IWithGeneratorId g => g.Generator.EntityId,
+        IWithEntityId e when EntityIds.IsGenerator(e.EntityId) => e.EntityId,
         Chunk c when c.Entity.StartsWith("g-", StringComparison.Ordinal) => c.Entity,
         _ => null,
     };

@@ -8,17 +8,43 @@ namespace AkkaGan.Cluster.Protocol;
 /// </summary>
 public interface IAkkaGanWireMessage;
 
-// The entity ids (DiscriminatorId, GeneratorId) are Core's (AkkaGan.Core.Training.EntityIds): reports, checkpoints and
-// errors name entities as the messages do.
-
-/// <summary>Messages routed to a discriminator entity by the sharding message extractor.</summary>
-public interface IWithDiscriminatorId
+/// <summary>
+/// A message for one entity, routed by the shard extractors on its id: <c>g-i</c> to the generator region,
+/// <c>d-i</c> to the discriminator region (the ids are Core's <see cref="GeneratorId"/> and <see cref="DiscriminatorId"/>).
+/// </summary>
+public interface IWithEntityId
 {
-    DiscriminatorId Discriminator { get; }
+    string EntityId { get; }
 }
 
-/// <summary>Messages routed to a generator entity by the sharding message extractor.</summary>
-public interface IWithGeneratorId
+/// <summary>
+/// A request to an entity: its <see cref="RequestId"/> (chosen by the requester) comes back in every answer, so the
+/// requester matches answers by id, never by their type.
+/// </summary>
+public interface IEntityRequest : IAkkaGanWireMessage, IWithEntityId
 {
-    GeneratorId Generator { get; }
+    long RequestId { get; }
+}
+
+/// <summary>An entity's answer to the request <see cref="RequestId"/>.</summary>
+public interface IEntityReply : IAkkaGanWireMessage
+{
+    /// <summary>The answering entity.</summary>
+    string EntityId { get; }
+
+    long RequestId { get; }
+}
+
+/// <summary>Entity ids as messages carry them: parsed and checked, so a corrupt id names itself.</summary>
+public static class EntityIds
+{
+    public static bool IsGenerator(string entityId) => entityId.StartsWith("g-", StringComparison.Ordinal);
+
+    /// <summary>Throws <see cref="FormatException"/> unless <paramref name="entityId"/> is <c>g-i</c> or <c>d-i</c>.</summary>
+    public static string Check(string entityId)
+    {
+        if (IsGenerator(entityId) && int.TryParse(entityId.AsSpan(2), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
+            return entityId;
+        return DiscriminatorId.Parse(entityId).EntityId;
+    }
 }

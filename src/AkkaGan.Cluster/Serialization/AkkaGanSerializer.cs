@@ -8,6 +8,7 @@ using AkkaGan.Core.Settings;
 using AkkaGan.Core.Tensors;
 using AkkaGan.Core.Training;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
+using E = AkkaGan.Cluster.Protocol.EntityProtocol;
 using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
 using S = AkkaGan.Cluster.Protocol.StateProtocol;
 using Ctl = AkkaGan.Cluster.Protocol.ControlProtocol;
@@ -30,84 +31,77 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
 
     private static readonly Entry[] Entries =
     [
-        Entry.Of<D.Configure>("d.configure", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.SettingsJson); w.Enum(m.Loss); w.Double(m.LearningRate); w.Ref(m.ReplyTo); w.Text(m.RunId); },
-            r => new(r.Discriminator(), r.Text(), r.Enum<LossKind>(), r.Double(), r.Ref(), r.Text())),
-        Entry.Of<D.RecoverFromStore>("d.recover-from-store", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Ref(m.ReplyTo); },
-            r => new(r.Discriminator(), r.Long(), r.Ref())),
-        Entry.Of<D.TrainStep>("d.train", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Int(m.CriticStep); w.Payload(m.Fake); w.Ref(m.ReplyTo); },
-            r => new(r.Discriminator(), r.Long(), r.Int(), r.Payload(), r.Ref())),
-        Entry.Of<D.ComputeFeedback>("d.feedback", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Payload(m.Fake); w.Ref(m.ReplyTo); },
-            r => new(r.Discriminator(), r.Long(), r.Payload(), r.Ref())),
-        Entry.Of<D.MeasureFitness>("d.fitness", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Payload(m.Fake); w.Ref(m.ReplyTo); },
-            r => new(r.Discriminator(), r.Long(), r.Payload(), r.Ref())),
-        Entry.Of<D.TransferWeights>("d.transfer", (w, m) => { w.Discriminator(m.Discriminator); w.Discriminator(m.Target); w.Double(m.LearningRate); w.Long(m.Round); w.Ref(m.ReplyTo); },
-            r => new(r.Discriminator(), r.Discriminator(), r.Double(), r.Long(), r.Ref())),
-        Entry.Of<D.AdoptWeights>("d.adopt", (w, m) => { w.Discriminator(m.Discriminator); w.Snapshot(m.Snapshot); w.Double(m.LearningRate); w.Long(m.Round); w.Ref(m.ReplyTo); },
-            r => new(r.Discriminator(), r.Snapshot(), r.Double(), r.Long(), r.Ref())),
-        Entry.Of<D.GetSnapshot>("d.get-snapshot", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Ref(m.ReplyTo); },
-            r => new(r.Discriminator(), r.Long(), r.Ref())),
-        Entry.Of<D.RestoreSnapshot>("d.restore", (w, m) => { w.Discriminator(m.Discriminator); w.Snapshot(m.Snapshot); w.Ref(m.ReplyTo); },
-            r => new(r.Discriminator(), r.Snapshot(), r.Ref())),
-        Entry.Of<D.ApplySettings>("d.apply-settings", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.SettingsJson); w.Bool(m.ResetLearningRate); w.Long(m.Round); w.Ref(m.ReplyTo); },
-            r => new(r.Discriminator(), r.Text(), r.Bool(), r.Long(), r.Ref())),
+        // What every entity does (one row per message, whatever the role).
+        Entry.Of<E.Configure>("e.configure", (w, m) => { w.Entity(m.EntityId); w.Long(m.RequestId); w.Text(m.SettingsJson); w.Ref(m.ReplyTo); w.Text(m.RunId); },
+            r => new(r.Entity(), r.Long(), r.Text(), r.Ref(), r.Text())),
+        Entry.Of<E.GetSnapshot>("e.get-snapshot", (w, m) => { w.Entity(m.EntityId); w.Long(m.RequestId); w.Long(m.Round); w.Ref(m.ReplyTo); },
+            r => new(r.Entity(), r.Long(), r.Long(), r.Ref())),
+        Entry.Of<E.RestoreSnapshot>("e.restore", (w, m) => { w.Entity(m.EntityId); w.Long(m.RequestId); w.Snapshot(m.Snapshot); w.Ref(m.ReplyTo); },
+            r => new(r.Entity(), r.Long(), r.Snapshot(), r.Ref())),
+        Entry.Of<E.RecoverFromStore>("e.recover-from-store", (w, m) => { w.Entity(m.EntityId); w.Long(m.RequestId); w.Long(m.Round); w.Ref(m.ReplyTo); },
+            r => new(r.Entity(), r.Long(), r.Long(), r.Ref())),
+        Entry.Of<E.ApplySettings>("e.apply-settings", (w, m) => { w.Entity(m.EntityId); w.Long(m.RequestId); w.Text(m.SettingsJson); w.Bool(m.ResetLearningRate); w.Long(m.Round); w.Ref(m.ReplyTo); },
+            r => new(r.Entity(), r.Long(), r.Text(), r.Bool(), r.Long(), r.Ref())),
+        Entry.Of<E.Configured>("e.configured", (w, m) => { w.Entity(m.EntityId); w.Long(m.RequestId); w.Text(m.Node); }, r => new(r.Entity(), r.Long(), r.Text())),
+        Entry.Of<E.SnapshotTaken>("e.snapshot", (w, m) => { w.Entity(m.EntityId); w.Long(m.RequestId); w.Long(m.Round); w.Snapshot(m.Snapshot); },
+            r => new(r.Entity(), r.Long(), r.Long(), r.Snapshot())),
+        Entry.Of<E.Restored>("e.restored", (w, m) => { w.Entity(m.EntityId); w.Long(m.RequestId); w.Text(m.Node); }, r => new(r.Entity(), r.Long(), r.Text())),
+        Entry.Of<E.SettingsApplied>("e.settings-applied", (w, m) => { w.Entity(m.EntityId); w.Long(m.RequestId); w.Long(m.Round); }, r => new(r.Entity(), r.Long(), r.Long())),
+        Entry.Of<E.Rejected>("e.rejected", (w, m) => { w.Entity(m.EntityId); w.Long(m.RequestId); w.Long(m.Round); w.Text(m.Command); w.Text(m.Reason); },
+            r => new(r.Entity(), r.Long(), r.Long(), r.Text(), r.Text())),
+        Entry.Of<E.HandedOff>("e.handed-off", (w, m) => { w.Entity(m.EntityId); w.Long(m.Round); w.Text(m.Node); w.Snapshot(m.Snapshot); },
+            r => new(r.Entity(), r.Long(), r.Text(), r.Snapshot())),
+
+        // The discriminators' role work.
+        Entry.Of<D.TrainStep>("d.train", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.RequestId); w.Long(m.Round); w.Int(m.CriticStep); w.Payload(m.Fake); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Long(), r.Long(), r.Int(), r.Payload(), r.Ref())),
+        Entry.Of<D.ComputeFeedback>("d.feedback", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.RequestId); w.Long(m.Round); w.Payload(m.Fake); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Long(), r.Long(), r.Payload(), r.Ref())),
+        Entry.Of<D.MeasureFitness>("d.fitness", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.RequestId); w.Long(m.Round); w.Payload(m.Fake); w.Ref(m.ReplyTo); },
+            r => new(r.Discriminator(), r.Long(), r.Long(), r.Payload(), r.Ref())),
+        Entry.Of<D.TransferWeights>("d.transfer", (w, m) =>
+            {
+                w.Discriminator(m.Discriminator); w.Long(m.RequestId); w.Discriminator(m.Target); w.Double(m.LearningRate); w.Long(m.Round); w.Ref(m.ReplyTo);
+            },
+            r => new(r.Discriminator(), r.Long(), r.Discriminator(), r.Double(), r.Long(), r.Ref())),
+        Entry.Of<D.AdoptWeights>("d.adopt", (w, m) =>
+            {
+                w.Discriminator(m.Discriminator); w.Long(m.RequestId); w.Snapshot(m.Snapshot); w.Double(m.LearningRate); w.Long(m.Round); w.Ref(m.ReplyTo);
+            },
+            r => new(r.Discriminator(), r.Long(), r.Snapshot(), r.Double(), r.Long(), r.Ref())),
         Entry.Of<D.Retire>("d.retire", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); }, r => new(r.Discriminator(), r.Long())),
-        Entry.Of<D.SettingsApplied>("d.settings-applied", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); }, r => new(r.Discriminator(), r.Long())),
-        Entry.Of<D.HandedOff>("d.handed-off", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Text(m.Node); w.Snapshot(m.Snapshot); },
-            r => new(r.Discriminator(), r.Long(), r.Text(), r.Snapshot())),
-        Entry.Of<D.Restored>("d.restored", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.Node); }, r => new(r.Discriminator(), r.Text())),
-        Entry.Of<D.Configured>("d.configured", (w, m) => { w.Discriminator(m.Discriminator); w.Text(m.Node); }, r => new(r.Discriminator(), r.Text())),
         Entry.Of<D.TrainStepDone>("d.trained", (w, m) =>
             {
                 var s = m.Result;
-                w.Discriminator(m.Discriminator); w.Long(s.Round); w.Int(s.CriticStep); w.Double(s.Loss); w.Double(s.Penalty);
+                w.Long(m.RequestId); w.Discriminator(m.Discriminator); w.Long(s.Round); w.Int(s.CriticStep); w.Double(s.Loss); w.Double(s.Penalty);
                 w.Double(s.RealScore); w.Double(s.FakeScore); w.Double(s.GradientNorm); w.Double(s.Accuracy);
             },
-            r => new(new DiscriminatorStepResult(r.Discriminator().Member, r.Long(), r.Int(), r.Double(), r.Double(), r.Double(), r.Double(), r.Double(), r.Double()))),
-        Entry.Of<D.FeedbackComputed>("d.feedback-computed", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Double(m.Loss); w.Payload(m.Gradient); },
-            r => new(r.Discriminator(), r.Long(), r.Double(), r.Payload())),
-        Entry.Of<D.FitnessMeasured>("d.fitness-measured", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Double(m.Fitness); },
-            r => new(r.Discriminator(), r.Long(), r.Double())),
-        Entry.Of<D.WeightsAdopted>("d.adopted", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Double(m.LearningRate); },
-            r => new(r.Discriminator(), r.Long(), r.Double())),
-        Entry.Of<D.SnapshotTaken>("d.snapshot", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Snapshot(m.Snapshot); },
-            r => new(r.Discriminator(), r.Long(), r.Snapshot())),
-        Entry.Of<D.CommandRejected>("d.rejected", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.Round); w.Text(m.Command); w.Text(m.Reason); },
-            r => new(r.Discriminator(), r.Long(), r.Text(), r.Text())),
+            r => new(r.Long(), new DiscriminatorStepResult(r.Discriminator().Member, r.Long(), r.Int(), r.Double(), r.Double(), r.Double(), r.Double(), r.Double(), r.Double()))),
+        Entry.Of<D.FeedbackComputed>("d.feedback-computed", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.RequestId); w.Long(m.Round); w.Double(m.Loss); w.Payload(m.Gradient); },
+            r => new(r.Discriminator(), r.Long(), r.Long(), r.Double(), r.Payload())),
+        Entry.Of<D.FitnessMeasured>("d.fitness-measured", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.RequestId); w.Long(m.Round); w.Double(m.Fitness); },
+            r => new(r.Discriminator(), r.Long(), r.Long(), r.Double())),
+        Entry.Of<D.WeightsAdopted>("d.adopted", (w, m) => { w.Discriminator(m.Discriminator); w.Long(m.RequestId); w.Long(m.Round); w.Double(m.LearningRate); },
+            r => new(r.Discriminator(), r.Long(), r.Long(), r.Double())),
 
-        Entry.Of<G.Configure>("g.configure", (w, m) => { w.Generator(m.Generator); w.Text(m.SettingsJson); w.Ref(m.ReplyTo); w.Text(m.RunId); },
-            r => new(r.Generator(), r.Text(), r.Ref(), r.Text())),
-        Entry.Of<G.RecoverFromStore>("g.recover-from-store", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Ref(m.ReplyTo); },
-            r => new(r.Generator(), r.Long(), r.Ref())),
+        // The generator's role work.
         Entry.Of<G.RunRound>("g.round", (w, m) =>
             {
-                w.Generator(m.Generator); w.Long(m.Round); w.Int(m.CriticSteps); w.Ints(m.Critics); w.Ints(m.Members); w.Long(m.Timeout.Ticks); w.Ref(m.ReplyTo);
+                w.Generator(m.Generator); w.Long(m.RequestId); w.Long(m.Round); w.Int(m.CriticSteps); w.Ints(m.Critics); w.Ints(m.Members); w.Long(m.Timeout.Ticks); w.Ref(m.ReplyTo);
             },
-            r => new(r.Generator(), r.Long(), r.Int(), r.Ints(), r.Ints(), r.Duration(), r.Ref())),
-        Entry.Of<G.ProduceFitnessBatch>("g.fitness", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Ints(m.Members); w.Ref(m.ReplyTo); },
-            r => new(r.Generator(), r.Long(), r.Ints(), r.Ref())),
-        Entry.Of<G.GetSamples>("g.get-samples", (w, m) => { w.Generator(m.Generator); w.Int(m.Count); w.Ref(m.ReplyTo); },
-            r => new(r.Generator(), r.Int(), r.Ref())),
-        Entry.Of<G.GetSnapshot>("g.get-snapshot", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Ref(m.ReplyTo); },
-            r => new(r.Generator(), r.Long(), r.Ref())),
-        Entry.Of<G.RestoreSnapshot>("g.restore", (w, m) => { w.Generator(m.Generator); w.Snapshot(m.Snapshot); w.Ref(m.ReplyTo); },
-            r => new(r.Generator(), r.Snapshot(), r.Ref())),
-        Entry.Of<G.ApplySettings>("g.apply-settings", (w, m) => { w.Generator(m.Generator); w.Text(m.SettingsJson); w.Long(m.Round); w.Ref(m.ReplyTo); },
-            r => new(r.Generator(), r.Text(), r.Long(), r.Ref())),
-        Entry.Of<G.SettingsApplied>("g.settings-applied", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); }, r => new(r.Generator(), r.Long())),
-        Entry.Of<G.HandedOff>("g.handed-off", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Text(m.Node); w.Snapshot(m.Snapshot); },
-            r => new(r.Generator(), r.Long(), r.Text(), r.Snapshot())),
-        Entry.Of<G.Restored>("g.restored", (w, m) => { w.Generator(m.Generator); w.Text(m.Node); }, r => new(r.Generator(), r.Text())),
-        Entry.Of<G.Configured>("g.configured", (w, m) => { w.Generator(m.Generator); w.Text(m.Node); }, r => new(r.Generator(), r.Text())),
+            r => new(r.Generator(), r.Long(), r.Long(), r.Int(), r.Ints(), r.Ints(), r.Duration(), r.Ref())),
+        Entry.Of<G.ProduceFitnessBatch>("g.fitness", (w, m) => { w.Generator(m.Generator); w.Long(m.RequestId); w.Long(m.Round); w.Ints(m.Members); w.Ref(m.ReplyTo); },
+            r => new(r.Generator(), r.Long(), r.Long(), r.Ints(), r.Ref())),
+        Entry.Of<G.GetSamples>("g.get-samples", (w, m) => { w.Generator(m.Generator); w.Long(m.RequestId); w.Int(m.Count); w.Ref(m.ReplyTo); },
+            r => new(r.Generator(), r.Long(), r.Int(), r.Ref())),
         Entry.Of<G.GeneratorStepped>("g.stepped", (w, m) =>
             {
                 var s = m.Result;
-                w.Generator(m.Generator); w.Long(s.Round); w.Double(s.Loss); w.Double(s.GradientNorm); w.Double(s.FeedbackNorm); w.Double(s.Drift); w.Ints(m.Answered);
+                w.Generator(m.Generator); w.Long(m.RequestId); w.Long(s.Round); w.Double(s.Loss); w.Double(s.GradientNorm); w.Double(s.FeedbackNorm); w.Double(s.Drift); w.Ints(m.Answered);
             },
-            r => new(r.Generator(), new GeneratorStepResult(r.Long(), r.Double(), r.Double(), r.Double(), r.Double()), r.Ints())),
-        Entry.Of<G.SamplesProduced>("g.samples", (w, m) => { w.Generator(m.Generator); w.Payload(m.Samples); },
-            r => new(r.Generator(), r.Payload())),
-        Entry.Of<G.SnapshotTaken>("g.snapshot", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Snapshot(m.Snapshot); },
-            r => new(r.Generator(), r.Long(), r.Snapshot())),
+            r => new(r.Generator(), r.Long(), new GeneratorStepResult(r.Long(), r.Double(), r.Double(), r.Double(), r.Double()), r.Ints())),
+        Entry.Of<G.SamplesProduced>("g.samples", (w, m) => { w.Generator(m.Generator); w.Long(m.RequestId); w.Payload(m.Samples); },
+            r => new(r.Generator(), r.Long(), r.Payload())),
         Entry.Of<Chunk>("chunk", (w, m) => { w.Text(m.Entity); w.Guid(m.Transfer); w.Int(m.Index); w.Int(m.Count); w.Text(m.Manifest); w.Bytes(m.Bytes); },
             r => new(r.Text(), r.Guid(), r.Int(), r.Int(), r.Text(), r.Bytes())),
         Entry.Of<S.EntityState>("state.entity", (w, m) => { w.Text(m.EntityId); w.Long(m.Round); w.Snapshot(m.Snapshot); },
@@ -125,8 +119,6 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         Entry.Of<Ctl.RelayDone>("ctl.done", (w, m) => { w.Bool(m.Ok); w.Text(m.Error); }, r => new(r.Bool(), r.Text())),
         Entry.Of<Ctl.GetRunServed>("ctl.get-run", (_, _) => { }, _ => new()),
         Entry.Of<Ctl.RunServed>("ctl.run-served", (w, m) => w.Text(m.RunId), r => new(r.Text())),
-        Entry.Of<G.CommandRejected>("g.rejected", (w, m) => { w.Generator(m.Generator); w.Long(m.Round); w.Text(m.Command); w.Text(m.Reason); },
-            r => new(r.Generator(), r.Long(), r.Text(), r.Text())),
     ];
 
     private static readonly Dictionary<Type, Entry> ByType = Entries.ToDictionary(e => e.Type);
@@ -150,13 +142,10 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         D.MeasureFitness m => m.Fake.Data.LongLength,
         D.FeedbackComputed m => m.Gradient.Data.LongLength,
         D.AdoptWeights m => SnapshotBytes(m.Snapshot),
-        D.SnapshotTaken m => SnapshotBytes(m.Snapshot),
-        D.HandedOff m => SnapshotBytes(m.Snapshot),
-        G.HandedOff m => SnapshotBytes(m.Snapshot),
-        D.RestoreSnapshot m => SnapshotBytes(m.Snapshot),
         G.SamplesProduced m => m.Samples.Data.LongLength,
-        G.SnapshotTaken m => SnapshotBytes(m.Snapshot),
-        G.RestoreSnapshot m => SnapshotBytes(m.Snapshot),
+        E.SnapshotTaken m => SnapshotBytes(m.Snapshot),
+        E.HandedOff m => SnapshotBytes(m.Snapshot),
+        E.RestoreSnapshot m => SnapshotBytes(m.Snapshot),
         _ => 0,
     };
 
@@ -213,6 +202,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         public void Enum<T>(T value) where T : struct, System.Enum => _writer.Write(Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture));
         public void Discriminator(DiscriminatorId id) => _writer.Write(id.Member);
         public void Generator(GeneratorId id) => _writer.Write(id.Index);
+        public void Entity(string entityId) => _writer.Write(entityId);
         public void Payload(TensorPayload payload) => TensorCodec.Write(_writer, payload);
         public void Snapshot(EntitySnapshot snapshot) => CheckpointCodec.WriteEntity(_writer, snapshot);
 
@@ -224,9 +214,9 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             _writer.Write(value);
         }
 
-        public void Ints(int[] values)
+        public void Ints(IReadOnlyList<int> values)
         {
-            _writer.Write(values.Length);
+            _writer.Write(values.Count);
             foreach (var v in values) _writer.Write(v);
         }
 
@@ -262,6 +252,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         public TimeSpan Duration() => TimeSpan.FromTicks(NonNegative(_reader.ReadInt64(), "duration"));
         public DiscriminatorId Discriminator() => new((int)NonNegative(_reader.ReadInt32(), "discriminator index"));
         public GeneratorId Generator() => new((int)NonNegative(_reader.ReadInt32(), "generator index"));
+        public string Entity() => EntityIds.Check(_reader.ReadString());
         public TensorPayload Payload() => TensorCodec.Read(_reader);
         public EntitySnapshot Snapshot() => CheckpointCodec.ReadEntity(_reader);
 

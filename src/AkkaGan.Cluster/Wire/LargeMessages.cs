@@ -40,12 +40,7 @@ public sealed class LargeMessages
         }
         var bytes = _serializer.ToBinary(message);
         var manifest = _serializer.Manifest(message);
-        var entity = message switch
-        {
-            IWithDiscriminatorId d => d.Discriminator.EntityId,
-            IWithGeneratorId g => g.Generator.EntityId,
-            _ => "",
-        };
+        var entity = (message as IWithEntityId)?.EntityId ?? "";
         var transfer = Guid.NewGuid();
         var count = (int)((bytes.LongLength + ChunkSize - 1) / ChunkSize);
         for (var i = 0; i < count; i++)

@@ -28,7 +28,7 @@ public sealed record DiscriminatorStepResult(int Member, long Round, int CriticS
 /// against a locally drawn real batch, the generator feedback dL/dx_fake under the unrolled lookahead, fitness,
 /// D -> D transfer and snapshots. Each member may have its own loss and learning rate (heterogeneous populations).
 /// </summary>
-public sealed class DiscriminatorCore : IDisposable
+public sealed class DiscriminatorCore : IEntityCore
 {
     private TrainingSettings _settings;
     private readonly IRealData _data;

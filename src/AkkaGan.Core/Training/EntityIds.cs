@@ -29,3 +29,12 @@ public readonly record struct GeneratorId(int Index)
 
     public override string ToString() => EntityId;
 }
+
+/// <summary>What every entity's computation does, whatever its role: give and take its state (parameters, optimizer moments, step count, learning rate).</summary>
+public interface IEntityCore : IDisposable
+{
+    Checkpoints.EntitySnapshot Snapshot();
+
+    /// <summary>Replaces the state; throws <see cref="Checkpoints.CheckpointException"/> (and changes nothing) when it does not fit.</summary>
+    void Restore(Checkpoints.EntitySnapshot snapshot);
+}

@@ -19,7 +19,7 @@ public sealed record GeneratorStepResult(long Round, double Loss, double Gradien
 /// optimizer step), evaluation samples and snapshots. The generator stays in train mode throughout, so batch-norm
 /// statistics come from each batch and the order of requests cannot change any output.
 /// </summary>
-public sealed class GeneratorCore : IDisposable
+public sealed class GeneratorCore : IEntityCore
 {
     public static string EntityId => GeneratorId.Default.EntityId;
 

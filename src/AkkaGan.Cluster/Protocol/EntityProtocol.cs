@@ -1,0 +1,67 @@
+using Akka.Actor;
+using AkkaGan.Core.Checkpoints;
+
+namespace AkkaGan.Cluster.Protocol;
+
+/// <summary>
+/// What every entity does, whatever its role (<c>g-i</c> or <c>d-i</c>): configure from the run's settings, give its
+/// state for a checkpoint, take a state pushed to it or its own from the state store, apply a live change, hand its
+/// state over when its shard moves. Each request carries the requester's id and every answer (or refusal) echoes it.
+/// The role protocols (<see cref="GeneratorProtocol"/>, <see cref="DiscriminatorProtocol"/>) hold only role work.
+/// </summary>
+public static class EntityProtocol
+{
+    /// <summary>
+    /// Creates (or re-creates) the entity's computation from the run's settings (a member takes its own loss and learning
+    /// rate from them). Answered with <see cref="Configured"/>. With a <paramref name="RunId"/> (and a state store on its
+    /// node) it saves its state at checkpoint rounds under <c>&lt;run-id&gt;/&lt;entity&gt;</c>.
+    /// </summary>
+    public sealed record Configure(string EntityId, long RequestId, string SettingsJson, IActorRef ReplyTo, string RunId = "") : IEntityRequest;
+
+    /// <summary>The entity's state for a checkpoint. Answered with <see cref="SnapshotTaken"/>, after the state store has it (with a run id and a store).</summary>
+    public sealed record GetSnapshot(string EntityId, long RequestId, long Round, IActorRef ReplyTo) : IEntityRequest;
+
+    /// <summary>Replace the entity's state (resume, recovery). Answered with <see cref="Restored"/>.</summary>
+    public sealed record RestoreSnapshot(string EntityId, long RequestId, EntitySnapshot Snapshot, IActorRef ReplyTo) : IEntityRequest;
+
+    /// <summary>
+    /// Replace the entity's state with its own snapshot of round <paramref name="Round"/> from the state store (recovery
+    /// without the state crossing the wire). Answered with <see cref="Restored"/>, or <see cref="Rejected"/> when the store
+    /// has no such snapshot (or the node has no store): the requester then sends <see cref="RestoreSnapshot"/>.
+    /// </summary>
+    public sealed record RecoverFromStore(string EntityId, long RequestId, long Round, IActorRef ReplyTo) : IEntityRequest;
+
+    /// <summary>
+    /// A live change: the entity's settings from the run's new ones (<see cref="Core.Training.RunChanges"/>); a member's
+    /// optimizer learning rate too when <paramref name="ResetLearningRate"/>. Answered with <see cref="SettingsApplied"/>.
+    /// </summary>
+    public sealed record ApplySettings(string EntityId, long RequestId, string SettingsJson, bool ResetLearningRate, long Round, IActorRef ReplyTo) : IEntityRequest;
+
+    /// <summary>
+    /// The shard's stop message when the entity's shard moves (its node leaves): it sends its state to the coordinator
+    /// (<see cref="HandedOff"/>) and stops, so it resumes on its new node from where it was. Local only.
+    /// </summary>
+    public sealed record HandOff
+    {
+        public static readonly HandOff Instance = new();
+    }
+
+    /// <param name="Node">The address of the node the entity runs on (placement, shown to users).</param>
+    public sealed record Configured(string EntityId, long RequestId, string Node) : IEntityReply;
+
+    public sealed record SnapshotTaken(string EntityId, long RequestId, long Round, EntitySnapshot Snapshot) : IEntityReply;
+
+    /// <summary>The state of a <see cref="RestoreSnapshot"/> or <see cref="RecoverFromStore"/> is in place.</summary>
+    public sealed record Restored(string EntityId, long RequestId, string Node) : IEntityReply;
+
+    public sealed record SettingsApplied(string EntityId, long RequestId, long Round) : IEntityReply;
+
+    /// <summary>
+    /// A request the entity refused (not configured, stale round, a tensor of the wrong shape, no such snapshot, ...): the
+    /// reason names the problem; the entity keeps running with its state unchanged. One refusal for every request of every role.
+    /// </summary>
+    public sealed record Rejected(string EntityId, long RequestId, long Round, string Command, string Reason) : IEntityReply;
+
+    /// <summary>The entity's state as it stopped for a hand-off (after round <paramref name="Round"/>), for the coordinator to restore it on its new node.</summary>
+    public sealed record HandedOff(string EntityId, long Round, string Node, EntitySnapshot Snapshot) : IAkkaGanWireMessage;
+}
