@@ -72,4 +72,38 @@ public sealed class SettingsLoaderSpecs : IDisposable
     public void A_bad_flag_should_be_refused_naming_the_flag()
         => Assert.Contains("--lr-g: expected a number, got 'fast'",
             Assert.Throws<SettingsException>(() => SettingsLoader.Resolve(null, null, [Flag("train.lr-g", "fast")])).Message);
+
+    [Fact]
+    public void Node_settings_should_take_the_built_in_defaults_and_the_flags_over_the_environment_over_the_file()
+    {
+        string? NoEnvironment(string _) => null;
+        var defaults = NodeSettings.Bind(SettingsLoader.LoadConfig(null), new NodeFlags(), "spec", environment: NoEnvironment);
+        Assert.Equal(("127.0.0.1", 9120, ""), (defaults.Control.Host, defaults.Control.Port, defaults.Control.Token));
+        Assert.Null(defaults.Probes);
+        Assert.Equal(TimeSpan.FromSeconds(30), defaults.StepTimeout);
+        Assert.Null(defaults.Store); // no run folder and no connection string: this node keeps no state
+        Assert.Null(defaults.Tls);
+
+        var config = SettingsLoader.LoadConfig(ConfigFile("akkagan.control { token = from-file, port = 9200 }\nakkagan.probes.enabled = on\nakkagan.cluster.step-timeout = 5s"));
+        var fromFile = NodeSettings.Bind(config, new NodeFlags(), "spec", environment: NoEnvironment);
+        Assert.Equal(("from-file", 9200, 8558, TimeSpan.FromSeconds(5)), (fromFile.Control.Token, fromFile.Control.Port, fromFile.Probes!.Port, fromFile.StepTimeout));
+        var fromEnvironment = NodeSettings.Bind(config, new NodeFlags(), "spec", environment: name => name == NodeSettings.TokenVariable ? "from-env" : null);
+        Assert.Equal("from-env", fromEnvironment.Control.Token);
+        var fromFlags = NodeSettings.Bind(config, new NodeFlags(ControlToken: "from-flag", ControlPort: 0, HealthPort: 9999), "spec", environment: _ => "from-env");
+        Assert.Equal(("from-flag", 0, 9999), (fromFlags.Control.Token, fromFlags.Control.Port, fromFlags.Probes!.Port));
+        Assert.NotNull(NodeSettings.Bind(config, new NodeFlags(), "spec", _folder).Store); // the run folder's state.db
+    }
+
+    [Theory]
+    [InlineData("akkagan.control.port = 70000", "port must be 0..65535")]
+    [InlineData("akkagan.control.host = 0.0.0.0", "needs a token")]
+    [InlineData("akkagan.probes { enabled = on, port = 0 }", "akkagan.probes.port: 0 is not a TCP port")]
+    [InlineData("akkagan.cluster.step-timeout = 0s", "akkagan.cluster.step-timeout must be positive")]
+    [InlineData("akkagan.persistence.provider = mysql", "akkagan.persistence.provider: 'mysql' is not a store")]
+    [InlineData("akkagan.tls { enabled = on, certificate = /nonexistent.pfx }", "akkagan.tls.certificate: /nonexistent.pfx not found")]
+    public void Bad_node_settings_should_be_refused_at_start_naming_the_key(string hocon, string expected)
+    {
+        var config = SettingsLoader.LoadConfig(ConfigFile(hocon));
+        Assert.Contains(expected, Assert.Throws<SettingsException>(() => NodeSettings.Bind(config, new NodeFlags(), "spec", environment: _ => null)).Message);
+    }
 }

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
+using AkkaGan.Cluster.Configuration;
 using AkkaGan.Cluster.Control;
 using AkkaGan.Cluster.Generator;
 using AkkaGan.Cluster.Hosting;
@@ -28,38 +29,31 @@ internal static class ClusterEngine
     public const string EngineName = "cluster";
 
     /// <summary>This node, how many generator / discriminator nodes the first round waits for, and for how long.</summary>
-    /// <param name="HealthPort">Serve /alive and /ready on this port (null: as akkagan.probes says).</param>
     /// <param name="Standby">Take the coordinator over when the singleton moves to this node (<c>akkagan node --standby</c>).</param>
-    public sealed record Topology(MemberOptions Member, int GeneratorNodes, int DiscriminatorNodes, TimeSpan WaitTimeout, int? HealthPort = null, bool Standby = false);
+    public sealed record Topology(MemberOptions Member, int GeneratorNodes, int DiscriminatorNodes, TimeSpan WaitTimeout, bool Standby = false);
 
     public static Topology Embedded { get; } = new(MemberOptions.Embedded, 1, 1, TimeSpan.FromMinutes(1));
-
-    /// <summary>How long a gather waits for an entity before the round carries on without it (<c>akkagan.cluster.step-timeout</c>).</summary>
-    public static TimeSpan StepTimeout(Config config)
-    {
-        var timeout = config.GetTimeSpan("akkagan.cluster.step-timeout", TimeSpan.FromSeconds(30));
-        return timeout > TimeSpan.Zero ? timeout : throw new SettingsException($"akkagan.cluster.step-timeout must be positive (got {timeout})");
-    }
 
     /// <summary>How long an operator's change may wait for the round in progress (and a new member's creation).</summary>
     private static readonly TimeSpan ChangeTimeout = TimeSpan.FromMinutes(5);
 
     /// <param name="status">State lines before training starts (waiting for members).</param>
     /// <param name="started">Called once the cluster can train, just before the first round (throughput is measured from here).</param>
-    /// <param name="store">The state store and the run id (null: none; the checkpoints are the only state kept).</param>
+    /// <param name="node">This node's own settings; its state store names the run (null store: none, the checkpoints are the only state kept).</param>
     /// <param name="gan">The training's palette: the other nodes' control hosts forward to it once this node trains (a
     /// standby forwards its own <c>gan</c> commands to the node that trains until it takes over), and its watchers hear
     /// of the end while this node is still in the cluster, so a forwarded <c>gan watch</c> gets its last line.</param>
-    public static async Task<C.TrainingFinished> RunAsync(Config config, Topology topology, StateStore? store, TrainingSettings settings, IRealData data, Checkpoint? resume,
+    public static async Task<C.TrainingFinished> RunAsync(Config config, Topology topology, NodeSettings node, TrainingSettings settings, IRealData data, Checkpoint? resume,
         ITrainingObserver observer, CheckpointStore checkpoints, Action<string> status, Action started,
         Func<IControlPalette[], ControlServer?> startControl, GanPalette gan, RunControl steering, CancellationToken cancellation)
     {
-        using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false, store);
+        var store = node.Store;
+        using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false, node);
         await host.StartAsync(cancellation).ConfigureAwait(false);
         try
         {
             var system = host.Services.GetRequiredService<ActorSystem>();
-            using var health = Runtime.HealthEndpoint.Start(system, topology.Member.Roles, config, topology.HealthPort);
+            using var health = Runtime.HealthEndpoint.Start(system, topology.Member.Roles, node.Probes);
             if (health is not null) status($"health at {health.Address}/alive and /ready");
             startControl([new ClusterPalette(system), new ShardingPalette(system), new ActorPalette(system)]);
             var registry = host.Services.GetRequiredService<ActorRegistry>();
@@ -147,7 +141,7 @@ internal static class ClusterEngine
                 // Samples come from the generator entity directly; its mailbox orders them between its steps.
                 foreach (var request in steering.TakeSampleRequests())
                 {
-                    _ = GeneratorSamples.FetchAsync(system, registry.Get<GeneratorRegion>(), request.Count, StepTimeout(config)).ContinueWith(t =>
+                    _ = GeneratorSamples.FetchAsync(system, registry.Get<GeneratorRegion>(), request.Count, node.StepTimeout).ContinueWith(t =>
                     {
                         if (t.IsCompletedSuccessfully) request.Complete(t.Result);
                         else request.Fail(t.Exception?.InnerException ?? new InvalidOperationException("sampling failed"));
@@ -213,8 +207,8 @@ internal static class ClusterEngine
     /// CoordinatedShutdown (worker nodes); otherwise they belong to the caller (the coordinator's node stops after the
     /// round, checkpoints and summarises first).
     /// </summary>
-    /// <param name="store">The node's state store (null: none).</param>
-    public static IHost BuildHost(Config config, MemberOptions member, Func<TrainingSettings, IRealData> data, bool signalsStopTheNode, StateStore? store = null)
+    /// <param name="node">The node's own settings (step timeout, state store).</param>
+    public static IHost BuildHost(Config config, MemberOptions member, Func<TrainingSettings, IRealData> data, bool signalsStopTheNode, NodeSettings node)
         => new HostBuilder()
             .ConfigureServices(services =>
             {
@@ -225,7 +219,7 @@ internal static class ClusterEngine
                 // A singleton proxy's "failed to find" warnings while the cluster forms are noise.
                 builder.AddHocon("akka.cluster.singleton-proxy.log-singleton-identification-failure = off", HoconAddMode.Prepend);
                 if (!signalsStopTheNode) builder.AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
-                builder.AddAkkaGanMember(config, member, data, StepTimeout(config), store);
+                builder.AddAkkaGanMember(config, member, data, node.StepTimeout, node.Store);
             }))
             .Build();
 

@@ -74,12 +74,11 @@ public static class NodeCommand
             if (waitFor < 1) throw new SettingsException($"--discriminator-nodes: {waitFor} (at least 1)");
             var wait = parse.GetValue(waitTimeout);
             if (wait < 1) throw new SettingsException($"--wait-timeout: {wait} (at least 1 second)");
-            if (parse.GetValue(healthPort) is { } hp and (< 1 or > 65535)) throw new SettingsException($"--health-port: {hp} is not a TCP port (1-65535)");
             var isStandby = parse.GetValue(standby);
             if (isStandby) CheckStandby(member, arguments.ConfigFile);
             if (member.Has(Roles.Coordinator))
-                return TrainCommand.Run(ClusterEngine.EngineName, arguments, control.Read(parse),
-                    new ClusterEngine.Topology(member, 1, waitFor, TimeSpan.FromSeconds(wait), parse.GetValue(healthPort), isStandby));
+                return TrainCommand.Run(ClusterEngine.EngineName, arguments, control.Read(parse) with { HealthPort = parse.GetValue(healthPort) },
+                    new ClusterEngine.Topology(member, 1, waitFor, TimeSpan.FromSeconds(wait), isStandby));
 
             // Torch threads size this process's pool, not the run: every node takes its own (the run's settings do not set them).
             var nodeFlags = arguments.Flags.Where(f => f.Key.Flag == TorchThreadsFlag).ToArray();
@@ -91,7 +90,7 @@ public static class NodeCommand
             if (coordinatorOnly.Length > 0)
                 throw new SettingsException($"{string.Join(", ", coordinatorOnly)}: only the coordinator's node takes training settings and outputs " +
                                             "(it sends its settings to every entity); give them to the node with --roles coordinator");
-            return Serve(member, arguments.ConfigFile, nodeFlags, control.Read(parse), parse.GetValue(healthPort));
+            return Serve(member, arguments.ConfigFile, nodeFlags, control.Read(parse) with { HealthPort = parse.GetValue(healthPort) });
         });
         return command;
     }
@@ -122,17 +121,17 @@ public static class NodeCommand
     /// <summary>Hosts this node's entities until a signal (or the actor system ending) stops it.</summary>
     /// <param name="ownFlags">Flags over this node's own settings (<see cref="TorchThreadsFlag"/> only).</param>
     private static int Serve(MemberOptions member, string? configFile, IReadOnlyList<(SettingKeys.Key Key, string Value)> ownFlags,
-        ControlHost.Flags controlFlags, int? healthPort)
+        NodeFlags flags)
     {
         var config = SettingsLoader.LoadConfig(configFile);
-        var controlOptions = ControlHost.Resolve(config, controlFlags, $"akkagan node {member.Host}:{member.Port} ({string.Join(",", member.Roles)})");
+        // A node without the coordinator role has no run folder: it uses a state store only when one is configured
+        // (a SQLite file every node on this machine names, or PostgreSQL); otherwise its entities' recoveries are pushed.
+        var node = NodeSettings.Bind(config, flags, $"akkagan node {member.Host}:{member.Port} ({string.Join(",", member.Roles)})");
         // This node's own settings are checked too (a typo in a shared config file is found at start), and they size
         // its torch threads; the training settings themselves arrive from the coordinator.
         var own = ownFlags.Aggregate(SettingsLoader.Bind(config, new TrainingSettings()), (s, f) => SettingKeys.Apply(f.Key, s, f.Value, f.Key.Flag)).Validate();
         set_num_threads(RunData.TorchThreads(own));
-        // A node without the coordinator role has no run folder: it uses a state store only when one is configured
-        // (a SQLite file every node on this machine names, or PostgreSQL); otherwise its entities' recoveries are pushed.
-        using var host = ClusterEngine.BuildHost(config, member, RunData.Create, signalsStopTheNode: true, StateStore.From(config));
+        using var host = ClusterEngine.BuildHost(config, member, RunData.Create, signalsStopTheNode: true, node);
         host.Start();
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);
@@ -142,9 +141,9 @@ public static class NodeCommand
         cluster.RegisterOnMemberUp(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: up"));
         cluster.RegisterOnMemberRemoved(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: left the cluster"));
         // The gan palette is the training's: this node forwards it to the node that trains.
-        var controlServer = ControlHost.TryStart(controlOptions,
+        var controlServer = ControlHost.TryStart(node.Control,
             [new RelayedPalette(system, GanPalette.Described, Roles.Coordinator), new ClusterPalette(system), new ShardingPalette(system), new ActorPalette(system)]);
-        using var health = Runtime.HealthEndpoint.Start(system, member.Roles, config, healthPort);
+        using var health = Runtime.HealthEndpoint.Start(system, member.Roles, node.Probes);
         if (health is not null) Console.WriteLine($"akkagan node {cluster.SelfAddress}: health at {health.Address}/alive and /ready");
         try
         {

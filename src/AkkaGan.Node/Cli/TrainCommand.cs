@@ -68,7 +68,7 @@ public static class TrainCommand
     internal sealed record TrainingArguments(string? Output, string? Resume, string? ConfigFile, IReadOnlyList<(SettingKeys.Key Key, string Value)> Flags);
 
     /// <summary>Runs one training to its end on <paramref name="engine"/>; the cluster engine on the node <paramref name="topology"/> describes.</summary>
-    internal static int Run(string engine, TrainingArguments arguments, ControlHost.Flags controlFlags, ClusterEngine.Topology topology)
+    internal static int Run(string engine, TrainingArguments arguments, NodeFlags nodeFlags, ClusterEngine.Topology topology)
     {
         var (output, resume, configFile, flags) = arguments;
         if (engine != ReferenceTrainer.EngineName && engine != ClusterEngine.EngineName)
@@ -78,13 +78,15 @@ public static class TrainCommand
         // resuming) <- flags.
         (string Path, Checkpoint Checkpoint)? resumed = resume is null ? null : CheckpointStore.Resolve(resume);
         var (config, settings) = SettingsLoader.Resolve(configFile, resumed?.Checkpoint.Metadata.SettingsJson, flags);
-        var controlOptions = ControlHost.Resolve(config, controlFlags, $"akkagan train ({engine}) on {Environment.MachineName}");
 
         var outDir = output
             ?? (resumed is { } r ? RunFolderOf(r.Path) : Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{SettingValues.Kebab(settings.Dataset)}"));
-        // The cluster engine's state store (akkagan.persistence): the run's state.db unless configured otherwise.
-        var store = engine == ClusterEngine.EngineName ? StateStore.From(config, outDir) : null;
+        // The node's own settings; the cluster engine's state store (akkagan.persistence) is the run's state.db unless configured otherwise.
+        var node = NodeSettings.Bind(config, nodeFlags, $"akkagan train ({engine}) on {Environment.MachineName}", engine == ClusterEngine.EngineName ? outDir : null);
+        var store = engine == ClusterEngine.EngineName ? node.Store : null;
         store = store?.ForRun(store.RunId.Length > 0 ? store.RunId : StateStore.NewRunId(outDir));
+        node = node with { Store = store };
+        var controlOptions = node.Control;
         Directory.CreateDirectory(outDir);
         set_num_threads(RunData.TorchThreads(settings));
         var device = RunData.ResolveDevice(settings.Device);
@@ -135,7 +137,7 @@ public static class TrainCommand
         {
             var checkpoints = new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints);
             var (round, completed, failure) = engine == ClusterEngine.EngineName
-                ? RunCluster(config, topology, store, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, gan, steering, cancellation.Token)
+                ? RunCluster(config, topology, node, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, gan, steering, cancellation.Token)
                 : RunReference(settings, data, device, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, steering, cancellation.Token);
             gan.Finished(round, completed); // the cluster engine has told the watchers already; a second call adds nothing
             var summary = outputs.WriteSummary(round, completed);
@@ -179,14 +181,14 @@ public static class TrainCommand
         return (trainer.Round, diverged is null && trainer.Round >= settings.Rounds, diverged);
     }
 
-    private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, ClusterEngine.Topology topology, StateStore? store,
+    private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, ClusterEngine.Topology topology, NodeSettings node,
         TrainingSettings settings, IRealData data,
         Checkpoint? resume, ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
         Func<IControlPalette[], ControlServer?> startControl, GanPalette gan, RunControl steering, CancellationToken cancellation)
     {
         resume?.EnsureWithin(settings.Rounds);
         Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
-        progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, topology, store, settings, data, resume, observer, checkpoints, progress.Status,
+        progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, topology, node, settings, data, resume, observer, checkpoints, progress.Status,
             () => outputs.BeginAt(startRound), startControl, gan, steering, cancellation).GetAwaiter().GetResult());
         var stopped = finished!.Reason == "stopped";
         return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason);

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Net.Sockets;
-using Akka.Configuration;
+using AkkaGan.Cluster.Configuration;
 using AkkaGan.Control;
 using AkkaGan.Core.Settings;
 
@@ -21,11 +21,6 @@ internal sealed class ControlHost
         HelpName = "TOKEN",
     };
 
-    /// <summary>The environment variable akkagan-ctl reads its token from, honoured here too.</summary>
-    public const string TokenVariable = "AKKAGAN_CONTROL_TOKEN";
-
-    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
-
     public static ControlHost AddTo(Command command)
     {
         var host = new ControlHost();
@@ -35,32 +30,8 @@ internal sealed class ControlHost
         return host;
     }
 
-    /// <summary>The flags given, to be resolved against the config once it is loaded.</summary>
-    public sealed record Flags(string? Host, int? Port, string? Token);
-
-    public Flags Read(ParseResult parse) => new(parse.GetValue(_host), parse.GetValue(_port), parse.GetValue(_token));
-
-    /// <summary>Flags over <c>akkagan.control</c>; invalid or unsafe combinations are <see cref="SettingsException"/>s.</summary>
-    public static ControlServerOptions Resolve(Config config, Flags flags, string nodeName)
-    {
-        var options = new ControlServerOptions
-        {
-            Host = flags.Host ?? config.GetString("akkagan.control.host", "127.0.0.1") ?? "127.0.0.1",
-            Port = flags.Port ?? config.GetInt("akkagan.control.port", 9120),
-            // The secret may come from the environment (as for akkagan-ctl) rather than a file; the flag wins.
-            Token = flags.Token ?? NonEmpty(Environment.GetEnvironmentVariable(TokenVariable)) ?? config.GetString("akkagan.control.token", "") ?? "",
-            NodeName = nodeName,
-        };
-        try
-        {
-            options.Validate();
-        }
-        catch (Exception e) when (e is ArgumentException or ControlSecurityException)
-        {
-            throw new SettingsException(e.Message);
-        }
-        return options;
-    }
+    /// <summary>The flags given, resolved against the configuration by <see cref="NodeSettings.Bind"/>.</summary>
+    public NodeFlags Read(ParseResult parse) => new(parse.GetValue(_host), parse.GetValue(_port), parse.GetValue(_token));
 
     /// <summary>Starts the host with <paramref name="palettes"/>; null (and a warning) when the port is taken.</summary>
     public static ControlServer? TryStart(ControlServerOptions options, IEnumerable<IControlPalette> palettes)

@@ -1,3 +1,4 @@
+using AkkaGan.Cluster.Configuration;
 using System.Net;
 using System.Text.Json.Nodes;
 using Akka.Actor;
@@ -37,22 +38,19 @@ public sealed class HealthEndpoint : IDisposable
     public string Address { get; }
 
     /// <summary>
-    /// Starts the endpoint when <c>akkagan.probes.enabled</c> is on (or <paramref name="port"/> is given); null when off.
-    /// A port that cannot be bound is a <see cref="SettingsException"/> naming it.
+    /// Starts the endpoint where <paramref name="probes"/> says (<see cref="NodeSettings"/>); null when off. A port that
+    /// cannot be bound is a <see cref="SettingsException"/> naming it.
     /// </summary>
-    public static HealthEndpoint? Start(ActorSystem system, IReadOnlyList<string> roles, Config config, int? port = null)
+    public static HealthEndpoint? Start(ActorSystem system, IReadOnlyList<string> roles, ProbeSettings? probes)
     {
-        if (port is null && !config.GetBoolean("akkagan.probes.enabled", false)) return null;
-        var host = config.GetString("akkagan.probes.host", "127.0.0.1");
-        var chosen = port ?? config.GetInt("akkagan.probes.port", 8558);
-        if (chosen is < 1 or > 65535) throw new SettingsException($"health port {chosen} is not a TCP port (1-65535)");
+        if (probes is null) return null;
         try
         {
-            return new HealthEndpoint(system, roles, host, chosen);
+            return new HealthEndpoint(system, roles, probes.Host, probes.Port);
         }
         catch (HttpListenerException e)
         {
-            throw new SettingsException($"health endpoint: cannot listen on {host}:{chosen} ({e.Message})");
+            throw new SettingsException($"health endpoint: cannot listen on {probes.Host}:{probes.Port} ({e.Message})");
         }
     }
 
