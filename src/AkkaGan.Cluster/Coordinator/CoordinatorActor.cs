@@ -17,10 +17,11 @@ namespace AkkaGan.Cluster.Coordinator;
 
 /// <summary>
 /// Executes the run's schedule (<see cref="RunSchedule"/>, the same one <see cref="ReferenceTrainer"/> runs) on the
-/// cluster and never touches a tensor: each step becomes requests to the entities, whose answers (matched by request
-/// id, gathered with a timeout) complete the step and drive the next. Phases: starting (configure, restore), running,
-/// finished. Faults (suspended members, a lost generator, roll-backs) are in <c>CoordinatorActor.Faults.cs</c>, the
-/// steps in <c>CoordinatorActor.Steps.cs</c>.
+/// cluster and never touches a tensor. Each work step is carried out by a child (<see cref="RoundActor"/>,
+/// <see cref="EvolveActor"/>, <see cref="EvaluateActor"/>, <see cref="CheckpointActor"/>, <see cref="ChangeActor"/>,
+/// <see cref="SetupActor"/>) that sends the step's requests, gathers the answers by request id with a timeout and
+/// reports the step's result; the coordinator applies it and drives the schedule on. Phases: starting, running,
+/// finished. Faults (suspended members, a lost generator, roll-backs, a restart from the store) are in <c>.Faults.cs</c>.
 /// </summary>
 public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithUnboundedStash, IRecoveryHost
 {
@@ -32,6 +33,9 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private readonly ChunkAssembler _chunks;
     private readonly RunPositions _positions;
     private readonly MemberRecovery _recovery;
+    private readonly Func<TrainingSettings, EvaluationMetrics> _createMetrics;
+    // Made at the first evaluation (for images it loads the classifier and the real reference set), used by one evaluation at a time.
+    private Lazy<EvaluationMetrics>? _metrics;
     private RunSchedule _schedule = new(new TrainingSettings());
     private IActorRef _observer = ActorRefs.Nobody;
     private int[] _members = [];
@@ -39,10 +43,11 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private long _lastRequest;
     // True while nothing runs between rounds (paused, or below the quorum): the next request or retry drives the schedule.
     private bool _idle;
-    private Gather? _gather;
-    // The last full checkpoint (the roll-back target's state), and states entities handed over as their shard moved.
+    // The last full checkpoint: the roll-back target's state.
     private Checkpoint? _lastCheckpoint;
-    private readonly Dictionary<string, (long Round, EntitySnapshot Snapshot)> _handedOff = [];
+    // What follows the step in progress, for the steps whose result the coordinator handles more than one way.
+    private Action<SetupActor.Result>? _setupThen;
+    private IActorRef _changeRequester = ActorRefs.Nobody;
 
     /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
     /// <param name="store">Whether this node has a state store (<see cref="StateStoreHosting"/>): the position is saved to it.</param>
@@ -55,7 +60,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         _discriminators = discriminators;
         _stepTimeout = stepTimeout;
         _chunks = new ChunkAssembler(_wire.Serializer);
-        _recovery = new MemberRecovery(this, _log, stepTimeout, SetupTimeout);
+        _recovery = new MemberRecovery(this, _log, stepTimeout, Step.SetupTimeout);
         Receive<C.StartTraining>(Start);
         ReceiveAny(_ => { });
     }
@@ -72,22 +77,25 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
 
     public string RunId => _positions.RunId;
 
+    IActorRef IRecoveryHost.Self => Self;
+
     private long Round => _schedule.Round;
 
-    /// <summary>Configuring and restoring the entities (first touches of remote nodes, data loading) may take longer than a step.</summary>
-    private TimeSpan SetupTimeout => _stepTimeout > TimeSpan.FromMinutes(1) ? _stepTimeout : TimeSpan.FromMinutes(1);
+    /// <summary>What a step child needs: the regions, the timeout, the settings and round as they are now.</summary>
+    private StepContext Step => new(_generator, _discriminators, _stepTimeout, Settings, Round, RunId);
 
     /// <summary>The members taking part in rounds: the population without the suspended ones.</summary>
     private int[] Participants => [.. _members.Where(m => !_recovery.Suspended.Contains(m))];
 
     public long NextRequest() => ++_lastRequest;
 
-    IActorRef IRecoveryHost.Self => Self;
-
-    /// <summary>Sends a request to its entity's region (whole or in chunks).</summary>
+    /// <summary>Sends a request of the coordinator's own (member recovery) to its entity's region.</summary>
     public void Send(IEntityRequest request) => _wire.Tell(EntityIds.IsGenerator(request.EntityId) ? _generator : _discriminators, request, Self);
 
-    private static string[] Entities(IEnumerable<int> members) => [GeneratorId.Default.EntityId, .. members.Select(m => new DiscriminatorId(m).EntityId)];
+    /// <summary>Starts the child that carries out a step (its result comes back as a message).</summary>
+    private void Run(Func<StepContext, Akka.Actor.Props> step) => Context.ActorOf(step(Step));
+
+    private static Akka.Actor.Props Props<T>(params object[] args) where T : StepActor => Akka.Actor.Props.Create<T>(args);
 
     private void Start(C.StartTraining m)
     {
@@ -97,13 +105,13 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         else Begin(m, null);
     }
 
-    /// <summary>Configures every entity (and restores the checkpoint it resumes from), then drives the schedule.</summary>
+    /// <summary>Brings every entity up (configured, and restored to the checkpoint it resumes from), then drives the schedule.</summary>
     /// <param name="stored">Entities' rounds in the state store when the start continues from the store's position.</param>
     private void Begin(C.StartTraining m, IReadOnlyDictionary<string, long>? stored)
     {
         var settings = SettingsJson.Deserialize(m.SettingsJson).Validate();
         _schedule = new RunSchedule(settings, m.Resume?.Metadata.Round ?? 0);
-        _observer = m.Observer;
+        _metrics = new Lazy<EvaluationMetrics>(() => _createMetrics(settings));
         _members = settings.ActiveMembers;
         _learningRates = _members.ToDictionary(i => i, i => m.Resume?.Entity(new DiscriminatorId(i).EntityId).LearningRate ?? settings.ForMember(i).LrD);
         _lastCheckpoint = m.Resume;
@@ -113,21 +121,26 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
             _positions.Continue(stored);
             Fault(StateStore.CoordinatorEntity, "resumed", $"run {RunId} continues from the state store's position of round {Round}");
         }
-        var entities = Entities(_members);
-        var configure = NextRequest();
-        foreach (var entity in entities) Send(new E.Configure(entity, configure, m.SettingsJson, Self, RunId));
-        Expect("configure", configure, entities.Length, all: true, timeout: SetupTimeout, then: answers =>
+        var entities = ChangeActor.EntitiesOf(_members);
+        Setup([.. entities.Select(e => new SetupActor.Target(e, m.Resume?.Entity(e)))], Step.SetupTimeout, r =>
         {
-            _observer.Tell(new C.Placed(answers.OfType<E.Configured>().ToDictionary(a => a.EntityId, a => a.Node)));
-            if (m.Resume is not { } resume)
+            var missing = entities.Where(e => !r.Configured.ContainsKey(e) || (m.Resume is not null && !r.Restored.Contains(e))).ToArray();
+            if (missing.Length > 0)
             {
-                Drive();
+                Fail($"{(m.Resume is null ? "configure" : "restore")} failed: {string.Join(", ", missing)} did not answer in time or refused" +
+                     (r.Refusals.Count > 0 ? $" ({string.Join("; ", r.Refusals)})" : ""));
                 return;
             }
-            var restore = NextRequest();
-            foreach (var entity in entities) Send(new E.RestoreSnapshot(entity, restore, resume.Entity(entity), Self));
-            Expect("restore", restore, entities.Length, all: true, timeout: SetupTimeout, then: _ => Drive());
+            _observer.Tell(new C.Placed(r.Configured));
+            Drive();
         });
+    }
+
+    /// <summary>Brings <paramref name="targets"/> up with a <see cref="SetupActor"/>; <paramref name="then"/> gets its result.</summary>
+    private void Setup(SetupActor.Target[] targets, TimeSpan configureTimeout, Action<SetupActor.Result> then)
+    {
+        _setupThen = then;
+        Run(s => Props<SetupActor>(s, (IReadOnlyList<SetupActor.Target>)targets, configureTimeout));
     }
 
     private void Running()
@@ -147,60 +160,37 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
             var requester = Sender;
             WakeIfIdle(() => _schedule.RequestChange(m.Change, requester));
         });
-        // Reassembled answers are answers too (OnReceive would run the constructor's behavior, not this one).
-        Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, Answer));
         Receive<RetryRound>(_ => WakeIfIdle(null));
         Receive<Akka.Persistence.ISnapshotResponse>(r => _positions.Confirmed(r, Self, _log));
-        Receive<MetricsComputed>(OnMetrics);
-        Receive<GatherTimedOut>(t =>
+        Receive<RoundActor.Result>(Played);
+        Receive<EvolveActor.Result>(r =>
         {
-            if (_gather is not { } g || g.RequestId != t.RequestId) return;
-            _log.Warning("{0} of round {1}: {2} of {3} answers in time, carrying on", g.Name, Round + 1, g.Answers.Count, g.Expected);
-            Complete(g);
+            if (r.Adopted) _learningRates[r.Report!.Worst] = r.Report.NewLearningRate;
+            if (r.Report is not null) _observer.Tell(new C.Evolved(r.Report));
+            _schedule.Evolved();
+            Drive();
         });
+        Receive<EvaluateActor.Result>(r =>
+        {
+            if (r.Report is not null) _observer.Tell(new C.Evaluated(r.Report));
+            _schedule.Evaluated(r.Report);
+            Drive();
+        });
+        Receive<CheckpointActor.Result>(Checkpointed);
+        Receive<SetupActor.Result>(r => _setupThen?.Invoke(r));
+        Receive<ChangeActor.Result>(Changed);
+        // The coordinator's own answers: hand-overs (chunked like any snapshot) and member recoveries.
+        Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, Answer));
         ReceiveAny(Answer);
     }
 
-    /// <summary>An entity's answer: a hand-over, a recovery's, or the open gather's (matched by request id); others are late.</summary>
     private void Answer(object message)
     {
-        if (message is E.HandedOff handed)
-        {
-            _log.Info("{0} handed over its state of round {1} from {2}", handed.EntityId, handed.Round, handed.Node);
-            _handedOff[handed.EntityId] = (handed.Round, handed.Snapshot);
-            return;
-        }
-        if (message is not IEntityReply reply || _recovery.Handle(reply)) return;
-        if (_gather is not { } g || g.RequestId != reply.RequestId) return;
-        if (reply is E.Rejected) _log.Warning("{0}: {1}", g.Name, reply);
-        g.Answers.Add(reply);
-        // A generator that refuses (e.g. no discriminator answered its step) ends the gather at once.
-        if (g.Answers.Count >= g.Expected || reply is E.Rejected rejected && EntityIds.IsGenerator(rejected.EntityId)) Complete(g);
+        if (message is E.HandedOff handed) _recovery.HandedOff(handed);
+        else if (message is IEntityReply reply) _recovery.Handle(reply);
     }
 
-    /// <summary>Waits for <paramref name="expected"/> answers to request <paramref name="requestId"/> (or the step timeout), then continues.</summary>
-    /// <param name="all">Every answer is needed: a missing or refused one fails the run.</param>
-    private void Expect(string name, long requestId, int expected, Action<IReadOnlyList<IEntityReply>> then, bool all = false, TimeSpan? timeout = null)
-    {
-        _gather = new Gather(requestId, name, expected, [], then, all);
-        Timers.StartSingleTimer(nameof(GatherTimedOut), new GatherTimedOut(requestId), timeout ?? _stepTimeout);
-    }
-
-    private void Complete(Gather g)
-    {
-        _gather = null;
-        Timers.Cancel(nameof(GatherTimedOut));
-        var rejected = g.Answers.OfType<E.Rejected>().ToArray();
-        if (g.All && (g.Answers.Count < g.Expected || rejected.Length > 0))
-        {
-            Fail($"{g.Name} failed: {g.Answers.Count - rejected.Length} of {g.Expected} entities answered" +
-                 (rejected.Length > 0 ? $" ({string.Join("; ", rejected.Select(r => $"{r.EntityId} refused {r.Command}: {r.Reason}"))})" : ""));
-            return;
-        }
-        g.Then([.. g.Answers.Except(rejected)]);
-    }
-
-    /// <summary>Executes the schedule's steps: notices at once, work steps by requests whose answers complete them and drive on.</summary>
+    /// <summary>Executes the schedule's steps: notices at once, work steps by a child whose result drives on.</summary>
     private void Drive()
     {
         while (true)
@@ -208,32 +198,44 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
             switch (_schedule.Next())
             {
                 case RunStep.PlayRound play:
-                    PlayRound(play.Round);
+                    _recovery.Probe();
+                    if (Participants.Length >= Settings.Quorum)
+                    {
+                        Run(s => Props<RoundActor>(s, play.Round, Participants));
+                        return;
+                    }
+                    // Below the quorum: no round until enough members are back; look again shortly (a stop still works).
+                    _schedule.RoundNotPlayed();
+                    _idle = true;
+                    Timers.StartSingleTimer(nameof(RetryRound), new RetryRound(), MemberRecovery.ProbeInterval);
                     return;
                 case RunStep.Evolve:
-                    Evolve();
+                    Run(s => Props<EvolveActor>(s, Participants, (IReadOnlyDictionary<int, double>)new Dictionary<int, double>(_learningRates)));
+                    return;
+                case RunStep.Evaluate:
+                    Run(s => Props<EvaluateActor>(s, Participants, _metrics!));
+                    return;
+                case RunStep.TakeCheckpoint:
+                    IReadOnlyList<string> all = ChangeActor.EntitiesOf(_members), asked = ChangeActor.EntitiesOf(Participants);
+                    IReadOnlyList<EntitySnapshot> kept = [.. _lastCheckpoint?.Entities.Where(e => all.Contains(e.EntityId) && !asked.Contains(e.EntityId)) ?? []];
+                    Run(s => Props<CheckpointActor>(s, all, asked, kept));
+                    return;
+                case RunStep.ApplyChange change:
+                    _changeRequester = change.Requester as IActorRef ?? ActorRefs.Nobody;
+                    Run(s => Props<ChangeActor>(s, change.Change, _members));
+                    return;
+                case RunStep.RollBack back:
+                    RollBack(back.Reason);
                     return;
                 case RunStep.PublishRound published:
                     _observer.Tell(new C.RoundCompleted(published.Report));
                     continue;
-                case RunStep.Evaluate:
-                    Evaluate();
-                    return;
                 case RunStep.PublishHealth health:
                     _observer.Tell(new C.HealthDiagnosed(health.Report));
                     continue;
                 case RunStep.PublishFault fault:
                     _observer.Tell(new C.Faulted(fault.Report));
                     continue;
-                case RunStep.TakeCheckpoint:
-                    Checkpoint();
-                    return;
-                case RunStep.ApplyChange change:
-                    ApplyChange(change.Change, change.Requester as IActorRef ?? ActorRefs.Nobody);
-                    return;
-                case RunStep.RollBack back:
-                    RollBack(back.Reason);
-                    return;
                 case RunStep.Wait:
                     _idle = true;
                     return;
@@ -242,6 +244,55 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
                     return;
             }
         }
+    }
+
+    private void Played(RoundActor.Result r)
+    {
+        if (r.Report is null)
+        {
+            RecoverGenerator($"the generator did not complete round {r.Round}", r.CriticStepsTaken);
+            return;
+        }
+        foreach (var member in r.Missing) _recovery.Suspend(member, r.Round);
+        _schedule.RoundPlayed(r.Report);
+        Drive();
+    }
+
+    private void Checkpointed(CheckpointActor.Result r)
+    {
+        if (r.Checkpoint is { } checkpoint)
+        {
+            _lastCheckpoint = checkpoint;
+            _positions.Save(Round, Settings, r.Saved, Self);
+            _observer.Tell(new C.CheckpointTaken(checkpoint));
+        }
+        _schedule.CheckpointTaken(r.Checkpoint is not null);
+        Drive();
+    }
+
+    private void Changed(ChangeActor.Result r)
+    {
+        if (r.Plan is not { } plan)
+        {
+            _changeRequester.Tell(new C.ChangeRefused(r.Refusal!));
+            _schedule.ChangeApplied(null, r.Refusal);
+            Drive();
+            return;
+        }
+        if (plan.Added is { } added) _observer.Tell(new C.Placed(new Dictionary<string, string> { [new DiscriminatorId(added).EntityId] = r.AddedOn! }));
+        if (plan.Removed is { } removed)
+        {
+            _learningRates.Remove(removed);
+            _recovery.Forget(removed);
+            _positions.Forget(new DiscriminatorId(removed).EntityId); // the next stored position no longer names it
+        }
+        _members = plan.Settings.ActiveMembers;
+        foreach (var i in _members.Where(i => i == plan.Added || plan.ResetLearningRate.Contains(i))) _learningRates[i] = plan.Settings.ForMember(i).LrD;
+        var report = new C.RunChanged(new ChangeReport(Round, plan.Description, plan.Settings));
+        _changeRequester.Tell(report);
+        _observer.Tell(report);
+        _schedule.ChangeApplied(plan.Settings);
+        Drive();
     }
 
     /// <summary>A request (or a retry) while idle drives the schedule again; while a step runs, the schedule takes it after the step.</summary>
@@ -274,17 +325,13 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         });
     }
 
-    private void Fault(string entity, string kind, string detail) => _observer.Tell(new C.Faulted(new FaultReport(Round, entity, kind, detail)));
+    public void Fault(string entity, string kind, string detail) => _observer.Tell(new C.Faulted(new FaultReport(Round, entity, kind, detail)));
 
     private sealed record RetryRound;
 
-    private sealed record Gather(long RequestId, string Name, int Expected, List<IEntityReply> Answers, Action<IReadOnlyList<IEntityReply>> Then, bool All);
-
-    private sealed record GatherTimedOut(long RequestId);
-
     protected override void PostStop()
     {
-        _metrics?.Dispose();
+        if (_metrics is { IsValueCreated: true }) _metrics.Value.Dispose();
         base.PostStop();
     }
 }

@@ -23,18 +23,25 @@ internal interface IRecoveryHost
     /// <summary>Sends a request to its entity (whole or in chunks).</summary>
     void Send(IEntityRequest request);
 
-    /// <summary>What the member is restored from (its handed-over state, else the last checkpoint's; null snapshot: none yet).</summary>
-    (string Source, EntitySnapshot? Snapshot) SourceOf(string entityId);
+    /// <summary>The last full checkpoint (null: none yet).</summary>
+    Checkpoint? LastCheckpoint { get; }
 
-    /// <summary>The round of the member's own snapshot in the state store that it is restored to (null: push the state).</summary>
-    long? StoredRound(string entityId);
+    /// <summary>The round of the entity's own snapshot in the state store that the last checkpoint holds (null: none).</summary>
+    long? InStore(string entityId);
+
+    /// <summary>The population (suspended members included).</summary>
+    IReadOnlyList<int> Members { get; }
+
+    /// <summary>Publishes a fault of <paramref name="entity"/>.</summary>
+    void Fault(string entity, string kind, string detail);
 
     /// <summary>The member is back: it takes part from the next round.</summary>
     void Readmitted(int member, string node, string detail, EntitySnapshot? snapshot);
 }
 
 /// <summary>
-/// Members that missed a round (their node died, their entity lost its state): left out of rounds until restored. Each
+/// Entities that moved or were lost. A member that missed a round (its node died, its entity lost its state) is left
+/// out of rounds until restored; an entity whose shard moved (its node left) hands its state over first. Each
 /// suspended member is configured again (its entity may have been re-homed on another node with no state, or its node
 /// may still be down: the shard region holds the request until it lands), then loads its own snapshot from the state
 /// store, or gets its state pushed (no store, a state the store never saw, a fresher handed-over state), and is
@@ -47,17 +54,30 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
 
     private readonly HashSet<int> _suspended = [];
     private readonly Dictionary<int, Recovery> _recovering = [];
+    private readonly Dictionary<string, (long Round, EntitySnapshot Snapshot)> _handedOff = [];
     private DateTime _nextProbe = DateTime.MinValue;
 
     public IReadOnlySet<int> Suspended => _suspended;
 
-    /// <summary>Leaves <paramref name="member"/> out of rounds until it is restored; false when it already was.</summary>
-    public bool Suspend(int member)
+    /// <summary>Leaves <paramref name="member"/>, which missed <paramref name="round"/>, out of rounds until it is restored.</summary>
+    public void Suspend(int member, long round)
     {
-        if (!_suspended.Add(member)) return false;
+        if (!_suspended.Add(member)) return;
         _nextProbe = DateTime.MinValue;
-        return true;
+        log.Warning("d-{0} missed round {1}: left out until it is restored from the last checkpoint", member, round);
+        host.Fault(new DiscriminatorId(member).EntityId, "suspended", $"missed round {round}; {host.Members.Count(m => !_suspended.Contains(m))} of " +
+            $"{host.Members.Count} discriminators take part (quorum {host.Settings.Quorum})");
     }
+
+    /// <summary>An entity's state as it stopped for a hand-off: fresher than the last checkpoint, it is what the entity is restored from.</summary>
+    public void HandedOff(E.HandedOff handed)
+    {
+        log.Info("{0} handed over its state of round {1} from {2}", handed.EntityId, handed.Round, handed.Node);
+        _handedOff[handed.EntityId] = (handed.Round, handed.Snapshot);
+    }
+
+    /// <summary>The state <paramref name="entityId"/> handed over (and forgets it), or null.</summary>
+    public (long Round, EntitySnapshot Snapshot)? TakeHandedOff(string entityId) => _handedOff.Remove(entityId, out var handed) ? handed : null;
 
     /// <summary>A member left the population: nothing to recover.</summary>
     public void Forget(int member)
@@ -97,20 +117,20 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
         switch (reply)
         {
             case E.Configured configured:
-                var (_, snapshot) = host.SourceOf(entity);
+                var (_, snapshot) = SourceOf(entity);
                 if (snapshot is null) Readmit(member, configured.Node, null, null);
-                else if (host.StoredRound(entity) is { } round) Request(member, Phase.Loading, id => new E.RecoverFromStore(entity, id, round, host.Self));
+                else if (StoredRound(entity) is { } round) Request(member, Phase.Loading, id => new E.RecoverFromStore(entity, id, round, host.Self));
                 else Request(member, Phase.Restoring, id => new E.RestoreSnapshot(entity, id, snapshot, host.Self));
                 break;
             case E.Restored restored:
-                var (source, state) = host.SourceOf(entity);
+                var (source, state) = SourceOf(entity);
                 if (recovery.Phase == Phase.Loading)
-                    source = $"its own snapshot of round {host.StoredRound(entity)} in the state store ({source} holds it)";
+                    source = $"its own snapshot of round {StoredRound(entity)} in the state store ({source} holds it)";
                 Readmit(member, restored.Node, source, state);
                 break;
             case E.Rejected rejected when recovery.Phase == Phase.Loading:
                 log.Warning("{0} did not recover from the state store ({1}); sending its state", entity, rejected.Reason);
-                if (host.SourceOf(entity).Snapshot is { } pushed) Request(member, Phase.Restoring, id => new E.RestoreSnapshot(entity, id, pushed, host.Self));
+                if (SourceOf(entity).Snapshot is { } pushed) Request(member, Phase.Restoring, id => new E.RestoreSnapshot(entity, id, pushed, host.Self));
                 else _recovering.Remove(member);
                 break;
             case E.Rejected rejected:
@@ -128,9 +148,23 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
         host.Send(request(id));
     }
 
+    /// <summary>What a member is restored from: the state it handed over (if not older than the last checkpoint), else the last checkpoint's.</summary>
+    private (string Source, EntitySnapshot? Snapshot) SourceOf(string entityId)
+    {
+        var checkpoint = host.LastCheckpoint;
+        if (_handedOff.TryGetValue(entityId, out var handed) && handed.Round >= (checkpoint?.Metadata.Round ?? 0))
+            return ($"the state it handed over at round {handed.Round}", handed.Snapshot);
+        return ($"the checkpoint of round {checkpoint?.Metadata.Round}", checkpoint?.Entities.FirstOrDefault(e => e.EntityId == entityId));
+    }
+
+    /// <summary>The round of the member's own snapshot in the store holding the state it is restored to; null when it must be pushed (a fresher hand-over included).</summary>
+    private long? StoredRound(string entityId)
+        => _handedOff.TryGetValue(entityId, out var handed) && handed.Round >= (host.LastCheckpoint?.Metadata.Round ?? 0) ? null : host.InStore(entityId);
+
     private void Readmit(int member, string node, string? source, EntitySnapshot? snapshot)
     {
         _recovering.Remove(member);
+        _handedOff.Remove(new DiscriminatorId(member).EntityId);
         if (!_suspended.Remove(member)) return; // removed from the population meanwhile
         host.Readmitted(member, node, snapshot is null ? $"re-initialised on {node} (no checkpoint yet)" : $"restored from {source} on {node}", snapshot);
     }

@@ -126,7 +126,7 @@ public abstract class EntityActor<TCore> : ReceiveActor where TCore : class, IEn
             Core = core;
             Settings = settings;
             Round = 0;
-            _coordinator = m.ReplyTo;
+            _coordinator = Sender; // the coordinator sends it (a step child may be the reply address)
             _store.RunId = m.RunId;
             m.ReplyTo.Tell(new E.Configured(EntityId, m.RequestId, NodeAddress));
         }

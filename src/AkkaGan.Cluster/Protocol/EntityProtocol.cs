@@ -13,8 +13,9 @@ public static class EntityProtocol
 {
     /// <summary>
     /// Creates (or re-creates) the entity's computation from the run's settings (a member takes its own loss and learning
-    /// rate from them). Answered with <see cref="Configured"/>. With a <paramref name="RunId"/> (and a state store on its
-    /// node) it saves its state at checkpoint rounds under <c>&lt;run-id&gt;/&lt;entity&gt;</c>.
+    /// rate from them). Answered with <see cref="Configured"/> to <paramref name="ReplyTo"/>; the message's sender (the
+    /// coordinator) is where the entity hands its state over when its shard moves. With a <paramref name="RunId"/> (and a
+    /// state store on its node) it saves its state at checkpoint rounds under <c>&lt;run-id&gt;/&lt;entity&gt;</c>.
     /// </summary>
     public sealed record Configure(string EntityId, long RequestId, string SettingsJson, IActorRef ReplyTo, string RunId = "") : IEntityRequest;
 

@@ -1,0 +1,101 @@
+using Akka.Actor;
+using Akka.Event;
+using AkkaGan.Cluster.Protocol;
+using AkkaGan.Cluster.Wire;
+using AkkaGan.Core.Settings;
+using E = AkkaGan.Cluster.Protocol.EntityProtocol;
+
+namespace AkkaGan.Cluster.Coordinator;
+
+/// <summary>What a step child needs of the run: where the entities are, how long to wait, the settings of the round.</summary>
+internal sealed record StepContext(IActorRef Generator, IActorRef Discriminators, TimeSpan StepTimeout, TrainingSettings Settings, long Round, string RunId)
+{
+    /// <summary>Configuring and restoring (first touches of remote nodes, data loading) may take longer than a step.</summary>
+    public TimeSpan SetupTimeout => StepTimeout > TimeSpan.FromMinutes(1) ? StepTimeout : TimeSpan.FromMinutes(1);
+}
+
+/// <summary>The answers of one request, as they came (refusals included).</summary>
+internal sealed record Answers(IReadOnlyList<IEntityReply> All, int Expected)
+{
+    public IEnumerable<T> Of<T>() => All.OfType<T>();
+
+    public IReadOnlyList<E.Rejected> Rejected => [.. All.OfType<E.Rejected>()];
+
+    /// <summary>Whether every entity answered and none refused.</summary>
+    public bool Complete => All.Count >= Expected && Rejected.Count == 0;
+}
+
+/// <summary>
+/// A short-lived child of the coordinator that carries out one step of the run against the entities: it sends the
+/// step's requests (this actor is their reply address, the coordinator their sender, so a configured entity hands its
+/// state over to the coordinator), gathers the answers to each request by its id until all are in, the timeout
+/// passes, or the generator refuses, reassembles chunked answers, and tells the coordinator the step's result.
+/// </summary>
+internal abstract class StepActor : ReceiveActor, IWithTimers
+{
+    private readonly LargeMessages _wire = new(Context.System);
+    private readonly ChunkAssembler _chunks;
+    private readonly IActorRef _coordinator = Context.Parent;
+    private long _lastRequest;
+    private (long RequestId, string Name, int Expected, List<IEntityReply> Answers, Action<Answers> Then)? _pending;
+
+    protected StepActor(StepContext step)
+    {
+        Step = step;
+        _chunks = new ChunkAssembler(_wire.Serializer);
+        Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, Log, Answer));
+        Receive<TimedOut>(t =>
+        {
+            if (_pending is not { } p || p.RequestId != t.RequestId) return;
+            Log.Warning("{0} of round {1}: {2} of {3} answers in time, carrying on", p.Name, Step.Round + 1, p.Answers.Count, p.Expected);
+            Complete();
+        });
+        Receive<IEntityReply>(Answer);
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected StepContext Step { get; }
+
+    protected TrainingSettings Settings => Step.Settings;
+
+    protected ILoggingAdapter Log { get; } = Context.GetLogger();
+
+    /// <summary>
+    /// Sends one request per entity (made from the new request id and this actor's reference) and calls
+    /// <paramref name="then"/> with the answers once <paramref name="expected"/> have come, at the timeout, or at once when the generator refuses.
+    /// </summary>
+    protected void Ask(string name, IEnumerable<Func<long, IActorRef, IEntityRequest>> requests, int expected, Action<Answers> then, TimeSpan? timeout = null)
+    {
+        var id = ++_lastRequest;
+        _pending = (id, name, expected, [], then);
+        foreach (var request in requests.Select(r => r(id, Self)).ToArray())
+            _wire.Tell(EntityIds.IsGenerator(request.EntityId) ? Step.Generator : Step.Discriminators, request, _coordinator);
+        Timers.StartSingleTimer(nameof(TimedOut), new TimedOut(id), timeout ?? Step.StepTimeout);
+    }
+
+    /// <summary>Tells the coordinator the step's result and stops.</summary>
+    protected void Done(object result)
+    {
+        _coordinator.Tell(result);
+        Context.Stop(Self);
+    }
+
+    private void Answer(object message)
+    {
+        if (message is not IEntityReply reply || _pending is not { } p || p.RequestId != reply.RequestId) return;
+        if (reply is E.Rejected) Log.Warning("{0}: {1}", p.Name, reply);
+        p.Answers.Add(reply);
+        if (p.Answers.Count >= p.Expected || reply is E.Rejected rejected && EntityIds.IsGenerator(rejected.EntityId)) Complete();
+    }
+
+    private void Complete()
+    {
+        var p = _pending!.Value;
+        _pending = null;
+        Timers.Cancel(nameof(TimedOut));
+        p.Then(new Answers(p.Answers, p.Expected));
+    }
+
+    private sealed record TimedOut(long RequestId);
+}
