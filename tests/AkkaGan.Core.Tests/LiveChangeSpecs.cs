@@ -128,8 +128,8 @@ public sealed class LiveChangeSpecs
         var first = control.RequestChange(new SetSetting("unroll", "1"));
         var bad = control.RequestChange(new SetSetting("unroll", "-1"));
         var third = control.RequestChange(new SetSetting("n-critic", "2"));
-        using var trainer = new ReferenceTrainer(Tiny, RunData.Create(Tiny), CPU);
-        control.ServeChangeRequests(trainer.Apply);
+        using var trainer = new ReferenceTrainer(Tiny with { Rounds = 1 }, RunData.Create(Tiny), CPU);
+        trainer.Run(null, control); // the changes are taken before the first round
         Assert.Equal("unroll = 1", (await first).Description);
         Assert.Contains("unroll must be zero or positive", (await Assert.ThrowsAsync<SettingsException>(() => bad)).Message);
         Assert.Equal(2, (await third).Settings.NCritic);

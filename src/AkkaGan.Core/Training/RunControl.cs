@@ -1,15 +1,15 @@
 namespace AkkaGan.Core.Training;
 
 /// <summary>
-/// An operator's between-round requests to a running training (the control plane's <c>gan pause</c>, <c>gan
-/// resume</c>, <c>gan checkpoint</c>), shared by every engine: the reference engine reads it between rounds, the
-/// cluster engine forwards <see cref="Changed"/> to its coordinator. A stop is not here: it is the run's
-/// cancellation, the same as Ctrl-C.
+/// An operator's requests to a running training, queued for an engine that takes them between its steps: the
+/// reference engine's <see cref="IRunEngine"/> (its loop reads them), and the cluster engine's buffer until its
+/// coordinator is up. A stop cancels <see cref="Stopping"/>, the same as Ctrl-C.
 /// </summary>
-public sealed class RunControl
+public sealed class RunControl : IRunEngine, IDisposable
 {
     private readonly Lock _gate = new();
-    private TaskCompletionSource? _resumed;
+    private readonly CancellationTokenSource _stop = new();
+    private volatile bool _paused;
     private bool _checkpointRequested;
     private readonly Queue<SampleRequest> _sampleRequests = new();
     private readonly Queue<ChangeRequest> _changeRequests = new();
@@ -17,30 +17,28 @@ public sealed class RunControl
     /// <summary>Raised after every request, on the requester's thread.</summary>
     public event Action? Changed;
 
-    public bool IsPaused
+    public CancellationToken Stopping => _stop.Token;
+
+    public void Stop()
     {
-        get
-        {
-            lock (_gate) return _resumed is not null;
-        }
+        _stop.Cancel();
+        Changed?.Invoke();
     }
+
+    public void Dispose() => _stop.Dispose();
+
+    public bool IsPaused => _paused;
 
     /// <summary>Finish the current round, then wait for <see cref="Resume"/> (or a stop).</summary>
     public void Pause()
     {
-        lock (_gate) _resumed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _paused = true;
         Changed?.Invoke();
     }
 
     public void Resume()
     {
-        TaskCompletionSource? resumed;
-        lock (_gate)
-        {
-            resumed = _resumed;
-            _resumed = null;
-        }
-        resumed?.TrySetResult();
+        _paused = false;
         Changed?.Invoke();
     }
 
@@ -112,22 +110,6 @@ public sealed class RunControl
         }
     }
 
-    /// <summary>Applies every pending change in order with <paramref name="apply"/> (engines that apply synchronously).</summary>
-    public void ServeChangeRequests(Func<RunChange, ChangeReport> apply)
-    {
-        foreach (var request in TakeChangeRequests())
-        {
-            try
-            {
-                request.Complete(apply(request.Change));
-            }
-            catch (Settings.SettingsException e)
-            {
-                request.Fail(e);
-            }
-        }
-    }
-
     /// <summary>True once per <see cref="RequestCheckpoint"/>: the engine takes the request and checkpoints.</summary>
     public bool TakeCheckpointRequest()
     {
@@ -136,30 +118,6 @@ public sealed class RunControl
             var requested = _checkpointRequested;
             _checkpointRequested = false;
             return requested;
-        }
-    }
-
-    /// <summary>Blocks while paused; returns at once when running, or when <paramref name="cancellation"/> fires.</summary>
-    /// <param name="whilePaused">Called every half second while paused (e.g. to honour checkpoint requests).</param>
-    public void WaitWhilePaused(CancellationToken cancellation, Action? whilePaused = null)
-    {
-        while (true)
-        {
-            Task resumed;
-            lock (_gate)
-            {
-                if (_resumed is null) return;
-                resumed = _resumed.Task;
-            }
-            try
-            {
-                resumed.Wait(TimeSpan.FromMilliseconds(500), cancellation);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            whilePaused?.Invoke();
         }
     }
 }

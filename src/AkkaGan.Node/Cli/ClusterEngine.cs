@@ -34,19 +34,16 @@ internal static class ClusterEngine
 
     public static Topology Embedded { get; } = new(MemberOptions.Embedded, 1, 1, TimeSpan.FromMinutes(1));
 
-    /// <summary>How long an operator's change may wait for the round in progress (and a new member's creation).</summary>
-    private static readonly TimeSpan ChangeTimeout = TimeSpan.FromMinutes(5);
-
-    /// <param name="status">State lines before training starts (waiting for members).</param>
-    /// <param name="started">Called once the cluster can train, just before the first round (throughput is measured from here).</param>
+    /// <param name="run">What to train and who hears of it (<see cref="TrainCommand.RunInputs.Status"/>: state lines before training starts).</param>
+    /// <param name="steering">The operator's requests: they reach the coordinator once it trains; a stop ends the wait for the cluster too.</param>
     /// <param name="node">This node's own settings; its state store names the run (null store: none, the checkpoints are the only state kept).</param>
     /// <param name="gan">The training's palette: the other nodes' control hosts forward to it once this node trains (a
     /// standby forwards its own <c>gan</c> commands to the node that trains until it takes over), and its watchers hear
     /// of the end while this node is still in the cluster, so a forwarded <c>gan watch</c> gets its last line.</param>
-    public static async Task<C.TrainingFinished> RunAsync(Config config, Topology topology, NodeSettings node, TrainingSettings settings, IRealData data, Checkpoint? resume,
-        ITrainingObserver observer, CheckpointStore checkpoints, Action<string> status, Action started,
-        Func<IControlPalette[], ControlServer?> startControl, GanPalette gan, RunControl steering, CancellationToken cancellation)
+    public static async Task<C.TrainingFinished> RunAsync(Config config, Topology topology, NodeSettings node, TrainCommand.RunInputs run, GanPalette gan, ClusterSteering steering)
     {
+        var (settings, data, resume, observer, checkpoints, status, started, startControl) = run;
+        var cancellation = steering.Stopping;
         var store = node.Store;
         using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false, node);
         await host.StartAsync(cancellation).ConfigureAwait(false);
@@ -114,43 +111,9 @@ internal static class ClusterEngine
             started();
             coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), resume, events, store?.RunId ?? ""));
             using var stop = cancellation.Register(() => coordinator.Tell(new C.StopTraining()));
-            // The operator's pause, resume and checkpoint requests go to the coordinator, which acts between rounds.
-            void Steer()
-            {
-                coordinator.Tell(steering.IsPaused ? new C.PauseTraining() : new C.ResumeTraining());
-                if (steering.TakeCheckpointRequest()) coordinator.Tell(new C.CheckpointNow());
-                // Changes are applied by the coordinator between rounds, in the order made.
-                foreach (var request in steering.TakeChangeRequests())
-                {
-                    _ = coordinator.Ask<object>(new C.ChangeRun(request.Change), ChangeTimeout, CancellationToken.None).ContinueWith(t =>
-                    {
-                        switch (t.IsCompletedSuccessfully ? t.Result : null)
-                        {
-                            case C.RunChanged changed:
-                                request.Complete(changed.Report);
-                                break;
-                            case C.ChangeRefused refused:
-                                request.Fail(new SettingsException(refused.Reason));
-                                break;
-                            default:
-                                request.Fail(new TimeoutException($"the coordinator did not apply the change within {ChangeTimeout}"));
-                                break;
-                        }
-                    }, TaskScheduler.Default);
-                }
-                // Samples come from the generator entity directly; its mailbox orders them between its steps.
-                foreach (var request in steering.TakeSampleRequests())
-                {
-                    _ = GeneratorSamples.FetchAsync(system, registry.Get<GeneratorRegion>(), request.Count, node.StepTimeout).ContinueWith(t =>
-                    {
-                        if (t.IsCompletedSuccessfully) request.Complete(t.Result);
-                        else request.Fail(t.Exception?.InnerException ?? new InvalidOperationException("sampling failed"));
-                    }, TaskScheduler.Default);
-                }
-            }
-            steering.Changed += Steer;
-            using var unsubscribe = new Unsubscribe(() => steering.Changed -= Steer);
-            Steer(); // requests made while the cluster was forming
+            // The operator's requests go to the coordinator, which acts between rounds; samples come from the generator
+            // entity directly (its mailbox orders them between its steps).
+            steering.Attach(coordinator, count => GeneratorSamples.FetchAsync(system, registry.Get<GeneratorRegion>(), count, node.StepTimeout));
             var result = await finished.Task.ConfigureAwait(false);
             gan.Finished(result.Round, result.Completed);
             await ControlRelay.DrainAsync(system, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
@@ -222,11 +185,6 @@ internal static class ClusterEngine
                 builder.AddAkkaGanMember(config, member, data, node.StepTimeout, node.Store);
             }))
             .Build();
-
-    private sealed class Unsubscribe(Action action) : IDisposable
-    {
-        public void Dispose() => action();
-    }
 
     /// <summary>A host lifetime that leaves signals to the caller.</summary>
     private sealed class CallerControlledLifetime : IHostLifetime

@@ -64,6 +64,13 @@ public static class TrainCommand
             [.. _settings.Where(o => parse.GetResult(o.Option) is { Implicit: false }).Select(o => (o.Key, parse.GetValue(o.Option) ?? ""))]);
     }
 
+    /// <summary>What an engine runs: the settings and data, the checkpoint it resumes from, who hears of it, where checkpoints go.</summary>
+    /// <param name="Status">State lines before training starts (waiting for members).</param>
+    /// <param name="Started">Called once the engine can train, just before the first round (throughput is measured from here).</param>
+    /// <param name="StartControl">Starts the control host with the engine's own palettes besides gan.</param>
+    internal sealed record RunInputs(TrainingSettings Settings, IRealData Data, Checkpoint? Resume, ITrainingObserver Observer, CheckpointStore Checkpoints,
+        Action<string> Status, Action Started, Func<IControlPalette[], ControlServer?> StartControl);
+
     /// <param name="Flags">The setting flags given on the command line, in order.</param>
     internal sealed record TrainingArguments(string? Output, string? Resume, string? ConfigFile, IReadOnlyList<(SettingKeys.Key Key, string Value)> Flags);
 
@@ -92,11 +99,13 @@ public static class TrainCommand
         var device = RunData.ResolveDevice(settings.Device);
         var data = RunData.Create(settings);
 
-        using var cancellation = new CancellationTokenSource();
         using var outputs = new RunOutputs(outDir, settings, data, engine);
         var progress = new ConsoleProgress(settings.Rounds, () => outputs.RoundsPerSecond);
-        var steering = new RunControl();
-        var gan = new GanPalette(settings, engine, () => outputs.RoundsPerSecond, cancellation.Cancel, steering, (command, caller) =>
+        // The engine's controls: the reference engine's loop reads a RunControl between steps, the cluster engine's go to its coordinator.
+        using var control = new RunControl();
+        using var clusterSteering = new ClusterSteering();
+        IRunEngine steering = engine == ClusterEngine.EngineName ? clusterSteering : control;
+        var gan = new GanPalette(settings, engine, () => outputs.RoundsPerSecond, steering, (command, caller) =>
         {
             Console.Error.WriteLine($"control: '{command}' received from {caller}");
             outputs.OnControl(command, caller);
@@ -122,23 +131,24 @@ public static class TrainCommand
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
             // First Ctrl-C: finish the round, then checkpoint and summarise. A second one ends the process at once.
-            e.Cancel = !cancellation.IsCancellationRequested;
+            e.Cancel = !steering.Stopping.IsCancellationRequested;
             if (e.Cancel) Console.Error.WriteLine("stopping after this round (a final checkpoint and summary follow; Ctrl-C again to abort)");
-            cancellation.Cancel();
+            steering.Stop();
         };
         Console.CancelKeyPress += onCancel;
         // SIGTERM (docker stop, kubectl delete, systemd) gets the same clean stop as Ctrl-C.
         using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
             context.Cancel = true;
-            cancellation.Cancel();
+            steering.Stop();
         });
         try
         {
-            var checkpoints = new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints);
+            var run = new RunInputs(settings, data, resumed?.Checkpoint, observer, new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints),
+                progress.Status, () => outputs.BeginAt(startRound), startControl);
             var (round, completed, failure) = engine == ClusterEngine.EngineName
-                ? RunCluster(config, topology, node, settings, data, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, gan, steering, cancellation.Token)
-                : RunReference(settings, data, device, resumed?.Checkpoint, observer, outputs, progress, checkpoints, startRound, startControl, steering, cancellation.Token);
+                ? RunCluster(run, progress, config, topology, node, gan, clusterSteering)
+                : RunReference(run, progress, device, control);
             gan.Finished(round, completed); // the cluster engine has told the watchers already; a second call adds nothing
             var summary = outputs.WriteSummary(round, completed);
             PrintSummary(summary, outDir);
@@ -156,20 +166,18 @@ public static class TrainCommand
         }
     }
 
-    private static (long Round, bool Completed, string? Failure) RunReference(TrainingSettings settings, IRealData data, Device device, Checkpoint? resume,
-        ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
-        Func<IControlPalette[], ControlServer?> startControl, RunControl steering, CancellationToken cancellation)
+    private static (long Round, bool Completed, string? Failure) RunReference(RunInputs run, ConsoleProgress progress, Device device, RunControl control)
     {
-        startControl([]);
-        using var trainer = new ReferenceTrainer(settings, data, device, observer);
-        if (resume is not null) trainer.Restore(resume);
-        outputs.BeginAt(startRound);
+        run.StartControl([]);
+        using var trainer = new ReferenceTrainer(run.Settings, run.Data, device, run.Observer);
+        if (run.Resume is not null) trainer.Restore(run.Resume);
+        run.Started();
         string? diverged = null;
-        progress.Run(startRound, () =>
+        progress.Run(trainer.Round, () =>
         {
             try
             {
-                trainer.Run(checkpoints, steering, cancellation);
+                trainer.Run(run.Checkpoints, control, control.Stopping);
             }
             catch (TrainingDivergedException e)
             {
@@ -178,18 +186,15 @@ public static class TrainCommand
         });
         // A diverged state is never written: the checkpoints up to the last good round stay the newest. A stop has
         // evaluated and checkpointed its last round (the schedule's stop).
-        return (trainer.Round, diverged is null && trainer.Round >= settings.Rounds, diverged);
+        return (trainer.Round, diverged is null && trainer.Round >= run.Settings.Rounds, diverged);
     }
 
-    private static (long Round, bool Completed, string? Failure) RunCluster(Akka.Configuration.Config config, ClusterEngine.Topology topology, NodeSettings node,
-        TrainingSettings settings, IRealData data,
-        Checkpoint? resume, ITrainingObserver observer, RunOutputs outputs, ConsoleProgress progress, CheckpointStore checkpoints, long startRound,
-        Func<IControlPalette[], ControlServer?> startControl, GanPalette gan, RunControl steering, CancellationToken cancellation)
+    private static (long Round, bool Completed, string? Failure) RunCluster(RunInputs run, ConsoleProgress progress, Akka.Configuration.Config config,
+        ClusterEngine.Topology topology, NodeSettings node, GanPalette gan, ClusterSteering steering)
     {
-        resume?.EnsureWithin(settings.Rounds);
+        run.Resume?.EnsureWithin(run.Settings.Rounds);
         Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
-        progress.Run(startRound, () => finished = ClusterEngine.RunAsync(config, topology, node, settings, data, resume, observer, checkpoints, progress.Status,
-            () => outputs.BeginAt(startRound), startControl, gan, steering, cancellation).GetAwaiter().GetResult());
+        progress.Run(run.Resume?.Metadata.Round ?? 0, () => finished = ClusterEngine.RunAsync(config, topology, node, run, gan, steering).GetAwaiter().GetResult());
         var stopped = finished!.Reason == "stopped";
         return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason);
     }

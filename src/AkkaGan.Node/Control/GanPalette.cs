@@ -22,9 +22,8 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
     private TrainingSettings _settings;
     private readonly string _engine;
     private readonly Func<double> _roundsPerSecond;
-    private readonly Action _stop;
     private readonly Action<string, string> _record;
-    private readonly RunControl _steering;
+    private readonly IRunEngine _steering;
     private TaskCompletionSource<(long Round, string Path)>? _nextCheckpoint;
     private readonly Lock _gate = new();
     private readonly List<Channel<string>> _watchers = [];
@@ -43,7 +42,8 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
     private readonly List<string> _remedies = [];
 
     /// <param name="record">Records a command that changes the run (metrics.jsonl and the console): the command, and who gave it.</param>
-    public GanPalette(TrainingSettings settings, string engine, Func<double> roundsPerSecond, Action stop, RunControl steering, Action<string, string> record)
+    /// <param name="steering">The running engine's controls (pause, resume, checkpoint, changes, samples, stop).</param>
+    public GanPalette(TrainingSettings settings, string engine, Func<double> roundsPerSecond, IRunEngine steering, Action<string, string> record)
     {
         _steering = steering;
         _record = record;
@@ -51,7 +51,6 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
         foreach (var i in settings.ActiveMembers) _learningRates[i] = settings.ForMember(i).LrD;
         _engine = engine;
         _roundsPerSecond = roundsPerSecond;
-        _stop = stop;
     }
 
     // Declared before Described, which uses them: static fields are initialised in the order written.
@@ -176,7 +175,7 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
             case "stop":
                 lock (_gate) _stopping = true;
                 _record("gan stop", caller);
-                _stop();
+                _steering.Stop();
                 yield return $"stopping after round {(_round?.Round ?? 0) + 1}: a final evaluation, checkpoint and summary follow";
                 break;
             default:
