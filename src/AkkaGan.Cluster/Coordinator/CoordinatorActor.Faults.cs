@@ -68,43 +68,33 @@ public sealed partial class CoordinatorActor
     /// While the generator's shard has no live node (until the split-brain resolver downed the dead one) it is asked
     /// again every step timeout, up to 10 times; a member that does not answer is suspended.
     /// </summary>
-    private void RollBack(string reason, int attempt = 1)
+    private void RollBack(string reason)
     {
         const int attempts = 10;
         var checkpoint = _lastCheckpoint;
+        var generator = GeneratorId.Default.EntityId;
         var targets = ChangeActor.EntitiesOf(Participants).Select(e => new SetupActor.Target(e, checkpoint?.Entity(e), checkpoint is null ? null : _positions.RoundOf(e))).ToArray();
-        Setup(targets, _stepTimeout, r =>
+        _setupThen = r =>
         {
-            if (!r.Configured.ContainsKey(GeneratorId.Default.EntityId))
+            if (!r.Configured.ContainsKey(generator))
             {
-                if (attempt >= attempts)
-                {
-                    Fail($"{reason}; the generator could not be recovered after {attempts} attempts");
-                    return;
-                }
-                _log.Warning("generator not recovered yet (attempt {0} of {1}); retrying", attempt, attempts);
-                RollBack(reason, attempt + 1);
+                Fail($"{reason}; the generator could not be recovered after {attempts} attempts");
                 return;
             }
             foreach (var t in targets.Where(t => !r.Configured.ContainsKey(t.EntityId))) _recovery.Suspend(DiscriminatorId.Parse(t.EntityId).Member, Round);
-            if (checkpoint is not null)
+            var unrestored = targets.Where(t => t.Snapshot is not null && r.Configured.ContainsKey(t.EntityId) && !r.Restored.Contains(t.EntityId)).Select(t => t.EntityId).ToArray();
+            if (unrestored.Length > 0)
             {
-                var unrestored = targets.Where(t => r.Configured.ContainsKey(t.EntityId) && !r.Restored.Contains(t.EntityId)).Select(t => t.EntityId).ToArray();
-                if (unrestored.Length > 0)
-                {
-                    Fail($"recover: restore failed: {string.Join(", ", unrestored)} did not take the checkpoint's state");
-                    return;
-                }
-                foreach (var t in targets.Where(t => r.Restored.Contains(t.EntityId) && !EntityIds.IsGenerator(t.EntityId)))
-                    _learningRates[DiscriminatorId.Parse(t.EntityId).Member] = t.Snapshot!.LearningRate;
-                if (targets.Any(t => t.StoredRound is not null))
-                    Fault(GeneratorId.Default.EntityId, "restored", $"back to the checkpoint of round {checkpoint.Metadata.Round}: " +
-                        (r.Loaded.Count > 0 ? $"{string.Join(", ", r.Loaded)} loaded their own snapshots from the state store" : "none loaded its snapshot from the state store") +
-                        (r.Pushed.Count > 0 ? $"; {string.Join(", ", r.Pushed)} sent by the coordinator" : ""));
+                Fail($"recover: restore failed: {string.Join(", ", unrestored)} did not take the checkpoint's state");
+                return;
             }
+            foreach (var t in targets.Where(t => r.Restored.Contains(t.EntityId) && !EntityIds.IsGenerator(t.EntityId)))
+                _learningRates[DiscriminatorId.Parse(t.EntityId).Member] = t.Snapshot!.LearningRate;
+            if (targets.Any(t => t.StoredRound is not null)) Fault(generator, "restored", r.Describe(checkpoint!.Metadata.Round));
             _schedule.RolledBack();
             Drive();
-        });
+        };
+        Run(() => new SetupActor(Step, targets, _stepTimeout, generator, attempts));
     }
 
     /// <summary>

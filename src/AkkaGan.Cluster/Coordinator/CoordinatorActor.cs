@@ -92,10 +92,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     /// <summary>Sends a request of the coordinator's own (member recovery) to its entity's region.</summary>
     public void Send(IEntityRequest request) => _wire.Tell(EntityIds.IsGenerator(request.EntityId) ? _generator : _discriminators, request, Self);
 
-    /// <summary>Starts the child that carries out a step (its result comes back as a message).</summary>
-    private void Run(Func<StepContext, Akka.Actor.Props> step) => Context.ActorOf(step(Step));
-
-    private static Akka.Actor.Props Props<T>(params object[] args) where T : StepActor => Akka.Actor.Props.Create<T>(args);
+    /// <summary>Starts the child that carries out a step (its result comes back as a message); its constructor is checked by the compiler.</summary>
+    private void Run<T>(System.Linq.Expressions.Expression<Func<T>> create) where T : StepActor => Context.ActorOf(Akka.Actor.Props.Create(create));
 
     private void Start(C.StartTraining m)
     {
@@ -140,7 +138,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private void Setup(SetupActor.Target[] targets, TimeSpan configureTimeout, Action<SetupActor.Result> then)
     {
         _setupThen = then;
-        Run(s => Props<SetupActor>(s, (IReadOnlyList<SetupActor.Target>)targets, configureTimeout));
+        Run(() => new SetupActor(Step, targets, configureTimeout, "", 1));
     }
 
     private void Running()
@@ -201,7 +199,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
                     _recovery.Probe();
                     if (Participants.Length >= Settings.Quorum)
                     {
-                        Run(s => Props<RoundActor>(s, play.Round, Participants));
+                        Run(() => new RoundActor(Step, play.Round, Participants));
                         return;
                     }
                     // Below the quorum: no round until enough members are back; look again shortly (a stop still works).
@@ -210,19 +208,19 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
                     Timers.StartSingleTimer(nameof(RetryRound), new RetryRound(), MemberRecovery.ProbeInterval);
                     return;
                 case RunStep.Evolve:
-                    Run(s => Props<EvolveActor>(s, Participants, (IReadOnlyDictionary<int, double>)new Dictionary<int, double>(_learningRates)));
+                    Run(() => new EvolveActor(Step, Participants, new Dictionary<int, double>(_learningRates)));
                     return;
                 case RunStep.Evaluate:
-                    Run(s => Props<EvaluateActor>(s, Participants, _metrics!));
+                    Run(() => new EvaluateActor(Step, Participants, _metrics!));
                     return;
                 case RunStep.TakeCheckpoint:
                     IReadOnlyList<string> all = ChangeActor.EntitiesOf(_members), asked = ChangeActor.EntitiesOf(Participants);
                     IReadOnlyList<EntitySnapshot> kept = [.. _lastCheckpoint?.Entities.Where(e => all.Contains(e.EntityId) && !asked.Contains(e.EntityId)) ?? []];
-                    Run(s => Props<CheckpointActor>(s, all, asked, kept));
+                    Run(() => new CheckpointActor(Step, all, asked, kept));
                     return;
                 case RunStep.ApplyChange change:
                     _changeRequester = change.Requester as IActorRef ?? ActorRefs.Nobody;
-                    Run(s => Props<ChangeActor>(s, change.Change, _members));
+                    Run(() => new ChangeActor(Step, change.Change, _members));
                     return;
                 case RunStep.RollBack back:
                     RollBack(back.Reason);

@@ -24,21 +24,35 @@ internal sealed class SetupActor : StepActor
     /// <param name="Loaded">Those that loaded it from the store; the others with a target state were sent theirs.</param>
     /// <param name="Refusals">What the entities refused, for the error that names them.</param>
     public sealed record Result(IReadOnlyDictionary<string, string> Configured, IReadOnlySet<string> Restored, IReadOnlyList<string> Loaded,
-        IReadOnlyList<string> Pushed, IReadOnlyList<string> Refusals);
+        IReadOnlyList<string> Pushed, IReadOnlyList<string> Refusals)
+    {
+        /// <summary>The "restored" fault's detail: who loaded its own snapshot from the store, who was sent its state.</summary>
+        public string Describe(long round) => $"back to the checkpoint of round {round}: " +
+            (Loaded.Count > 0 ? $"{string.Join(", ", Loaded)} loaded their own snapshots from the state store" : "none loaded its snapshot from the state store") +
+            (Pushed.Count > 0 ? $"; {string.Join(", ", Pushed)} sent by the coordinator" : "");
+    }
 
     private static Func<long, IActorRef, IEntityRequest> Restore(Target t, bool fromStore)
         => (id, me) => fromStore ? new E.RecoverFromStore(t.EntityId, id, t.StoredRound!.Value, me) : new E.RestoreSnapshot(t.EntityId, id, t.Snapshot!, me);
 
-    public SetupActor(StepContext step, IReadOnlyList<Target> targets, TimeSpan configureTimeout) : base(step)
+    /// <param name="required">An entity without which nothing is restored ("": none): while it does not answer, every target is configured again (a shard with no live node yet), up to <paramref name="attempts"/> times.</param>
+    public SetupActor(StepContext step, IReadOnlyList<Target> targets, TimeSpan configureTimeout, string required, int attempts) : base(step)
     {
         var json = SettingsJson.Serialize(Settings);
         var refusals = new List<string>();
         void Refused(Answers answers) => refusals.AddRange(answers.Rejected.Select(r => $"{r.EntityId} refused {r.Command}: {r.Reason}"));
-        Ask("configure", targets.Select(t => (Func<long, IActorRef, IEntityRequest>)((id, me) => new E.Configure(t.EntityId, id, json, me, Step.RunId))), targets.Count,
+        var attempt = 0;
+        void Configure() => Ask("configure", targets.Select(t => (Func<long, IActorRef, IEntityRequest>)((id, me) => new E.Configure(t.EntityId, id, json, me, Step.RunId))), targets.Count,
             timeout: configureTimeout, then: configured =>
             {
                 Refused(configured);
                 var nodes = configured.Of<E.Configured>().GroupBy(c => c.EntityId).ToDictionary(c => c.Key, c => c.First().Node);
+                if (required.Length > 0 && !nodes.ContainsKey(required) && ++attempt < attempts)
+                {
+                    Log.Warning("{0} not configured yet (attempt {1} of {2}); asking again", required, attempt, attempts);
+                    Configure();
+                    return;
+                }
                 var restoring = targets.Where(t => nodes.ContainsKey(t.EntityId) && (t.Snapshot is not null || t.StoredRound is not null)).ToArray();
                 if (restoring.Length == 0)
                 {
@@ -67,5 +81,6 @@ internal sealed class SetupActor : StepActor
                     });
                 });
             });
+        Configure();
     }
 }
