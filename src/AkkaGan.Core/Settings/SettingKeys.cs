@@ -101,7 +101,7 @@ public static class SettingKeys
             "'loss=hinge,lr-d=5e-4;loss=least-squares,r1-gamma=1' (d-0, d-1; keys: loss, lr-d, clip, gradient-penalty, r1-gamma, instance-noise, l2-penalty)",
             (s, v) => s with { Members = ParseMembers(v) }, s => FormatMembers(s.Members)),
         new("train.evolve-every", "ROUNDS", "Population evolution interval: worst D takes the best's weights (0 = off)", (s, v) => s with { EvolveEvery = Int(v) }, s => I(s.EvolveEvery)),
-        new("train.lr-perturbation", "P", "Evolved D's learning rate is the best's times (1 - P) or (1 + P)", (s, v) => s with { LrPerturbation = Double(v) }, s => F(s.LrPerturbation)),
+        new("train.lr-perturbation", "P", "Evolved D's learning rate is the best's times (1 - P) or (1 + P)", (s, v) => s with { LrPerturbation = Double(v) }, s => F(s.LrPerturbation)) { Live = LiveScope.Schedule },
         new("train.quorum", "N", "Cluster engine: discriminators a round needs; members lost with a node are left out and restored from the last checkpoint, below N the coordinator waits", (s, v) => s with { Quorum = Int(v) }, s => I(s.Quorum)),
         new("train.max-rollbacks", "N", "Divergence guard: roll-backs to the last checkpoint (NaN/Inf or exploding gradients) before the run stops; 0 = off", (s, v) => s with { MaxRollbacks = Int(v) }, s => I(s.MaxRollbacks)),
         new("train.rollback-lr-factor", "F", "Every learning rate is multiplied by F after a roll-back", (s, v) => s with { RollbackLrFactor = Double(v) }, s => F(s.RollbackLrFactor)),
