@@ -46,7 +46,7 @@ public sealed class ControlRelayActor : ReceiveActor
             _running[request.ReplyTo] = cancel;
             Context.Watch(request.ReplyTo);
             log.Debug("control: '{0} {1}{2}' from {3}", request.Palette, request.Command,
-                request.Args.Length == 0 ? "" : " " + string.Join(' ', request.Args), request.Caller);
+                request.Args.Count == 0 ? "" : " " + string.Join(' ', request.Args), request.Caller);
             var replyTo = request.ReplyTo;
             RunAsync(served[request.Palette], request, cancel.Token)
                 .PipeTo(Self, success: () => new Finished(replyTo, cancel), failure: _ => new Finished(replyTo, cancel));

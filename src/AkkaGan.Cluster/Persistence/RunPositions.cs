@@ -23,7 +23,7 @@ internal sealed class RunPositions(IActorRef? store)
     // For every entity, the round of its snapshot in the store that the last checkpoint holds.
     private readonly Dictionary<string, long> _stored = [];
     // Positions sent to the store and not yet confirmed (round -> the entity rounds they name): what pruning keeps.
-    private readonly Dictionary<long, S.StoredRound[]> _saving = [];
+    private readonly Dictionary<long, IReadOnlyList<S.StoredRound>> _saving = [];
 
     /// <summary>The run's id in the store ("": nothing stored).</summary>
     public string RunId { get; set; } = "";

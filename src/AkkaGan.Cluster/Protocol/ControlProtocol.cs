@@ -11,7 +11,7 @@ namespace AkkaGan.Cluster.Protocol;
 public static class ControlProtocol
 {
     /// <summary>Run <c>palette command args</c> on the serving node for <paramref name="Caller"/>; answer lines, then one <see cref="RelayDone"/>.</summary>
-    public sealed record RunRelayed(string Palette, string Command, string[] Args, string Caller, IActorRef ReplyTo) : IAkkaGanWireMessage;
+    public sealed record RunRelayed(string Palette, string Command, IReadOnlyList<string> Args, string Caller, IActorRef ReplyTo) : IAkkaGanWireMessage;
 
     /// <summary>One output line of a forwarded command.</summary>
     public sealed record RelayLine(string Text) : IAkkaGanWireMessage;

@@ -21,7 +21,7 @@ public static class StateProtocol
     /// </summary>
     /// <param name="Stored">For each entity the round of its snapshot in the store that the checkpoint holds (a member
     /// suspended at the checkpoint keeps its state of an earlier one).</param>
-    public sealed record RunPosition(string RunId, long Round, string SettingsJson, long Seed, StoredRound[] Stored) : IAkkaGanWireMessage;
+    public sealed record RunPosition(string RunId, long Round, string SettingsJson, long Seed, IReadOnlyList<StoredRound> Stored) : IAkkaGanWireMessage;
 
     /// <summary>An entity and the round of its snapshot in the store.</summary>
     public sealed record StoredRound(string EntityId, long Round);

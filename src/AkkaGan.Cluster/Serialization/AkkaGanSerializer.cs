@@ -109,7 +109,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         Entry.Of<S.RunPosition>("state.position", (w, m) =>
             {
                 w.Text(m.RunId); w.Long(m.Round); w.Text(m.SettingsJson); w.Long(m.Seed);
-                w.Int(m.Stored.Length);
+                w.Int(m.Stored.Count);
                 foreach (var s in m.Stored) { w.Text(s.EntityId); w.Long(s.Round); }
             },
             r => new(r.Text(), r.Long(), r.Text(), r.Long(), [.. Enumerable.Range(0, r.Count()).Select(_ => new S.StoredRound(r.Text(), r.Long()))])),
@@ -220,9 +220,9 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             foreach (var v in values) _writer.Write(v);
         }
 
-        public void Texts(string[] values)
+        public void Texts(IReadOnlyList<string> values)
         {
-            _writer.Write(values.Length);
+            _writer.Write(values.Count);
             foreach (var v in values) _writer.Write(v);
         }
 
