@@ -94,7 +94,7 @@ public sealed partial class CoordinatorActor
             _schedule.RolledBack();
             Drive();
         };
-        Run(() => new SetupActor(Step, targets, _stepTimeout, generator, attempts));
+        Run(SetupActor.Props(Step, targets, _stepTimeout, generator, attempts));
     }
 
     /// <summary>

@@ -48,6 +48,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     // What follows the step in progress, for the steps whose result the coordinator handles more than one way.
     private Action<SetupActor.Result>? _setupThen;
     private IActorRef _changeRequester = ActorRefs.Nobody;
+    private IActorRef? _rounds;
 
     /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
     /// <param name="store">Whether this node has a state store (<see cref="StateStoreHosting"/>): the position is saved to it.</param>
@@ -92,8 +93,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     /// <summary>Sends a request of the coordinator's own (member recovery) to its entity's region.</summary>
     public void Send(IEntityRequest request) => _wire.Tell(EntityIds.IsGenerator(request.EntityId) ? _generator : _discriminators, request, Self);
 
-    /// <summary>Starts the child that carries out a step (its result comes back as a message); its constructor is checked by the compiler.</summary>
-    private void Run<T>(System.Linq.Expressions.Expression<Func<T>> create) where T : StepActor => Context.ActorOf(Akka.Actor.Props.Create(create));
+    /// <summary>Starts the child that carries out a step (its result comes back as a message).</summary>
+    private void Run(Akka.Actor.Props step) => Context.ActorOf(step);
 
     private void Start(C.StartTraining m)
     {
@@ -138,7 +139,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private void Setup(SetupActor.Target[] targets, TimeSpan configureTimeout, Action<SetupActor.Result> then)
     {
         _setupThen = then;
-        Run(() => new SetupActor(Step, targets, configureTimeout, "", 1));
+        Run(SetupActor.Props(Step, targets, configureTimeout, "", 1));
     }
 
     private void Running()
@@ -199,7 +200,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
                     _recovery.Probe();
                     if (Participants.Length >= Settings.Quorum)
                     {
-                        Run(() => new RoundActor(Step, play.Round, Participants));
+                        _rounds ??= Context.ActorOf(Akka.Actor.Props.Create<RoundActor>(Step), "rounds");
+                        _rounds.Tell(new RoundActor.Play(Step, play.Round, Participants));
                         return;
                     }
                     // Below the quorum: no round until enough members are back; look again shortly (a stop still works).
@@ -208,19 +210,19 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
                     Timers.StartSingleTimer(nameof(RetryRound), new RetryRound(), MemberRecovery.ProbeInterval);
                     return;
                 case RunStep.Evolve:
-                    Run(() => new EvolveActor(Step, Participants, new Dictionary<int, double>(_learningRates)));
+                    Run(EvolveActor.Props(Step, Participants, new Dictionary<int, double>(_learningRates)));
                     return;
                 case RunStep.Evaluate:
-                    Run(() => new EvaluateActor(Step, Participants, _metrics!));
+                    Run(EvaluateActor.Props(Step, Participants, _metrics!));
                     return;
                 case RunStep.TakeCheckpoint:
                     IReadOnlyList<string> all = ChangeActor.EntitiesOf(_members), asked = ChangeActor.EntitiesOf(Participants);
                     IReadOnlyList<EntitySnapshot> kept = [.. _lastCheckpoint?.Entities.Where(e => all.Contains(e.EntityId) && !asked.Contains(e.EntityId)) ?? []];
-                    Run(() => new CheckpointActor(Step, all, asked, kept));
+                    Run(CheckpointActor.Props(Step, all, asked, kept));
                     return;
                 case RunStep.ApplyChange change:
                     _changeRequester = change.Requester as IActorRef ?? ActorRefs.Nobody;
-                    Run(() => new ChangeActor(Step, change.Change, _members));
+                    Run(ChangeActor.Props(Step, change.Change, _members));
                     return;
                 case RunStep.RollBack back:
                     RollBack(back.Reason);

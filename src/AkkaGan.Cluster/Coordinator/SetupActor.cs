@@ -36,6 +36,9 @@ internal sealed class SetupActor : StepActor
         => (id, me) => fromStore ? new E.RecoverFromStore(t.EntityId, id, t.StoredRound!.Value, me) : new E.RestoreSnapshot(t.EntityId, id, t.Snapshot!, me);
 
     /// <param name="required">An entity without which nothing is restored ("": none): while it does not answer, every target is configured again (a shard with no live node yet), up to <paramref name="attempts"/> times.</param>
+    public static Props Props(StepContext step, IReadOnlyList<Target> targets, TimeSpan configureTimeout, string required, int attempts)
+        => Akka.Actor.Props.Create<SetupActor>(step, targets, configureTimeout, required, attempts);
+
     public SetupActor(StepContext step, IReadOnlyList<Target> targets, TimeSpan configureTimeout, string required, int attempts) : base(step)
     {
         var json = SettingsJson.Serialize(Settings);

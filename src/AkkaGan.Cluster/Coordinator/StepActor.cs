@@ -26,7 +26,8 @@ internal sealed record Answers(IReadOnlyList<IEntityReply> All, int Expected)
 }
 
 /// <summary>
-/// A short-lived child of the coordinator that carries out one step of the run against the entities: it sends the
+/// A child of the coordinator that carries out one step of the run against the entities (a short-lived one per step,
+/// or, for the rounds, one for the whole run, so the entities answer one address): it sends the
 /// step's requests (this actor is their reply address, the coordinator their sender, so a configured entity hands its
 /// state over to the coordinator), gathers the answers to each request by its id until all are in, the timeout
 /// passes, or the generator refuses, reassembles chunked answers, and tells the coordinator the step's result.
@@ -55,7 +56,8 @@ internal abstract class StepActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    protected StepContext Step { get; }
+    /// <summary>The run as the step sees it (a long-lived step child takes it with each request).</summary>
+    protected StepContext Step { get; set; }
 
     protected TrainingSettings Settings => Step.Settings;
 
@@ -80,6 +82,9 @@ internal abstract class StepActor : ReceiveActor, IWithTimers
         _coordinator.Tell(result);
         Context.Stop(Self);
     }
+
+    /// <summary>Tells the coordinator the step's result and waits for the next request (a long-lived step child).</summary>
+    protected void Reply(object result) => _coordinator.Tell(result);
 
     private void Answer(object message)
     {

@@ -25,7 +25,17 @@ internal sealed class RoundActor : StepActor
     /// <param name="CriticStepsTaken">Whether any discriminator reported a critic step of the round.</param>
     public sealed record Result(long Round, RoundReport? Report, IReadOnlyList<int> Missing, bool CriticStepsTaken);
 
-    public RoundActor(StepContext step, long round, int[] participants) : base(step)
+    /// <summary>Play <paramref name="Round"/> with <paramref name="Participants"/>.</summary>
+    public sealed record Play(StepContext Step, long Round, int[] Participants);
+
+    /// <summary>One child for the whole run: no actor to create per round, and the entities answer one address.</summary>
+    public RoundActor(StepContext step) : base(step) => Receive<Play>(p =>
+    {
+        Step = p.Step;
+        PlayRound(p.Round, p.Participants);
+    });
+
+    private void PlayRound(long round, int[] participants)
     {
         var selected = Aggregation.SelectMembers(Settings, participants, round);
         // The generator times out silent discriminators itself after the step timeout; wait for its answer beyond that.
@@ -35,7 +45,7 @@ internal sealed class RoundActor : StepActor
                 var critics = answers.Of<D.TrainStepDone>().Select(d => d.Result).ToArray();
                 if (answers.Of<G.GeneratorStepped>().FirstOrDefault() is not { } stepped)
                 {
-                    Done(new Result(round, null, [], critics.Length > 0));
+                    Reply(new Result(round, null, [], critics.Length > 0));
                     return;
                 }
                 var complete = critics.GroupBy(d => d.Member).Where(g => g.Count() == Settings.NCritic).Select(g => g.Key).ToHashSet();
@@ -43,7 +53,7 @@ internal sealed class RoundActor : StepActor
                 // Each member's report of its last critic step, in member order.
                 var last = critics.GroupBy(d => d.Member).Select(g => g.MaxBy(d => d.CriticStep)!).OrderBy(d => Array.IndexOf(participants, d.Member)).ToArray();
                 var result = stepped.Result;
-                Done(new Result(round, new RoundReport(round, result.Loss, result.GradientNorm, last, stepped.Answered)
+                Reply(new Result(round, new RoundReport(round, result.Loss, result.GradientNorm, last, stepped.Answered)
                     { FeedbackNorm = result.FeedbackNorm, GeneratorDrift = result.Drift }, missing, true));
             });
     }
@@ -55,6 +65,9 @@ internal sealed class EvolveActor : StepActor
     /// <param name="Report">Null: no member measured its fitness.</param>
     /// <param name="Adopted">Whether the worst member confirmed it took the best one's state.</param>
     public sealed record Result(EvolutionReport? Report, bool Adopted);
+
+    /// <summary>The child's props (no expression to compile on every step: a round is one of them).</summary>
+    public static Props Props(StepContext step, int[] participants, IReadOnlyDictionary<int, double> learningRates) => Akka.Actor.Props.Create<EvolveActor>(step, participants, learningRates);
 
     public EvolveActor(StepContext step, int[] participants, IReadOnlyDictionary<int, double> learningRates) : base(step)
     {
@@ -94,6 +107,9 @@ internal sealed class CheckpointActor : StepActor
     /// <param name="entities">Every entity of the run, in checkpoint order.</param>
     /// <param name="asked">Those taking part (the others are suspended).</param>
     /// <param name="kept">The suspended members' states of the last checkpoint.</param>
+    /// <summary>The child's props (no expression to compile on every step: a round is one of them).</summary>
+    public static Props Props(StepContext step, IReadOnlyList<string> entities, IReadOnlyList<string> asked, IReadOnlyList<EntitySnapshot> kept) => Akka.Actor.Props.Create<CheckpointActor>(step, entities, asked, kept);
+
     public CheckpointActor(StepContext step, IReadOnlyList<string> entities, IReadOnlyList<string> asked, IReadOnlyList<EntitySnapshot> kept) : base(step)
     {
         Ask("checkpoint", asked.Select(e => (Func<long, IActorRef, IEntityRequest>)((id, me) => new E.GetSnapshot(e, id, Step.Round, me))), asked.Count, answers =>
@@ -123,6 +139,9 @@ internal sealed class ChangeActor : StepActor
     /// <param name="Refusal">Why nothing changed (null: applied).</param>
     /// <param name="AddedOn">The node the new member runs on.</param>
     public sealed record Result(ChangePlan? Plan, string? Refusal, string? AddedOn);
+
+    /// <summary>The child's props (no expression to compile on every step: a round is one of them).</summary>
+    public static Props Props(StepContext step, RunChange change, int[] members) => Akka.Actor.Props.Create<ChangeActor>(step, change, members);
 
     public ChangeActor(StepContext step, RunChange change, int[] members) : base(step)
     {
@@ -171,6 +190,9 @@ internal sealed class EvaluateActor : StepActor
 {
     /// <param name="Report">Null: the generator gave no samples.</param>
     public sealed record Result(EvaluationReport? Report);
+
+    /// <summary>The child's props (no expression to compile on every step: a round is one of them).</summary>
+    public static Props Props(StepContext step, int[] participants, Lazy<EvaluationMetrics> metrics) => Akka.Actor.Props.Create<EvaluateActor>(step, participants, metrics);
 
     public EvaluateActor(StepContext step, int[] participants, Lazy<EvaluationMetrics> metrics) : base(step)
     {
