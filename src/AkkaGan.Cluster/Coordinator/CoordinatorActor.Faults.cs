@@ -73,7 +73,7 @@ public sealed partial class CoordinatorActor
         const int attempts = 10;
         var checkpoint = _lastCheckpoint;
         var generator = GeneratorId.Default.EntityId;
-        var targets = ChangeActor.EntitiesOf(Participants).Select(e => new SetupActor.Target(e, checkpoint?.Entity(e), checkpoint is null ? null : _positions.RoundOf(e))).ToArray();
+        var targets = EntityIds.Of(Participants).Select(e => new SetupActor.Target(e, checkpoint?.Entity(e), checkpoint is null ? null : _positions.RoundOf(e))).ToArray();
         _setupThen = r =>
         {
             if (!r.Configured.ContainsKey(generator))

@@ -120,7 +120,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
             _positions.Continue(stored);
             Fault(StateStore.CoordinatorEntity, "resumed", $"run {RunId} continues from the state store's position of round {Round}");
         }
-        var entities = ChangeActor.EntitiesOf(_members);
+        var entities = EntityIds.Of(_members);
         Setup([.. entities.Select(e => new SetupActor.Target(e, m.Resume?.Entity(e)))], Step.SetupTimeout, r =>
         {
             var missing = entities.Where(e => !r.Configured.ContainsKey(e) || (m.Resume is not null && !r.Restored.Contains(e))).ToArray();
@@ -216,7 +216,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
                     Run(EvaluateActor.Props(Step, Participants, _metrics!));
                     return;
                 case RunStep.TakeCheckpoint:
-                    IReadOnlyList<string> all = ChangeActor.EntitiesOf(_members), asked = ChangeActor.EntitiesOf(Participants);
+                    IReadOnlyList<string> all = EntityIds.Of(_members), asked = EntityIds.Of(Participants);
                     IReadOnlyList<EntitySnapshot> kept = [.. _lastCheckpoint?.Entities.Where(e => all.Contains(e.EntityId) && !asked.Contains(e.EntityId)) ?? []];
                     Run(CheckpointActor.Props(Step, all, asked, kept));
                     return;

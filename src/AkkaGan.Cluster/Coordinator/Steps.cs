@@ -158,7 +158,7 @@ internal sealed class ChangeActor : StepActor
         var keeping = members.Where(i => i != plan.Removed).ToArray();
         var json = SettingsJson.Serialize(plan.Settings);
         void Commit(string? node) => Ask($"change '{plan.Description}'",
-            EntitiesOf(keeping).Select(e => (Func<long, IActorRef, IEntityRequest>)((id, me) =>
+            EntityIds.Of(keeping).Select(e => (Func<long, IActorRef, IEntityRequest>)((id, me) =>
                 new E.ApplySettings(e, id, json, !EntityIds.IsGenerator(e) && plan.ResetLearningRate.Contains(DiscriminatorId.Parse(e).Member), Step.Round, me))),
             1 + keeping.Length, answers =>
             {
@@ -178,8 +178,6 @@ internal sealed class ChangeActor : StepActor
             else Done(new Result(plan, $"{entity} could not be created: no confirmation within {Step.StepTimeout}", null));
         });
     }
-
-    public static string[] EntitiesOf(IEnumerable<int> members) => [GeneratorId.Default.EntityId, .. members.Select(m => new DiscriminatorId(m).EntityId)];
 }
 
 /// <summary>

@@ -3,6 +3,7 @@ using Akka.Cluster.Hosting;
 using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
+using AkkaGan.Cluster.Configuration;
 using AkkaGan.Cluster.Coordinator;
 using AkkaGan.Cluster.Discriminator;
 using AkkaGan.Cluster.Generator;
@@ -68,8 +69,16 @@ public static class ClusterMember
     /// <param name="store">The node's state store (<see cref="StateStore.From"/>); null: none, entities keep no state beyond checkpoints.</param>
     public static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
         Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store = null)
+        => builder.AddAkkaGanMember(config, options, data, stepTimeout, store, NodeTls.From(config));
+
+    /// <summary>As above, with the node's settings bound once at start (<see cref="NodeSettings.Bind"/>: the certificate is read there).</summary>
+    public static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
+        Func<TrainingSettings, IRealData> data, NodeSettings node)
+        => builder.AddAkkaGanMember(config, options, data, node.StepTimeout, node.Store, node.Tls);
+
+    private static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
+        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store, NodeTls? tls)
     {
-        var tls = NodeTls.From(config);
         builder
             .AddHocon(config, HoconAddMode.Append)
             .WithRemoting(tls is null

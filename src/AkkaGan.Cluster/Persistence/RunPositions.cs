@@ -78,18 +78,17 @@ internal sealed class RunPositions(IActorRef? store)
     }
 
     /// <summary>The position of the run and the snapshots it names, as a checkpoint (null checkpoint: the run is new).</summary>
-    public Task<PositionRead> ReadAsync() => ReadAsync(store!, RunId);
-
-    internal static async Task<PositionRead> ReadAsync(IActorRef store, string runId)
+    public async Task<PositionRead> ReadAsync()
     {
-        var position = await LoadAsync(store, StateStore.PersistenceId(runId, StateStore.CoordinatorEntity), long.MaxValue).ConfigureAwait(false);
+        var (snapshots, runId) = (store!, RunId);
+        var position = await LoadAsync(snapshots, StateStore.PersistenceId(runId, StateStore.CoordinatorEntity), long.MaxValue).ConfigureAwait(false);
         if (position is null) return new PositionRead(null, new Dictionary<string, long>(), null);
         if (position is not S.RunPosition run)
             return new PositionRead(null, new Dictionary<string, long>(), $"run {runId}: the state store holds no position (found {position.GetType().Name})");
         var entities = new List<EntitySnapshot>();
         foreach (var stored in run.Stored)
         {
-            if (await LoadAsync(store, StateStore.PersistenceId(runId, stored.EntityId), stored.Round).ConfigureAwait(false) is not S.EntityState state || state.Round != stored.Round)
+            if (await LoadAsync(snapshots, StateStore.PersistenceId(runId, stored.EntityId), stored.Round).ConfigureAwait(false) is not S.EntityState state || state.Round != stored.Round)
                 return new PositionRead(null, new Dictionary<string, long>(), $"run {runId}: the state store's position of round {run.Round} names {stored.EntityId} at round {stored.Round}, " +
                                                                             "which the store does not hold; resume from a file checkpoint (akkagan train --resume)");
             entities.Add(state.Snapshot);

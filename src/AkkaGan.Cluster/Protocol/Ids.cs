@@ -40,6 +40,9 @@ public static class EntityIds
 {
     public static bool IsGenerator(string entityId) => entityId.StartsWith("g-", StringComparison.Ordinal);
 
+    /// <summary>The run's entities: the generator, then <paramref name="members"/> in order (a checkpoint's order).</summary>
+    public static string[] Of(IEnumerable<int> members) => [GeneratorId.Default.EntityId, .. members.Select(m => new DiscriminatorId(m).EntityId)];
+
     /// <summary>Throws <see cref="FormatException"/> unless <paramref name="entityId"/> is <c>g-i</c> or <c>d-i</c>.</summary>
     public static string Check(string entityId)
     {

@@ -88,11 +88,6 @@ public sealed class RunSchedule
     /// <summary>The round of the last checkpoint taken (or of the start): where a roll-back goes.</summary>
     public long LastGoodRound { get; private set; }
 
-    public bool IsPaused => _paused;
-
-    /// <summary>The work step handed out and not yet completed (null: none).</summary>
-    public RunStep? Running => _running;
-
     public void Pause() => _paused = true;
 
     public void Resume() => _paused = false;

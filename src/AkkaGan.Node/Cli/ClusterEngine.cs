@@ -182,7 +182,7 @@ internal static class ClusterEngine
                 // A singleton proxy's "failed to find" warnings while the cluster forms are noise.
                 builder.AddHocon("akka.cluster.singleton-proxy.log-singleton-identification-failure = off", HoconAddMode.Prepend);
                 if (!signalsStopTheNode) builder.AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
-                builder.AddAkkaGanMember(config, member, data, node.StepTimeout, node.Store);
+                builder.AddAkkaGanMember(config, member, data, node);
             }))
             .Build();
 
