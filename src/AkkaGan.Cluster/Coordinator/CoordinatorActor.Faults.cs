@@ -12,8 +12,8 @@ namespace AkkaGan.Cluster.Coordinator;
 
 /// <summary>
 /// Faults: members that miss a round are suspended and restored (<see cref="MemberRecovery"/>), a generator that fails
-/// a round is restored from its handed-over state or the run rolls back, roll-backs restore every entity from its own
-/// snapshot in the state store or from the last checkpoint, and a coordinator started again under the same run id
+/// a round is restored from its handed-over state or the run rolls back, roll-backs (<see cref="RollBackActor"/>) restore every
+/// entity from its own snapshot in the state store or from the last checkpoint, and a coordinator started again under the same run id
 /// continues from the store's position. Every fault is published as a <see cref="FaultReport"/>.
 /// </summary>
 public sealed partial class CoordinatorActor
@@ -59,42 +59,6 @@ public sealed partial class CoordinatorActor
             _schedule.RoundNotPlayed();
             Drive();
         });
-    }
-
-    /// <summary>
-    /// The schedule's roll-back (a lost generator, or the divergence guard): every entity taking part is configured
-    /// again and restored to the last checkpoint (or round 0 without one), each from its own snapshot in the state store
-    /// when it holds it, else pushed; the rounds since are played again, as <c>--resume</c> would, without a restart.
-    /// While the generator's shard has no live node (until the split-brain resolver downed the dead one) it is asked
-    /// again every step timeout, up to 10 times; a member that does not answer is suspended.
-    /// </summary>
-    private void RollBack(string reason)
-    {
-        const int attempts = 10;
-        var checkpoint = _lastCheckpoint;
-        var generator = GeneratorId.Default.EntityId;
-        var targets = EntityIds.Of(Participants).Select(e => new SetupActor.Target(e, checkpoint?.Entity(e), checkpoint is null ? null : _positions.RoundOf(e))).ToArray();
-        _setupThen = r =>
-        {
-            if (!r.Configured.ContainsKey(generator))
-            {
-                Fail($"{reason}; the generator could not be recovered after {attempts} attempts");
-                return;
-            }
-            foreach (var t in targets.Where(t => !r.Configured.ContainsKey(t.EntityId))) _recovery.Suspend(DiscriminatorId.Parse(t.EntityId).Member, Round);
-            var unrestored = targets.Where(t => t.Snapshot is not null && r.Configured.ContainsKey(t.EntityId) && !r.Restored.Contains(t.EntityId)).Select(t => t.EntityId).ToArray();
-            if (unrestored.Length > 0)
-            {
-                Fail($"recover: restore failed: {string.Join(", ", unrestored)} did not take the checkpoint's state");
-                return;
-            }
-            foreach (var t in targets.Where(t => r.Restored.Contains(t.EntityId) && !EntityIds.IsGenerator(t.EntityId)))
-                _learningRates[DiscriminatorId.Parse(t.EntityId).Member] = t.Snapshot!.LearningRate;
-            if (targets.Any(t => t.StoredRound is not null)) Fault(generator, "restored", r.Describe(checkpoint!.Metadata.Round));
-            _schedule.RolledBack();
-            Drive();
-        };
-        Run(SetupActor.Props(Step, targets, _stepTimeout, generator, attempts));
     }
 
     /// <summary>

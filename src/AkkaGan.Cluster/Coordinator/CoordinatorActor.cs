@@ -19,7 +19,7 @@ namespace AkkaGan.Cluster.Coordinator;
 /// Executes the run's schedule (<see cref="RunSchedule"/>, the same one <see cref="ReferenceTrainer"/> runs) on the
 /// cluster and never touches a tensor. Each work step is carried out by a child (<see cref="RoundActor"/>,
 /// <see cref="EvolveActor"/>, <see cref="EvaluateActor"/>, <see cref="CheckpointActor"/>, <see cref="ChangeActor"/>,
-/// <see cref="SetupActor"/>) that sends the step's requests, gathers the answers by request id with a timeout and
+/// <see cref="SetupActor"/>, <see cref="RollBackActor"/>) that sends the step's requests, gathers the answers by request id with a timeout and
 /// reports the step's result; the coordinator applies it and drives the schedule on. Phases: starting, running,
 /// finished. Faults (suspended members, a lost generator, roll-backs, a restart from the store) are in <c>.Faults.cs</c>.
 /// </summary>
@@ -45,7 +45,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private bool _idle;
     // The last full checkpoint: the roll-back target's state.
     private Checkpoint? _lastCheckpoint;
-    // What follows the step in progress, for the steps whose result the coordinator handles more than one way.
+    // What follows a setup in progress (the start, or a generator that moved).
     private Action<SetupActor.Result>? _setupThen;
     private IActorRef _changeRequester = ActorRefs.Nobody;
     private IActorRef? _rounds;
@@ -83,7 +83,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private long Round => _schedule.Round;
 
     /// <summary>What a step child needs: the regions, the timeout, the settings and round as they are now.</summary>
-    private StepContext Step => new(_generator, _discriminators, _stepTimeout, Settings, Round, RunId);
+    private StepContext Step => new(_generator, _discriminators, _stepTimeout, Settings, Round, RunId, Self);
 
     /// <summary>The members taking part in rounds: the population without the suspended ones.</summary>
     private int[] Participants => [.. _members.Where(m => !_recovery.Suspended.Contains(m))];
@@ -177,6 +177,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         });
         Receive<CheckpointActor.Result>(Checkpointed);
         Receive<SetupActor.Result>(r => _setupThen?.Invoke(r));
+        Receive<RollBackActor.Result>(RolledBack);
         Receive<ChangeActor.Result>(Changed);
         // The coordinator's own answers: hand-overs (chunked like any snapshot) and member recoveries.
         Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, Answer));
@@ -225,7 +226,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
                     Run(ChangeActor.Props(Step, change.Change, _members));
                     return;
                 case RunStep.RollBack back:
-                    RollBack(back.Reason);
+                    Run(RollBackActor.Props(Step, back.Reason, _lastCheckpoint, EntityIds.Of(Participants), _positions.RoundOf));
                     return;
                 case RunStep.PublishRound published:
                     _observer.Tell(new C.RoundCompleted(published.Report));
@@ -255,6 +256,20 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         }
         foreach (var member in r.Missing) _recovery.Suspend(member, r.Round);
         _schedule.RoundPlayed(r.Report);
+        Drive();
+    }
+
+    private void RolledBack(RollBackActor.Result r)
+    {
+        if (r.Error is not null)
+        {
+            Fail(r.Error);
+            return;
+        }
+        foreach (var member in r.Unanswered) _recovery.Suspend(member, Round);
+        foreach (var (member, rate) in r.LearningRates) _learningRates[member] = rate;
+        if (r.Restored is not null) Fault(GeneratorId.Default.EntityId, "restored", r.Restored);
+        _schedule.RolledBack();
         Drive();
     }
 
@@ -334,17 +349,4 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         if (_metrics is { IsValueCreated: true }) _metrics.Value.Dispose();
         base.PostStop();
     }
-}
-
-/// <summary>Hosting: the coordinator as a cluster singleton on the <c>coordinator</c> role, with its proxy registered.</summary>
-public static class CoordinatorHosting
-{
-    /// <summary>Starts the singleton (needs both regions or proxies registered first).</summary>
-    /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
-    /// <param name="store">Whether the node has a state store: the coordinator saves its position and has entities recover from their snapshots.</param>
-    public static AkkaConfigurationBuilder AddCoordinator(this AkkaConfigurationBuilder builder, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
-        bool store = false)
-        => builder.WithSingleton<CoordinatorSingleton>("coordinator",
-            (_, registry, _) => CoordinatorActor.Props(registry.Get<GeneratorRegion>(), registry.Get<DiscriminatorRegion>(), stepTimeout, metrics, store),
-            new ClusterSingletonOptions { Role = Roles.Coordinator });
 }

@@ -7,8 +7,12 @@ using E = AkkaGan.Cluster.Protocol.EntityProtocol;
 
 namespace AkkaGan.Cluster.Coordinator;
 
-/// <summary>What a step child needs of the run: where the entities are, how long to wait, the settings of the round.</summary>
-internal sealed record StepContext(IActorRef Generator, IActorRef Discriminators, TimeSpan StepTimeout, TrainingSettings Settings, long Round, string RunId)
+/// <summary>
+/// What a step child needs of the run: where the entities are, how long to wait, the settings of the round, and the
+/// coordinator, the sender of every request (a configured entity hands its state over to it).
+/// </summary>
+internal sealed record StepContext(IActorRef Generator, IActorRef Discriminators, TimeSpan StepTimeout, TrainingSettings Settings, long Round, string RunId,
+    IActorRef Coordinator)
 {
     /// <summary>Configuring and restoring (first touches of remote nodes, data loading) may take longer than a step.</summary>
     public TimeSpan SetupTimeout => StepTimeout > TimeSpan.FromMinutes(1) ? StepTimeout : TimeSpan.FromMinutes(1);
@@ -30,13 +34,14 @@ internal sealed record Answers(IReadOnlyList<IEntityReply> All, int Expected)
 /// or, for the rounds, one for the whole run, so the entities answer one address): it sends the
 /// step's requests (this actor is their reply address, the coordinator their sender, so a configured entity hands its
 /// state over to the coordinator), gathers the answers to each request by its id until all are in, the timeout
-/// passes, or the generator refuses, reassembles chunked answers, and tells the coordinator the step's result.
+/// passes, or the generator refuses, reassembles chunked answers, and tells its parent (the coordinator, or a step
+/// made of steps) the step's result.
 /// </summary>
 internal abstract class StepActor : ReceiveActor, IWithTimers
 {
     private readonly LargeMessages _wire = new(Context.System);
     private readonly ChunkAssembler _chunks;
-    private readonly IActorRef _coordinator = Context.Parent;
+    private readonly IActorRef _parent = Context.Parent;
     private long _lastRequest;
     private (long RequestId, string Name, int Expected, List<IEntityReply> Answers, Action<Answers> Then)? _pending;
 
@@ -72,19 +77,19 @@ internal abstract class StepActor : ReceiveActor, IWithTimers
         var id = ++_lastRequest;
         _pending = (id, name, expected, [], then);
         foreach (var request in requests.Select(r => r(id, Self)).ToArray())
-            _wire.Tell(EntityIds.IsGenerator(request.EntityId) ? Step.Generator : Step.Discriminators, request, _coordinator);
+            _wire.Tell(EntityIds.IsGenerator(request.EntityId) ? Step.Generator : Step.Discriminators, request, Step.Coordinator);
         Timers.StartSingleTimer(nameof(TimedOut), new TimedOut(id), timeout ?? Step.StepTimeout);
     }
 
-    /// <summary>Tells the coordinator the step's result and stops.</summary>
+    /// <summary>Tells the parent the step's result and stops.</summary>
     protected void Done(object result)
     {
-        _coordinator.Tell(result);
+        _parent.Tell(result);
         Context.Stop(Self);
     }
 
-    /// <summary>Tells the coordinator the step's result and waits for the next request (a long-lived step child).</summary>
-    protected void Reply(object result) => _coordinator.Tell(result);
+    /// <summary>Tells the parent the step's result and waits for the next request (a long-lived step child).</summary>
+    protected void Reply(object result) => _parent.Tell(result);
 
     private void Answer(object message)
     {
