@@ -1,8 +1,5 @@
 using Akka.Actor;
-using Akka.Cluster.Hosting;
 using Akka.Event;
-using Akka.Hosting;
-using AkkaGan.Cluster.Hosting;
 using AkkaGan.Cluster.Persistence;
 using AkkaGan.Cluster.Protocol;
 using AkkaGan.Cluster.Wire;
