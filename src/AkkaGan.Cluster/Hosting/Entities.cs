@@ -23,17 +23,28 @@ public static class Roles
     public const string ComputeDispatcher = "akkagan.compute-dispatcher";
 }
 
-/// <summary>Routes the messages of <c>d-i</c> entities (<see cref="IWithEntityId"/>, chunks): shard by the id's hash.</summary>
-public sealed class DiscriminatorMessageExtractor : HashCodeMessageExtractor
+/// <summary>
+/// Routes the messages of <c>d-i</c> entities (<see cref="IWithEntityId"/>, chunks). Each member is its own shard
+/// (shard id <c>i</c>), so that the allocation strategy, which places a new shard on the discriminator node with the
+/// fewest, gives every member a node of its own while there are enough nodes and spreads a larger population evenly
+/// (a hash of the id would put two members in one shard, hence on one node, while another node has none).
+/// </summary>
+public sealed class DiscriminatorMessageExtractor : IMessageExtractor
 {
-    public DiscriminatorMessageExtractor() : base(maxNumberOfShards: 10) { }
-
-    public override string? EntityId(object message) => message switch
+    public string? EntityId(object message) => message switch
     {
         IWithEntityId e when !EntityIds.IsGenerator(e.EntityId) => e.EntityId,
         Chunk c when c.Entity.StartsWith("d-", StringComparison.Ordinal) => c.Entity,
         _ => null,
     };
+
+    public object EntityMessage(object message) => message;
+
+    public string? ShardId(object message) => EntityId(message) is { } id ? ShardId(id) : null;
+
+    /// <summary>The member's index; an id that is not <c>d-i</c> keeps its own shard (its entity refuses it).</summary>
+    public string ShardId(string entityId, object? messageHint = null)
+        => entityId.StartsWith("d-", StringComparison.Ordinal) ? entityId[2..] : entityId;
 }
 
 /// <summary>Routes the messages of <c>g-i</c> entities.</summary>
