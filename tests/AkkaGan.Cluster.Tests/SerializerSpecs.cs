@@ -64,6 +64,7 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
             new G.GeneratorStepped(g, 17, new GeneratorStepResult(7, 0.69, 0.01, 0.25, 1e-3), [0, 3]),
             new G.SamplesProduced(g, 20, Payload()),
             new Chunk("d-3", Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950e"), 1, 3, "d.snapshot", [1, 2, 3, 4]),
+            new BulkRef("g-0", Guid.Parse("7c9e6679-7425-40de-944b-e07fc1f90ae7"), "10.0.0.7:41234", 4_194_331, "g.samples"),
             new Ctl.RunRelayed("gan", "set", ["lr-d", "5e-4", "--member", "d-1"], "127.0.0.1:50412 via akka.tcp://akkagan@10.0.0.7:4055", actor),
             new Ctl.RelayLine("round 486/100000 | G 1.801 D 0.687"),
             new Ctl.RelayDone(false, "'batch' cannot be changed while training"),

@@ -22,11 +22,12 @@ public sealed class ThreeNodeClusterSpecs : MultiNodeSpec
 {
     protected override string SystemName => "akkagan-3";
 
-    // Akka.Remote's default 128 KB frame and 16 KiB chunks: snapshots (~200 KB) and evaluation samples cross the nodes
-    // only because they are chunked.
+    // Akka.Remote's default 128 KB frame, 16 KiB chunks and no bulk channel: snapshots (~200 KB) and evaluation
+    // samples cross the nodes only because they are chunked (the other multi-node specs take the bulk channel).
     protected override string Hocon => """
         akka.remote.dot-netty.tcp.maximum-frame-size = 128000b
         akkagan.wire.chunk-size = 16 KiB
+        akkagan.wire.bulk.enabled = off
         """;
 
     public override async Task InitializeAsync()

@@ -27,7 +27,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private readonly TimeSpan _stepTimeout;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly LargeMessages _wire = new(Context.System);
-    private readonly ChunkAssembler _chunks;
+    private readonly WireInbox _inbox;
     private readonly RunPositions _positions;
     private readonly MemberRecovery _recovery;
     private readonly Func<TrainingSettings, EvaluationMetrics> _createMetrics;
@@ -57,7 +57,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         _generator = generator;
         _discriminators = discriminators;
         _stepTimeout = stepTimeout;
-        _chunks = new ChunkAssembler(_wire.Serializer);
+        _inbox = new WireInbox(Context.System, _log);
         _recovery = new MemberRecovery(this, _log, stepTimeout, Step.SetupTimeout);
         Receive<C.StartTraining>(Start);
         ReceiveAny(_ => { });
@@ -177,7 +177,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         Receive<RollBackActor.Result>(RolledBack);
         Receive<ChangeActor.Result>(Changed);
         // The coordinator's own answers: hand-overs (chunked like any snapshot) and member recoveries.
-        Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, _log, Answer));
+        Receive<IWirePart>(p => _inbox.Receive(p, Self, Sender, Answer));
         ReceiveAny(Answer);
     }
 

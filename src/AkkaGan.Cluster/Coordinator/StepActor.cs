@@ -40,7 +40,7 @@ internal sealed record Answers(IReadOnlyList<IEntityReply> All, int Expected)
 internal abstract class StepActor : ReceiveActor, IWithTimers
 {
     private readonly LargeMessages _wire = new(Context.System);
-    private readonly ChunkAssembler _chunks;
+    private readonly WireInbox _inbox;
     private readonly IActorRef _parent = Context.Parent;
     private long _lastRequest;
     private (long RequestId, string Name, int Expected, List<IEntityReply> Answers, Action<Answers> Then)? _pending;
@@ -48,8 +48,8 @@ internal abstract class StepActor : ReceiveActor, IWithTimers
     protected StepActor(StepContext step)
     {
         Step = step;
-        _chunks = new ChunkAssembler(_wire.Serializer);
-        Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, Log, Answer));
+        _inbox = new WireInbox(Context.System, Log);
+        Receive<IWirePart>(p => _inbox.Receive(p, Self, Sender, Answer));
         Receive<TimedOut>(t =>
         {
             if (_pending is not { } p || p.RequestId != t.RequestId) return;

@@ -15,12 +15,12 @@ namespace AkkaGan.Cluster.Generator;
 /// </summary>
 public sealed class SampleFetcher : ReceiveActor
 {
-    private readonly ChunkAssembler _chunks;
+    private readonly WireInbox _inbox;
 
     public SampleFetcher(IActorRef generators, int count, TimeSpan timeout, TaskCompletionSource<SampleBatch> done)
     {
-        _chunks = new ChunkAssembler(new LargeMessages(Context.System).Serializer);
-        Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, Context.GetLogger(), OnReceive));
+        _inbox = new WireInbox(Context.System, Context.GetLogger());
+        Receive<IWirePart>(p => _inbox.Receive(p, Self, Sender, OnReceive));
         Receive<G.SamplesProduced>(m =>
         {
             using var tensor = TensorCodec.ToTensor(m.Samples, TorchSharp.torch.ScalarType.Float32);

@@ -24,7 +24,7 @@ public static class Roles
 }
 
 /// <summary>
-/// Routes the messages of <c>d-i</c> entities (<see cref="IWithEntityId"/>, chunks). Each member is its own shard
+/// Routes the messages of <c>d-i</c> entities (<see cref="IWithEntityId"/>, chunks and bulk references). Each member is its own shard
 /// (shard id <c>i</c>), so that the allocation strategy, which places a new shard on the discriminator node with the
 /// fewest, gives every member a node of its own while there are enough nodes and spreads a larger population evenly
 /// (a hash of the id would put two members in one shard, hence on one node, while another node has none).
@@ -34,7 +34,7 @@ public sealed class DiscriminatorMessageExtractor : IMessageExtractor
     public string? EntityId(object message) => message switch
     {
         IWithEntityId e when !EntityIds.IsGenerator(e.EntityId) => e.EntityId,
-        Chunk c when c.Entity.StartsWith("d-", StringComparison.Ordinal) => c.Entity,
+        IWirePart p when p.Entity.StartsWith("d-", StringComparison.Ordinal) => p.Entity,
         _ => null,
     };
 
@@ -55,7 +55,7 @@ public sealed class GeneratorMessageExtractor : HashCodeMessageExtractor
     public override string? EntityId(object message) => message switch
     {
         IWithEntityId e when EntityIds.IsGenerator(e.EntityId) => e.EntityId,
-        Chunk c when c.Entity.StartsWith("g-", StringComparison.Ordinal) => c.Entity,
+        IWirePart p when p.Entity.StartsWith("g-", StringComparison.Ordinal) => p.Entity,
         _ => null,
     };
 }

@@ -26,18 +26,18 @@ namespace AkkaGan.Cluster.Hosting;
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The core is disposed in PostStop, the end of an actor's life.")]
 public abstract class EntityActor<TCore> : ReceiveActor where TCore : class, IEntityCore
 {
-    private readonly ChunkAssembler _chunks;
+    private readonly WireInbox _inbox;
     private readonly EntityStore _store;
     private IActorRef _coordinator = ActorRefs.Nobody;
 
     protected EntityActor(string entityId, bool store)
     {
         EntityId = entityId;
-        _chunks = new ChunkAssembler(Wire.Serializer);
+        _inbox = new WireInbox(Context.System, Log);
         _store = new EntityStore(EntityStore.Of(Context, store), entityId);
         Receive<ISnapshotResponse>(m => _store.Handle(m));
         // A reassembled message is handled like any other (an entity has one behavior, so OnReceive is it).
-        Receive<Chunk>(c => ChunkHandling.Receive(_chunks, c, Log, OnReceive));
+        Receive<IWirePart>(p => _inbox.Receive(p, Self, Sender, OnReceive));
         Receive<E.Configure>(Configure);
         Receive<E.GetSnapshot>(m => Guarded(m, m.Round, m.ReplyTo, core =>
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.Serialization;
 using System.Text;
 using Akka.Actor;
@@ -104,6 +105,8 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
             r => new(r.Generator(), r.Long(), r.Payload())),
         Entry.Of<Chunk>("chunk", (w, m) => { w.Text(m.Entity); w.Guid(m.Transfer); w.Int(m.Index); w.Int(m.Count); w.Text(m.Manifest); w.Bytes(m.Bytes); },
             r => new(r.Text(), r.Guid(), r.Int(), r.Int(), r.Text(), r.Bytes())),
+        Entry.Of<BulkRef>("bulk", (w, m) => { w.Text(m.Entity); w.Guid(m.Transfer); w.Text(m.Endpoint); w.Long(m.Length); w.Text(m.Manifest); },
+            r => new(r.Text(), r.Guid(), r.Text(), r.Long(), r.Text())),
         Entry.Of<S.EntityState>("state.entity", (w, m) => { w.Text(m.EntityId); w.Long(m.Round); w.Snapshot(m.Snapshot); },
             r => new(r.Text(), r.Long(), r.Snapshot())),
         Entry.Of<S.RunPosition>("state.position", (w, m) =>
@@ -158,21 +161,51 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
 
     public override byte[] ToBinary(object obj)
     {
-        var entry = ByType.TryGetValue(obj.GetType(), out var e)
-            ? e
-            : throw new SerializationException($"AkkaGanSerializer: cannot serialize {obj.GetType().FullName}");
-        using var buffer = new MemoryStream();
+        var entry = EntryOf(obj);
+        // Sized for the tensors up front: a large message is written without the stream growing (and copying) as it goes.
+        using var buffer = new MemoryStream((int)Math.Min(Array.MaxLength, TensorBytes(obj) + 4096));
         using (var writer = new WireWriter(buffer)) entry.Write(writer, obj);
-        return buffer.ToArray();
+        return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
     }
 
-    public override object FromBinary(byte[] bytes, string manifest)
+    /// <summary>
+    /// Serializes a large message into a buffer of <paramref name="pool"/> (the bulk channel's, reused, so a transfer
+    /// does not fault in fresh pages for every message); the caller returns it. Null when the message does not fit the
+    /// size its tensors announce plus 64 KiB for the rest (then <see cref="ToBinary"/>).
+    /// </summary>
+    public (byte[] Buffer, int Length)? ToPooledBinary(object obj, ArrayPool<byte> pool)
+    {
+        var entry = EntryOf(obj);
+        var size = TensorBytes(obj) + (64 << 10);
+        if (size > Array.MaxLength) return null;
+        var buffer = pool.Rent((int)size);
+        try
+        {
+            using var stream = new MemoryStream(buffer, 0, buffer.Length, writable: true);
+            using (var writer = new WireWriter(stream)) entry.Write(writer, obj);
+            return (buffer, (int)stream.Position);
+        }
+        catch (NotSupportedException)
+        {
+            pool.Return(buffer);
+            return null;
+        }
+    }
+
+    private static Entry EntryOf(object obj) => ByType.TryGetValue(obj.GetType(), out var e)
+        ? e
+        : throw new SerializationException($"AkkaGanSerializer: cannot serialize {obj.GetType().FullName}");
+
+    public override object FromBinary(byte[] bytes, string manifest) => FromBinary(bytes, bytes.Length, manifest);
+
+    /// <summary>The message in the first <paramref name="length"/> bytes of <paramref name="bytes"/> (a pooled buffer of the bulk channel).</summary>
+    public object FromBinary(byte[] bytes, int length, string manifest)
     {
         if (!ByManifest.TryGetValue(manifest, out var entry))
             throw new SerializationException($"AkkaGanSerializer: unknown manifest '{manifest}'");
         try
         {
-            using var reader = new WireReader(new MemoryStream(bytes), system);
+            using var reader = new WireReader(new MemoryStream(bytes, 0, length, writable: false), system);
             var message = entry.Read(reader);
             if (reader.Remaining != 0) throw new SerializationException($"{reader.Remaining} trailing bytes");
             return message;

@@ -9,17 +9,24 @@ namespace AkkaGan.Cluster.Wire;
 
 /// <summary>
 /// Sends wire messages so that none exceeds Akka.Remote's frame: messages whose tensors and snapshots stay below
-/// <c>akkagan.wire.chunk-size</c> go as they are; larger ones are serialized once and sent as <see cref="Chunk"/>s of
-/// at most that size, in order, to the same target. One connection carries the heartbeats too, so chunks much
-/// smaller than the frame keep them flowing between the parts of a large transfer.
+/// <c>akkagan.wire.chunk-size</c> go as they are; larger ones are serialized once and left on the bulk channel
+/// (<see cref="BulkPlane"/>) for the receiver to fetch, a <see cref="BulkRef"/> going in their place; with the
+/// channel off or full they go as <see cref="Chunk"/>s of at most that size, in order, to the same target (one
+/// connection carries the heartbeats too, so chunks much smaller than the frame keep them flowing between the parts
+/// of a large transfer). Receivers take both with a <see cref="WireInbox"/>.
 /// </summary>
 public sealed class LargeMessages
 {
     private readonly AkkaGanSerializer _serializer;
+    private readonly BulkPlane _bulk;
+    private readonly bool _useBulk;
 
-    public LargeMessages(ActorSystem system)
+    /// <param name="bulk">Whether large messages may take the bulk channel (false: always chunks, as <c>akkagan bench wire</c> compares).</param>
+    public LargeMessages(ActorSystem system, bool bulk = true)
     {
         _serializer = (AkkaGanSerializer)system.Serialization.FindSerializerForType(typeof(IAkkaGanWireMessage));
+        _bulk = BulkPlane.Get(system);
+        _useBulk = bulk;
         var configured = system.Settings.Config.GetByteSize("akkagan.wire.chunk-size", null);
         ChunkSize = configured is > 0 and <= int.MaxValue ? (int)configured.Value : DefaultChunkSize;
     }
@@ -30,7 +37,7 @@ public sealed class LargeMessages
 
     public AkkaGanSerializer Serializer => _serializer;
 
-    /// <summary>Sends <paramref name="message"/> to <paramref name="target"/> whole or in chunks.</summary>
+    /// <summary>Sends <paramref name="message"/> to <paramref name="target"/> whole, by the bulk channel, or in chunks.</summary>
     public void Tell(IActorRef target, IAkkaGanWireMessage message, IActorRef sender)
     {
         if (AkkaGanSerializer.TensorBytes(message) < ChunkSize)
@@ -38,9 +45,19 @@ public sealed class LargeMessages
             target.Tell(message, sender);
             return;
         }
-        var bytes = _serializer.ToBinary(message);
         var manifest = _serializer.Manifest(message);
         var entity = (message as IWithEntityId)?.EntityId ?? "";
+        if (_useBulk && _bulk.Enabled && _serializer.ToPooledBinary(message, _bulk.Pool) is { } pooled)
+        {
+            var serialized = new BulkBytes(pooled.Buffer, pooled.Length, _bulk.Pool);
+            if (_bulk.Offer(serialized) is { } offered)
+            {
+                target.Tell(new BulkRef(entity, offered, _bulk.Endpoint, serialized.Length, manifest), sender);
+                return;
+            }
+            serialized.Dispose();
+        }
+        var bytes = _serializer.ToBinary(message);
         var transfer = Guid.NewGuid();
         var count = (int)((bytes.LongLength + ChunkSize - 1) / ChunkSize);
         for (var i = 0; i < count; i++)
@@ -125,22 +142,90 @@ public sealed class ChunkAssembler(AkkaGanSerializer serializer)
     }
 }
 
-/// <summary>What an actor that receives chunks does with them: reassemble, then handle the whole message.</summary>
-public static class ChunkHandling
+/// <summary>
+/// What an actor that receives large messages does with their parts (<see cref="IWirePart"/>): chunks are
+/// reassembled; a bulk reference is fetched off the actor's thread and comes back to the actor as
+/// <see cref="BulkArrived"/>. Whole messages are handed to the actor's handler in the order their parts began to
+/// arrive (a small message sent between two large ones is not held back). Bad parts, and transfers that cannot be
+/// fetched, are logged and dropped, as a lost message would be: the step that waits for it times out.
+/// </summary>
+public sealed class WireInbox
 {
-    /// <summary>Adds <paramref name="chunk"/>; hands a completed message to <paramref name="handle"/>; logs and drops bad chunks.</summary>
-    public static void Receive(ChunkAssembler assembler, Chunk chunk, ILoggingAdapter log, Action<object> handle)
+    private readonly ChunkAssembler _chunks;
+    private readonly AkkaGanSerializer _serializer;
+    private readonly BulkPlane _bulk;
+    private readonly ILoggingAdapter _log;
+    private readonly SortedDictionary<long, BulkArrived> _arrived = [];
+    private long _nextFetch;
+    private long _nextHandled;
+
+    public WireInbox(ActorSystem system, ILoggingAdapter log)
     {
-        object? whole;
+        var wire = new LargeMessages(system);
+        _serializer = wire.Serializer;
+        _chunks = new ChunkAssembler(_serializer);
+        _bulk = BulkPlane.Get(system);
+        _log = log;
+    }
+
+    /// <summary>Takes <paramref name="part"/> received by <paramref name="self"/> from <paramref name="sender"/>; <paramref name="handle"/> gets whole messages.</summary>
+    public void Receive(IWirePart part, IActorRef self, IActorRef sender, Action<object> handle)
+    {
+        switch (part)
+        {
+            case Chunk chunk:
+                object? whole;
+                try
+                {
+                    whole = _chunks.Add(chunk);
+                }
+                catch (SerializationException e)
+                {
+                    _log.Warning("dropped {0}: {1}", chunk, e.Message);
+                    return;
+                }
+                if (whole is not null) handle(whole);
+                return;
+            case BulkRef reference:
+                if (reference.Length is < 0 or > ChunkAssembler.MaxMessageBytes || reference.Endpoint.Length == 0)
+                {
+                    _log.Warning("dropped {0}: a length outside 0..{1} or no endpoint", reference, ChunkAssembler.MaxMessageBytes);
+                    return;
+                }
+                var sequence = _nextFetch++;
+                _ = FetchAsync(reference, sequence, self, sender);
+                return;
+            case BulkArrived arrived:
+                _arrived[arrived.Sequence] = arrived;
+                while (_arrived.Remove(_nextHandled, out var next))
+                {
+                    _nextHandled++;
+                    if (next.Message is not null) handle(next.Message);
+                    else _log.Warning("dropped {0}: {1}", next.Reference, next.Error);
+                }
+                return;
+        }
+    }
+
+    private async Task FetchAsync(BulkRef reference, long sequence, IActorRef self, IActorRef sender)
+    {
+        object? message = null;
+        string? error = null;
         try
         {
-            whole = assembler.Add(chunk);
+            using var bytes = await _bulk.FetchAsync(reference.Endpoint, reference.Transfer, reference.Length).ConfigureAwait(false);
+            message = _serializer.FromBinary(bytes.Buffer, bytes.Length, reference.Manifest);
         }
-        catch (SerializationException e)
+        catch (Exception e) when (e is IOException or SerializationException)
         {
-            log.Warning("dropped {0}: {1}", chunk, e.Message);
-            return;
+            error = e.Message;
         }
-        if (whole is not null) handle(whole);
+        self.Tell(new BulkArrived(sequence, reference, message, error), sender);
     }
+}
+
+/// <summary>A fetched bulk transfer back on its receiver's thread (local only: never crosses the wire).</summary>
+public sealed record BulkArrived(long Sequence, BulkRef Reference, object? Message, string? Error) : IWirePart
+{
+    public string Entity => Reference.Entity;
 }

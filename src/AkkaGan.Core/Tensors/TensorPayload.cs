@@ -109,7 +109,10 @@ public static class TensorCodec
                 throw new SerializationException($"tensor payload: byte count {length} outside 0..{maxBytes}");
             var remaining = reader.BaseStream.CanSeek ? reader.BaseStream.Length - reader.BaseStream.Position : long.MaxValue;
             if (length > remaining) throw new SerializationException($"tensor payload: truncated, {length} data bytes announced, {remaining} left");
-            var payload = new TensorPayload(dtype, shape, reader.ReadBytes((int)length));
+            // Read into an array that is not zeroed first: every byte of it is overwritten (a short read throws).
+            var data = GC.AllocateUninitializedArray<byte>((int)length);
+            reader.BaseStream.ReadExactly(data);
+            var payload = new TensorPayload(dtype, shape, data);
             Validate(payload, maxBytes);
             return payload;
         }

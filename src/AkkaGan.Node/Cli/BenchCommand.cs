@@ -49,6 +49,7 @@ public static partial class BenchCommand
         engines.SetAction(parse => RunEngines(new Plan(parse.GetValue(rounds), parse.GetValue(warmup), parse.GetValue(repetitions), parse.GetValue(extra) ?? []),
             parse.GetValue(json), parse.GetValue(keep)));
         bench.Subcommands.Add(engines);
+        bench.Subcommands.Add(CreateWire());
         bench.Subcommands.Add(CreateCtl());
         return bench;
     }
