@@ -167,6 +167,9 @@ public static partial class BenchCommand
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  repetition {rep}/{repetitions} {way,-7} {rate,9:F1} MB/s"));
                 }
 
+            // The receiving node leaves (its process then ends by itself), so neither side logs a lost peer.
+            cluster.Leave(sink.Address);
+            if (!child.Process.WaitForExit(15_000)) Console.Error.WriteLine("akkagan: warning: the receiving process did not leave within 15 s; stopping it");
             child.Dispose(); // its log is complete once it has exited
             stopped = true;
             var warnings = HealthWarnings.Seen.Concat(ReadShared(childLog).Where(l => l.StartsWith("health-warning: ", StringComparison.Ordinal))).ToArray();
