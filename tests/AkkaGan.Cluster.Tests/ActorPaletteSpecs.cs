@@ -5,7 +5,7 @@ using AkkaGan.Control;
 namespace AkkaGan.Cluster.Tests;
 
 /// <summary>The control plane's <c>actor</c> palette on a local actor system with a small tree of its own.</summary>
-public sealed class ActorPaletteSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class ActorPaletteSpecs : Akka.TestKit.Xunit.TestKit
 {
     private async Task<List<string>> Run(params string[] args)
     {

@@ -14,7 +14,7 @@ using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
 
 namespace AkkaGan.Cluster.Tests;
 
-public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit.TestKit
 {
     internal static readonly Config Config = ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(AkkaGanConfig.Default());
 
@@ -44,7 +44,7 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var actor = Sys.ActorOf(DiscriminatorActor.Props(D0, TestActor, RunData.Create));
         actor.Tell(new D.TrainStep(D0, 1, 1, 0, Fake(1), TestActor));
-        Assert.Contains("not configured", ExpectMsg<E.Rejected>().Reason);
+        Assert.Contains("not configured", ExpectMsg<E.Rejected>(cancellationToken: TestContext.Current.CancellationToken).Reason);
     }
 
     [Fact]
@@ -52,7 +52,7 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var actor = Configured();
         actor.Tell(new D.TrainStep(D0, 1, 1, 0, Fake(1), TestActor));
-        var done = ExpectMsg<D.TrainStepDone>().Result;
+        var done = ExpectMsg<D.TrainStepDone>(cancellationToken: TestContext.Current.CancellationToken).Result;
 
         using var core = new DiscriminatorCore(Tiny, 0, RunData.Create(Tiny), CPU);
         using var fake = TensorCodec.ToTensor(Fake(1));
@@ -66,7 +66,7 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var actor = Configured();
         actor.Tell(new D.ComputeFeedback(D0, 1, 1, Fake(1), TestActor));
-        var answer = ExpectMsg<D.FeedbackComputed>();
+        var answer = ExpectMsg<D.FeedbackComputed>(cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal([16L, 2], answer.Gradient.Shape);
 
         using var core = new DiscriminatorCore(Tiny, 0, RunData.Create(Tiny), CPU);
@@ -81,12 +81,12 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var actor = Configured();
         actor.Tell(new D.TrainStep(D0, 1, 5, 0, Fake(5), TestActor));
-        ExpectMsg<D.TrainStepDone>();
+        ExpectMsg<D.TrainStepDone>(cancellationToken: TestContext.Current.CancellationToken);
         actor.Tell(new D.TrainStep(D0, 1, 3, 0, Fake(3), TestActor));
-        var rejected = ExpectMsg<E.Rejected>();
+        var rejected = ExpectMsg<E.Rejected>(cancellationToken: TestContext.Current.CancellationToken);
         Assert.Contains("stale round 3", rejected.Reason);
         actor.Tell(new D.TrainStep(D0, 1, 6, 0, Fake(6), TestActor));
-        Assert.Equal(6, ExpectMsg<D.TrainStepDone>().Result.Round);
+        Assert.Equal(6, ExpectMsg<D.TrainStepDone>(cancellationToken: TestContext.Current.CancellationToken).Result.Round);
     }
 
     [Fact]
@@ -95,14 +95,14 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         var actor = Configured();
         Watch(actor);
         actor.Tell(new D.TrainStep(D0, 1, 1, 0, Fake(1, columns: 3), TestActor));
-        var rejected = ExpectMsg<E.Rejected>();
+        var rejected = ExpectMsg<E.Rejected>(cancellationToken: TestContext.Current.CancellationToken);
         Assert.Contains("[16, 3]", rejected.Reason);
         Assert.Contains("[B, 2]", rejected.Reason);
         actor.Tell(new D.ComputeFeedback(D0, 1, 1, new TensorPayload(WireDType.Float32, [16, 2], new byte[12]), TestActor));
-        Assert.Contains("byte count", ExpectMsg<E.Rejected>().Reason);
+        Assert.Contains("byte count", ExpectMsg<E.Rejected>(cancellationToken: TestContext.Current.CancellationToken).Reason);
         actor.Tell(new D.TrainStep(D0, 1, 1, 0, Fake(1), TestActor));
         // The answer to a good step, not a Terminated: the rejections left the actor (and its state) alive.
-        ExpectMsg<D.TrainStepDone>();
+        ExpectMsg<D.TrainStepDone>(cancellationToken: TestContext.Current.CancellationToken);
     }
 
     [Fact]
@@ -111,19 +111,19 @@ public sealed class DiscriminatorActorSpecs : Akka.TestKit.Xunit2.TestKit
         var region = CreateTestProbe();
         var actor = Configured(region.Ref);
         actor.Tell(new D.TransferWeights(D0, 1, new DiscriminatorId(1), 5e-4, 4, TestActor));
-        var adopt = region.ExpectMsg<D.AdoptWeights>();
+        var adopt = region.ExpectMsg<D.AdoptWeights>(cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(new DiscriminatorId(1), adopt.Discriminator);
         Assert.Equal(5e-4, adopt.LearningRate);
         Assert.Contains(adopt.Snapshot.Tensors, t => t.Name.StartsWith("model/", StringComparison.Ordinal));
 
         actor.Tell(new D.AdoptWeights(D0, 1, adopt.Snapshot, 7e-4, 4, TestActor));
-        Assert.Equal(7e-4, ExpectMsg<D.WeightsAdopted>().LearningRate);
+        Assert.Equal(7e-4, ExpectMsg<D.WeightsAdopted>(cancellationToken: TestContext.Current.CancellationToken).LearningRate);
         actor.Tell(new E.GetSnapshot(D0.EntityId, 1, 4, TestActor));
-        Assert.Equal(7e-4, ExpectMsg<E.SnapshotTaken>().Snapshot.LearningRate);
+        Assert.Equal(7e-4, ExpectMsg<E.SnapshotTaken>(cancellationToken: TestContext.Current.CancellationToken).Snapshot.LearningRate);
     }
 }
 
-public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit.TestKit
 {
     private static readonly TrainingSettings Tiny = DiscriminatorActorSpecs.Tiny;
     private static readonly GeneratorId G0 = GeneratorId.Default;
@@ -149,8 +149,8 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var (generator, region) = Configured();
         generator.Tell(new G.RunRound(G0, 1, 1, 1, [0, 2], [0], TimeSpan.FromSeconds(10), TestActor));
-        var first = region.ExpectMsg<D.TrainStep>();
-        var second = region.ExpectMsg<D.TrainStep>();
+        var first = region.ExpectMsg<D.TrainStep>(cancellationToken: TestContext.Current.CancellationToken);
+        var second = region.ExpectMsg<D.TrainStep>(cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal([0, 2], new[] { first.Discriminator.Member, second.Discriminator.Member });
         Assert.Equal([16L, 2], first.Fake.Shape);
         Assert.Equal(TestActor, first.ReplyTo);
@@ -165,11 +165,11 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var (generator, region) = Configured();
         generator.Tell(Step(1, [0, 1], TimeSpan.FromSeconds(10), TestActor));
-        var asks = new[] { region.ExpectMsg<D.ComputeFeedback>(), region.ExpectMsg<D.ComputeFeedback>() };
+        var asks = new[] { region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken), region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken) };
         Assert.Equal(generator, asks[0].ReplyTo);
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 1, 0.5, Gradient(3f)));
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(0), 1, 1, 0.25, Gradient(1f)));
-        var stepped = ExpectMsg<G.GeneratorStepped>();
+        var stepped = ExpectMsg<G.GeneratorStepped>(cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal([0, 1], stepped.Answered);
         Assert.Equal(0.375, stepped.Result.Loss);
 
@@ -179,7 +179,7 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
         using var mean = full(16, 2, 2f);
         core.CompleteStep(1, mean, 0.375);
         generator.Tell(new E.GetSnapshot(G0.EntityId, 1, 1, TestActor));
-        var snapshot = ExpectMsg<E.SnapshotTaken>().Snapshot;
+        var snapshot = ExpectMsg<E.SnapshotTaken>(cancellationToken: TestContext.Current.CancellationToken).Snapshot;
         Assert.Equal(core.Snapshot().Tensors.Select(t => t.Payload.Data), snapshot.Tensors.Select(t => t.Payload.Data));
     }
 
@@ -201,7 +201,7 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
         using var expected = core.GenerateFakes(1, 1, 0, 16);
         Assert.Equal(TensorCodec.ToPayload(expected).Data, steps[2].Fake.Data);
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 1, 0.5, Gradient(3f)));
-        Assert.Equal([1], ExpectMsg<G.GeneratorStepped>().Answered);
+        Assert.Equal([1], ExpectMsg<G.GeneratorStepped>(cancellationToken: TestContext.Current.CancellationToken).Answered);
     }
 
     [Fact]
@@ -209,17 +209,17 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var (generator, region) = Configured();
         generator.Tell(Step(1, [0, 1], TimeSpan.FromMilliseconds(300), TestActor));
-        region.ExpectMsg<D.ComputeFeedback>();
-        region.ExpectMsg<D.ComputeFeedback>();
+        region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken);
+        region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken);
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(0), 1, 1, 0.25, Gradient(1f)));
-        var stepped = ExpectMsg<G.GeneratorStepped>(TimeSpan.FromSeconds(5));
+        var stepped = ExpectMsg<G.GeneratorStepped>(TimeSpan.FromSeconds(5), cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal([0], stepped.Answered);
         // A late answer is ignored, and the next round works.
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 1, 0.5, Gradient(3f)));
         generator.Tell(Step(2, [1], TimeSpan.FromSeconds(10), TestActor));
-        region.ExpectMsg<D.ComputeFeedback>();
+        region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken);
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 2, 2, 0.5, Gradient(3f)));
-        Assert.Equal(2, ExpectMsg<G.GeneratorStepped>().Result.Round);
+        Assert.Equal(2, ExpectMsg<G.GeneratorStepped>(cancellationToken: TestContext.Current.CancellationToken).Result.Round);
     }
 
     [Fact]
@@ -227,17 +227,17 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var (generator, region) = Configured();
         generator.Tell(Step(1, [0, 1], TimeSpan.FromMilliseconds(200), TestActor));
-        region.ExpectMsg<D.ComputeFeedback>();
-        region.ExpectMsg<D.ComputeFeedback>();
+        region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken);
+        region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken);
         generator.Tell(new E.Rejected("d-1", 1, 1, nameof(D.ComputeFeedback), "stale"));
-        Assert.Contains("no discriminator answered", ExpectMsg<E.Rejected>(TimeSpan.FromSeconds(5)).Reason);
+        Assert.Contains("no discriminator answered", ExpectMsg<E.Rejected>(TimeSpan.FromSeconds(5), cancellationToken: TestContext.Current.CancellationToken).Reason);
 
         generator.Tell(Step(2, [0, 1], TimeSpan.FromSeconds(10), TestActor));
-        region.ExpectMsg<D.ComputeFeedback>();
-        region.ExpectMsg<D.ComputeFeedback>();
+        region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken);
+        region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken);
         generator.Tell(new E.Rejected("d-0", 2, 2, nameof(D.ComputeFeedback), "wrong shape"));
         generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 2, 2, 0.5, Gradient(3f)));
-        Assert.Equal([1], ExpectMsg<G.GeneratorStepped>().Answered);
+        Assert.Equal([1], ExpectMsg<G.GeneratorStepped>(cancellationToken: TestContext.Current.CancellationToken).Answered);
     }
 
     [Fact]
@@ -245,8 +245,8 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var (generator, _) = Configured();
         generator.Tell(new G.GetSamples(G0, 1, 100, TestActor));
-        Assert.Equal([100L, 2], ExpectMsg<G.SamplesProduced>().Samples.Shape);
+        Assert.Equal([100L, 2], ExpectMsg<G.SamplesProduced>(cancellationToken: TestContext.Current.CancellationToken).Samples.Shape);
         generator.Tell(new G.GetSamples(G0, 1, 0, TestActor));
-        Assert.Contains("positive", ExpectMsg<E.Rejected>().Reason);
+        Assert.Contains("positive", ExpectMsg<E.Rejected>(cancellationToken: TestContext.Current.CancellationToken).Reason);
     }
 }

@@ -15,7 +15,7 @@ namespace AkkaGan.Cluster.Tests;
 /// connection as a <see cref="BulkRef"/>, are fetched from the sender's node and arrive whole, byte for byte, in the
 /// order they were sent; a transfer that cannot be fetched is dropped without holding back the ones behind it.
 /// </summary>
-public sealed class BulkPlaneSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class BulkPlaneSpecs : Akka.TestKit.Xunit.TestKit
 {
     private static Config Remote(string extra = "") => ConfigurationFactory.ParseString($"""
         akka.actor.provider = remote
@@ -70,7 +70,7 @@ public sealed class BulkPlaneSpecs : Akka.TestKit.Xunit2.TestKit
         var whole = new List<G.SamplesProduced>();
         while (whole.Count < sent.Length)
         {
-            switch (ReceiveOne(TimeSpan.FromSeconds(30)))
+            switch (ReceiveOne(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken))
             {
                 case Receiver.Saw saw: parts.Add(saw.Part); break;
                 case G.SamplesProduced samples: whole.Add(samples); break;
@@ -93,9 +93,9 @@ public sealed class BulkPlaneSpecs : Akka.TestKit.Xunit2.TestKit
         // is dropped (logged on the receiving node), the second handled.
         receiver.Tell(new BulkRef("", Guid.NewGuid(), plane.Endpoint, 1000, "g.samples"), TestActor);
         wire.Tell(receiver, Samples(1 << 20, 7), TestActor);
-        Assert.Equal(nameof(BulkRef), ExpectMsg<Receiver.Saw>().Part);
-        Assert.Equal(nameof(BulkRef), ExpectMsg<Receiver.Saw>().Part);
-        Assert.Equal(7, ExpectMsg<G.SamplesProduced>(TimeSpan.FromSeconds(30)).RequestId);
+        Assert.Equal(nameof(BulkRef), ExpectMsg<Receiver.Saw>(cancellationToken: TestContext.Current.CancellationToken).Part);
+        Assert.Equal(nameof(BulkRef), ExpectMsg<Receiver.Saw>(cancellationToken: TestContext.Current.CancellationToken).Part);
+        Assert.Equal(7, ExpectMsg<G.SamplesProduced>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken).RequestId);
     }
 
     [Fact]
@@ -104,13 +104,13 @@ public sealed class BulkPlaneSpecs : Akka.TestKit.Xunit2.TestKit
         var plane = BulkPlane.Get(Sys);
         var other = BulkPlane.Get(_other);
         var id = plane.Offer(new BulkBytes([1, 2, 3], 3))!.Value;
-        using (var fetched = await other.FetchAsync(plane.Endpoint, id, 3)) Assert.Equal([1, 2, 3], fetched.Buffer[..fetched.Length]);
-        var again = await Assert.ThrowsAsync<IOException>(() => other.FetchAsync(plane.Endpoint, id, 3));
+        using (var fetched = await other.FetchAsync(plane.Endpoint, id, 3, cancellation: TestContext.Current.CancellationToken)) Assert.Equal([1, 2, 3], fetched.Buffer[..fetched.Length]);
+        var again = await Assert.ThrowsAsync<IOException>(() => other.FetchAsync(plane.Endpoint, id, 3, cancellation: TestContext.Current.CancellationToken));
         Assert.Contains("not (or no longer) offered", again.Message);
         // A length other than the reference's is refused, and a closed port named.
-        var wrong = await Assert.ThrowsAsync<IOException>(() => other.FetchAsync(plane.Endpoint, plane.Offer(new BulkBytes([1, 2], 2))!.Value, 3));
+        var wrong = await Assert.ThrowsAsync<IOException>(() => other.FetchAsync(plane.Endpoint, plane.Offer(new BulkBytes([1, 2], 2))!.Value, 3, cancellation: TestContext.Current.CancellationToken));
         Assert.Contains("2 bytes, the reference says 3", wrong.Message);
-        var closed = await Assert.ThrowsAsync<IOException>(() => other.FetchAsync($"127.0.0.1:{AkkaGan.Testing.FreePorts.Next()}", Guid.NewGuid(), 3));
+        var closed = await Assert.ThrowsAsync<IOException>(() => other.FetchAsync($"127.0.0.1:{AkkaGan.Testing.FreePorts.Next()}", Guid.NewGuid(), 3, cancellation: TestContext.Current.CancellationToken));
         Assert.Contains("cannot reach the bulk channel", closed.Message);
     }
 
@@ -123,8 +123,8 @@ public sealed class BulkPlaneSpecs : Akka.TestKit.Xunit2.TestKit
             var receiver = RemoteReceiver(_other);
             var message = Samples(300_000, 9);
             new LargeMessages(sender).Tell(receiver, message, TestActor);
-            Assert.Equal(nameof(Chunk), ExpectMsg<Receiver.Saw>(TimeSpan.FromSeconds(30)).Part);
-            Assert.Equal(9, FishForMessage<G.SamplesProduced>(_ => true, TimeSpan.FromSeconds(30)).RequestId);
+            Assert.Equal(nameof(Chunk), ExpectMsg<Receiver.Saw>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken).Part);
+            Assert.Equal(9, FishForMessage<G.SamplesProduced>(_ => true, TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken).RequestId);
             Assert.Equal(!extra.Contains("enabled = off"), BulkPlane.Get(sender).Enabled);
             await sender.Terminate();
         }

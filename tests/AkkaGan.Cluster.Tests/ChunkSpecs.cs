@@ -12,7 +12,7 @@ using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
 namespace AkkaGan.Cluster.Tests;
 
 /// <summary>Large messages go as chunks no larger than akkagan.wire.chunk-size and come back whole; bad chunks are refused.</summary>
-public sealed class ChunkSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class ChunkSpecs : Akka.TestKit.Xunit.TestKit
 {
     private static readonly Config Config = ConfigurationFactory.ParseString("""
         akka.actor.provider = local
@@ -63,7 +63,7 @@ public sealed class ChunkSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var small = new D.FitnessMeasured(new DiscriminatorId(0), 1, 3, 0.5);
         Wire.Tell(TestActor, small, TestActor);
-        ExpectMsg<D.FitnessMeasured>();
+        ExpectMsg<D.FitnessMeasured>(cancellationToken: TestContext.Current.CancellationToken);
     }
 
     [Fact]

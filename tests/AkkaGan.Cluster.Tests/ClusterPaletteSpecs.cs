@@ -6,7 +6,7 @@ using AkkaGan.Control;
 namespace AkkaGan.Cluster.Tests;
 
 /// <summary>The control plane's <c>cluster</c> palette on a real one-node cluster (remoting on loopback, joined to itself).</summary>
-public sealed class ClusterPaletteSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class ClusterPaletteSpecs : Akka.TestKit.Xunit.TestKit
 {
     private static readonly Config Config = ConfigurationFactory.ParseString("""
         akka.actor.provider = cluster
@@ -95,8 +95,8 @@ public sealed class ClusterPaletteSpecs : Akka.TestKit.Xunit2.TestKit
             var joining = new List<string>();
             await foreach (var line in new ClusterPalette(other).ExecuteAsync("join", [Cluster.SelfAddress.ToString()], CancellationToken.None)) joining.Add(line);
             Assert.Equal($"joining {Cluster.SelfAddress}", Assert.Single(joining));
-            AwaitCondition(() => Cluster.State.Members.Any(m => m.Address == otherCluster.SelfAddress && m.Status == MemberStatus.Up), TimeSpan.FromSeconds(30));
-            AwaitCondition(() => otherCluster.SelfMember.Status == MemberStatus.Up, TimeSpan.FromSeconds(30));
+            AwaitCondition(() => Cluster.State.Members.Any(m => m.Address == otherCluster.SelfAddress && m.Status == MemberStatus.Up), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
+            AwaitCondition(() => otherCluster.SelfMember.Status == MemberStatus.Up, TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
             // A member cannot join a second cluster: Akka would ignore it, so the palette refuses.
             var again = await Assert.ThrowsAsync<ControlCommandException>(async () =>
             {
@@ -106,7 +106,7 @@ public sealed class ClusterPaletteSpecs : Akka.TestKit.Xunit2.TestKit
 
             var port = otherCluster.SelfAddress.Port!.Value;
             Assert.Equal($"{otherCluster.SelfAddress} marked down", Assert.Single(await Run("down", $"127.0.0.1:{port}")));
-            AwaitCondition(() => Cluster.State.Members.All(m => m.Address != otherCluster.SelfAddress), TimeSpan.FromSeconds(30));
+            AwaitCondition(() => Cluster.State.Members.All(m => m.Address != otherCluster.SelfAddress), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         }
         finally
         {
@@ -120,6 +120,6 @@ public sealed class ClusterPaletteSpecs : Akka.TestKit.Xunit2.TestKit
         JoinSelf();
         Assert.Contains("is leaving the cluster", Assert.Single(await Run("leave")));
         AwaitCondition(() => Cluster.IsTerminated || Cluster.SelfMember.Status is MemberStatus.Leaving or MemberStatus.Exiting or MemberStatus.Removed,
-            TimeSpan.FromSeconds(20));
+            TimeSpan.FromSeconds(20), cancellationToken: TestContext.Current.CancellationToken);
     }
 }

@@ -12,7 +12,7 @@ namespace AkkaGan.Cluster.Tests;
 /// A palette forwarded between two real cluster nodes (remoting on loopback): this spec's system is a discriminator
 /// node without the palette; a second system with the coordinator role serves it through <see cref="ControlRelayActor"/>.
 /// </summary>
-public sealed class ControlRelaySpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class ControlRelaySpecs : Akka.TestKit.Xunit.TestKit
 {
     private static Config NodeConfig(string role) => ConfigurationFactory.ParseString($$"""
         akka.actor.provider = cluster
@@ -89,7 +89,7 @@ public sealed class ControlRelaySpecs : Akka.TestKit.Xunit2.TestKit
         });
         Assert.Equal(["first"], lines);
         // The serving node's command sees the cancellation (its watch ends) once the requester's actor stops.
-        Assert.True(await _served.StreamCancelled.Task.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.True(await _served.StreamCancelled.Task.WaitAsync(TimeSpan.FromSeconds(20), cancellationToken: TestContext.Current.CancellationToken));
     }
 
     [Fact]
@@ -99,10 +99,10 @@ public sealed class ControlRelaySpecs : Akka.TestKit.Xunit2.TestKit
         var relay = ControlRelay.Start(_trainer, [_served], "run-7");
         Assert.Equal("run-7", await ControlRelay.RunServedAsync(relay, CancellationToken.None));
         // Nothing forwarded: drained at once.
-        await ControlRelay.DrainAsync(_trainer, TimeSpan.FromSeconds(20)).WaitAsync(TimeSpan.FromSeconds(10));
+        await ControlRelay.DrainAsync(_trainer, TimeSpan.FromSeconds(20)).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
 
         var lines = new List<string>();
-        await using var stream = Relayed.ExecuteAsync("stream", [], "127.0.0.1:50000", CancellationToken.None).GetAsyncEnumerator();
+        await using var stream = Relayed.ExecuteAsync("stream", [], "127.0.0.1:50000", CancellationToken.None).GetAsyncEnumerator(TestContext.Current.CancellationToken);
         Assert.True(await stream.MoveNextAsync());
         lines.Add(stream.Current);
         var drained = ControlRelay.DrainAsync(_trainer, TimeSpan.FromSeconds(30));
@@ -110,7 +110,7 @@ public sealed class ControlRelaySpecs : Akka.TestKit.Xunit2.TestKit
         _served.EndStreams.SetResult();
         while (await stream.MoveNextAsync()) lines.Add(stream.Current);
         Assert.Equal(["first", "last"], lines);
-        await drained.WaitAsync(TimeSpan.FromSeconds(20));
+        await drained.WaitAsync(TimeSpan.FromSeconds(20), cancellationToken: TestContext.Current.CancellationToken);
     }
 
     [Fact]

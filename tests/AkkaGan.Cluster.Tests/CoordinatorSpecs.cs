@@ -9,7 +9,7 @@ using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
 
 namespace AkkaGan.Cluster.Tests;
 
-public sealed class CoordinatorSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class CoordinatorSpecs : Akka.TestKit.Xunit.TestKit
 {
     public CoordinatorSpecs() : base(DiscriminatorActorSpecs.Config) { }
 
@@ -59,10 +59,10 @@ public sealed class CoordinatorSpecs : Akka.TestKit.Xunit2.TestKit
             ? Props.Create(() => new SilentAfterConfigure())
             : DiscriminatorActor.Props(DiscriminatorId.Parse(id), self, RunData.Create))));
         Coordinator(TimeSpan.FromMilliseconds(500), ds).Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, TestActor));
-        var first = FishForMessage<C.RoundCompleted>(_ => true, TimeSpan.FromSeconds(30));
+        var first = FishForMessage<C.RoundCompleted>(_ => true, TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal([0], first.Report.FeedbackMembers);
         Assert.Single(first.Report.Discriminators);
-        var finished = FishForMessage<C.TrainingFinished>(_ => true, TimeSpan.FromSeconds(30));
+        var finished = FishForMessage<C.TrainingFinished>(_ => true, TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         Assert.True(finished.Completed, finished.Reason);
         Assert.Equal(2, finished.Round);
     }
@@ -73,7 +73,7 @@ public sealed class CoordinatorSpecs : Akka.TestKit.Xunit2.TestKit
         Func<TrainingSettings, Core.Data.IRealData> missing = _ => throw new Core.Data.DatasetException("/nowhere: file not found");
         var ds = Sys.ActorOf(Props.Create(() => new EntityRouter((id, self) => DiscriminatorActor.Props(DiscriminatorId.Parse(id), self, missing))));
         Coordinator(discriminators: ds).Tell(new C.StartTraining(SettingsJson.Serialize(Small), null, TestActor));
-        var finished = FishForMessage<C.TrainingFinished>(_ => true, TimeSpan.FromSeconds(30));
+        var finished = FishForMessage<C.TrainingFinished>(_ => true, TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         Assert.False(finished.Completed);
         Assert.Contains("/nowhere: file not found", finished.Reason);
     }

@@ -30,7 +30,7 @@ public sealed class ImageEngineSpecs : IAsyncLifetime
     private FashionMnist _data = null!;
     private IHost _host = null!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         foreach (var name in new[] { "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz" })
         {
@@ -50,7 +50,7 @@ public sealed class ImageEngineSpecs : IAsyncLifetime
         await _host.StartAsync();
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (_host is not null)
         {
@@ -77,7 +77,7 @@ public sealed class ImageEngineSpecs : IAsyncLifetime
         };
         var system = _host.Services.GetRequiredService<ActorSystem>();
         var registry = _host.Services.GetRequiredService<ActorRegistry>();
-        var probe = new Akka.TestKit.Xunit2.TestKit(system).CreateTestProbe();
+        var probe = new Akka.TestKit.Xunit.TestKit(system).CreateTestProbe();
         registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
         var (final, events) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(120));

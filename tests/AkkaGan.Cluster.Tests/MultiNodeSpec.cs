@@ -23,15 +23,16 @@ public abstract class MultiNodeSpec : IAsyncLifetime
     /// <summary>HOCON every node takes before the AkkaGan defaults (frame sizes, resolver timings, transport adapters).</summary>
     protected virtual string Hocon => "";
 
-    public abstract Task InitializeAsync();
+    public abstract ValueTask InitializeAsync();
 
-    public virtual async Task DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         foreach (var host in Enumerable.Reverse(Hosts))
         {
             await host.StopAsync();
             host.Dispose();
         }
+        GC.SuppressFinalize(this);
     }
 
     protected static ActorSystem System(IHost host) => host.Services.GetRequiredService<ActorSystem>();

@@ -22,7 +22,7 @@ public sealed class NodeLossSpecs : MultiNodeSpec
 {
     protected override string SystemName => "akkagan-loss";
 
-    public override async Task InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         // A short step timeout: a member that does not answer is left out after 3 s instead of half a minute.
         var a = await Node([Roles.Coordinator, Roles.Generator], null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(3)));
@@ -34,8 +34,8 @@ public sealed class NodeLossSpecs : MultiNodeSpec
     public async Task A_lost_discriminator_node_should_cost_its_members_one_round_and_never_the_run()
     {
         var systemA = System(Hosts[0]);
-        var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
-        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
+        var kit = new Akka.TestKit.Xunit.TestKit(systemA);
+        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         var settings = new TrainingSettings
         {
             Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = EngineEquivalence.Endless, LrDecay = LrDecay.None, EvalEvery = 1000,
@@ -49,7 +49,7 @@ public sealed class NodeLossSpecs : MultiNodeSpec
         var coordinator = registry.Get<CoordinatorSingleton>();
         coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
-        var placed = probe.FishForMessage<C.Placed>(_ => true, TimeSpan.FromSeconds(60)).Nodes;
+        var placed = probe.FishForMessage<C.Placed>(_ => true, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken).Nodes;
         Assert.NotEqual(placed["d-0"], placed["d-1"]);
         // Stop the node that hosts d-0 once the first checkpoints are taken; stop the run once d-0 took part again.
         var victim = Hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == placed["d-0"]);
@@ -100,7 +100,7 @@ public sealed class GeneratorLossSpecs : MultiNodeSpec
         akka.coordinated-shutdown.run-by-actor-system-terminate = off
         """;
 
-    public override async Task InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         var a = await Node([Roles.Coordinator, Roles.Discriminator], null,
             b => b.AddDiscriminators(RunData.Create).AddGeneratorProxy().AddCoordinator(TimeSpan.FromSeconds(3)));
@@ -117,7 +117,7 @@ public sealed class GeneratorLossSpecs : MultiNodeSpec
         bool betweenRounds = false)
     {
         var systemA = System(Hosts[0]);
-        var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
+        var kit = new Akka.TestKit.Xunit.TestKit(systemA);
         kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
         var probe = kit.CreateTestProbe();
         var registry = Hosts[0].Services.GetRequiredService<ActorRegistry>();

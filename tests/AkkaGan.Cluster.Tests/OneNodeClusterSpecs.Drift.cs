@@ -50,7 +50,7 @@ public sealed partial class OneNodeClusterSpecs
             CheckpointEvery = 1000, EvalSamples = 200, Unroll = 1, Discriminators = 2, EvolveEvery = 1,
         };
         var registry = _host.Services.GetRequiredService<ActorRegistry>();
-        var kit = new Akka.TestKit.Xunit2.TestKit(_host.Services.GetRequiredService<ActorSystem>());
+        var kit = new Akka.TestKit.Xunit.TestKit(_host.Services.GetRequiredService<ActorSystem>());
         var probe = kit.CreateTestProbe();
         var injector = kit.CreateTestProbe();
         var coordinator = registry.Get<CoordinatorSingleton>();
@@ -58,13 +58,13 @@ public sealed partial class OneNodeClusterSpecs
 
         // Cluster: paused a few rounds in, an operator checkpoint where it parked, d-0 poisoned from it, resumed; the
         // events followed from there (rounds after the parked one).
-        probe.FishForMessage<C.RoundCompleted>(r => r.Report.Round >= 3, TimeSpan.FromSeconds(60));
+        probe.FishForMessage<C.RoundCompleted>(r => r.Report.Round >= 3, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken);
         coordinator.Tell(new C.PauseTraining());
         coordinator.Tell(new C.CheckpointNow());
-        var operatorCheckpoint = probe.FishForMessage<C.CheckpointTaken>(_ => true, TimeSpan.FromSeconds(60)).Checkpoint;
+        var operatorCheckpoint = probe.FishForMessage<C.CheckpointTaken>(_ => true, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken).Checkpoint;
         var parked = operatorCheckpoint.Metadata.Round;
         registry.Get<DiscriminatorRegion>().Tell(new Protocol.EntityProtocol.RestoreSnapshot("d-0", 1, EngineEquivalence.WithNaN(operatorCheckpoint.Entity("d-0")), injector.Ref));
-        injector.ExpectMsg<Protocol.EntityProtocol.Restored>(TimeSpan.FromSeconds(30));
+        injector.ExpectMsg<Protocol.EntityProtocol.Restored>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         coordinator.Tell(new C.ResumeTraining());
         long? lowered = null;
         var (final, events, stoppedAt) = EngineEquivalence.FollowUntilStopped(probe, coordinator, (message, seen) =>
@@ -100,7 +100,7 @@ public sealed partial class OneNodeClusterSpecs
         var folder = Directory.CreateTempSubdirectory("akkagan-drift-").FullName;
         using (trainer = new ReferenceTrainer(reference, RunData.Create(reference), CPU, recorder))
         {
-            trainer.Run(new CheckpointStore(folder, 100), control);
+            trainer.Run(new CheckpointStore(folder, 100), control, cancellation: TestContext.Current.CancellationToken);
             Assert.True(poisoned, "the reference run never reached the operator's checkpoint");
             Assert.Equal(clusterEvents, recorder.Events);
             EngineEquivalence.AssertSameCheckpoint(trainer.CreateCheckpoint(), final);

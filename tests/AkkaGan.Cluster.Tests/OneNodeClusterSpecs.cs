@@ -17,7 +17,7 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
 {
     private IHost _host = null!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         _host = new HostBuilder()
             .ConfigureServices(services => services.AddAkka("akkagan-spec", builder => builder
@@ -26,7 +26,7 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
         await _host.StartAsync();
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await _host.StopAsync();
         _host.Dispose();
@@ -54,7 +54,7 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
         }
         var system = _host.Services.GetRequiredService<ActorSystem>();
         var registry = _host.Services.GetRequiredService<ActorRegistry>();
-        var probe = new Akka.TestKit.Xunit2.TestKit(system).CreateTestProbe();
+        var probe = new Akka.TestKit.Xunit.TestKit(system).CreateTestProbe();
         registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
         var (final, _) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
@@ -67,18 +67,18 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
         var settings = new TrainingSettings { Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 100000, EvalEvery = 100000, CheckpointEvery = 100000, Unroll = 0 };
         var system = _host.Services.GetRequiredService<ActorSystem>();
         var coordinator = _host.Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>();
-        var kit = new Akka.TestKit.Xunit2.TestKit(system);
+        var kit = new Akka.TestKit.Xunit.TestKit(system);
         var first = kit.CreateTestProbe();
         var second = kit.CreateTestProbe();
         coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, first.Ref));
-        first.FishForMessage(m => m is C.RoundCompleted, TimeSpan.FromSeconds(60));
+        first.FishForMessage(m => m is C.RoundCompleted, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken);
         coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, second.Ref));
-        var refused = second.ExpectMsg<C.TrainingFinished>(TimeSpan.FromSeconds(30));
+        var refused = second.ExpectMsg<C.TrainingFinished>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         Assert.False(refused.Completed);
         Assert.Contains("a training is already running", refused.Reason);
         Assert.Contains("--standby", refused.Reason);
         coordinator.Tell(new C.StopTraining());
-        Assert.False(first.FishForMessage<C.TrainingFinished>(_ => true, TimeSpan.FromSeconds(60)).Completed);
+        Assert.False(first.FishForMessage<C.TrainingFinished>(_ => true, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken).Completed);
     }
 
     private sealed class Remedies : ITrainingObserver
@@ -106,14 +106,14 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
         };
         var system = _host.Services.GetRequiredService<ActorSystem>();
         var registry = _host.Services.GetRequiredService<ActorRegistry>();
-        var probe = new Akka.TestKit.Xunit2.TestKit(system).CreateTestProbe();
+        var probe = new Akka.TestKit.Xunit.TestKit(system).CreateTestProbe();
         registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
         var (final, events) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
 
         var cluster = events.OfType<C.HealthDiagnosed>().Where(h => h.Report.Action is not null).Select(h => (h.Report.Round, h.Report.Action!.RemedyName)).ToList();
         Assert.Equal([(10L, "more-unroll"), (20L, "add-discriminator"), (30L, "reinit-strongest")], cluster);
         var reference = new Remedies();
-        using (var trainer = new ReferenceTrainer(settings, RunData.Create(settings), TorchSharp.torch.CPU, reference)) trainer.Run(checkpoints: null);
+        using (var trainer = new ReferenceTrainer(settings, RunData.Create(settings), TorchSharp.torch.CPU, reference)) trainer.Run(checkpoints: null, cancellation: TestContext.Current.CancellationToken);
         Assert.Equal(reference.Applied, cluster);
         Assert.Equal(3, final!.Entities.Count);   // g-0 and two members: d-0 or d-1 replaced by d-2
         Assert.Contains(final.Entities, e => e.EntityId == "d-2");
@@ -141,7 +141,7 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
         ];
         var system = _host.Services.GetRequiredService<ActorSystem>();
         var registry = _host.Services.GetRequiredService<ActorRegistry>();
-        var kit = new Akka.TestKit.Xunit2.TestKit(system);
+        var kit = new Akka.TestKit.Xunit.TestKit(system);
         var probe = kit.CreateTestProbe();
         var requester = kit.CreateTestProbe();
         var coordinator = registry.Get<CoordinatorSingleton>();
@@ -174,7 +174,7 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
         };
         var system = _host.Services.GetRequiredService<ActorSystem>();
         var registry = _host.Services.GetRequiredService<ActorRegistry>();
-        var kit = new Akka.TestKit.Xunit2.TestKit(system);
+        var kit = new Akka.TestKit.Xunit.TestKit(system);
         var probe = kit.CreateTestProbe();
         var injector = kit.CreateTestProbe();
         var coordinator = registry.Get<CoordinatorSingleton>();

@@ -29,7 +29,7 @@ public sealed class PartitionSpecs : MultiNodeSpec
         akka.cluster.split-brain-resolver.stable-after = 3s
         """;
 
-    public override async Task InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         var a = await Node([Roles.Coordinator, Roles.Generator], null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(3)));
         for (var i = 0; i < 2; i++) await Node([Roles.Discriminator], AddressOf(a), b => b.AddDiscriminators(RunData.Create));
@@ -44,8 +44,8 @@ public sealed class PartitionSpecs : MultiNodeSpec
     public async Task A_partitioned_discriminator_node_should_be_downed_its_member_restored_elsewhere_and_never_train_twice()
     {
         var systemA = System(Hosts[0]);
-        var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
-        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
+        var kit = new Akka.TestKit.Xunit.TestKit(systemA);
+        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         var registry = Hosts[0].Services.GetRequiredService<ActorRegistry>();
         await ClusterReadiness.WaitAsync(systemA, registry, 1, 2, _ => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
         var settings = new TrainingSettings
@@ -84,7 +84,7 @@ public sealed class PartitionSpecs : MultiNodeSpec
         foreach (var other in Hosts.Where(h => h != cut)) await Blackhole(System(other), islandAddress, on: false);
         // The cut-off node downed itself (keep-majority: it was the minority) and its actor system ended, so its copy of
         // d-0 can never train again, even once the network heals.
-        Assert.True(await System(cut!).WhenTerminated.WaitAsync(TimeSpan.FromSeconds(60)).ContinueWith(t => t.IsCompletedSuccessfully));
+        Assert.True(await System(cut!).WhenTerminated.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken).ContinueWith(t => t.IsCompletedSuccessfully));
         var faults = events.OfType<C.Faulted>().Select(f => f.Report).ToList();
         Assert.Contains(faults, f => f is { Entity: "d-0", Event: "suspended" });
         Assert.Contains(faults, f => f is { Entity: "d-0", Event: "recovered" });

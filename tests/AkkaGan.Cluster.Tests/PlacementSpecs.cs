@@ -20,7 +20,7 @@ public sealed class PlacementSpecs : MultiNodeSpec
 {
     protected override string SystemName => "akkagan-placement";
 
-    public override async Task InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         var a = await Node([Roles.Coordinator], null, b => b.AddDiscriminatorProxy().AddGeneratorProxy());
         for (var i = 0; i < 3; i++) await Node([Roles.Discriminator], AddressOf(a), b => b.AddDiscriminators(RunData.Create));
@@ -34,7 +34,7 @@ public sealed class PlacementSpecs : MultiNodeSpec
         var registry = Hosts[0].Services.GetRequiredService<ActorRegistry>();
         await ClusterReadiness.WaitAsync(systemA, registry, 0, 3, _ => { }, TimeSpan.FromSeconds(60), CancellationToken.None);
         var region = registry.Get<DiscriminatorRegion>();
-        var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
+        var kit = new Akka.TestKit.Xunit.TestKit(systemA);
         var json = SettingsJson.Serialize(new TrainingSettings { Discriminators = 6, Batch = 16 });
         var nodes = Hosts.Skip(1).Select(h => AddressOf(h).ToString()).ToArray();
         var placed = new Dictionary<int, string>();

@@ -11,7 +11,7 @@ namespace AkkaGan.Cluster.Tests;
 /// The state store's PostgreSQL switch: the same code with <c>akkagan.persistence.provider = postgresql</c>. The server is
 /// <c>AKKAGAN_TEST_POSTGRES</c> (an Npgsql connection string), else the local one <c>./build.sh test</c> sets up.
 /// </summary>
-public sealed class PostgreSqlStoreSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class PostgreSqlStoreSpecs : Akka.TestKit.Xunit.TestKit
 {
     private static readonly string Connection = Environment.GetEnvironmentVariable("AKKAGAN_TEST_POSTGRES") is { Length: > 0 } given
         ? given
@@ -53,7 +53,7 @@ public sealed class PostgreSqlStoreSpecs : Akka.TestKit.Xunit2.TestKit
         var snapshot = StoreFixture.GeneratorSnapshot(seed: 3);
         var store = Akka.Persistence.Persistence.Instance.Apply(Sys).SnapshotStoreFor(null);
         store.Tell(new SaveSnapshot(new SnapshotMetadata($"{run}/d-1", 40, DateTime.UtcNow), new S.EntityState("d-1", 40, snapshot)), TestActor);
-        ExpectMsg<SaveSnapshotSuccess>(TimeSpan.FromSeconds(30));
+        ExpectMsg<SaveSnapshotSuccess>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
 
         var back = Assert.IsType<S.EntityState>(await StoreFixture.LoadAsync(Sys, $"{run}/d-1", 40));
         Assert.Equal(StoreFixture.Bytes(snapshot), StoreFixture.Bytes(back.Snapshot));

@@ -16,7 +16,7 @@ using Ctl = AkkaGan.Cluster.Protocol.ControlProtocol;
 
 namespace AkkaGan.Cluster.Tests;
 
-public sealed class SerializerSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class SerializerSpecs : Akka.TestKit.Xunit.TestKit
 {
     // The production cluster.hocon (serializer binding included), on a local provider.
     private static readonly Config Config = ConfigurationFactory.ParseString("akka.actor.provider = local").WithFallback(AkkaGanConfig.Default());

@@ -11,7 +11,7 @@ namespace AkkaGan.Cluster.Tests;
 /// The control plane's <c>cluster-sharding</c> palette on a real one-node cluster (remoting on loopback, joined to
 /// itself) running a small region of a test entity type, and a proxy of a type no node hosts.
 /// </summary>
-public sealed class ShardingPaletteSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class ShardingPaletteSpecs : Akka.TestKit.Xunit.TestKit
 {
     private const string Type = "counter";
 

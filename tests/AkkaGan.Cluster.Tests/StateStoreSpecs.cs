@@ -76,7 +76,7 @@ internal static class StoreFixture
 }
 
 /// <summary>The SQLite state store itself: settings, and snapshots through Akka.Persistence.Sql and the AkkaGan serializer.</summary>
-public sealed class StateStoreSpecs : Akka.TestKit.Xunit2.TestKit
+public sealed class StateStoreSpecs : Akka.TestKit.Xunit.TestKit
 {
     private readonly string _folder;
 
@@ -97,7 +97,7 @@ public sealed class StateStoreSpecs : Akka.TestKit.Xunit2.TestKit
     {
         var snapshot = StoreFixture.GeneratorSnapshot(seed: 1);
         Store.Tell(new SaveSnapshot(new SnapshotMetadata("run-a/g-0", 500, DateTime.UtcNow), new S.EntityState("g-0", 500, snapshot)), TestActor);
-        ExpectMsg<SaveSnapshotSuccess>(TimeSpan.FromSeconds(30));
+        ExpectMsg<SaveSnapshotSuccess>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
 
         var back = Assert.IsType<S.EntityState>(await StoreFixture.LoadAsync(Sys, "run-a/g-0", 500));
         Assert.Equal(("g-0", 500L), (back.EntityId, back.Round));
@@ -116,9 +116,9 @@ public sealed class StateStoreSpecs : Akka.TestKit.Xunit2.TestKit
         var second = StoreFixture.GeneratorSnapshot(seed: 2);
         Assert.NotEqual(StoreFixture.Bytes(first), StoreFixture.Bytes(second));
         Store.Tell(new SaveSnapshot(new SnapshotMetadata("run-a/d-0", 20, DateTime.UtcNow), new S.EntityState("d-0", 20, first)), TestActor);
-        ExpectMsg<SaveSnapshotSuccess>(TimeSpan.FromSeconds(30));
+        ExpectMsg<SaveSnapshotSuccess>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         Store.Tell(new SaveSnapshot(new SnapshotMetadata("run-a/d-0", 20, DateTime.UtcNow), new S.EntityState("d-0", 20, second)), TestActor);
-        ExpectMsg<SaveSnapshotSuccess>(TimeSpan.FromSeconds(30));
+        ExpectMsg<SaveSnapshotSuccess>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
 
         var back = Assert.IsType<S.EntityState>(await StoreFixture.LoadAsync(Sys, "run-a/d-0", 20));
         Assert.Equal(StoreFixture.Bytes(second), StoreFixture.Bytes(back.Snapshot));
@@ -132,10 +132,10 @@ public sealed class StateStoreSpecs : Akka.TestKit.Xunit2.TestKit
         var d0 = new DiscriminatorId(0);
         var first = Sys.ActorOf(DiscriminatorActor.Props(d0, TestActor, RunData.Create, store: true));
         first.Tell(new E.Configure(d0.EntityId, 1, json, TestActor, "entity-run"));
-        ExpectMsg<E.Configured>(TimeSpan.FromSeconds(30));
+        ExpectMsg<E.Configured>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         first.Tell(new E.GetSnapshot(d0.EntityId, 1, 5, TestActor));
         // Answered once stored: the row is there when the checkpoint completes.
-        var taken = ExpectMsg<E.SnapshotTaken>(TimeSpan.FromSeconds(30));
+        var taken = ExpectMsg<E.SnapshotTaken>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         var stored = Assert.IsType<S.EntityState>(await StoreFixture.LoadAsync(Sys, "entity-run/d-0", 5));
         Assert.Equal(StoreFixture.Bytes(taken.Snapshot), StoreFixture.Bytes(stored.Snapshot));
 
@@ -143,20 +143,20 @@ public sealed class StateStoreSpecs : Akka.TestKit.Xunit2.TestKit
         var other = settings with { Seed = 7 };
         var second = Sys.ActorOf(DiscriminatorActor.Props(d0, TestActor, RunData.Create, store: true));
         second.Tell(new E.Configure(d0.EntityId, 1, SettingsJson.Serialize(other), TestActor, "entity-run"));
-        ExpectMsg<E.Configured>(TimeSpan.FromSeconds(30));
+        ExpectMsg<E.Configured>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         second.Tell(new E.RecoverFromStore(d0.EntityId, 1, 6, TestActor));
-        Assert.Contains("no snapshot of entity-run/d-0 at round 6", ExpectMsg<E.Rejected>(TimeSpan.FromSeconds(30)).Reason, StringComparison.Ordinal);
+        Assert.Contains("no snapshot of entity-run/d-0 at round 6", ExpectMsg<E.Rejected>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken).Reason, StringComparison.Ordinal);
         second.Tell(new E.RecoverFromStore(d0.EntityId, 1, 5, TestActor));
-        ExpectMsg<E.Restored>(TimeSpan.FromSeconds(30));
+        ExpectMsg<E.Restored>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         second.Tell(new E.GetSnapshot(d0.EntityId, 1, 5, TestActor));
-        Assert.Equal(StoreFixture.Bytes(taken.Snapshot), StoreFixture.Bytes(ExpectMsg<E.SnapshotTaken>(TimeSpan.FromSeconds(30)).Snapshot));
+        Assert.Equal(StoreFixture.Bytes(taken.Snapshot), StoreFixture.Bytes(ExpectMsg<E.SnapshotTaken>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken).Snapshot));
 
         // A node without a store says so; the coordinator then pushes the state.
         var storeless = Sys.ActorOf(DiscriminatorActor.Props(d0, TestActor, RunData.Create));
         storeless.Tell(new E.Configure(d0.EntityId, 1, json, TestActor, "entity-run"));
-        ExpectMsg<E.Configured>(TimeSpan.FromSeconds(30));
+        ExpectMsg<E.Configured>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         storeless.Tell(new E.RecoverFromStore(d0.EntityId, 1, 5, TestActor));
-        Assert.Contains("no state store", ExpectMsg<E.Rejected>(TimeSpan.FromSeconds(30)).Reason, StringComparison.Ordinal);
+        Assert.Contains("no state store", ExpectMsg<E.Rejected>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken).Reason, StringComparison.Ordinal);
     }
 
     [Fact]

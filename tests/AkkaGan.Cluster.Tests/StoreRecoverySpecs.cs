@@ -57,7 +57,7 @@ public sealed class OneNodeStateStoreSpecs : IDisposable
         var run = store.RunId;
         using var host = await StartNodeAsync(store);
         var system = host.Services.GetRequiredService<ActorSystem>();
-        var probe = new Akka.TestKit.Xunit2.TestKit(system).CreateTestProbe();
+        var probe = new Akka.TestKit.Xunit.TestKit(system).CreateTestProbe();
         host.Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>()
             .Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref, run));
         var (final, events) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
@@ -72,7 +72,7 @@ public sealed class OneNodeStateStoreSpecs : IDisposable
             Assert.Equal(StoreFixture.Bytes(entity), StoreFixture.Bytes(stored.Snapshot));
         }
         // Round 3's snapshots were stored too, and deleted once the position of round 6 was: the store keeps one checkpoint.
-        var kit = new Akka.TestKit.Xunit2.TestKit(system);
+        var kit = new Akka.TestKit.Xunit.TestKit(system);
         foreach (var entity in checkpoints[0].Entities.Select(e => e.EntityId).Append("coordinator"))
             await kit.AwaitAssertAsync(async () => Assert.Null(await StoreFixture.LoadAsync(system, $"{run}/{entity}", 3)), TimeSpan.FromSeconds(30));
         var position = Assert.IsType<S.RunPosition>(await StoreFixture.LoadAsync(system, $"{run}/coordinator"));
@@ -96,18 +96,18 @@ public sealed class OneNodeStateStoreSpecs : IDisposable
         long stoppedAt;
         using (var first = await StartNodeAsync(store))
         {
-            var probe = new Akka.TestKit.Xunit2.TestKit(first.Services.GetRequiredService<ActorSystem>()).CreateTestProbe();
+            var probe = new Akka.TestKit.Xunit.TestKit(first.Services.GetRequiredService<ActorSystem>()).CreateTestProbe();
             var coordinator = first.Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>();
             coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref, store.RunId));
             (_, _, stoppedAt) = EngineEquivalence.FollowUntilStopped(probe, coordinator,
                 (message, _) => message is C.CheckpointTaken { Checkpoint.Metadata.Round: 3 }, TimeSpan.FromSeconds(90));
-            await first.StopAsync();
+            await first.StopAsync(cancellationToken: TestContext.Current.CancellationToken);
         }
         Assert.True(stoppedAt >= 3);
 
         // Second life: a new node, the same store and run id, no checkpoint given; other settings are ignored for the stored ones.
         using var second = await StartNodeAsync(store);
-        var kit = new Akka.TestKit.Xunit2.TestKit(second.Services.GetRequiredService<ActorSystem>());
+        var kit = new Akka.TestKit.Xunit.TestKit(second.Services.GetRequiredService<ActorSystem>());
         var observer = kit.CreateTestProbe();
         var restarted = second.Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>();
         restarted.Tell(new C.StartTraining(SettingsJson.Serialize(settings with { Seed = 99 }), null, observer.Ref, store.RunId));
@@ -119,7 +119,7 @@ public sealed class OneNodeStateStoreSpecs : IDisposable
         Assert.Equal(stoppedAt + 1, events.OfType<C.RoundCompleted>().First().Report.Round);
         // Stopped, restarted from the store, stopped again: the reference engine's parameters after as many rounds, bit for bit.
         EngineEquivalence.AssertSameAsReference(settings with { Rounds = (int)final!.Metadata.Round }, final);
-        await second.StopAsync();
+        await second.StopAsync(cancellationToken: TestContext.Current.CancellationToken);
     }
 }
 
@@ -141,7 +141,7 @@ public sealed class StoreRecoverySpecs : MultiNodeSpec
         akka.coordinated-shutdown.run-by-actor-system-terminate = off
         """;
 
-    public override async Task InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         _store = StoreFixture.Sqlite(_folder, "loss-run");
         var a = await Node([Roles.Coordinator, Roles.Generator], null,
@@ -154,8 +154,8 @@ public sealed class StoreRecoverySpecs : MultiNodeSpec
     public async Task A_crashed_discriminator_nodes_member_should_recover_its_own_snapshot_from_the_store()
     {
         var systemA = System(Hosts[0]);
-        var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
-        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
+        var kit = new Akka.TestKit.Xunit.TestKit(systemA);
+        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         var settings = new TrainingSettings
         {
             Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = EngineEquivalence.Endless, LrDecay = LrDecay.None, EvalEvery = 1000,
@@ -169,7 +169,7 @@ public sealed class StoreRecoverySpecs : MultiNodeSpec
         var coordinator = registry.Get<CoordinatorSingleton>();
         coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref, _store.RunId));
 
-        var placed = probe.FishForMessage<C.Placed>(_ => true, TimeSpan.FromSeconds(60)).Nodes;
+        var placed = probe.FishForMessage<C.Placed>(_ => true, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken).Nodes;
         Assert.NotEqual(placed["d-0"], placed["d-1"]);
         var victim = Hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == placed["d-0"]);
         Task? crashing = null;
@@ -182,7 +182,7 @@ public sealed class StoreRecoverySpecs : MultiNodeSpec
         }, TimeSpan.FromSeconds(90));
         await crashing!;
         Hosts.Remove(victim);
-        await victim.StopAsync();
+        await victim.StopAsync(cancellationToken: TestContext.Current.CancellationToken);
         victim.Dispose();
 
         var faults = events.OfType<C.Faulted>().Select(f => f.Report).ToList();
@@ -204,7 +204,7 @@ public sealed class StoreRecoverySpecs : MultiNodeSpec
         Assert.All(rounds.Where(r => r.Round > recovered.Round + 1), r => Assert.Equal([0, 1], r.Discriminators.Select(d => d.Member)));
     }
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         StoreFixture.Delete(_folder);
@@ -228,7 +228,7 @@ public sealed class GeneratorStoreRecoverySpecs : MultiNodeSpec
         akka.coordinated-shutdown.run-by-actor-system-terminate = off
         """;
 
-    public override async Task InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         _store = StoreFixture.Sqlite(_folder, "gloss-run");
         var a = await Node([Roles.Coordinator, Roles.Discriminator], null,
@@ -246,8 +246,8 @@ public sealed class GeneratorStoreRecoverySpecs : MultiNodeSpec
             CheckpointEvery = 20, EvalSamples = 200, Unroll = 1, Discriminators = 2,
         };
         var systemA = System(Hosts[0]);
-        var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
-        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
+        var kit = new Akka.TestKit.Xunit.TestKit(systemA);
+        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         var probe = kit.CreateTestProbe();
         var registry = Hosts[0].Services.GetRequiredService<ActorRegistry>();
         await ClusterReadiness.WaitAsync(systemA, registry, 2, 1, _ => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
@@ -267,7 +267,7 @@ public sealed class GeneratorStoreRecoverySpecs : MultiNodeSpec
         }, TimeSpan.FromSeconds(90));
         await crashing!;
         Hosts.Remove(victim!);
-        await victim!.StopAsync();
+        await victim!.StopAsync(cancellationToken: TestContext.Current.CancellationToken);
         victim.Dispose();
 
         var faults = events.OfType<C.Faulted>().Select(f => f.Report).ToList();
@@ -283,7 +283,7 @@ public sealed class GeneratorStoreRecoverySpecs : MultiNodeSpec
         EngineEquivalence.AssertSameAsReference(settings with { Rounds = (int)final!.Metadata.Round }, final);
     }
 
-    public override async Task DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
         StoreFixture.Delete(_folder);

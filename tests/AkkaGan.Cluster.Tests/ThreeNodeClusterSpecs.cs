@@ -30,7 +30,7 @@ public sealed class ThreeNodeClusterSpecs : MultiNodeSpec
         akkagan.wire.bulk.enabled = off
         """;
 
-    public override async Task InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         var a = await Node([Roles.Coordinator, Roles.Generator], null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(30)));
         foreach (var _ in new[] { "b", "c" }) await Node([Roles.Discriminator], AddressOf(a), b => b.AddDiscriminators(RunData.Create));
@@ -41,9 +41,9 @@ public sealed class ThreeNodeClusterSpecs : MultiNodeSpec
     public async Task Three_nodes_should_train_to_the_reference_engines_parameters()
     {
         var systemA = System(Hosts[0]);
-        var kit = new Akka.TestKit.Xunit2.TestKit(systemA);
+        var kit = new Akka.TestKit.Xunit.TestKit(systemA);
         kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)),
-            TimeSpan.FromSeconds(30));
+            TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
 
         var settings = new TrainingSettings
         {
@@ -69,7 +69,7 @@ public sealed class ThreeNodeClusterSpecs : MultiNodeSpec
         foreach (var host in Hosts.Skip(1))
         {
             var region = Akka.Cluster.Sharding.ClusterSharding.Get(System(host)).ShardRegion(Roles.Discriminator);
-            var state = await region.Ask<Akka.Cluster.Sharding.CurrentShardRegionState>(Akka.Cluster.Sharding.GetShardRegionState.Instance, TimeSpan.FromSeconds(5));
+            var state = await region.Ask<Akka.Cluster.Sharding.CurrentShardRegionState>(Akka.Cluster.Sharding.GetShardRegionState.Instance, TimeSpan.FromSeconds(5), cancellationToken: TestContext.Current.CancellationToken);
             hosted += state.Shards.Sum(shard => shard.EntityIds.Count);
         }
         Assert.Equal(3, hosted);

@@ -19,9 +19,9 @@ public sealed class TlsSpecs : IAsyncLifetime
     private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-tls-").FullName;
     private readonly List<IHost> _hosts = [];
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         foreach (var host in Enumerable.Reverse(_hosts))
         {
@@ -65,20 +65,20 @@ public sealed class TlsSpecs : IAsyncLifetime
         var shared = Certificate("akkagan-cluster");
         var seedPort = AkkaGan.Testing.FreePorts.Next();
         var seed = await Start(Tls(shared), seedPort, null);
-        var kit = new Akka.TestKit.Xunit2.TestKit(seed);
+        var kit = new Akka.TestKit.Xunit.TestKit(seed);
         var errors = kit.CreateTestProbe();
         seed.EventStream.Subscribe(errors.Ref, typeof(Error));
 
         await Start(Tls(shared), AkkaGan.Testing.FreePorts.Next(), $"127.0.0.1:{seedPort}");
-        kit.AwaitAssert(() => Assert.Equal(2, Akka.Cluster.Cluster.Get(seed).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
+        kit.AwaitAssert(() => Assert.Equal(2, Akka.Cluster.Cluster.Get(seed).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
 
         var intruder = await Start(Tls(Certificate("intruder")), AkkaGan.Testing.FreePorts.Next(), $"127.0.0.1:{seedPort}");
         errors.FishForMessage<Error>(e => e.Message.ToString()!.Contains("akkagan.tls: refused the connection", StringComparison.Ordinal)
-                                          && e.Message.ToString()!.Contains("CN=intruder", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+                                          && e.Message.ToString()!.Contains("CN=intruder", StringComparison.Ordinal), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         // A positive signal rather than a pause: one more node with the cluster's certificate joins after the refusal.
         // Had the intruder got in, it would be a member by the time the seed has seen the later node Up.
         await Start(Tls(shared), AkkaGan.Testing.FreePorts.Next(), $"127.0.0.1:{seedPort}");
-        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(seed).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30));
+        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(seed).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         var intruderAddress = Akka.Cluster.Cluster.Get(intruder).SelfAddress;
         Assert.DoesNotContain(Akka.Cluster.Cluster.Get(seed).State.Members, m => m.Address == intruderAddress);
         Assert.Equal(3, Akka.Cluster.Cluster.Get(seed).State.Members.Count);

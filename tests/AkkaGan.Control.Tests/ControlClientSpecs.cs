@@ -13,7 +13,7 @@ public sealed class ControlClientSpecs
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
-        var ex = await Assert.ThrowsAsync<ControlConnectionException>(() => ControlClient.ConnectAsync("127.0.0.1", port));
+        var ex = await Assert.ThrowsAsync<ControlConnectionException>(() => ControlClient.ConnectAsync("127.0.0.1", port, ct: TestContext.Current.CancellationToken));
         Assert.Equal($"cannot reach control host 127.0.0.1:{port} (connection refused)", ex.Message);
     }
 
@@ -23,9 +23,9 @@ public sealed class ControlClientSpecs
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        var connecting = ControlClient.ConnectAsync("127.0.0.1", port);
-        using var accepted = await listener.AcceptTcpClientAsync();
-        await ControlFraming.WriteFrameAsync(accepted.GetStream(), new ControlMessages.Output(1, "hi"));
+        var connecting = ControlClient.ConnectAsync("127.0.0.1", port, ct: TestContext.Current.CancellationToken);
+        using var accepted = await listener.AcceptTcpClientAsync(cancellationToken: TestContext.Current.CancellationToken);
+        await ControlFraming.WriteFrameAsync(accepted.GetStream(), new ControlMessages.Output(1, "hi"), ct: TestContext.Current.CancellationToken);
         var ex = await Assert.ThrowsAsync<ControlProtocolException>(() => connecting);
         Assert.Contains("did not start with a hello", ex.Message);
         listener.Stop();

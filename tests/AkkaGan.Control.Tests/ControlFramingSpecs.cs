@@ -36,15 +36,15 @@ public sealed class ControlFramingSpecs
     {
         using var stream = new MemoryStream();
         foreach (var message in EveryType)
-            await ControlFraming.WriteFrameAsync(stream, message);
+            await ControlFraming.WriteFrameAsync(stream, message, ct: TestContext.Current.CancellationToken);
         stream.Position = 0;
         foreach (var message in EveryType)
         {
-            var read = await ControlFraming.ReadFrameAsync(stream);
+            var read = await ControlFraming.ReadFrameAsync(stream, ct: TestContext.Current.CancellationToken);
             Assert.Equal(message.GetType(), read!.GetType());
             Assert.Equal(ControlFraming.Encode(message), ControlFraming.Encode(read));
         }
-        Assert.Null(await ControlFraming.ReadFrameAsync(stream));
+        Assert.Null(await ControlFraming.ReadFrameAsync(stream, ct: TestContext.Current.CancellationToken));
     }
 
     [Fact]
@@ -91,7 +91,7 @@ public sealed class ControlFramingSpecs
     {
         using var stream = new MemoryStream();
         var ex = await Assert.ThrowsAsync<ControlProtocolException>(
-            () => ControlFraming.WriteFrameAsync(stream, new Output(1, new string('x', 2000)), 1024));
+            () => ControlFraming.WriteFrameAsync(stream, new Output(1, new string('x', 2000)), 1024, ct: TestContext.Current.CancellationToken));
         Assert.Contains("exceeds the 1024-byte limit", ex.Message);
         Assert.Equal(0, stream.Length);
     }

@@ -129,7 +129,7 @@ public sealed class LiveChangeSpecs
         var bad = control.RequestChange(new SetSetting("unroll", "-1"));
         var third = control.RequestChange(new SetSetting("n-critic", "2"));
         using var trainer = new ReferenceTrainer(Tiny with { Rounds = 1 }, RunData.Create(Tiny), CPU);
-        trainer.Run(null, control); // the changes are taken before the first round
+        trainer.Run(null, control, cancellation: TestContext.Current.CancellationToken); // the changes are taken before the first round
         Assert.Equal("unroll = 1", (await first).Description);
         Assert.Contains("unroll must be zero or positive", (await Assert.ThrowsAsync<SettingsException>(() => bad)).Message);
         Assert.Equal(2, (await third).Settings.NCritic);
@@ -183,7 +183,7 @@ public sealed class DivergenceGuardSpecs
             using var noGrad = TorchSharp.torch.no_grad();
             trainer.Discriminators[0].Model.parameters().First().fill_(double.NaN);
         };
-        trainer.Run(checkpoints: null);
+        trainer.Run(checkpoints: null, cancellation: TestContext.Current.CancellationToken);
         Assert.Equal(30, trainer.Round);
         Assert.Equal(["diverged", "rolled-back"], faults.Reports.Select(f => f.Event));
         Assert.Contains("loss is NaN in round 15", faults.Reports[0].Detail);
@@ -200,7 +200,7 @@ public sealed class DivergenceGuardSpecs
         var settings = Tiny with { Optimizer = OptimizerKind.Sgd, LrD = 1e12, LrG = 1e12, MaxRollbacks = 1, CheckpointEvery = 5 };
         var faults = new Faults();
         using var trainer = new ReferenceTrainer(settings, RunData.Create(settings), CPU, faults);
-        var error = Assert.Throws<TrainingDivergedException>(() => trainer.Run(checkpoints: null));
+        var error = Assert.Throws<TrainingDivergedException>(() => trainer.Run(checkpoints: null, cancellation: TestContext.Current.CancellationToken));
         Assert.Contains("1 roll-back(s) with lower learning rates did not help", error.Message);
         Assert.Contains(error.LastGoodRound > 0 ? $"checkpoints up to round {error.LastGoodRound} are intact" : "diverged before its first checkpoint", error.Message);
         Assert.Single(faults.Reports, f => f.Event == "rolled-back");

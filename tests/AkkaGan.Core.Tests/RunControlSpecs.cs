@@ -36,11 +36,11 @@ public sealed class RunControlSpecs
         var run = Task.Run(() => trainer.Run(new Checkpoints.CheckpointStore(folder.Path, 3), control, control.Stopping));
         control.RequestCheckpoint();
         // The checkpoint of round 0 is written while paused: the run waits between rounds and still serves requests.
-        Assert.Equal(0, await events.Checkpointed.Task.WaitAsync(Patience));
+        Assert.Equal(0, await events.Checkpointed.Task.WaitAsync(Patience, cancellationToken: TestContext.Current.CancellationToken));
         Assert.Equal(0, events.Rounds);
         Assert.True(control.IsPaused);
         control.Resume();
-        var finish = await run.WaitAsync(Patience);
+        var finish = await run.WaitAsync(Patience, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal((RunOutcome.Completed, 6L), (finish.Outcome, finish.Round));
         Assert.Equal(6, events.Rounds);
     }
@@ -55,7 +55,7 @@ public sealed class RunControlSpecs
         var run = Task.Run(() => trainer.Run(null, control, control.Stopping));
         control.Stop();
         Assert.True(control.Stopping.IsCancellationRequested);
-        var finish = await run.WaitAsync(Patience);
+        var finish = await run.WaitAsync(Patience, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal((RunOutcome.Stopped, 0L), (finish.Outcome, finish.Round));
         Assert.Equal(0, events.Rounds);
     }

@@ -27,7 +27,7 @@ public sealed class CtlAppSpecs
         await using var host = CtlHost.Start();
         var output = new SignalingWriter("waiting");
         var running = CtlRun.RunAsync([host.Address, "echo", "gate"], output: output);
-        await output.Seen.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await output.Seen.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken: TestContext.Current.CancellationToken);
         Assert.False(running.IsCompleted);
         host.Palette.Gate.SetResult();
         var run = await running;
@@ -196,7 +196,7 @@ public sealed class CtlAppSpecs
         var output = new SignalingWriter("waiting");
         // The gate command holds the request open; stopping the host then drops the connection mid-request.
         var running = CtlRun.RunAsync([host.Address], "echo gate\necho say after\n", output: output);
-        await output.Seen.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await output.Seen.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken: TestContext.Current.CancellationToken);
         await host.DisposeAsync();
         var run = await running;
         Assert.Equal(3, run.ExitCode);

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace AkkaGan.Integration.Tests;
 
 /// <summary>akkagan-ctl against the control host of a running `akkagan train`: status, cluster, errors, a clean stop.</summary>
-public sealed class ControlSpecs(Xunit.Abstractions.ITestOutputHelper log) : IDisposable
+public sealed class ControlSpecs(ITestOutputHelper log) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-ctl-it-").FullName;
 
@@ -201,13 +201,13 @@ public sealed class ControlSpecs(Xunit.Abstractions.ITestOutputHelper log) : IDi
             Assert.Matches(@"(?m)^d-0 .*akka\.tcp://akkagan@127\.0\.0\.1:\d+$", status.Stdout);
 
             // The client library sees the same: the worker's hello offers every palette, and gan answers through it.
-            await using (var client = await AkkaGan.Control.ControlClient.ConnectAsync("127.0.0.1", int.Parse(workerPort, CultureInfo.InvariantCulture)))
+            await using (var client = await AkkaGan.Control.ControlClient.ConnectAsync("127.0.0.1", int.Parse(workerPort, CultureInfo.InvariantCulture), ct: TestContext.Current.CancellationToken))
             {
                 Assert.Equal(["gan", "cluster", "cluster-sharding", "actor"], client.Palettes.Select(p => p.Name));
-                var viaLibrary = await client.ExecuteAsync("gan", "pause", []);
+                var viaLibrary = await client.ExecuteAsync("gan", "pause", [], ct: TestContext.Current.CancellationToken);
                 Assert.True(viaLibrary.Ok, viaLibrary.Error);
                 Assert.StartsWith("pausing after the round in progress", Assert.Single(viaLibrary.Lines));
-                var refused = await client.ExecuteAsync("gan", "set", ["n-critic", "0"]);
+                var refused = await client.ExecuteAsync("gan", "set", ["n-critic", "0"], ct: TestContext.Current.CancellationToken);
                 Assert.False(refused.Ok);
                 Assert.Contains("n-critic must be a positive number", refused.Error);
             }

@@ -123,7 +123,7 @@ public sealed class NodeCommandSpecs : IDisposable
             var ready = await Get(healthA, "/ready");
             for (var i = 0; i < 100 && ready.Code != 200; i++)
             {
-                await Task.Delay(200);
+                await Task.Delay(200, cancellationToken: TestContext.Current.CancellationToken);
                 ready = await Get(healthA, "/ready");
             }
             Assert.True(ready.Code == 200, ready.Body);
@@ -218,8 +218,8 @@ public sealed class NodeCommandSpecs : IDisposable
         start.Environment["AKKAGAN_CONTROL_PORT"] = "0"; // any free ports: tests run side by side
         start.Environment["AKKAGAN_OUT"] = Out("local");
         using var script = Process.Start(start)!;
-        var stdout = script.StandardOutput.ReadToEndAsync();
-        var stderr = script.StandardError.ReadToEndAsync();
+        var stdout = script.StandardOutput.ReadToEndAsync(cancellationToken: TestContext.Current.CancellationToken);
+        var stderr = script.StandardError.ReadToEndAsync(cancellationToken: TestContext.Current.CancellationToken);
         using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         try
         {
