@@ -1,10 +1,8 @@
 using Akka.Actor;
-using Akka.Hosting;
 using AkkaGan.Cluster.Hosting;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
-using Microsoft.Extensions.DependencyInjection;
 using static TorchSharp.torch;
 using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
 using D = AkkaGan.Cluster.Protocol.DiscriminatorProtocol;
@@ -49,11 +47,9 @@ public sealed partial class OneNodeClusterSpecs
             Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = EngineEquivalence.Endless, LrDecay = LrDecay.None, EvalEvery = 1000,
             CheckpointEvery = 1000, EvalSamples = 200, Unroll = 1, Discriminators = 2, EvolveEvery = 1,
         };
-        var registry = _host.Services.GetRequiredService<ActorRegistry>();
-        var kit = new Akka.TestKit.Xunit.TestKit(_host.Services.GetRequiredService<ActorSystem>());
-        var probe = kit.CreateTestProbe();
-        var injector = kit.CreateTestProbe();
-        var coordinator = registry.Get<CoordinatorSingleton>();
+        var probe = CreateTestProbe();
+        var injector = CreateTestProbe();
+        var coordinator = ActorRegistry.Get<CoordinatorSingleton>();
         coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
         // Cluster: paused a few rounds in, an operator checkpoint where it parked, d-0 poisoned from it, resumed; the
@@ -63,7 +59,7 @@ public sealed partial class OneNodeClusterSpecs
         coordinator.Tell(new C.CheckpointNow());
         var operatorCheckpoint = probe.FishForMessage<C.CheckpointTaken>(_ => true, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken).Checkpoint;
         var parked = operatorCheckpoint.Metadata.Round;
-        registry.Get<DiscriminatorRegion>().Tell(new Protocol.EntityProtocol.RestoreSnapshot("d-0", 1, EngineEquivalence.WithNaN(operatorCheckpoint.Entity("d-0")), injector.Ref));
+        ActorRegistry.Get<DiscriminatorRegion>().Tell(new Protocol.EntityProtocol.RestoreSnapshot("d-0", 1, EngineEquivalence.WithNaN(operatorCheckpoint.Entity("d-0")), injector.Ref));
         injector.ExpectMsg<Protocol.EntityProtocol.Restored>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
         coordinator.Tell(new C.ResumeTraining());
         long? lowered = null;

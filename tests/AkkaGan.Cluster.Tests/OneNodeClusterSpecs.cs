@@ -3,34 +3,19 @@ using Akka.Hosting;
 using AkkaGan.Cluster.Hosting;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
 
 namespace AkkaGan.Cluster.Tests;
 
 /// <summary>
 /// The production wiring (the same <c>Add*</c> calls a node makes) on a real one-node Akka cluster with all three
-/// roles: sharded generator and discriminators, the coordinator as a singleton.
+/// roles: sharded generator and discriminators, the coordinator as a singleton. Akka.Hosting.TestKit starts the node
+/// (an IHost) before each test and stops it after.
 /// </summary>
-public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
+public sealed partial class OneNodeClusterSpecs() : Akka.Hosting.TestKit.TestKit("akkagan-spec")
 {
-    private IHost _host = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        _host = new HostBuilder()
-            .ConfigureServices(services => services.AddAkka("akkagan-spec", builder => builder
-                .AddEmbeddedCluster(AkkaGanConfig.Default(), RunData.Create, TimeSpan.FromSeconds(30))))
-            .Build();
-        await _host.StartAsync();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _host.StopAsync();
-        _host.Dispose();
-    }
+    protected override void ConfigureAkka(AkkaConfigurationBuilder builder, IServiceProvider provider)
+        => builder.AddEmbeddedCluster(AkkaGanConfig.Default(), RunData.Create, TimeSpan.FromSeconds(30));
 
     [Theory]
     [InlineData(false)]
@@ -52,10 +37,8 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
                 Members = [new() { Loss = LossKind.Hinge, LrD = 5e-4 }, new() { Loss = LossKind.LeastSquares, R1Gamma = 1 }],
             };
         }
-        var system = _host.Services.GetRequiredService<ActorSystem>();
-        var registry = _host.Services.GetRequiredService<ActorRegistry>();
-        var probe = new Akka.TestKit.Xunit.TestKit(system).CreateTestProbe();
-        registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+        var probe = CreateTestProbe();
+        ActorRegistry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
         var (final, _) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
         EngineEquivalence.AssertSameAsReference(settings, final);
@@ -65,11 +48,9 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
     public void A_second_start_should_be_refused_while_a_training_runs()
     {
         var settings = new TrainingSettings { Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 100000, EvalEvery = 100000, CheckpointEvery = 100000, Unroll = 0 };
-        var system = _host.Services.GetRequiredService<ActorSystem>();
-        var coordinator = _host.Services.GetRequiredService<ActorRegistry>().Get<CoordinatorSingleton>();
-        var kit = new Akka.TestKit.Xunit.TestKit(system);
-        var first = kit.CreateTestProbe();
-        var second = kit.CreateTestProbe();
+        var coordinator = ActorRegistry.Get<CoordinatorSingleton>();
+        var first = CreateTestProbe();
+        var second = CreateTestProbe();
         coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, first.Ref));
         first.FishForMessage(m => m is C.RoundCompleted, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken);
         coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, second.Ref));
@@ -104,10 +85,8 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
                 AutoRemedy = true, Every = 10, Window = 10, Warmup = 10, Cooldown = 10, MaxPerRemedy = 1, CollapseModesFraction = 1, CollapsePairwiseRatio = 10,
             },
         };
-        var system = _host.Services.GetRequiredService<ActorSystem>();
-        var registry = _host.Services.GetRequiredService<ActorRegistry>();
-        var probe = new Akka.TestKit.Xunit.TestKit(system).CreateTestProbe();
-        registry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+        var probe = CreateTestProbe();
+        ActorRegistry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
         var (final, events) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
 
         var cluster = events.OfType<C.HealthDiagnosed>().Where(h => h.Report.Action is not null).Select(h => (h.Report.Round, h.Report.Action!.RemedyName)).ToList();
@@ -139,12 +118,9 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
             new RemoveDiscriminator(0),
             new SetSetting("n-critic", "0"), // refused: nothing changes
         ];
-        var system = _host.Services.GetRequiredService<ActorSystem>();
-        var registry = _host.Services.GetRequiredService<ActorRegistry>();
-        var kit = new Akka.TestKit.Xunit.TestKit(system);
-        var probe = kit.CreateTestProbe();
-        var requester = kit.CreateTestProbe();
-        var coordinator = registry.Get<CoordinatorSingleton>();
+        var probe = CreateTestProbe();
+        var requester = CreateTestProbe();
+        var coordinator = ActorRegistry.Get<CoordinatorSingleton>();
         coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
         // Queued while the entities are configured: applied in order before round 1.
         foreach (var change in changes) coordinator.Tell(new C.ChangeRun(change), requester.Ref);
@@ -172,12 +148,9 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
             Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = EngineEquivalence.Endless, LrDecay = LrDecay.None, EvalEvery = 1000,
             CheckpointEvery = 10, EvalSamples = 200, Unroll = 1,
         };
-        var system = _host.Services.GetRequiredService<ActorSystem>();
-        var registry = _host.Services.GetRequiredService<ActorRegistry>();
-        var kit = new Akka.TestKit.Xunit.TestKit(system);
-        var probe = kit.CreateTestProbe();
-        var injector = kit.CreateTestProbe();
-        var coordinator = registry.Get<CoordinatorSingleton>();
+        var probe = CreateTestProbe();
+        var injector = CreateTestProbe();
+        var coordinator = ActorRegistry.Get<CoordinatorSingleton>();
         coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
         var injected = false;
@@ -190,7 +163,7 @@ public sealed partial class OneNodeClusterSpecs : IAsyncLifetime
             {
                 injected = true;
                 var poisoned = EngineEquivalence.WithNaN(checkpoint.Entity("d-0"));
-                registry.Get<DiscriminatorRegion>().Tell(new Protocol.EntityProtocol.RestoreSnapshot("d-0", 1, poisoned, injector.Ref));
+                ActorRegistry.Get<DiscriminatorRegion>().Tell(new Protocol.EntityProtocol.RestoreSnapshot("d-0", 1, poisoned, injector.Ref));
             }
             if (message is C.RunChanged) lowered = events.OfType<C.RoundCompleted>().LastOrDefault()?.Report.Round ?? 0;
             return message is C.RoundCompleted { Report.Round: var round } && round > lowered + 1;
