@@ -195,9 +195,9 @@ run_tests() {
   return $failed
 }
 
-# Reads the TRX files of the last run: a fast-tier test measured over 10 s should be tagged Slow. (The other
-# direction is not checked: xUnit 2 leaves a test class's IAsyncLifetime set-up out of a test's time, so a Slow spec
-# whose cluster starts per test reports less than it costs.) Timings depend on the machine and its load, so `test`
+# Reads the TRX files of the last run: a fast-tier test measured over 10 s should be tagged Slow (the other direction
+# is not checked). A test's time includes its class's construction and IAsyncLifetime set-up and tear-down (xUnit v3),
+# so a spec whose cluster starts per test reports what it costs. Timings depend on the machine and its load, so `test`
 # only reports drift; `tiers` fails on it.
 check_tiers() {
   local results="$ROOT/TestResults" drift
