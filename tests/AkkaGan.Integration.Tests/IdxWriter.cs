@@ -17,6 +17,19 @@ internal static class IdxWriter
         gzip.Write(header);
         gzip.Write(data);
     }
+
+    /// <summary>A tiny MNIST-layout dataset in <paramref name="folder"/> (gzip IDX, 64 random images; written once), so no test needs a download.</summary>
+    public static string TinyDataset(string folder)
+    {
+        if (Directory.Exists(folder)) return folder;
+        Directory.CreateDirectory(folder);
+        var random = new Random(1);
+        var pixels = new byte[64 * 28 * 28];
+        random.NextBytes(pixels);
+        Write(Path.Combine(folder, "train-images-idx3-ubyte.gz"), [64, 28, 28], pixels);
+        Write(Path.Combine(folder, "train-labels-idx1-ubyte.gz"), [64], [.. Enumerable.Range(0, 64).Select(i => (byte)(i % 10))]);
+        return folder;
+    }
 }
 
 /// <summary>Reads the first items of a (gzip) IDX file, to make small fixtures from the real dataset.</summary>
