@@ -53,6 +53,7 @@ public sealed class BenchCommandSpecs : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void Bench_ctl_should_time_akkagan_ctl_against_a_node_and_find_no_torch_beside_it()
     {
         var json = Path.Combine(_dir, "ctl.json");

@@ -106,6 +106,7 @@ public sealed class TrainCommandSpecs : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void A_heterogeneous_population_should_bind_from_hocon_and_be_recorded_in_the_summary()
     {
         File.WriteAllText(Out("members.hocon"), """
