@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using AkkaGan.Cluster.Persistence;
+using AkkaGan.Cluster.Diagnostics;
 using AkkaGan.Cluster.Protocol;
 using AkkaGan.Cluster.Wire;
 using AkkaGan.Core.Checkpoints;
@@ -195,6 +196,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
             switch (_schedule.Next())
             {
                 case RunStep.PlayRound play:
+                    RoundTrace.Mark("c.next", play.Round);
                     _recovery.Probe();
                     if (Participants.Length >= Settings.Quorum)
                     {
@@ -246,6 +248,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
 
     private void Played(RoundActor.Result r)
     {
+        RoundTrace.Mark("c.played", r.Round);
         if (r.Report is null)
         {
             RecoverGenerator($"the generator did not complete round {r.Round}", r.CriticStepsTaken);

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using AkkaGan.Cluster.Diagnostics;
 using AkkaGan.Cluster.Protocol;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Evaluation;
@@ -37,11 +38,13 @@ internal sealed class RoundActor : StepActor
 
     private void PlayRound(long round, int[] participants)
     {
+        RoundTrace.Mark("r.play", round);
         var selected = Aggregation.SelectMembers(Settings, participants, round);
         // The generator times out silent discriminators itself after the step timeout; wait for its answer beyond that.
         Ask($"round {round}", [(id, me) => new G.RunRound(GeneratorId.Default, id, round, Settings.NCritic, participants, selected, Step.StepTimeout, me)],
             Settings.NCritic * participants.Length + 1, timeout: 2 * Step.StepTimeout + TimeSpan.FromSeconds(1), then: answers =>
             {
+                RoundTrace.Mark("r.answers", round);
                 var critics = answers.Of<D.TrainStepDone>().Select(d => d.Result).ToArray();
                 if (answers.Of<G.GeneratorStepped>().FirstOrDefault() is not { } stepped)
                 {

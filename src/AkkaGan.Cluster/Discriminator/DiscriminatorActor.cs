@@ -5,6 +5,7 @@ using AkkaGan.Cluster.Hosting;
 using Akka.Actor;
 using Akka.Event;
 using AkkaGan.Cluster.Persistence;
+using AkkaGan.Cluster.Diagnostics;
 using AkkaGan.Cluster.Protocol;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Settings;
@@ -38,17 +39,21 @@ public sealed class DiscriminatorActor : EntityActor<DiscriminatorCore>
         _data = data;
         Receive<D.TrainStep>(m => Guarded(m, m.Round, m.ReplyTo, core =>
         {
+            RoundTrace.Mark("d.critic", m.Round);
             using var fake = Decode(m.Fake);
             var result = core.TrainStep(m.Round, m.CriticStep, fake);
             Round = m.Round;
             m.ReplyTo.Tell(new D.TrainStepDone(m.RequestId, result));
+            RoundTrace.Mark("d.critic-done", m.Round);
         }));
         Receive<D.ComputeFeedback>(m => Guarded(m, m.Round, m.ReplyTo, core =>
         {
+            RoundTrace.Mark("d.feedback", m.Round);
             using var fake = Decode(m.Fake);
             var feedback = core.Feedback(m.Round, fake);
             Round = m.Round;
             Wire.Tell(m.ReplyTo, new D.FeedbackComputed(_id, m.RequestId, m.Round, feedback.Loss, TensorCodec.ToPayload(feedback.Gradient)), Self);
+            RoundTrace.Mark("d.feedback-sent", m.Round);
         }));
         Receive<D.MeasureFitness>(m => Guarded(m, m.Round, m.ReplyTo, core =>
         {

@@ -5,6 +5,7 @@ using AkkaGan.Cluster.Hosting;
 using System.Runtime.Serialization;
 using Akka.Actor;
 using Akka.Event;
+using AkkaGan.Cluster.Diagnostics;
 using AkkaGan.Cluster.Protocol;
 using AkkaGan.Core.Population;
 using AkkaGan.Core.Settings;
@@ -37,14 +38,18 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
         _discriminators = discriminators;
         Receive<G.RunRound>(m => Guarded(m, m.Round, m.ReplyTo, core =>
         {
+            RoundTrace.Mark("g.round", m.Round);
             if (m.Members.Count == 0) throw new ArgumentException("a generator step needs at least one discriminator");
             // The generator's weights do not change during the critic phase, so every critic batch can go out now; each
             // discriminator steps on them in order and then answers the generator step's feedback request.
             for (var step = 0; step < m.CriticSteps; step++) SendCriticFakes(core, m, step);
+            RoundTrace.Mark("g.critics-sent", m.Round);
             BeginStep(core, m);
+            RoundTrace.Mark("g.x-fake-sent", m.Round);
         }));
         Receive<D.FeedbackComputed>(m =>
         {
+            RoundTrace.Mark("g.feedback", m.Round);
             if (_pending is not { } p || p.Request.RequestId != m.RequestId || !p.Waiting.Remove(m.Discriminator.Member)) return; // late or unknown
             p.Answers[m.Discriminator.Member] = m;
             if (p.Waiting.Count == 0) CompleteStep();
@@ -129,6 +134,7 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
             var (gradient, loss) = Aggregation.Combine(Settings!.Aggregate, feedback, Settings.SoftmaxLambda);
             var result = Core!.CompleteStep(m.Round, gradient, loss);
             Round = m.Round;
+            RoundTrace.Mark("g.stepped", m.Round);
             m.ReplyTo.Tell(new G.GeneratorStepped(_id, m.RequestId, result, [.. p.Answers.Keys]));
         }
         catch (Exception e) when (e is SerializationException or ArgumentException or InvalidOperationException)

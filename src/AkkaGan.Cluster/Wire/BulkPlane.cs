@@ -59,6 +59,9 @@ public sealed class BulkPlane : IExtension, IDisposable
         system.RegisterOnTermination(Dispose);
     }
 
+    // Socket buffers that hold a whole image-sized transfer, so a fetch is not paced by the kernel's default window.
+    private const int SocketBuffer = 8 << 20;
+
     public static BulkPlane Get(ActorSystem system) => system.WithExtension<BulkPlane, BulkPlaneProvider>();
 
     /// <summary>Whether large messages go over the bulk channel (else as chunks).</summary>
@@ -141,7 +144,7 @@ public sealed class BulkPlane : IExtension, IDisposable
     {
         var colon = endpoint.LastIndexOf(':');
         if (colon <= 0 || !int.TryParse(endpoint.AsSpan(colon + 1), out var port)) throw new IOException($"bad bulk endpoint '{endpoint}' (expected host:port)");
-        var client = new TcpClient { NoDelay = true };
+        var client = new TcpClient { NoDelay = true, ReceiveBufferSize = SocketBuffer, SendBufferSize = SocketBuffer };
         try
         {
             await client.ConnectAsync(endpoint[..colon].Trim('[', ']'), port, cancellation).ConfigureAwait(false);
@@ -189,6 +192,8 @@ public sealed class BulkPlane : IExtension, IDisposable
     {
         using var _ = client;
         client.NoDelay = true;
+        client.SendBufferSize = SocketBuffer;
+        client.ReceiveBufferSize = SocketBuffer;
         var stream = client.GetStream();
         var request = new byte[16];
         var header = new byte[8];

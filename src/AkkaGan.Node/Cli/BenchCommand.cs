@@ -39,19 +39,35 @@ public static partial class BenchCommand
         var repetitions = new Option<int>("--repetitions") { Description = "Measurements per engine", HelpName = "N", DefaultValueFactory = _ => 3 };
         var json = new Option<string?>("--json") { Description = "Also write the medians and ratios to this JSON file", HelpName = "FILE" };
         var keep = new Option<string?>("--keep") { Description = "Keep every measurement's run folder and process logs here (default: deleted)", HelpName = "DIR" };
+        var trace = new Option<bool>("--trace")
+        {
+            Description = "Also time every hand-off of the cluster engines' rounds (coordinator, generator, discriminators) and print each hop's median ms after the warm-up",
+        };
         var extra = new Argument<string[]>("training-flags") { Description = "Training flags for every run (default: ring8, batch 512, cluster.hocon's defaults)", Arity = ArgumentArity.ZeroOrMore };
         engines.Options.Add(rounds);
         engines.Options.Add(warmup);
         engines.Options.Add(repetitions);
         engines.Options.Add(json);
         engines.Options.Add(keep);
+        engines.Options.Add(trace);
         engines.Arguments.Add(extra);
         engines.SetAction(parse => RunEngines(new Plan(parse.GetValue(rounds), parse.GetValue(warmup), parse.GetValue(repetitions), parse.GetValue(extra) ?? []),
-            parse.GetValue(json), parse.GetValue(keep)));
+            parse.GetValue(json), parse.GetValue(keep), parse.GetValue(trace)));
         bench.Subcommands.Add(engines);
         bench.Subcommands.Add(CreateWire());
         bench.Subcommands.Add(CreateCtl());
         return bench;
+    }
+
+    /// <summary>Each hop's median and mean ms in the rounds after the warm-up, from the measurement's trace files.</summary>
+    private static void PrintTrace(string engine, string folder, int warmup)
+    {
+        if (!Directory.Exists(folder)) return;
+        var table = new Table().Title($"[bold]{engine}: a round's hand-offs, ms after round {warmup}[/]").AddColumn("hop")
+            .AddColumn("median", c => c.RightAligned()).AddColumn("mean", c => c.RightAligned());
+        foreach (var (hop, median, mean) in AkkaGan.Cluster.Diagnostics.RoundTrace.Summarize(folder, warmup))
+            table.AddRow(Markup.Escape(hop), F(median, "F3"), F(mean, "F3"));
+        AnsiConsole.Write(table);
     }
 
     private sealed record Plan(int Rounds, int Warmup, int Repetitions, string[] Flags);
@@ -59,7 +75,7 @@ public static partial class BenchCommand
     /// <summary>One measurement: the steady and whole-run rates, and what its processes warned about.</summary>
     private sealed record Measurement(double Steady, double WholeRun, IReadOnlyList<string> Warnings);
 
-    private static int RunEngines(Plan plan, string? jsonFile, string? keep)
+    private static int RunEngines(Plan plan, string? jsonFile, string? keep, bool trace = false)
     {
         if (plan.Rounds < 10) throw new SettingsException($"--rounds: {plan.Rounds} (at least 10, so start-up effects do not dominate)");
         if (plan.Warmup < 0 || plan.Warmup >= plan.Rounds)
@@ -86,10 +102,13 @@ public static partial class BenchCommand
                     Measurement measurement;
                     try
                     {
+                        // The reference engine has no hand-offs to time.
+                        var traced = trace && engine != "reference" ? Path.Combine(output, "trace") : null;
                         var logs = engine == "cluster_3proc"
-                            ? RunThreeProcesses(common, output)
-                            : RunTrain([.. common, "--engine", engine == "reference" ? "reference" : "cluster"], output);
+                            ? RunThreeProcesses(common, output, traced)
+                            : RunTrain([.. common, "--engine", engine == "reference" ? "reference" : "cluster"], output, traced);
                         measurement = Measure(output, plan.Warmup, logs);
+                        if (traced is not null) PrintTrace(engine, traced, plan.Warmup);
                     }
                     catch (InvalidOperationException e)
                     {
@@ -161,16 +180,16 @@ public static partial class BenchCommand
     }
 
     /// <summary>Logs of the measurement's processes (one file each, in its run folder).</summary>
-    private static string[] RunTrain(string[] flags, string output)
+    private static string[] RunTrain(string[] flags, string output, string? trace = null)
     {
         Directory.CreateDirectory(output);
         var log = Path.Combine(output, "train.log");
-        WaitFor(Start(["train", .. flags, "--out", output], log), "akkagan train", log);
+        WaitFor(Start(["train", .. flags, "--out", output], log, trace), "akkagan train", log);
         return [log];
     }
 
     /// <summary>A coordinator+generator node and two discriminator nodes, as deploy/local/run.sh starts them.</summary>
-    private static string[] RunThreeProcesses(string[] flags, string output)
+    private static string[] RunThreeProcesses(string[] flags, string output, string? trace = null)
     {
         Directory.CreateDirectory(output);
         var seed = $"127.0.0.1:{FreePort()}";
@@ -180,9 +199,9 @@ public static partial class BenchCommand
         try
         {
             for (var i = 0; i < 2; i++)
-                workers.Add(Start(["node", "--roles", "discriminator", "--port", "0", "--seeds", seed], Path.Combine(output, $"discriminator-{i + 1}.log")));
+                workers.Add(Start(["node", "--roles", "discriminator", "--port", "0", "--seeds", seed], Path.Combine(output, $"discriminator-{i + 1}.log"), trace));
             var coordinator = Start(["node", "--roles", "coordinator,generator", "--port", port, "--seeds", seed,
-                "--discriminator-nodes", "2", .. flags, "--out", output], coordinatorLog);
+                "--discriminator-nodes", "2", .. flags, "--out", output], coordinatorLog, trace);
             WaitFor(coordinator, "the coordinator node", coordinatorLog);
             return [coordinatorLog];
         }
@@ -217,13 +236,15 @@ public static partial class BenchCommand
     }
 
     /// <summary>Starts this executable again (through `dotnet akkagan.dll` or the apphost, whichever ran us), its output into <paramref name="log"/>.</summary>
-    private static Child Start(string[] args, string log)
+    /// <param name="trace">A folder for the process's round trace (<see cref="AkkaGan.Cluster.Diagnostics.RoundTrace"/>), or null.</param>
+    private static Child Start(string[] args, string log, string? trace = null)
     {
         var self = Environment.ProcessPath ?? "dotnet";
         var start = new ProcessStartInfo(self) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment["CI"] = "true"; // plain log lines, no live progress bar
+        if (trace is not null) start.Environment[AkkaGan.Cluster.Diagnostics.RoundTrace.Variable] = trace;
         var writer = new StreamWriter(log) { AutoFlush = true };
         var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {self}");
         lock (Children) Children.Add(process);
