@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace AkkaGan.Integration.Tests;
 
-/// <summary>`akkagan bench engines` and `bench ctl` measure and write the documented JSON keys (no timing is asserted).</summary>
+/// <summary>`akkagan bench engines`, `bench wire` and `bench ctl` measure and write the documented JSON keys (no timing is asserted).</summary>
 public sealed class BenchCommandSpecs : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-bench-it-").FullName;
@@ -14,7 +14,7 @@ public sealed class BenchCommandSpecs : IDisposable
         var json = Path.Combine(_dir, "bench.json");
         var kept = Path.Combine(_dir, "kept");
         var result = Akkagan.Run(TimeSpan.FromMinutes(5), "bench", "engines", "--rounds", "20", "--warmup", "10", "--repetitions", "1", "--json", json,
-            "--keep", kept, "--", "--batch", "64", "--unroll", "1", "--eval-every", "5", "--eval-samples", "300");
+            "--keep", kept, "--trace", "--", "--batch", "64", "--unroll", "1", "--eval-every", "5", "--eval-samples", "300");
         Assert.True(result.ExitCode == 0, result.All);
         var report = JsonNode.Parse(File.ReadAllText(json))!;
         Assert.Equal(10, report["warmup"]!.GetValue<int>());
@@ -28,10 +28,39 @@ public sealed class BenchCommandSpecs : IDisposable
                 rates["cluster_3proc_ratio"]!.GetValue<double>(), tolerance: 0.005);
         }
         Assert.Contains("cluster_3proc", result.Stdout);
+        // --trace: every cluster measurement prints its hops, timed in all of its processes.
+        Assert.Contains("cluster_1node: a round's hand-offs", result.Stdout);
+        Assert.Contains("cluster_3proc: a round's hand-offs", result.Stdout);
+        Assert.Contains("d.feedback-sent -> g.feedback", result.Stdout);
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(kept, "cluster_3proc-1", "trace"), "trace-*.tsv"));
         // Every process's output is kept with its run when asked.
         Assert.Contains("rounds 1..20", File.ReadAllText(Path.Combine(kept, "reference-1", "train.log")));
         Assert.Contains("discriminator", File.ReadAllText(Path.Combine(kept, "cluster_3proc-1", "discriminator-1.log")));
         Assert.True(File.Exists(Path.Combine(kept, "cluster_3proc-1", "coordinator.log")));
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Bench_wire_should_move_tensors_both_ways_between_two_processes_and_write_json()
+    {
+        var json = Path.Combine(_dir, "wire.json");
+        var result = Akkagan.Run(TimeSpan.FromMinutes(3), "bench", "wire", "--size", "1048576", "--count", "3", "--repetitions", "1", "--json", json);
+        Assert.True(result.ExitCode == 0, result.All);
+        var report = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal("akkagan.bench.wire/1", report["schema"]!.GetValue<string>());
+        Assert.True(report["bulk_mb_per_second"]!.GetValue<double>() > 0, result.All);
+        Assert.True(report["chunks_mb_per_second"]!.GetValue<double>() > 0, result.All);
+        Assert.Contains("bulk / chunks", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("--size", "3", "--size: 3 (a positive multiple of 4 bytes)")]
+    [InlineData("--count", "0", "--count: 0 (at least 1)")]
+    public void Bench_wire_should_refuse_bad_sizes_and_counts(string flag, string value, string expected)
+    {
+        var result = Akkagan.Run("bench", "wire", flag, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
     }
 
     [Fact]
