@@ -115,6 +115,31 @@ public sealed class BulkPlaneSpecs : Akka.TestKit.Xunit.TestKit
     }
 
     [Fact]
+    public async Task A_kept_connection_the_server_closed_should_be_replaced_without_losing_the_transfer()
+    {
+        // A server that answers one request per connection and then closes it, as the channel's server does with a
+        // connection left idle past `keep`: the second fetch finds its kept connection closed and must reconnect.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var endpoint = $"127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}";
+        var serving = Task.Run(async () =>
+        {
+            for (var n = 0; n < 2; n++)
+            {
+                using var client = await listener.AcceptTcpClientAsync(TestContext.Current.CancellationToken);
+                var stream = client.GetStream();
+                await stream.ReadExactlyAsync(new byte[16], TestContext.Current.CancellationToken);
+                await stream.WriteAsync(BitConverter.GetBytes(3L), TestContext.Current.CancellationToken);
+                await stream.WriteAsync(new byte[] { 7, 8, (byte)n }, TestContext.Current.CancellationToken);
+            }
+        }, TestContext.Current.CancellationToken);
+        var plane = BulkPlane.Get(_other);
+        using (var first = await plane.FetchAsync(endpoint, Guid.NewGuid(), 3, TestContext.Current.CancellationToken)) Assert.Equal([7, 8, 0], first.Buffer[..3]);
+        using (var second = await plane.FetchAsync(endpoint, Guid.NewGuid(), 3, TestContext.Current.CancellationToken)) Assert.Equal([7, 8, 1], second.Buffer[..3]);
+        await serving;
+    }
+
+    [Fact]
     public async Task With_the_channel_full_or_off_large_messages_should_go_as_chunks()
     {
         foreach (var extra in new[] { "akkagan.wire.bulk.max-outstanding = 1000b", "akkagan.wire.bulk.enabled = off" })

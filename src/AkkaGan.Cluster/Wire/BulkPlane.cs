@@ -103,29 +103,66 @@ public sealed class BulkPlane : IExtension, IDisposable
             return Take(id) ?? throw new IOException($"transfer {id:N} is not (or no longer) offered here");
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation, _stop.Token);
         timeout.CancelAfter(FetchTimeout);
-        var connection = _idle.GetOrAdd(endpoint, _ => []).TryTake(out var idle) ? idle : await ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
+        // A kept connection that the server closed meanwhile fails before the server read the request, so the transfer
+        // is still offered: the fetch is tried once more on a new connection.
+        if (TakeIdle(endpoint) is { } kept)
+        {
+            try
+            {
+                return await ExchangeAsync(kept, endpoint, id, length, reused: true, timeout.Token).ConfigureAwait(false);
+            }
+            catch (StaleConnectionException)
+            {
+            }
+        }
+        return await ExchangeAsync(await ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false), endpoint, id, length, reused: false, timeout.Token)
+            .ConfigureAwait(false);
+    }
+
+    /// <summary>A kept connection to <paramref name="endpoint"/>, unless it idled for half of <see cref="Keep"/> (the server closes it at <see cref="Keep"/>).</summary>
+    private Connection? TakeIdle(string endpoint)
+    {
+        var idle = _idle.GetOrAdd(endpoint, _ => []);
+        while (idle.TryTake(out var connection))
+        {
+            if (DateTime.UtcNow - connection.LastUsed < Keep / 2) return connection;
+            connection.Dispose();
+        }
+        return null;
+    }
+
+    private async Task<BulkBytes> ExchangeAsync(Connection connection, string endpoint, Guid id, long length, bool reused, CancellationToken cancellation)
+    {
+        var answered = false;
         try
         {
             var request = new byte[16];
             id.TryWriteBytes(request);
-            await connection.Stream.WriteAsync(request, timeout.Token).ConfigureAwait(false);
+            await connection.Stream.WriteAsync(request, cancellation).ConfigureAwait(false);
             var header = new byte[8];
-            await connection.Stream.ReadExactlyAsync(header, timeout.Token).ConfigureAwait(false);
+            await connection.Stream.ReadExactlyAsync(header, cancellation).ConfigureAwait(false);
+            answered = true;
             var size = BinaryPrimitives.ReadInt64LittleEndian(header);
             if (size < 0) throw new IOException($"transfer {id:N} is not (or no longer) offered at {endpoint}");
             if (size != length) throw new IOException($"transfer {id:N} from {endpoint}: {size} bytes, the reference says {length}");
             var bytes = new BulkBytes(Pool.Rent(checked((int)size)), (int)size, Pool);
             try
             {
-                await connection.Stream.ReadExactlyAsync(bytes.Buffer.AsMemory(0, bytes.Length), timeout.Token).ConfigureAwait(false);
+                await connection.Stream.ReadExactlyAsync(bytes.Buffer.AsMemory(0, bytes.Length), cancellation).ConfigureAwait(false);
             }
             catch
             {
                 bytes.Dispose();
                 throw;
             }
+            connection.LastUsed = DateTime.UtcNow;
             _idle[endpoint].Add(connection);
             return bytes;
+        }
+        catch (Exception e) when (e is SocketException or EndOfStreamException or IOException && reused && !answered)
+        {
+            connection.Dispose();
+            throw new StaleConnectionException();
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or EndOfStreamException)
         {
@@ -139,6 +176,8 @@ public sealed class BulkPlane : IExtension, IDisposable
             throw;
         }
     }
+
+    private sealed class StaleConnectionException : Exception;
 
     private static async Task<Connection> ConnectAsync(string endpoint, CancellationToken cancellation)
     {
@@ -262,6 +301,8 @@ public sealed class BulkPlane : IExtension, IDisposable
     private sealed class Connection(TcpClient client) : IDisposable
     {
         public NetworkStream Stream { get; } = client.GetStream();
+
+        public DateTime LastUsed { get; set; } = DateTime.UtcNow;
 
         public void Dispose() => client.Dispose();
     }
