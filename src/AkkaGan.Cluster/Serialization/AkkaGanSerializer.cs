@@ -154,6 +154,9 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
 
     private static long SnapshotBytes(EntitySnapshot snapshot) => snapshot.Tensors.Sum(t => t.Payload.Data.LongLength);
 
+    /// <summary>The actor system's instance (the one Akka.Remote uses for AkkaGan's wire messages).</summary>
+    public static AkkaGanSerializer Of(ActorSystem system) => (AkkaGanSerializer)system.Serialization.FindSerializerForType(typeof(IAkkaGanWireMessage));
+
     public override string Manifest(object o)
         => ByType.TryGetValue(o.GetType(), out var entry)
             ? entry.Manifest
@@ -162,8 +165,9 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
     public override byte[] ToBinary(object obj)
     {
         var entry = EntryOf(obj);
-        // Sized for the tensors up front: a large message is written without the stream growing (and copying) as it goes.
-        using var buffer = new MemoryStream((int)Math.Min(Array.MaxLength, TensorBytes(obj) + 4096));
+        // A message with tensors is sized for them up front, so it is written without the stream growing (and copying) as it goes.
+        var tensors = TensorBytes(obj);
+        using var buffer = tensors > 0 ? new MemoryStream((int)Math.Min(Array.MaxLength, tensors + 4096)) : new MemoryStream();
         using (var writer = new WireWriter(buffer)) entry.Write(writer, obj);
         return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
     }

@@ -24,7 +24,7 @@ public sealed class LargeMessages
     /// <param name="bulk">Whether large messages may take the bulk channel (false: always chunks, as <c>akkagan bench wire</c> compares).</param>
     public LargeMessages(ActorSystem system, bool bulk = true)
     {
-        _serializer = (AkkaGanSerializer)system.Serialization.FindSerializerForType(typeof(IAkkaGanWireMessage));
+        _serializer = AkkaGanSerializer.Of(system);
         _bulk = BulkPlane.Get(system);
         _useBulk = bulk;
         var configured = system.Settings.Config.GetByteSize("akkagan.wire.chunk-size", null);
@@ -161,8 +161,7 @@ public sealed class WireInbox
 
     public WireInbox(ActorSystem system, ILoggingAdapter log)
     {
-        var wire = new LargeMessages(system);
-        _serializer = wire.Serializer;
+        _serializer = AkkaGanSerializer.Of(system);
         _chunks = new ChunkAssembler(_serializer);
         _bulk = BulkPlane.Get(system);
         _log = log;

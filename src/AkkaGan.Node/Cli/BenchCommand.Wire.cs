@@ -98,9 +98,7 @@ public static partial class BenchCommand
     private static int ServeWire(string seed)
     {
         using var system = ActorSystem.Create("akkagan-wire", WireConfig(0, WireSinkRole));
-        var logged = system.ActorOf(Props.Create<HealthWarnings>());
-        system.EventStream.Subscribe(logged, typeof(Warning));
-        system.EventStream.Subscribe(logged, typeof(Error));
+        WatchHealth(system);
         system.ActorOf(Props.Create<WireSink>(), "sink");
         Akka.Cluster.Cluster.Get(system).Join(Address.Parse($"akka.tcp://akkagan-wire@{seed}"));
         // Until the parent stops it: report health warnings on stdout for the parent to count.
@@ -172,7 +170,9 @@ public static partial class BenchCommand
             if (!child.Process.WaitForExit(15_000)) Console.Error.WriteLine("akkagan: warning: the receiving process did not leave within 15 s; stopping it");
             child.Dispose(); // its log is complete once it has exited
             stopped = true;
-            var warnings = HealthWarnings.Seen.Concat(ReadShared(childLog).Where(l => l.StartsWith("health-warning: ", StringComparison.Ordinal))).ToArray();
+            string[] seen;
+            lock (HealthWarnings.Seen) seen = [.. HealthWarnings.Seen];
+            var warnings = seen.Concat(ReadShared(childLog).Where(l => l.StartsWith("health-warning: ", StringComparison.Ordinal))).ToArray();
             var bulk = Median([.. rates["bulk"]]);
             var chunks = Median([.. rates["chunks"]]);
             var table = new Table().Title("[bold]MB/s between two processes on loopback, medians[/]").AddColumn("way")
