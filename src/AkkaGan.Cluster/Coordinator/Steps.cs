@@ -205,12 +205,13 @@ internal sealed class EvaluateActor : StepActor
                 Done(new Result(null));
                 return;
             }
-            Task.Run(() =>
+            // The metrics (for images a classifier over thousands of samples) run on a thread of their own, not the pool's.
+            Task.Factory.StartNew(() =>
             {
                 using var scope = TorchSharp.torch.NewDisposeScope();
                 var tensor = TensorCodec.ToTensor(produced.Samples, TorchSharp.torch.ScalarType.Float32);
                 return new MetricsComputed(tensor.contiguous().data<float>().ToArray(), [.. produced.Samples.Shape], metrics.Value.Compute(tensor), null);
-            }).PipeTo(Self, failure: e => new MetricsComputed([], [.. produced.Samples.Shape], null, e));
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).PipeTo(Self, failure: e => new MetricsComputed([], [.. produced.Samples.Shape], null, e));
         });
         Receive<MetricsComputed>(m =>
         {

@@ -21,6 +21,8 @@ public static class Roles
     public const string Discriminator = "discriminator";
     /// <summary>The dispatcher (cluster.hocon) compute actors run on, so heartbeats on the default one never starve.</summary>
     public const string ComputeDispatcher = "akkagan.compute-dispatcher";
+    /// <summary>The dispatcher (cluster.hocon, one thread) the run's outputs are written on: plots and checkpoint files never hold up the thread pool.</summary>
+    public const string OutputDispatcher = "akkagan.output-dispatcher";
 }
 
 /// <summary>

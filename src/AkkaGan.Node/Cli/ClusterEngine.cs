@@ -107,7 +107,7 @@ internal static class ClusterEngine
             }
             var coordinator = registry.Get<CoordinatorSingleton>();
             Action<string> placement = embedded ? _ => { } : status;
-            var events = system.ActorOf(Props.Create(() => new ObserverActor(observer, checkpoints, placement, finished)), "run-observer");
+            var events = system.ActorOf(Props.Create(() => new ObserverActor(observer, checkpoints, placement, finished)).WithDispatcher(Roles.OutputDispatcher), "run-observer");
             started();
             coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), resume, events, store?.RunId ?? ""));
             using var stop = cancellation.Register(() => coordinator.Tell(new C.StopTraining()));
