@@ -44,6 +44,31 @@ public sealed partial class OneNodeClusterSpecs() : Akka.Hosting.TestKit.TestKit
         EngineEquivalence.AssertSameAsReference(settings, final);
     }
 
+    [Theory]
+    [InlineData(WireFormat.Float16)]
+    [InlineData(WireFormat.Bfloat16)]
+    [Trait("Category", "Slow")]
+    public void A_narrow_wire_should_round_alike_in_both_engines_and_change_the_result(WireFormat wire)
+    {
+        var lossless = new TrainingSettings
+        {
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 4, EvalEvery = 2, CheckpointEvery = 4, EvalSamples = 200,
+            Unroll = 2, Discriminators = 2, EvolveEvery = 2,
+        };
+        var settings = lossless with { WireDType = wire };
+        var probe = CreateTestProbe();
+        ActorRegistry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+
+        var (final, _) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
+        EngineEquivalence.AssertSameAsReference(settings, final);
+        // The rounding is real: the float32 wire ends elsewhere.
+        using var reference = new ReferenceTrainer(lossless, RunData.Create(lossless), TorchSharp.torch.CPU);
+        reference.Run(checkpoints: null, cancellation: TestContext.Current.CancellationToken);
+        var generator = reference.CreateCheckpoint().Entities.Single(e => e.EntityId == "g-0");
+        Assert.False(generator.Tensors.Zip(final!.Entities.Single(e => e.EntityId == "g-0").Tensors)
+            .All(t => t.Item1.Payload.Data.AsSpan().SequenceEqual(t.Item2.Payload.Data)), $"a {wire} wire trained the same generator as float32");
+    }
+
     [Fact]
     public void A_second_start_should_be_refused_while_a_training_runs()
     {

@@ -1,4 +1,5 @@
 using System.Runtime.Serialization;
+using AkkaGan.Core.Settings;
 using AkkaGan.Core.Tensors;
 using static TorchSharp.torch;
 
@@ -83,5 +84,30 @@ public sealed class TensorCodecSpecs
     {
         using var booleans = tensor(new[] { true, false });
         Assert.Contains("cannot travel", Assert.Throws<SerializationException>(() => TensorCodec.ToPayload(booleans)).Message);
+    }
+
+    [Theory]
+    [InlineData(WireFormat.Float16, 2)]
+    [InlineData(WireFormat.Bfloat16, 2)]
+    public void A_narrow_wire_should_round_as_the_receiver_computes(WireFormat format, int bytesPerElement)
+    {
+        // 1/3 has no exact float16 or bfloat16 form: what the receiver decodes is rounded, and ThroughWire (the
+        // reference engine's stand-in for the wire) gives the same bits.
+        using var original = full(4, 1f / 3);
+        var payload = TensorCodec.ToPayload(original, TensorCodec.Narrowing(format));
+        Assert.Equal(4 * bytesPerElement, payload.Data.Length);
+        using var received = TensorCodec.ToTensor(payload, ScalarType.Float32);
+        using var simulated = TensorCodec.ThroughWire(original, format);
+        Assert.Equal(ScalarType.Float32, simulated.dtype);
+        Assert.False(original.equal(received).all().item<bool>());
+        Assert.True(received.equal(simulated).all().item<bool>());
+    }
+
+    [Fact]
+    public void A_float32_wire_should_leave_the_tensor_alone()
+    {
+        using var original = full(4, 1f / 3);
+        Assert.Null(TensorCodec.Narrowing(WireFormat.Float32));
+        Assert.Same(original, TensorCodec.ThroughWire(original, WireFormat.Float32));
     }
 }

@@ -113,6 +113,8 @@ public static class SettingKeys
         new("train.eval-every", "ROUNDS", "Evaluation (metrics, plots, TensorBoard) interval", (s, v) => s with { EvalEvery = Int(v) }, s => I(s.EvalEvery)) { Live = LiveScope.Schedule },
         new("train.eval-samples", "N", "Generated samples per evaluation (2500 is the VEEGAN/PacGAN protocol; Stacked-MNIST's is 26000)", (s, v) => s with { EvalSamples = Int(v) }, s => I(s.EvalSamples)),
         new("train.checkpoint-every", "ROUNDS", "Checkpoint interval", (s, v) => s with { CheckpointEvery = Int(v) }, s => I(s.CheckpointEvery)) { Live = LiveScope.Schedule },
+        new("train.wire-dtype", "NAME", "Element type of a round's tensors between G and the discriminators: float32 (lossless) | float16 | bfloat16 (half the bytes, rounded; the reference engine rounds alike)",
+            (s, v) => s with { WireDType = Enum<WireFormat>(v) }, s => Kebab(s.WireDType)),
         new("train.keep-checkpoints", "N", "Newest checkpoints kept in <out>/checkpoints", (s, v) => s with { KeepCheckpoints = Int(v) }, s => I(s.KeepCheckpoints)),
         new("device", "NAME", "auto | cpu | cuda (cuda needs the -p:TorchBackend=cuda build)", (s, v) => s with { Device = Enum<DeviceKind>(v) }, s => Kebab(s.Device)),
         new("torch-threads", "N", "Torch intra-op threads (0 = auto: 1 for the 2-D MLPs, all cores for images)", (s, v) => s with { TorchThreads = Int(v) }, s => I(s.TorchThreads)),

@@ -24,6 +24,9 @@ public enum OptimizerKind { Adam, Sgd }
 /// <summary>Where tensors live.</summary>
 public enum DeviceKind { Auto, Cpu, Cuda }
 
+/// <summary>The element type a round's tensors (fake batches, x_fake, dL/dx_fake) cross the wire in; state and samples always travel as float32.</summary>
+public enum WireFormat { Float32, Float16, Bfloat16 }
+
 /// <summary>
 /// Every setting of a training run, in one typed object. The initial values mirror <c>cluster.hocon</c>, which owns
 /// the defaults a user gets. Defaults live in <c>cluster.hocon</c> (the <c>akkagan</c>
@@ -128,6 +131,11 @@ public sealed record TrainingSettings
     public DeviceKind Device { get; init; } = DeviceKind.Auto;
     /// <summary>Intra-op threads for torch on this node; 0 = auto (1 for 2-D MLPs, all cores for images).</summary>
     public int TorchThreads { get; init; }
+    /// <summary>
+    /// The element type of a round's tensors between generator and discriminators: float32 (lossless, the default) or
+    /// float16/bfloat16 (half the bytes, rounded). Both engines round at the same places, so they stay equal.
+    /// </summary>
+    public WireFormat WireDType { get; init; } = WireFormat.Float32;
 
     /// <summary>
     /// The settings discriminator <paramref name="member"/> trains with: this run's, with the member's overrides (loss,

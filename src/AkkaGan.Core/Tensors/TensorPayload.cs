@@ -1,4 +1,5 @@
 using System.Runtime.Serialization;
+using AkkaGan.Core.Settings;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -49,6 +50,22 @@ public static class TensorCodec
         var cpu = tensor.detach().to(ToScalarType(dtype)).cpu().contiguous();
         return new TensorPayload(dtype, [.. cpu.shape], cpu.bytes.ToArray());
     }
+
+    /// <summary>The payload element type a round's tensors take under <paramref name="format"/>; null for float32 (the tensor's own).</summary>
+    public static WireDType? Narrowing(WireFormat format) => format switch
+    {
+        WireFormat.Float16 => WireDType.Float16,
+        WireFormat.Bfloat16 => WireDType.BFloat16,
+        _ => null,
+    };
+
+    /// <summary>
+    /// A round's tensor as the receiving side computes with it after the wire in <paramref name="format"/>: the tensor
+    /// itself for float32, else rounded to float16/bfloat16 and widened back (the reference engine rounds with this
+    /// where the cluster engine sends, so the two stay equal for every format).
+    /// </summary>
+    public static Tensor ThroughWire(Tensor tensor, WireFormat format)
+        => Narrowing(format) is { } narrow ? tensor.detach().to(ToScalarType(narrow)).to(tensor.dtype) : tensor;
 
     /// <summary>Validates a payload and builds a CPU tensor from it (optionally converted to <paramref name="target"/>).</summary>
     public static Tensor ToTensor(TensorPayload payload, ScalarType? target = null, long maxBytes = DefaultMaxBytes)

@@ -6,6 +6,8 @@ using AkkaGan.Core.Population;
 using AkkaGan.Core.Settings;
 using static TorchSharp.torch;
 
+using AkkaGan.Core.Tensors;
+
 namespace AkkaGan.Core.Training;
 
 /// <summary>
@@ -165,7 +167,7 @@ public sealed class ReferenceTrainer : IDisposable
             {
                 using var scope = NewDisposeScope();
                 var d = _discriminators[i];
-                var fake = Generator.GenerateFakes(round, step, d.Member, batch);
+                var fake = TensorCodec.ThroughWire(Generator.GenerateFakes(round, step, d.Member, batch), Settings.WireDType);
                 last[i] = d.TrainStep(round, step, fake);
             }
         }
@@ -174,8 +176,10 @@ public sealed class ReferenceTrainer : IDisposable
         var selected = Aggregation.SelectMembers(Settings, Discriminators.Select(d => d.Member).ToArray(), round);
         using (var scope = NewDisposeScope())
         {
-            var fake = Generator.BeginStep(round);
-            var feedback = selected.Select(m => Member(m).Feedback(round, fake)).ToArray();
+            // Where the cluster engine sends x_fake and dL/dx_fake, the reference rounds them to the wire's type.
+            var fake = TensorCodec.ThroughWire(Generator.BeginStep(round), Settings.WireDType);
+            var feedback = selected.Select(m => Member(m).Feedback(round, fake))
+                .Select(f => f with { Gradient = TensorCodec.ThroughWire(f.Gradient, Settings.WireDType) }).ToArray();
             var (gradient, loss) = Aggregation.Combine(Settings.Aggregate, feedback, Settings.SoftmaxLambda);
             result = Generator.CompleteStep(round, gradient, loss);
         }
@@ -198,7 +202,7 @@ public sealed class ReferenceTrainer : IDisposable
     public Dictionary<int, double> FitnessOf(long round)
     {
         using var scope = NewDisposeScope();
-        var fake = Generator.GenerateFakes(round, 0, -1, Settings.Batch);
+        var fake = TensorCodec.ThroughWire(Generator.GenerateFakes(round, 0, -1, Settings.Batch), Settings.WireDType);
         return Discriminators.ToDictionary(d => d.Member, d => d.Fitness(round, fake));
     }
 
