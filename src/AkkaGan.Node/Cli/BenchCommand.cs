@@ -36,6 +36,7 @@ public static partial class BenchCommand
         engines.Options.Add(trace);
         engines.SetAction(parse => RunEngines(plan.Read(parse), parse.GetValue(plan.Json), parse.GetValue(plan.Keep), parse.GetValue(trace)));
         bench.Subcommands.Add(engines);
+        bench.Subcommands.Add(CreatePopulation());
         bench.Subcommands.Add(CreateWire());
         bench.Subcommands.Add(CreateCtl());
         return bench;
@@ -155,7 +156,7 @@ public static partial class BenchCommand
         {
             JsonObject Rates(Dictionary<string, double> medians, Func<Measurement, double> pick)
             {
-                var rates = RateFields(Engines, medians);
+                var rates = AddRates([], Engines, medians);
                 rates["samples"] = Samples(results.Select(r => (r.Key, r.Value.Select(pick))), 3);
                 return rates;
             }
@@ -222,12 +223,11 @@ public static partial class BenchCommand
     }
 
     /// <summary>
-    /// <c>ENGINE_rounds_per_second</c> of every engine (3 decimals), then <c>ENGINE_ratio</c> of every other engine to
-    /// the first (4 decimals; of the unrounded medians).
+    /// Adds to <paramref name="fields"/> <c>ENGINE_rounds_per_second</c> of every engine (3 decimals), then
+    /// <c>ENGINE_ratio</c> of every other engine to the first (4 decimals; of the unrounded medians).
     /// </summary>
-    private static JsonObject RateFields(string[] engines, Dictionary<string, double> medians)
+    private static JsonObject AddRates(JsonObject fields, string[] engines, Dictionary<string, double> medians)
     {
-        var fields = new JsonObject();
         foreach (var engine in engines) fields[$"{engine}_rounds_per_second"] = Math.Round(medians[engine], 3);
         foreach (var engine in engines.Skip(1)) fields[$"{engine}_ratio"] = Math.Round(medians[engine] / medians[engines[0]], 4);
         return fields;
