@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace AkkaGan.Integration.Tests;
 
-/// <summary>`akkagan bench engines`, `bench wire` and `bench ctl` measure and write the documented JSON keys (no timing is asserted).</summary>
+/// <summary>`akkagan bench engines`, `bench population`, `bench wire` and `bench ctl` measure and write the documented JSON keys (no timing is asserted).</summary>
 public sealed class BenchCommandSpecs : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-bench-it-").FullName;
@@ -37,6 +37,62 @@ public sealed class BenchCommandSpecs : IDisposable
         Assert.Contains("rounds 1..20", File.ReadAllText(Path.Combine(kept, "reference-1", "train.log")));
         Assert.Contains("discriminator", File.ReadAllText(Path.Combine(kept, "cluster_3proc-1", "discriminator-1.log")));
         Assert.True(File.Exists(Path.Combine(kept, "cluster_3proc-1", "coordinator.log")));
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Bench_population_should_measure_every_engine_for_each_population_size_and_write_json()
+    {
+        var json = Path.Combine(_dir, "population.json");
+        var kept = Path.Combine(_dir, "kept");
+        var result = Akkagan.Run(TimeSpan.FromMinutes(5), "bench", "population", "--members", "1,2", "--rounds", "20", "--warmup", "10", "--repetitions", "1",
+            "--json", json, "--keep", kept, "--", "--batch", "64", "--unroll", "1", "--eval-every", "5", "--eval-samples", "300");
+        Assert.True(result.ExitCode == 0, result.All);
+        var report = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal("akkagan.bench.population/1", report["schema"]!.GetValue<string>());
+        Assert.Equal(20, report["rounds"]!.GetValue<int>());
+        Assert.Equal(10, report["warmup"]!.GetValue<int>());
+        var members = report["datasets"]!["ring8"]!["members"]!.AsArray();
+        Assert.Equal([1, 2], members.Select(m => m!["n"]!.GetValue<int>()));
+        foreach (var member in members.Select(m => m!))
+        {
+            foreach (var engine in new[] { "reference", "cluster_1node", "cluster_procs" })
+            {
+                Assert.True(member[$"{engine}_rounds_per_second"]!.GetValue<double>() > 0, $"{member.GetPath()}.{engine}");
+                Assert.Single(member["samples"]![engine]!.AsArray());
+            }
+            // The ratio is of the unrounded medians; the rates are stored to 3 decimals.
+            Assert.Equal(member["cluster_procs_rounds_per_second"]!.GetValue<double>() / member["reference_rounds_per_second"]!.GetValue<double>(),
+                member["cluster_procs_ratio"]!.GetValue<double>(), tolerance: 0.005);
+        }
+        Assert.Contains("procs/ref vs N=1", result.Stdout);
+        // One discriminator process per member: N = 2 ran two of them beside the coordinator's.
+        Assert.Contains("discriminator", File.ReadAllText(Path.Combine(kept, "ring8-n2-cluster_procs-1", "discriminator-2.log")));
+        Assert.False(File.Exists(Path.Combine(kept, "ring8-n1-cluster_procs-1", "discriminator-2.log")));
+    }
+
+    [Theory]
+    [InlineData("--members", "0", "--members: \"0\" (positive integers, comma-separated)")]
+    [InlineData("--members", "1,,2", "--members: \"1,,2\" (positive integers, comma-separated)")]
+    [InlineData("--members", "1,two", "--members: \"1,two\" (positive integers, comma-separated)")]
+    [InlineData("--datasets", "grid25", "--datasets: \"grid25\" (comma-separated: ring8, fashion-mnist, stacked-fashion-mnist)")]
+    public void Bench_population_should_refuse_bad_members_and_datasets(string flag, string value, string expected)
+    {
+        var result = Akkagan.Run("bench", "population", flag, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
+    }
+
+    [Theory]
+    [InlineData("--discriminators", "2")]
+    [InlineData("--dataset", "fashion-mnist")]
+    [InlineData("--rounds", "5")]
+    [InlineData("--engine", "cluster")]
+    public void Bench_population_should_refuse_flags_it_owns(string flag, string value)
+    {
+        var result = Akkagan.Run("bench", "population", "--", flag, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains($"bench population: {flag} after `--` is the benchmark's own", result.Stderr);
     }
 
     [Fact]

@@ -107,12 +107,9 @@ public static partial class BenchCommand
                 ["cluster_show_ms_max"] = Math.Round(times["cluster_show"].Max(), 1),
                 ["target_ms"] = CtlTargetMilliseconds,
                 ["torch_files_beside_ctl"] = new JsonArray([.. torch.Select(t => (JsonNode)t!)]),
-                ["samples_ms"] = new JsonObject(times.Select(t => KeyValuePair.Create(t.Key, (JsonNode?)new JsonArray([.. t.Value.Select(v => (JsonNode)Math.Round(v, 1))])))),
-                ["machine"] = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
-                ["date"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+                ["samples_ms"] = Samples(times.Select(t => (t.Key, t.Value.AsEnumerable())), 1),
             };
-            File.WriteAllText(jsonFile, report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
-            Console.WriteLine($"wrote {jsonFile}");
+            WriteReport(jsonFile, report);
         }
         return 0;
     }

@@ -194,13 +194,10 @@ public static partial class BenchCommand
                     ["bulk_mb_per_second"] = Math.Round(bulk, 1),
                     ["chunks_mb_per_second"] = Math.Round(chunks, 1),
                     ["ratio"] = Math.Round(bulk / chunks, 3),
-                    ["samples"] = new JsonObject(rates.Select(r => KeyValuePair.Create(r.Key, (JsonNode?)new JsonArray([.. r.Value.Select(v => (JsonNode)Math.Round(v, 1))])))),
+                    ["samples"] = Samples(rates.Select(r => (r.Key, r.Value.AsEnumerable())), 1),
                     ["health_warnings"] = warnings.Length,
-                    ["machine"] = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
-                    ["date"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
                 };
-                File.WriteAllText(jsonFile, report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
-                Console.WriteLine($"wrote {jsonFile}");
+                WriteReport(jsonFile, report);
             }
             return 0;
         }

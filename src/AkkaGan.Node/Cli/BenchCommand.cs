@@ -1,8 +1,5 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using AkkaGan.Core.Settings;
@@ -30,30 +27,16 @@ public static partial class BenchCommand
             "Rounds/s of the reference engine, the one-node cluster engine and a 3-process cluster on loopback (coordinator+generator and " +
             "two discriminator processes), alternating over several repetitions; prints medians and ratios of the steady rate (after --warmup " +
             "rounds) and of the whole run. Extra training flags may follow `--`.");
-        var rounds = new Option<int>("--rounds") { Description = "Rounds per measurement", HelpName = "N", DefaultValueFactory = _ => 1000 };
-        var warmup = new Option<int>("--warmup")
-        {
-            Description = "Rounds before the steady rate is counted (from the first evaluation at or after them; 0: the whole run)",
-            HelpName = "N", DefaultValueFactory = _ => 250,
-        };
-        var repetitions = new Option<int>("--repetitions") { Description = "Measurements per engine", HelpName = "N", DefaultValueFactory = _ => 3 };
-        var json = new Option<string?>("--json") { Description = "Also write the medians and ratios to this JSON file", HelpName = "FILE" };
-        var keep = new Option<string?>("--keep") { Description = "Keep every measurement's run folder and process logs here (default: deleted)", HelpName = "DIR" };
+        var plan = PlanOptions.AddTo(engines, rounds: 1000, warmup: 250,
+            "Training flags for every run (default: ring8, batch 512, cluster.hocon's defaults)");
         var trace = new Option<bool>("--trace")
         {
             Description = "Also time every hand-off of the cluster engines' rounds (coordinator, generator, discriminators) and print each hop's median ms after the warm-up",
         };
-        var extra = new Argument<string[]>("training-flags") { Description = "Training flags for every run (default: ring8, batch 512, cluster.hocon's defaults)", Arity = ArgumentArity.ZeroOrMore };
-        engines.Options.Add(rounds);
-        engines.Options.Add(warmup);
-        engines.Options.Add(repetitions);
-        engines.Options.Add(json);
-        engines.Options.Add(keep);
         engines.Options.Add(trace);
-        engines.Arguments.Add(extra);
-        engines.SetAction(parse => RunEngines(new Plan(parse.GetValue(rounds), parse.GetValue(warmup), parse.GetValue(repetitions), parse.GetValue(extra) ?? []),
-            parse.GetValue(json), parse.GetValue(keep), parse.GetValue(trace)));
+        engines.SetAction(parse => RunEngines(plan.Read(parse), parse.GetValue(plan.Json), parse.GetValue(plan.Keep), parse.GetValue(trace)));
         bench.Subcommands.Add(engines);
+        bench.Subcommands.Add(CreatePopulation());
         bench.Subcommands.Add(CreateWire());
         bench.Subcommands.Add(CreateCtl());
         return bench;
@@ -70,25 +53,61 @@ public static partial class BenchCommand
         AnsiConsole.Write(table);
     }
 
-    private sealed record Plan(int Rounds, int Warmup, int Repetitions, string[] Flags);
+    /// <summary>What to measure: rounds per run, the warm-up before the steady rate, runs per engine, training flags.</summary>
+    private sealed record Plan(int Rounds, int Warmup, int Repetitions, string[] Flags)
+    {
+        /// <summary>Throws a readable error for values that leave nothing to measure, or for one of <paramref name="owned"/> after `--`.</summary>
+        public void Validate(IReadOnlyCollection<string> owned, Func<string, string> ownedMessage)
+        {
+            CheckRounds(Rounds, Warmup, "--rounds", "--warmup");
+            if (Repetitions < 1) throw new SettingsException($"--repetitions: {Repetitions} (at least 1)");
+            if (Flags.FirstOrDefault(f => owned.Contains(FlagName(f))) is { } flag) throw new SettingsException(ownedMessage(FlagName(flag)));
+        }
+
+        /// <summary>Whether the training flags after `--` set <paramref name="flag"/> (as <c>--flag VALUE</c> or <c>--flag=VALUE</c>).</summary>
+        public bool Sets(string flag) => Flags.Any(f => FlagName(f) == flag);
+
+        private static string FlagName(string flag) => flag.Split('=')[0];
+    }
+
+    private static void CheckRounds(int rounds, int warmup, string roundsFlag, string warmupFlag)
+    {
+        if (rounds < 10) throw new SettingsException($"{roundsFlag}: {rounds} (at least 10, so start-up effects do not dominate)");
+        if (warmup < 0 || warmup >= rounds) throw new SettingsException($"{warmupFlag}: {warmup} (between 0 and {roundsFlag} - 1 = {rounds - 1})");
+    }
+
+    /// <summary>The options of the engine benchmarks: rounds, warm-up, repetitions, the JSON report, kept run folders, training flags after `--`.</summary>
+    private sealed record PlanOptions(Option<int> Rounds, Option<int> Warmup, Option<int> Repetitions, Option<string?> Json, Option<string?> Keep, Argument<string[]> Flags)
+    {
+        public static PlanOptions AddTo(Command command, int rounds, int warmup, string flags)
+        {
+            var options = new PlanOptions(
+                new Option<int>("--rounds") { Description = "Rounds per measurement", HelpName = "N", DefaultValueFactory = _ => rounds },
+                new Option<int>("--warmup")
+                {
+                    Description = "Rounds before the steady rate is counted (from the first evaluation at or after them; 0: the whole run)",
+                    HelpName = "N", DefaultValueFactory = _ => warmup,
+                },
+                new Option<int>("--repetitions") { Description = "Measurements per engine", HelpName = "N", DefaultValueFactory = _ => 3 },
+                new Option<string?>("--json") { Description = "Also write the medians and ratios to this JSON file", HelpName = "FILE" },
+                new Option<string?>("--keep") { Description = "Keep every measurement's run folder and process logs here (default: deleted)", HelpName = "DIR" },
+                new Argument<string[]>("training-flags") { Description = flags, Arity = ArgumentArity.ZeroOrMore });
+            foreach (var option in new Option[] { options.Rounds, options.Warmup, options.Repetitions, options.Json, options.Keep }) command.Options.Add(option);
+            command.Arguments.Add(options.Flags);
+            return options;
+        }
+
+        public Plan Read(ParseResult parse) => new(parse.GetValue(Rounds), parse.GetValue(Warmup), parse.GetValue(Repetitions), parse.GetValue(Flags) ?? []);
+    }
 
     /// <summary>One measurement: the steady and whole-run rates, and what its processes warned about.</summary>
     private sealed record Measurement(double Steady, double WholeRun, IReadOnlyList<string> Warnings);
 
     private static int RunEngines(Plan plan, string? jsonFile, string? keep, bool trace = false)
     {
-        if (plan.Rounds < 10) throw new SettingsException($"--rounds: {plan.Rounds} (at least 10, so start-up effects do not dominate)");
-        if (plan.Warmup < 0 || plan.Warmup >= plan.Rounds)
-            throw new SettingsException($"--warmup: {plan.Warmup} (between 0 and --rounds - 1 = {plan.Rounds - 1})");
-        if (plan.Repetitions < 1) throw new SettingsException($"--repetitions: {plan.Repetitions} (at least 1)");
-        if (plan.Flags.Any(f => f is "--rounds" or "--out" or "--engine" or "--resume"))
-            throw new SettingsException("bench engines: give --rounds before `--`; --out, --engine and --resume are the benchmark's own");
-        var work = keep is null ? Directory.CreateTempSubdirectory("akkagan-bench-").FullName : Directory.CreateDirectory(keep).FullName;
+        plan.Validate(["--rounds", "--out", "--engine", "--resume"], _ => "bench engines: give --rounds before `--`; --out, --engine and --resume are the benchmark's own");
         var results = Engines.ToDictionary(e => e, _ => new List<Measurement>());
-        // Ctrl-C or SIGTERM ends the benchmark: its child processes (trainers, cluster nodes) go with it.
-        using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => KillChildren());
-        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => KillChildren());
-        try
+        var code = InWorkFolder(keep, work =>
         {
             string[] common = ["--rounds", plan.Rounds.ToString(CultureInfo.InvariantCulture), .. plan.Flags];
             Console.WriteLine($"akkagan bench engines: {plan.Rounds} rounds x {plan.Repetitions} repetitions per engine, engines alternating, " +
@@ -99,36 +118,22 @@ public static partial class BenchCommand
                 foreach (var engine in Engines)
                 {
                     var output = Path.Combine(work, $"{engine}-{rep}");
-                    Measurement measurement;
                     try
                     {
                         // The reference engine has no hand-offs to time.
                         var traced = trace && engine != "reference" ? Path.Combine(output, "trace") : null;
-                        var logs = engine == "cluster_3proc"
-                            ? RunThreeProcesses(common, output, traced)
-                            : RunTrain([.. common, "--engine", engine == "reference" ? "reference" : "cluster"], output, traced);
-                        measurement = Measure(output, plan.Warmup, logs);
-                        if (traced is not null) PrintTrace(engine, traced, plan.Warmup);
+                        results[engine].Add(RunMeasurement(engine, 2, common, output, plan.Warmup, $"repetition {rep}/{plan.Repetitions} {engine,-14}", traced));
                     }
                     catch (InvalidOperationException e)
                     {
                         Console.Error.WriteLine($"akkagan: error: bench engines, {engine}: {e.Message}");
                         return 1;
                     }
-                    results[engine].Add(measurement);
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  repetition {rep}/{plan.Repetitions} {engine,-14} {measurement.Steady,8:F2} rounds/s steady, {measurement.WholeRun,8:F2} whole run"));
-                    // A gather that waited out its timeout, or a node that complained, makes this measurement unlike the others: say so.
-                    foreach (var warning in measurement.Warnings.Take(3)) Console.WriteLine($"    warning: {warning}");
-                    if (measurement.Warnings.Count > 3) Console.WriteLine($"    ... {measurement.Warnings.Count - 3} more in {output}");
                 }
             }
-        }
-        finally
-        {
-            if (keep is null) Directory.Delete(work, recursive: true);
-            else Console.WriteLine($"run folders and process logs kept in {work}");
-        }
+            return 0;
+        });
+        if (code != 0) return code;
 
         var steady = results.ToDictionary(r => r.Key, r => Median([.. r.Value.Select(m => m.Steady)]));
         var whole = results.ToDictionary(r => r.Key, r => Median([.. r.Value.Select(m => m.WholeRun)]));
@@ -149,15 +154,12 @@ public static partial class BenchCommand
 
         if (jsonFile is not null)
         {
-            JsonObject Rates(Dictionary<string, double> medians, Func<Measurement, double> pick) => new()
+            JsonObject Rates(Dictionary<string, double> medians, Func<Measurement, double> pick)
             {
-                ["reference_rounds_per_second"] = Math.Round(medians["reference"], 3),
-                ["cluster_1node_rounds_per_second"] = Math.Round(medians["cluster_1node"], 3),
-                ["cluster_3proc_rounds_per_second"] = Math.Round(medians["cluster_3proc"], 3),
-                ["cluster_1node_ratio"] = Math.Round(medians["cluster_1node"] / medians["reference"], 4),
-                ["cluster_3proc_ratio"] = Math.Round(medians["cluster_3proc"] / medians["reference"], 4),
-                ["samples"] = new JsonObject(results.Select(r => KeyValuePair.Create(r.Key, (JsonNode?)new JsonArray([.. r.Value.Select(m => (JsonNode)Math.Round(pick(m), 3))])))),
-            };
+                var rates = AddRates([], Engines, medians);
+                rates["samples"] = Samples(results.Select(r => (r.Key, r.Value.Select(pick))), 3);
+                return rates;
+            }
             // The top-level rates are the steady ones (the targets'); whole_run has the same keys for the whole runs.
             var report = new JsonObject
             {
@@ -171,124 +173,77 @@ public static partial class BenchCommand
                 report[key] = value?.DeepClone();
             report["whole_run"] = Rates(whole, m => m.WholeRun);
             report["warnings"] = results.Sum(r => r.Value.Sum(m => m.Warnings.Count));
-            report["machine"] = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}";
-            report["date"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
-            File.WriteAllText(jsonFile, report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
-            Console.WriteLine($"wrote {jsonFile}");
+            WriteReport(jsonFile, report);
         }
         return 0;
     }
 
-    /// <summary>Logs of the measurement's processes (one file each, in its run folder).</summary>
-    private static string[] RunTrain(string[] flags, string output, string? trace = null)
+    /// <summary>
+    /// Runs <paramref name="body"/> with a folder for the run folders and process logs: a temporary one, deleted after,
+    /// or <paramref name="keep"/>. Ctrl-C or SIGTERM ends the benchmark and its child processes (trainers, cluster nodes) with it.
+    /// </summary>
+    private static int InWorkFolder(string? keep, Func<string, int> body)
     {
-        Directory.CreateDirectory(output);
-        var log = Path.Combine(output, "train.log");
-        WaitFor(Start(["train", .. flags, "--out", output], log, trace), "akkagan train", log);
-        return [log];
-    }
-
-    /// <summary>A coordinator+generator node and two discriminator nodes, as deploy/local/run.sh starts them.</summary>
-    private static string[] RunThreeProcesses(string[] flags, string output, string? trace = null)
-    {
-        Directory.CreateDirectory(output);
-        var seed = $"127.0.0.1:{FreePort()}";
-        var port = seed.Split(':')[1];
-        var workers = new List<Child>();
-        var coordinatorLog = Path.Combine(output, "coordinator.log");
+        var work = keep is null ? Directory.CreateTempSubdirectory("akkagan-bench-").FullName : Directory.CreateDirectory(keep).FullName;
+        using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, _ => KillChildren());
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => KillChildren());
         try
         {
-            for (var i = 0; i < 2; i++)
-                workers.Add(Start(["node", "--roles", "discriminator", "--port", "0", "--seeds", seed], Path.Combine(output, $"discriminator-{i + 1}.log"), trace));
-            var coordinator = Start(["node", "--roles", "coordinator,generator", "--port", port, "--seeds", seed,
-                "--discriminator-nodes", "2", .. flags, "--out", output], coordinatorLog, trace);
-            WaitFor(coordinator, "the coordinator node", coordinatorLog);
-            return [coordinatorLog];
+            return body(work);
         }
         finally
         {
-            foreach (var worker in workers) worker.Dispose();
+            if (keep is null) Directory.Delete(work, recursive: true);
+            else Console.WriteLine($"run folders and process logs kept in {work}");
         }
     }
 
-    /// <summary>A child process whose output goes to a log file (complete once the process has exited and this is disposed).</summary>
-    private sealed class Child(Process process, StreamWriter log) : IDisposable
+    /// <summary>
+    /// One measurement of <paramref name="engine"/> (reference, cluster_1node, or else a cluster of
+    /// <paramref name="discriminatorProcesses"/> discriminator processes) in fresh processes, its run folder
+    /// <paramref name="output"/>; prints its hops (when traced), its progress line after <paramref name="label"/>,
+    /// and what its processes warned about.
+    /// </summary>
+    private static Measurement RunMeasurement(string engine, int discriminatorProcesses, string[] flags, string output, int warmup, string label, string? trace = null)
     {
-        public Process Process => process;
-
-        public void Dispose()
+        var logs = engine switch
         {
-            if (!process.HasExited)
-            {
-                try
-                {
-                    process.Kill(entireProcessTree: true);
-                }
-                catch (InvalidOperationException)
-                {
-                    // exited meanwhile
-                }
-            }
-            process.WaitForExit(); // every output line has been written
-            lock (log) log.Dispose();
-            process.Dispose();
-        }
+            "reference" => RunTrain([.. flags, "--engine", "reference"], output, trace),
+            "cluster_1node" => RunTrain([.. flags, "--engine", "cluster"], output, trace),
+            _ => RunProcesses(discriminatorProcesses, flags, output, trace),
+        };
+        var measurement = Measure(output, warmup, logs);
+        if (trace is not null) PrintTrace(engine, trace, warmup);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {label} {measurement.Steady,8:F2} rounds/s steady, {measurement.WholeRun,8:F2} whole run"));
+        // A gather that waited out its timeout, or a node that complained, makes this measurement unlike the others: say so.
+        foreach (var warning in measurement.Warnings.Take(3)) Console.WriteLine($"    warning: {warning}");
+        if (measurement.Warnings.Count > 3) Console.WriteLine($"    ... {measurement.Warnings.Count - 3} more in {output}");
+        return measurement;
     }
 
-    /// <summary>Starts this executable again (through `dotnet akkagan.dll` or the apphost, whichever ran us), its output into <paramref name="log"/>.</summary>
-    /// <param name="trace">A folder for the process's round trace (<see cref="AkkaGan.Cluster.Diagnostics.RoundTrace"/>), or null.</param>
-    private static Child Start(string[] args, string log, string? trace = null)
+    /// <summary>
+    /// Adds to <paramref name="fields"/> <c>ENGINE_rounds_per_second</c> of every engine (3 decimals), then
+    /// <c>ENGINE_ratio</c> of every other engine to the first (4 decimals; of the unrounded medians).
+    /// </summary>
+    private static JsonObject AddRates(JsonObject fields, string[] engines, Dictionary<string, double> medians)
     {
-        var self = Environment.ProcessPath ?? "dotnet";
-        var start = new ProcessStartInfo(self) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(BenchCommand).Assembly.Location);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        start.Environment["CI"] = "true"; // plain log lines, no live progress bar
-        if (trace is not null) start.Environment[AkkaGan.Cluster.Diagnostics.RoundTrace.Variable] = trace;
-        var writer = new StreamWriter(log) { AutoFlush = true };
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {self}");
-        lock (Children) Children.Add(process);
-        process.Exited += (_, _) => { lock (Children) Children.Remove(process); };
-        process.EnableRaisingEvents = true;
-        void Write(string? line)
-        {
-            if (line is null) return;
-            lock (writer) writer.WriteLine(line); // Child.Dispose closes it only after the last line
-        }
-        process.OutputDataReceived += (_, e) => Write(e.Data);
-        process.ErrorDataReceived += (_, e) => Write(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return new Child(process, writer);
+        foreach (var engine in engines) fields[$"{engine}_rounds_per_second"] = Math.Round(medians[engine], 3);
+        foreach (var engine in engines.Skip(1)) fields[$"{engine}_ratio"] = Math.Round(medians[engine] / medians[engines[0]], 4);
+        return fields;
     }
 
-    private static readonly HashSet<Process> Children = [];
+    /// <summary>Every measurement's value by series, rounded to <paramref name="digits"/> decimals.</summary>
+    private static JsonObject Samples(IEnumerable<(string Key, IEnumerable<double> Values)> series, int digits)
+        => new(series.Select(s => KeyValuePair.Create(s.Key, (JsonNode?)new JsonArray([.. s.Values.Select(v => (JsonNode)Math.Round(v, digits))]))));
 
-    private static void KillChildren()
+    /// <summary>Writes <paramref name="report"/> with the machine and the date added, and says so.</summary>
+    private static void WriteReport(string file, JsonObject report)
     {
-        Process[] children;
-        lock (Children) children = [.. Children];
-        foreach (var child in children)
-        {
-            try
-            {
-                child.Kill(entireProcessTree: true);
-            }
-            catch (InvalidOperationException)
-            {
-                // already exited
-            }
-        }
-    }
-
-    private static void WaitFor(Child child, string what, string log)
-    {
-        child.Process.WaitForExit();
-        var code = child.Process.ExitCode;
-        child.Dispose();
-        if (code == 0) return;
-        var tail = File.Exists(log) ? string.Join(Environment.NewLine, ReadShared(log).TakeLast(20).Select(l => "  " + l)) : "";
-        throw new InvalidOperationException($"{what} exited with code {code} (log {log}){Environment.NewLine}{tail}");
+        report["machine"] = $"{Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}";
+        report["date"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+        File.WriteAllText(file, report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        Console.WriteLine($"wrote {file}");
     }
 
     /// <summary>
@@ -321,21 +276,6 @@ public static partial class BenchCommand
             .Select(l => l.Length > 240 ? l[..240] + "..." : l)
             .ToArray();
         return new Measurement(steady, whole, warnings);
-    }
-
-    /// <summary>A log's lines, readable while its writer may still hold it.</summary>
-    private static IEnumerable<string> ReadShared(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream);
-        while (reader.ReadLine() is { } line) yield return line;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static double Median(List<double> values)
