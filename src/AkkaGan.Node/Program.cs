@@ -7,6 +7,9 @@ using AkkaGan.Node.Cli;
 // The `akkagan` executable. Exit codes: 0 success, 1 runtime failure, 2 invalid input (settings, flags, dataset,
 // checkpoint), 130 interrupted (a final checkpoint and summary are written first).
 AkkaGan.Node.Runtime.NativeAllocator.Tune();
+if (OperatingSystem.IsLinux() && !AkkaGan.Node.Runtime.NativeAllocator.Applied)
+    Console.Error.WriteLine("akkagan: warning: the C library refused the malloc settings (not glibc?): tensors may be mapped and unmapped at every step, " +
+                            "which slows image training on actor threads");
 var root = new RootCommand("AkkaGan: distributed, actor-based GAN training on Akka.NET and TorchSharp.");
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(NodeCommand.Create());

@@ -16,17 +16,25 @@ internal static partial class NativeAllocator
     private const int MTopPad = -2;
     private const int MMmapThreshold = -3;
 
+    /// <summary>The largest mmap threshold glibc accepts on 64-bit systems (half its 64 MiB heap size).</summary>
+    public const int MaxMmapThreshold = 32 << 20;
+
+    /// <summary>Whether glibc took every setting (false off glibc, or when one was refused).</summary>
+    public static bool Applied { get; private set; }
+
     /// <summary>Call first thing in Main, before any thread allocates. Does nothing off Linux/glibc.</summary>
     public static void Tune()
     {
         if (!OperatingSystem.IsLinux()) return;
         try
         {
-            // Allocations up to 512 MiB come from the arenas (larger ones are still mmapped), the top of a heap is
-            // trimmed only beyond 512 MiB free, and each heap extension takes 64 MiB at once.
-            _ = MallOpt(MMmapThreshold, 512 << 20);
-            _ = MallOpt(MTrimThreshold, 512 << 20);
-            _ = MallOpt(MTopPad, 64 << 20);
+            // Allocations up to 32 MiB come from the arenas (glibc's ceiling for the threshold on 64-bit systems; the
+            // 512 MiB asked for until session 10 was refused, so the threshold stayed wherever the runtime's start-up
+            // had moved it), the top of a heap is trimmed only beyond 512 MiB free, and each heap extension takes
+            // 64 MiB at once.
+            Applied = MallOpt(MMmapThreshold, MaxMmapThreshold) == 1
+                      & MallOpt(MTrimThreshold, 512 << 20) == 1
+                      & MallOpt(MTopPad, 64 << 20) == 1;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
