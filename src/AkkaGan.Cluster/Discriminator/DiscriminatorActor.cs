@@ -52,7 +52,7 @@ public sealed class DiscriminatorActor : EntityActor<DiscriminatorCore>
             using var fake = Decode(m.Fake);
             var feedback = core.Feedback(m.Round, fake);
             Round = m.Round;
-            Wire.Tell(m.ReplyTo, new D.FeedbackComputed(_id, m.RequestId, m.Round, feedback.Loss, TensorCodec.ToPayload(feedback.Gradient, TensorCodec.Narrowing(Settings!.WireDType))), Self);
+            Wire.Tell(m.ReplyTo, new D.FeedbackComputed(_id, m.RequestId, m.Round, feedback.Loss, RoundPayload(feedback.Gradient)), Self);
             RoundTrace.Mark("d.feedback-sent", m.Round);
         }));
         Receive<D.MeasureFitness>(m => Guarded(m, m.Round, m.ReplyTo, core =>

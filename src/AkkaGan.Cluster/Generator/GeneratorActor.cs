@@ -70,7 +70,7 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
         Receive<G.ProduceFitnessBatch>(m => Guarded(m, m.Round, m.ReplyTo, core =>
         {
             using var fake = core.GenerateFakes(m.Round, 0, -1, Settings!.Batch);
-            var payload = TensorCodec.ToPayload(fake, TensorCodec.Narrowing(Settings.WireDType));
+            var payload = RoundPayload(fake);
             foreach (var member in m.Members)
                 Wire.Tell(_discriminators, new D.MeasureFitness(new DiscriminatorId(member), m.RequestId, m.Round, payload, m.ReplyTo), Self);
         }));
@@ -96,8 +96,7 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
         foreach (var member in m.Critics)
         {
             using var fake = core.GenerateFakes(m.Round, criticStep, member, Settings!.Batch);
-            Wire.Tell(_discriminators, new D.TrainStep(new DiscriminatorId(member), m.RequestId, m.Round, criticStep,
-                TensorCodec.ToPayload(fake, TensorCodec.Narrowing(Settings.WireDType)), m.ReplyTo), Self);
+            Wire.Tell(_discriminators, new D.TrainStep(new DiscriminatorId(member), m.RequestId, m.Round, criticStep, RoundPayload(fake), m.ReplyTo), Self);
         }
     }
 
@@ -106,7 +105,7 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
     {
         Abandon();
         using var fake = core.BeginStep(m.Round);
-        var payload = TensorCodec.ToPayload(fake, TensorCodec.Narrowing(Settings!.WireDType));
+        var payload = RoundPayload(fake);
         _pending = new PendingStep(m, [.. m.Members], new SortedDictionary<int, D.FeedbackComputed>());
         foreach (var member in m.Members)
             Wire.Tell(_discriminators, new D.ComputeFeedback(new DiscriminatorId(member), m.RequestId, m.Round, payload, Self), Self);

@@ -8,6 +8,7 @@ using AkkaGan.Cluster.Wire;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
 using AkkaGan.Core.Training;
 using static TorchSharp.torch;
 using E = AkkaGan.Cluster.Protocol.EntityProtocol;
@@ -96,6 +97,9 @@ public abstract class EntityActor<TCore> : ReceiveActor where TCore : class, IEn
 
     /// <summary>The run's settings as this entity last received them.</summary>
     protected TrainingSettings? Settings { get; private set; }
+
+    /// <summary>A round's tensor as it goes to another entity: in the run's wire element type (<c>train.wire-dtype</c>).</summary>
+    protected TensorPayload RoundPayload(Tensor tensor) => TensorCodec.ToPayload(tensor, TensorCodec.Narrowing(Settings!.WireDType));
 
     /// <summary>The last round this entity stepped in (0 after a configure or a restore).</summary>
     protected long Round { get; set; }

@@ -244,7 +244,9 @@ public sealed class BulkPlane : IExtension, IDisposable
                 using (var idle = CancellationTokenSource.CreateLinkedTokenSource(stop))
                 {
                     idle.CancelAfter(Keep);
-                    if (!await ReadRequestAsync(stream, request, idle.Token).ConfigureAwait(false)) return;
+                    // Fewer than 16 bytes: the peer closed the connection.
+                    if (await stream.ReadAtLeastAsync(request, request.Length, throwOnEndOfStream: false, idle.Token).ConfigureAwait(false) < request.Length)
+                        return;
                 }
                 using var bytes = Take(new Guid(request));
                 BinaryPrimitives.WriteInt64LittleEndian(header, bytes?.Length ?? -1);
@@ -260,18 +262,6 @@ public sealed class BulkPlane : IExtension, IDisposable
         {
             Interlocked.Decrement(ref _connections);
         }
-    }
-
-    private static async Task<bool> ReadRequestAsync(NetworkStream stream, byte[] request, CancellationToken cancellation)
-    {
-        var read = 0;
-        while (read < request.Length)
-        {
-            var n = await stream.ReadAsync(request.AsMemory(read), cancellation).ConfigureAwait(false);
-            if (n == 0) return false;
-            read += n;
-        }
-        return true;
     }
 
     private void Sweep()
