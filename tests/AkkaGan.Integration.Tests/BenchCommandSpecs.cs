@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace AkkaGan.Integration.Tests;
 
-/// <summary>`akkagan bench engines`, `bench population`, `bench wire` and `bench ctl` measure and write the documented JSON keys (no timing is asserted).</summary>
+/// <summary>`akkagan bench engines`, `bench population`, `bench wire`, `bench ctl` and `bench soak` measure and write the documented JSON keys (no timing is asserted).</summary>
 public sealed class BenchCommandSpecs : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-bench-it-").FullName;
@@ -93,6 +93,55 @@ public sealed class BenchCommandSpecs : IDisposable
         var result = Akkagan.Run("bench", "population", "--", flag, value);
         Assert.Equal(2, result.ExitCode);
         Assert.Contains($"bench population: {flag} after `--` is the benchmark's own", result.Stderr);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Bench_soak_should_sample_every_process_of_each_engine_and_write_its_report()
+    {
+        var output = Path.Combine(_dir, "soak");
+        // A budget no short run can exceed: the spec checks what is measured and written, not a growth.
+        var result = Akkagan.Run(TimeSpan.FromMinutes(5), "bench", "soak", "--rounds", "200", "--from", "50", "--image-rounds", "0", "--interval", "0.1",
+            "--commands-every", "0.5", "--budget", "1000", "--out", output, "--", "--batch", "64");
+        Assert.True(result.ExitCode == 0, result.All);
+        var report = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "soak.json")))!;
+        Assert.Equal("akkagan.bench.soak/1", report["schema"]!.GetValue<string>());
+        Assert.True(report["passed"]!.GetValue<bool>());
+        var processes = report["processes"]!.AsArray().Select(p => $"{p!["engine"]} {p["process"]}").ToArray();
+        Assert.Equal(["cluster_1node train", "cluster_3proc coordinator", "cluster_3proc discriminator-1", "cluster_3proc discriminator-2"], processes);
+        foreach (var p in report["processes"]!.AsArray())
+        {
+            Assert.True(p!["rss_baseline_mb"]!.GetValue<double>() > 0, p.ToJsonString());
+            Assert.True(p["rss_final_mb"]!.GetValue<double>() > 0, p.ToJsonString());
+            Assert.True(p["threads_final"]!.GetValue<int>() > 0, p.ToJsonString());
+        }
+        foreach (var engine in new[] { "cluster_1node", "cluster_3proc" })
+            Assert.NotNull(report["control_commands"]![$"ring8_{engine}"]!["ok"]);
+        // Every sample of every process, with the run's round at its time.
+        var lines = File.ReadAllLines(Path.Combine(output, "memory.tsv"));
+        Assert.StartsWith("dataset\tengine\tprocess\tunix_seconds\tround\trss_mb", lines[0]);
+        Assert.Contains(lines, l => l.StartsWith("ring8\tcluster_3proc\tdiscriminator-2\t", StringComparison.Ordinal));
+        Assert.True(new FileInfo(Path.Combine(output, "memory-ring8.png")).Length > 0);
+    }
+
+    [Theory]
+    [InlineData("--engines", "cluster", "--engines: unknown 'cluster' (choose from reference, cluster_1node, cluster_3proc)")]
+    [InlineData("--budget", "0", "--budget: 0 (a positive percentage)")]
+    [InlineData("--from", "100000", "--from: 100000 (between 0 and --rounds - 1 = 99999)")]
+    [InlineData("--interval", "0", "--interval: 0 (at least 0.05 seconds)")]
+    public void Bench_soak_should_refuse_bad_flags(string flag, string value, string expected)
+    {
+        var result = Akkagan.Run("bench", "soak", flag, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
+    }
+
+    [Fact]
+    public void Bench_soak_should_refuse_flags_it_owns()
+    {
+        var result = Akkagan.Run("bench", "soak", "--", "--dataset", "grid25");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("bench soak: --dataset after `--` is the benchmark's own", result.Stderr);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using AkkaGan.Core.Diagnostics;
 
 namespace AkkaGan.Cluster.Diagnostics;
 
@@ -19,9 +20,10 @@ public static class RoundTrace
 
     public static bool Enabled => Writer is not null;
 
-    /// <summary>Records that <paramref name="what"/> happened in <paramref name="round"/> now.</summary>
+    /// <summary>Records that <paramref name="what"/> happened in <paramref name="round"/> now (and tells <see cref="MemoryTrace"/> the round).</summary>
     public static void Mark(string what, long round)
     {
+        MemoryTrace.Observe(round);
         if (Writer is null) return;
         var ticks = Stopwatch.GetTimestamp();
         lock (Gate) Writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{ticks}\t{round}\t{what}"));

@@ -1,5 +1,6 @@
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
+using AkkaGan.Core.Diagnostics;
 using AkkaGan.Core.Evaluation;
 using AkkaGan.Core.Health;
 using AkkaGan.Core.Population;
@@ -159,6 +160,7 @@ public sealed class ReferenceTrainer : IDisposable
     public RoundReport RunRound()
     {
         var round = Round + 1;
+        MemoryTrace.Observe(round);
         var batch = Settings.Batch;
         var last = new DiscriminatorStepResult[Discriminators.Count];
         for (var step = 0; step < Settings.NCritic; step++)

@@ -12,19 +12,23 @@ namespace AkkaGan.Node.Cli;
 public static partial class BenchCommand
 {
     /// <summary>Logs of the measurement's processes (one file each, in its run folder).</summary>
-    private static string[] RunTrain(string[] flags, string output, string? trace = null)
+    /// <param name="memory">A folder for the process's memory trace (<see cref="AkkaGan.Core.Diagnostics.MemoryTrace"/>, in MEMORY/train), or null.</param>
+    /// <param name="environment">More environment variables for the process.</param>
+    private static string[] RunTrain(string[] flags, string output, string? trace = null, string? memory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         Directory.CreateDirectory(output);
         var log = Path.Combine(output, "train.log");
-        WaitFor(Start(["train", .. flags, "--out", output], log, trace), "akkagan train", log);
+        WaitFor(Start(["train", .. flags, "--out", output], log, trace, Within(memory, "train"), environment), "akkagan train", log);
         return [log];
     }
 
     /// <summary>
     /// A coordinator+generator node and <paramref name="discriminators"/> discriminator nodes, as deploy/local/run.sh
     /// starts them; the coordinator waits for all of them (<c>--discriminator-nodes</c>) and spreads the population over them.
+    /// The discriminator nodes' control hosts take any free port, so a <c>--control-port</c> in <paramref name="flags"/> is the coordinator's.
     /// </summary>
-    private static string[] RunProcesses(int discriminators, string[] flags, string output, string? trace = null)
+    private static string[] RunProcesses(int discriminators, string[] flags, string output, string? trace = null, string? memory = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         Directory.CreateDirectory(output);
         var seed = $"127.0.0.1:{FreePort()}";
@@ -34,9 +38,11 @@ public static partial class BenchCommand
         try
         {
             for (var i = 0; i < discriminators; i++)
-                workers.Add(Start(["node", "--roles", "discriminator", "--port", "0", "--seeds", seed], Path.Combine(output, $"discriminator-{i + 1}.log"), trace));
+                workers.Add(Start(["node", "--roles", "discriminator", "--port", "0", "--seeds", seed, "--control-port", "0"],
+                    Path.Combine(output, $"discriminator-{i + 1}.log"), trace, Within(memory, $"discriminator-{i + 1}"), environment));
             var coordinator = Start(["node", "--roles", "coordinator,generator", "--port", port, "--seeds", seed,
-                "--discriminator-nodes", discriminators.ToString(CultureInfo.InvariantCulture), .. flags, "--out", output], coordinatorLog, trace);
+                "--discriminator-nodes", discriminators.ToString(CultureInfo.InvariantCulture), .. flags, "--out", output], coordinatorLog, trace,
+                Within(memory, "coordinator"), environment);
             WaitFor(coordinator, "the coordinator node", coordinatorLog);
             return [coordinatorLog];
         }
@@ -72,7 +78,9 @@ public static partial class BenchCommand
 
     /// <summary>Starts this executable again (through `dotnet akkagan.dll` or the apphost, whichever ran us), its output into <paramref name="log"/>.</summary>
     /// <param name="trace">A folder for the process's round trace (<see cref="AkkaGan.Cluster.Diagnostics.RoundTrace"/>), or null.</param>
-    private static Child Start(string[] args, string log, string? trace = null)
+    /// <param name="memory">A folder for the process's memory trace (<see cref="AkkaGan.Core.Diagnostics.MemoryTrace"/>), or null.</param>
+    /// <param name="environment">More environment variables for the process.</param>
+    private static Child Start(string[] args, string log, string? trace = null, string? memory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var self = Environment.ProcessPath ?? "dotnet";
         var start = new ProcessStartInfo(self) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
@@ -80,6 +88,8 @@ public static partial class BenchCommand
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment["CI"] = "true"; // plain log lines, no live progress bar
         if (trace is not null) start.Environment[AkkaGan.Cluster.Diagnostics.RoundTrace.Variable] = trace;
+        if (memory is not null) start.Environment[AkkaGan.Core.Diagnostics.MemoryTrace.Variable] = memory;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         var writer = new StreamWriter(log) { AutoFlush = true };
         var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {self}");
         lock (Children) Children.Add(process);
@@ -133,6 +143,8 @@ public static partial class BenchCommand
         using var reader = new StreamReader(stream);
         while (reader.ReadLine() is { } line) yield return line;
     }
+
+    private static string? Within(string? folder, string name) => folder is null ? null : Path.Combine(folder, name);
 
     private static int FreePort()
     {

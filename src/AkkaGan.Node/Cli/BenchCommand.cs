@@ -39,6 +39,7 @@ public static partial class BenchCommand
         bench.Subcommands.Add(CreatePopulation());
         bench.Subcommands.Add(CreateWire());
         bench.Subcommands.Add(CreateCtl());
+        bench.Subcommands.Add(CreateSoak());
         return bench;
     }
 

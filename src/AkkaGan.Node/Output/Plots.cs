@@ -38,6 +38,33 @@ public static class Plots
         plot.SavePng(path, 640, 640);
     }
 
+    /// <summary>
+    /// Resident set (MB) over the rounds, a line per process (<c>akkagan bench soak</c>), with the baseline round marked
+    /// by a dashed line.
+    /// </summary>
+    public static void MemoryCurves(string path, string title, IReadOnlyList<(string Label, double[] Rounds, double[] Megabytes)> curves, double baselineRound)
+    {
+        var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        for (var i = 0; i < curves.Count; i++)
+        {
+            var (label, rounds, megabytes) = curves[i];
+            if (rounds.Length == 0) continue;
+            var line = plot.Add.ScatterLine(rounds, megabytes, palette.GetColor(i));
+            line.LegendText = label;
+            line.LineWidth = 1.5f;
+        }
+        var baseline = plot.Add.VerticalLine(baselineRound);
+        baseline.LinePattern = LinePattern.Dashed;
+        baseline.Color = Colors.Gray;
+        plot.XLabel("round");
+        plot.YLabel("resident set, MB");
+        plot.Axes.Margins(bottom: 0);
+        plot.Title(title);
+        plot.ShowLegend(Alignment.LowerRight);
+        plot.SavePng(path, 900, 500);
+    }
+
     /// <summary>Fashion-MNIST's class names, in label order.</summary>
     public static readonly IReadOnlyList<string> FashionClasses = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"];
 

@@ -106,6 +106,8 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["wall_seconds"] = Math.Round(_clock.Elapsed.TotalSeconds, 3),
             ["rounds_per_second"] = Math.Round(RoundsPerSecond, 3),
             ["rss_mb"] = Math.Round(Environment.WorkingSet / 1048576.0, 1),
+            ["managed_mb"] = Math.Round(GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0, 1),
+            ["live_tensors"] = TorchSharp.torch.Tensor.TotalCount,
             ["eval_seconds"] = Math.Round(report.Seconds, 3),
             ["generator_loss"] = _lastRound?.GeneratorLoss,
             ["generator_grad_norm"] = _lastRound?.GeneratorGradientNorm,
