@@ -15,6 +15,16 @@ internal static partial class NativeAllocator
     private const int MTrimThreshold = -1;
     private const int MTopPad = -2;
     private const int MMmapThreshold = -3;
+    private const int MArenaMax = -8;
+
+    /// <summary>glibc's environment variable for the arena count; a value there is the user's choice and wins.</summary>
+    public const string ArenaMaxVariable = "MALLOC_ARENA_MAX";
+
+    /// <summary>
+    /// The arenas glibc may create: 2 up to 2 cores, then one per core up to 4. Its default (8 per core) gives every
+    /// thread that allocates a tensor an arena of its own, and with the trim threshold below none of them ever shrinks.
+    /// </summary>
+    public static int ArenaMax => Math.Clamp(Environment.ProcessorCount, 2, 4);
 
     /// <summary>The largest mmap threshold glibc accepts on 64-bit systems (half its 64 MiB heap size).</summary>
     public const int MaxMmapThreshold = 32 << 20;
@@ -32,9 +42,12 @@ internal static partial class NativeAllocator
             // 512 MiB asked for until session 10 was refused, so the threshold stayed wherever the runtime's start-up
             // had moved it), the top of a heap is trimmed only beyond 512 MiB free, and each heap extension takes
             // 64 MiB at once.
+            // Few arenas: the cluster engine's actors run on several threads, and each arena keeps what its threads freed
+            // (akkagan bench soak measures it: README, Memory over long runs).
             Applied = MallOpt(MMmapThreshold, MaxMmapThreshold) == 1
                       & MallOpt(MTrimThreshold, 512 << 20) == 1
-                      & MallOpt(MTopPad, 64 << 20) == 1;
+                      & MallOpt(MTopPad, 64 << 20) == 1
+                      & (Environment.GetEnvironmentVariable(ArenaMaxVariable) is { Length: > 0 } || MallOpt(MArenaMax, ArenaMax) == 1);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
