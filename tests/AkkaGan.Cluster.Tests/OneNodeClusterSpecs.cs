@@ -87,6 +87,22 @@ public sealed partial class OneNodeClusterSpecs() : Akka.Hosting.TestKit.TestKit
         Assert.False(first.FishForMessage<C.TrainingFinished>(_ => true, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken).Completed);
     }
 
+    [Fact]
+    public void A_start_after_the_training_ended_should_be_answered_with_a_refusal()
+    {
+        var settings = new TrainingSettings { Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = 2, EvalEvery = 2, CheckpointEvery = 2, EvalSamples = 200, Unroll = 0 };
+        var coordinator = ActorRegistry.Get<CoordinatorSingleton>();
+        var first = CreateTestProbe();
+        coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, first.Ref));
+        EngineEquivalence.FollowToCompletion(first, settings, TimeSpan.FromSeconds(60));
+        var second = CreateTestProbe();
+        coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, second.Ref));
+        var refused = second.ExpectMsg<C.TrainingFinished>(TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
+        Assert.False(refused.Completed);
+        Assert.Contains("the training completed at round 2", refused.Reason);
+        Assert.Contains("trains one run", refused.Reason);
+    }
+
     private sealed class Remedies : ITrainingObserver
     {
         public List<(long Round, string Remedy)> Applied { get; } = [];

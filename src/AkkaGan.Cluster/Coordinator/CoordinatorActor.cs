@@ -334,6 +334,9 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         Become(() =>
         {
             Receive<C.ChangeRun>(_ => Sender.Tell(new C.ChangeRefused(ended)));
+            // One training per coordinator: a later start is told so, not left waiting for an answer that never comes.
+            Receive<C.StartTraining>(m => m.Observer.Tell(new C.TrainingFinished(finish.Round, false,
+                $"{ended} and this coordinator trains one run; start another on a new cluster (or continue this one with --resume from its last checkpoint)")));
             // The last position's confirmation still prunes the store.
             Receive<Akka.Persistence.ISnapshotResponse>(r => _positions.Confirmed(r, Self, _log));
             ReceiveAny(_ => { });
