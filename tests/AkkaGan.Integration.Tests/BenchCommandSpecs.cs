@@ -125,7 +125,7 @@ public sealed class BenchCommandSpecs : IDisposable
     }
 
     [Theory]
-    [InlineData("--engines", "cluster", "--engines: unknown 'cluster' (choose from reference, cluster_1node, cluster_3proc)")]
+    [InlineData("--engines", "cluster", "--engines: \"cluster\" (comma-separated: reference, cluster_1node, cluster_3proc)")]
     [InlineData("--budget", "0", "--budget: 0 (a positive percentage)")]
     [InlineData("--from", "100000", "--from: 100000 (between 0 and --rounds - 1 = 99999)")]
     [InlineData("--interval", "0", "--interval: 0 (at least 0.05 seconds)")]

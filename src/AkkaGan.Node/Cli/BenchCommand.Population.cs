@@ -85,12 +85,15 @@ public static partial class BenchCommand
     }
 
     /// <summary>The datasets of <c>--datasets</c>, in the order given, each once.</summary>
-    private static string[] ParseDatasets(string text)
+    private static string[] ParseDatasets(string text) => ParseList(text, "--datasets", PopulationDatasets.Keys);
+
+    /// <summary>The names of a comma-separated <paramref name="flag"/>, in the order given, each once; each one of <paramref name="known"/>.</summary>
+    private static string[] ParseList(string text, string flag, IReadOnlyCollection<string> known)
     {
         var names = text.Split(',', StringSplitOptions.TrimEntries).Select(n => n.ToLowerInvariant()).ToArray();
-        return names.All(PopulationDatasets.ContainsKey)
+        return names.All(known.Contains)
             ? [.. names.Distinct()]
-            : throw new SettingsException($"--datasets: \"{text}\" (comma-separated: {string.Join(", ", PopulationDatasets.Keys)})");
+            : throw new SettingsException($"{flag}: \"{text}\" (comma-separated: {string.Join(", ", known)})");
     }
 
     /// <param name="ring8">Rounds and warm-up for ring8, with the repetitions and the training flags after `--`.</param>

@@ -69,14 +69,6 @@ public static partial class BenchCommand
         return soak;
     }
 
-    private static string[] ParseList(string text, string flag, IReadOnlyCollection<string> known)
-    {
-        var items = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (items.Length == 0) throw new SettingsException($"{flag}: empty (choose from {string.Join(", ", known)})");
-        if (items.FirstOrDefault(i => !known.Contains(i)) is { } unknown) throw new SettingsException($"{flag}: unknown '{unknown}' (choose from {string.Join(", ", known)})");
-        return [.. items.Distinct()];
-    }
-
     private sealed record SoakPlan(int Rounds, int From, int ImageRounds, int ImageFrom, string[] Engines, double Interval, double CommandsEvery,
         double Budget, string Output, string[] Flags)
     {
