@@ -121,9 +121,15 @@ public sealed class NodeLossSpecs : IDisposable
         var summary = JsonNode.Parse(File.ReadAllText(Out("run/summary.json")))!;
         Assert.False(summary["completed"]!.GetValue<bool>());
         var faults = summary["faults"]!.AsArray().Select(f => (Entity: f!["entity"]!.GetValue<string>(), Fault: f["fault"]!.GetValue<string>(), Detail: f["detail"]!.GetValue<string>())).ToList();
-        Assert.Contains(faults, f => f is { Entity: "d-0", Fault: "suspended" });
+        var suspended = faults.First(f => f is { Entity: "d-0", Fault: "suspended" });
         var recovered = Assert.Single(faults, f => f.Entity == "d-0" && f.Fault == "recovered");
-        Assert.Contains(sharedStore ? "in the state store" : "restored from the checkpoint of round", recovered.Detail, StringComparison.Ordinal);
+        // The message names the round of the state d-0 got back: a checkpoint written while it was away keeps its older
+        // state, and that state is from before the round it missed.
+        var source = System.Text.RegularExpressions.Regex.Match(recovered.Detail,
+            sharedStore ? @"restored from its own snapshot of round (\d+) in the state store" : @"restored from (?:the checkpoint|its state) of round (\d+)");
+        Assert.True(source.Success, recovered.Detail);
+        var missed = int.Parse(System.Text.RegularExpressions.Regex.Match(suspended.Detail, @"missed round (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.True(int.Parse(source.Groups[1].Value, CultureInfo.InvariantCulture) < missed, $"{recovered.Detail} / {suspended.Detail}");
         Assert.Equal(sharedStore, File.Exists(Out("shared-state.db")));
         Assert.DoesNotContain(faults, f => f.Fault == "rolled-back");
         // The run is still a working GAN: finite losses in a plain GAN's range (D near log 4 = 1.39 at its equilibrium),

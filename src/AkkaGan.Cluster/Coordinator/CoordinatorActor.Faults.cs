@@ -24,6 +24,8 @@ public sealed partial class CoordinatorActor
 
     public Checkpoint? LastCheckpoint => _lastCheckpoint;
 
+    public long? StateRound(string entityId) => _lastCheckpoint is null ? null : _stateRounds.TryGetValue(entityId, out var round) ? round : _lastCheckpoint.Metadata.Round;
+
     public IReadOnlyList<int> Members => _members;
 
     public long? InStore(string entityId) => _positions.RoundOf(entityId);

@@ -43,6 +43,10 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private bool _idle;
     // The last full checkpoint: the roll-back target's state.
     private Checkpoint? _lastCheckpoint;
+    // The round of each entity's state in the last checkpoint (older than the checkpoint for a member left out of it).
+    private readonly Dictionary<string, long> _stateRounds = [];
+    // The states the checkpoint being taken keeps for members left out of it, with their rounds.
+    private Dictionary<string, (long Round, EntitySnapshot Snapshot)> _keeping = [];
     // What follows a setup in progress (the start, or a generator that moved).
     private Action<SetupActor.Result>? _setupThen;
     private IActorRef _changeRequester = ActorRefs.Nobody;
@@ -112,10 +116,12 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         _members = settings.ActiveMembers;
         _learningRates = _members.ToDictionary(i => i, i => m.Resume?.Entity(new DiscriminatorId(i).EntityId).LearningRate ?? settings.ForMember(i).LrD);
         _lastCheckpoint = m.Resume;
+        _stateRounds.Clear();
         Become(Running);
         if (stored is not null)
         {
             _positions.Continue(stored);
+            foreach (var (entity, round) in stored) _stateRounds[entity] = round;
             Fault(StateStore.CoordinatorEntity, "resumed", $"run {RunId} continues from the state store's position of round {Round}");
         }
         var entities = EntityIds.Of(_members);
@@ -217,8 +223,11 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
                     return;
                 case RunStep.TakeCheckpoint:
                     IReadOnlyList<string> all = EntityIds.Of(_members), asked = EntityIds.Of(Participants);
-                    IReadOnlyList<EntitySnapshot> kept = [.. _lastCheckpoint?.Entities.Where(e => all.Contains(e.EntityId) && !asked.Contains(e.EntityId)) ?? []];
-                    Run(CheckpointActor.Props(Step, all, asked, kept));
+                    // A member left out keeps its freshest known state (handed over, or the last checkpoint's) under its own round.
+                    _keeping = [];
+                    foreach (var entity in all.Except(asked))
+                        if (_recovery.Kept(entity) is { } keep) _keeping[entity] = keep;
+                    Run(CheckpointActor.Props(Step, all, asked, [.. _keeping.Values.Select(k => k.Snapshot)]));
                     return;
                 case RunStep.ApplyChange change:
                     _changeRequester = change.Requester as IActorRef ?? ActorRefs.Nobody;
@@ -278,6 +287,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         if (r.Checkpoint is { } checkpoint)
         {
             _lastCheckpoint = checkpoint;
+            _stateRounds.Clear();
+            foreach (var entity in checkpoint.Entities) _stateRounds[entity.EntityId] = _keeping.TryGetValue(entity.EntityId, out var kept) ? kept.Round : Round;
             _positions.Save(Round, Settings, r.Saved, Self);
             _observer.Tell(new C.CheckpointTaken(checkpoint));
         }

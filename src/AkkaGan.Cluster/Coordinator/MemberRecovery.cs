@@ -26,6 +26,12 @@ internal interface IRecoveryHost
     /// <summary>The last full checkpoint (null: none yet).</summary>
     Checkpoint? LastCheckpoint { get; }
 
+    /// <summary>
+    /// The round of the state the last checkpoint holds for <paramref name="entityId"/>: the checkpoint's round, or an
+    /// older one for a member that was left out when it was taken (it keeps the state it had).
+    /// </summary>
+    long? StateRound(string entityId);
+
     /// <summary>The round of the entity's own snapshot in the state store that the last checkpoint holds (null: none).</summary>
     long? InStore(string entityId);
 
@@ -79,6 +85,16 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
     /// <summary>The state <paramref name="entityId"/> handed over (and forgets it), or null.</summary>
     public (long Round, EntitySnapshot Snapshot)? TakeHandedOff(string entityId) => _handedOff.Remove(entityId, out var handed) ? handed : null;
 
+    /// <summary>
+    /// The state a checkpoint keeps for a member left out of it: the one it handed over when that is fresher than the
+    /// last checkpoint's, else the last checkpoint's (null: neither), with its round.
+    /// </summary>
+    public (long Round, EntitySnapshot Snapshot)? Kept(string entityId)
+    {
+        if (Fresher(entityId) is { } handed) return handed;
+        return host.LastCheckpoint?.Entities.FirstOrDefault(e => e.EntityId == entityId) is { } snapshot ? (host.StateRound(entityId) ?? 0, snapshot) : null;
+    }
+
     /// <summary>A member left the population: nothing to recover.</summary>
     public void Forget(int member)
     {
@@ -125,7 +141,7 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
             case E.Restored restored:
                 var (source, state) = SourceOf(entity);
                 if (recovery.Phase == Phase.Loading)
-                    source = $"its own snapshot of round {StoredRound(entity)} in the state store ({source} holds it)";
+                    source = $"its own snapshot of round {StoredRound(entity)} in the state store, which the checkpoint of round {host.LastCheckpoint?.Metadata.Round} holds";
                 Readmit(member, restored.Node, source, state);
                 break;
             case E.Rejected rejected when recovery.Phase == Phase.Loading:
@@ -148,18 +164,27 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
         host.Send(request(id));
     }
 
-    /// <summary>What a member is restored from: the state it handed over (if not older than the last checkpoint), else the last checkpoint's.</summary>
+    /// <summary>The state <paramref name="entityId"/> handed over, when it is not older than the state the last checkpoint holds for it.</summary>
+    private (long Round, EntitySnapshot Snapshot)? Fresher(string entityId)
+        => _handedOff.TryGetValue(entityId, out var handed) && handed.Round >= (host.StateRound(entityId) ?? 0) ? handed : null;
+
+    /// <summary>
+    /// What a member is restored from, named truthfully: the state it handed over (if not older than the last
+    /// checkpoint's), else the last checkpoint's, which is older than the checkpoint when the member was left out of it.
+    /// </summary>
     private (string Source, EntitySnapshot? Snapshot) SourceOf(string entityId)
     {
+        if (Fresher(entityId) is { } handed) return ($"the state it handed over at round {handed.Round}", handed.Snapshot);
         var checkpoint = host.LastCheckpoint;
-        if (_handedOff.TryGetValue(entityId, out var handed) && handed.Round >= (checkpoint?.Metadata.Round ?? 0))
-            return ($"the state it handed over at round {handed.Round}", handed.Snapshot);
-        return ($"the checkpoint of round {checkpoint?.Metadata.Round}", checkpoint?.Entities.FirstOrDefault(e => e.EntityId == entityId));
+        var round = checkpoint?.Metadata.Round;
+        var stateRound = host.StateRound(entityId) ?? round;
+        var source = stateRound == round ? $"the checkpoint of round {round}" : $"its state of round {stateRound}, kept in the checkpoint of round {round}";
+        return (source, checkpoint?.Entities.FirstOrDefault(e => e.EntityId == entityId));
     }
 
     /// <summary>The round of the member's own snapshot in the store holding the state it is restored to; null when it must be pushed (a fresher hand-over included).</summary>
     private long? StoredRound(string entityId)
-        => _handedOff.TryGetValue(entityId, out var handed) && handed.Round >= (host.LastCheckpoint?.Metadata.Round ?? 0) ? null : host.InStore(entityId);
+        => Fresher(entityId) is null && host.InStore(entityId) is { } stored && stored == host.StateRound(entityId) ? stored : null;
 
     private void Readmit(int member, string node, string? source, EntitySnapshot? snapshot)
     {

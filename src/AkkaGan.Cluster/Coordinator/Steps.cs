@@ -98,7 +98,7 @@ internal sealed class EvolveActor : StepActor
 
 /// <summary>
 /// A checkpoint of the round: every entity taking part sends its snapshot (saved to the state store first); a suspended
-/// member keeps its state of the last checkpoint (what it will be restored to). A checkpoint must hold every entity:
+/// member keeps its freshest known state (the one it handed over, or the last checkpoint's): what it will be restored to. A checkpoint must hold every entity:
 /// one that misses any is skipped, never written partially.
 /// </summary>
 internal sealed class CheckpointActor : StepActor
@@ -109,7 +109,7 @@ internal sealed class CheckpointActor : StepActor
 
     /// <param name="entities">Every entity of the run, in checkpoint order.</param>
     /// <param name="asked">Those taking part (the others are suspended).</param>
-    /// <param name="kept">The suspended members' states of the last checkpoint.</param>
+    /// <param name="kept">The suspended members' freshest known states.</param>
     /// <summary>The child's props (no expression to compile on every step: a round is one of them).</summary>
     public static Props Props(StepContext step, IReadOnlyList<string> entities, IReadOnlyList<string> asked, IReadOnlyList<EntitySnapshot> kept) => Akka.Actor.Props.Create<CheckpointActor>(step, entities, asked, kept);
 
