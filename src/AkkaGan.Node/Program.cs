@@ -38,6 +38,11 @@ catch (Exception e) when (e is SettingsException or DatasetException or Checkpoi
     Console.Error.WriteLine($"akkagan: error: {e.Message}");
     return 2;
 }
+catch (AkkaGan.Node.Runtime.NodeStartException e)
+{
+    Console.Error.WriteLine($"akkagan: error: {e.Message}");
+    return 1;
+}
 catch (DllNotFoundException e)
 {
     Console.Error.WriteLine($"akkagan: error: the native torch library could not be loaded ({e.Message}). " +

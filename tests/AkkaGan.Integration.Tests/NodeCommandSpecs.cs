@@ -45,7 +45,7 @@ public sealed class NodeCommandSpecs : IDisposable
 
     [Fact]
     [Trait("Category", "Slow")]
-    public void A_second_coordinator_should_not_stand_by_without_a_shared_run_or_for_another_run()
+    public void A_second_node_should_not_share_the_first_ones_port_nor_stand_by_without_a_shared_run_or_for_another_run()
     {
         // The first coordinator node waits for discriminator nodes that never come: it counts as training (it serves gan).
         string Store(string runId)
@@ -67,6 +67,13 @@ public sealed class NodeCommandSpecs : IDisposable
             var deadline = DateTime.UtcNow.AddSeconds(60);
             while (!First().Contains("waiting for the cluster", StringComparison.Ordinal) && DateTime.UtcNow < deadline && !first.HasExited) Thread.Sleep(100);
             Assert.True(First().Contains("waiting for the cluster", StringComparison.Ordinal), First());
+            // A node on the port the first one listens on is refused, naming the port: Akka binds with SO_REUSEADDR, which .NET
+            // on Linux turns into SO_REUSEPORT too, so without the check it would share the port and split the connections.
+            var samePort = Akkagan.Run(TimeSpan.FromMinutes(1), ["node", "--roles", "discriminator", "--port", port, "--seeds", $"127.0.0.1:{port}", "--control-port", "0"]);
+            Assert.True(samePort.ExitCode == 1, samePort.All);
+            Assert.Contains($"the Akka port 127.0.0.1:{port} is in use by another process", samePort.Stderr);
+            Assert.Contains("waiting for the cluster", First());
+
             string[] second = ["node", "--roles", "coordinator", "--port", "0", "--seeds", $"127.0.0.1:{port}", "--wait-timeout", "60", "--control-port", "0"];
 
             var unshared = Akkagan.Run(TimeSpan.FromMinutes(1), [.. second, "--out", Out("unshared")]);

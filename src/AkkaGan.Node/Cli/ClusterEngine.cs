@@ -46,7 +46,7 @@ internal static class ClusterEngine
         var cancellation = steering.Stopping;
         var store = node.Store;
         using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false, node);
-        await host.StartAsync(cancellation).ConfigureAwait(false);
+        await Runtime.AkkaPort.StartAsync(host, topology.Member, cancellation).ConfigureAwait(false);
         try
         {
             var system = host.Services.GetRequiredService<ActorSystem>();

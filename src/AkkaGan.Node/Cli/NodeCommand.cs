@@ -132,7 +132,7 @@ public static class NodeCommand
         var own = ownFlags.Aggregate(SettingsLoader.Bind(config, new TrainingSettings()), (s, f) => SettingKeys.Apply(f.Key, s, f.Value, f.Key.Flag)).Validate();
         set_num_threads(RunData.TorchThreads(own));
         using var host = ClusterEngine.BuildHost(config, member, RunData.Create, signalsStopTheNode: true, node);
-        host.Start();
+        Runtime.AkkaPort.StartAsync(host, member, CancellationToken.None).GetAwaiter().GetResult();
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);
         Console.WriteLine($"akkagan node {cluster.SelfAddress}: roles {string.Join(",", member.Roles)}, " +
