@@ -80,7 +80,7 @@ public sealed class SettingsLoaderSpecs : IDisposable
         var defaults = NodeSettings.Bind(SettingsLoader.LoadConfig(null), new NodeFlags(), "spec", environment: NoEnvironment);
         Assert.Equal(("127.0.0.1", 9120, ""), (defaults.Control.Host, defaults.Control.Port, defaults.Control.Token));
         Assert.Null(defaults.Probes);
-        Assert.Equal(TimeSpan.FromSeconds(30), defaults.StepTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(10), defaults.StepTimeout);
         Assert.Null(defaults.Store); // no run folder and no connection string: this node keeps no state
         Assert.Null(defaults.Tls);
 

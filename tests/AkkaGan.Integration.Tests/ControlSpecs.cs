@@ -135,7 +135,7 @@ public sealed class ControlSpecs(ITestOutputHelper log) : IDisposable
             var stop = Akkagan.Ctl(endpoint, "gan", "stop");
             Assert.True(stop.ExitCode == 0, stop.All);
             // A stop finishes the round in flight, evaluates, checkpoints into the state store and leaves the cluster;
-            // each of these waits at most akkagan.cluster.step-timeout (30 s) for an entity, so a stop may take longer
+            // each of these waits at most akkagan.cluster.step-timeout (10 s; three times that for work between rounds) for an entity, so a stop may take longer
             // than a minute on a loaded machine without anything being wrong. What it printed is kept in the log.
             var stopping = System.Diagnostics.Stopwatch.StartNew();
             if (!train.WaitForExit(180_000))

@@ -202,6 +202,41 @@ public sealed class NodeLossSpecs : IDisposable
         CheckpointComparison.AssertEntitiesEqual(Out("reference"), "reference engine", Out("standby"), "standby after the fail-over");
     }
 
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void A_standby_whose_run_completes_normally_should_say_so_and_exit_0()
+    {
+        var config = Out("standby.hocon");
+        File.WriteAllText(config, $$"""akkagan.persistence { connection-string = "Data Source={{Out("state.db")}}", run-id = "completes-spec" }""");
+        var seed = Akkagan.FreePort();
+        var seeds = $"127.0.0.1:{seed}";
+        string[] training = ["--discriminator-nodes", "1", "--control-port", "0", "--rounds", "3000", "--batch", "64", "--unroll", "0", "--eval-every", "1000",
+            "--checkpoint-every", "1000"];
+        using var processes = new Processes();
+        processes.Start("discriminator", ["node", "--roles", "discriminator", "--port", "0", "--seeds", seeds, "--config", config, "--control-port", "0"]);
+        processes.Start("primary", ["node", "--roles", "coordinator,generator", "--port", seed.ToString(CultureInfo.InvariantCulture), "--seeds", seeds,
+            "--config", config, .. training, "--out", Out("primary")]);
+        // Paused until the standby stands by, so the run cannot end before it joined, however fast this machine is.
+        var primaryControl = processes.ControlOf("primary");
+        processes.WaitFor("primary", @"training rounds");
+        var pause = Akkagan.Ctl(primaryControl, "gan", "pause");
+        Assert.True(pause.ExitCode == 0, pause.All);
+        processes.Start("standby", ["node", "--roles", "coordinator,generator", "--standby", "--port", "0", "--seeds", seeds, "--config", config,
+            .. training, "--out", Out("standby")]);
+        processes.WaitFor("standby", "standby: the coordinator runs on akka");
+        var resume = Akkagan.Ctl(primaryControl, "gan", "resume");
+        Assert.True(resume.ExitCode == 0, resume.All);
+
+        Assert.True(processes["primary"].WaitForExit(300_000), "the primary did not finish:\n" + processes.All());
+        Assert.Equal(0, processes["primary"].ExitCode);
+        // The singleton moves to the standby as the primary leaves: it finds the run completed in the store and ends.
+        Assert.True(processes["standby"].WaitForExit(120_000), "the standby did not end after the run completed:\n" + processes.All());
+        Assert.True(processes["standby"].ExitCode == 0, processes.All());
+        Assert.Contains("run completes-spec already completed at round 3000 (the state store's position); nothing to take over", processes.Log("standby"));
+        Assert.False(File.Exists(Out("standby/summary.json")), "the standby wrote a summary of a run it did not train");
+        Assert.True(JsonNode.Parse(File.ReadAllText(Out("primary/summary.json")))!["completed"]!.GetValue<bool>());
+    }
+
     /// <summary>Waits until the run's coordinator position is in the SQLite state store (Akka.Persistence.Sql's snapshot table).</summary>
     private static void WaitForStoredPosition(string database, string runId, Processes processes)
     {

@@ -77,6 +77,13 @@ public sealed partial class CoordinatorActor
                     Fail(read.Error);
                 }
                 else if (read.Checkpoint is not { } stored) Begin(start, null);
+                else if (stored.Metadata.Round >= SettingsJson.Deserialize(stored.Metadata.SettingsJson).Rounds)
+                {
+                    // The run ended normally where it was trained (a standby takes the singleton over as that node
+                    // leaves): there is nothing to take over, and nothing is trained again.
+                    Finish(new RunStep.Finish(stored.Metadata.Round, RunOutcome.Completed,
+                        $"run {RunId} already completed at round {stored.Metadata.Round} (the state store's position); nothing to take over"), nothingTrained: true);
+                }
                 else Begin(start with { SettingsJson = stored.Metadata.SettingsJson, Resume = stored }, read.Stored);
             });
             ReceiveAny(_ => Stash.Stash());

@@ -337,11 +337,11 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         Drive();
     }
 
-    private void Finish(RunStep.Finish finish)
+    private void Finish(RunStep.Finish finish, bool nothingTrained = false)
     {
         var ended = $"the training {(finish.Outcome == RunOutcome.Completed ? "completed" : "stopped")} at round {finish.Round}";
         foreach (var (_, requester) in _schedule.TakeUnservedChanges()) (requester as IActorRef)?.Tell(new C.ChangeRefused(ended));
-        _observer.Tell(new C.TrainingFinished(finish.Round, finish.Outcome == RunOutcome.Completed, finish.Reason));
+        _observer.Tell(new C.TrainingFinished(finish.Round, finish.Outcome == RunOutcome.Completed, finish.Reason, nothingTrained));
         Become(() =>
         {
             Receive<C.ChangeRun>(_ => Sender.Tell(new C.ChangeRefused(ended)));

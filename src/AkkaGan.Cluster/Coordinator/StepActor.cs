@@ -16,6 +16,13 @@ internal sealed record StepContext(IActorRef Generator, IActorRef Discriminators
 {
     /// <summary>Configuring and restoring (first touches of remote nodes, data loading) may take longer than a step.</summary>
     public TimeSpan SetupTimeout => StepTimeout > TimeSpan.FromMinutes(1) ? StepTimeout : TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Work between rounds that grows with the model and the sample count (evaluation samples and fitness, snapshots for a
+    /// checkpoint, evolution's weight transfer): three step timeouts (30 s with the default), so the step timeout chosen
+    /// for fast fault detection in rounds does not cut an evaluation of thousands of images short.
+    /// </summary>
+    public TimeSpan WorkTimeout => 3 * StepTimeout;
 }
 
 /// <summary>The answers of one request, as they came (refusals included).</summary>
@@ -43,7 +50,7 @@ internal abstract class StepActor : ReceiveActor, IWithTimers
     private readonly WireInbox _inbox;
     private readonly IActorRef _parent = Context.Parent;
     private long _lastRequest;
-    private (long RequestId, string Name, int Expected, List<IEntityReply> Answers, Action<Answers> Then)? _pending;
+    private (long RequestId, string Name, int Expected, List<IEntityReply> Answers, Action<Answers> Then, Func<IReadOnlyList<IEntityReply>, bool>? Enough)? _pending;
 
     protected StepActor(StepContext step)
     {
@@ -70,12 +77,14 @@ internal abstract class StepActor : ReceiveActor, IWithTimers
 
     /// <summary>
     /// Sends one request per entity (made from the new request id and this actor's reference) and calls
-    /// <paramref name="then"/> with the answers once <paramref name="expected"/> have come, at the timeout, or at once when the generator refuses.
+    /// <paramref name="then"/> with the answers once <paramref name="expected"/> have come (or <paramref name="enough"/>
+    /// says the answers in are all that will come), at the timeout, or at once when the generator refuses.
     /// </summary>
-    protected void Ask(string name, IEnumerable<Func<long, IActorRef, IEntityRequest>> requests, int expected, Action<Answers> then, TimeSpan? timeout = null)
+    protected void Ask(string name, IEnumerable<Func<long, IActorRef, IEntityRequest>> requests, int expected, Action<Answers> then, TimeSpan? timeout = null,
+        Func<IReadOnlyList<IEntityReply>, bool>? enough = null)
     {
         var id = ++_lastRequest;
-        _pending = (id, name, expected, [], then);
+        _pending = (id, name, expected, [], then, enough);
         foreach (var request in requests.Select(r => r(id, Self)).ToArray())
             _wire.Tell(EntityIds.IsGenerator(request.EntityId) ? Step.Generator : Step.Discriminators, request, Step.Coordinator);
         Timers.StartSingleTimer(nameof(TimedOut), new TimedOut(id), timeout ?? Step.StepTimeout);
@@ -96,7 +105,7 @@ internal abstract class StepActor : ReceiveActor, IWithTimers
         if (message is not IEntityReply reply || _pending is not { } p || p.RequestId != reply.RequestId) return;
         if (reply is E.Rejected) Log.Warning("{0}: {1}", p.Name, reply);
         p.Answers.Add(reply);
-        if (p.Answers.Count >= p.Expected || reply is E.Rejected rejected && EntityIds.IsGenerator(rejected.EntityId)) Complete();
+        if (p.Answers.Count >= p.Expected || reply is E.Rejected rejected && EntityIds.IsGenerator(rejected.EntityId) || p.Enough?.Invoke(p.Answers) == true) Complete();
     }
 
     private void Complete()

@@ -41,8 +41,11 @@ internal sealed class RoundActor : StepActor
         RoundTrace.Mark("r.play", round);
         var selected = Aggregation.SelectMembers(Settings, participants, round);
         // The generator times out silent discriminators itself after the step timeout; wait for its answer beyond that.
+        // Once it has answered, the members it heard from (and those it did not ask) are the only critic reports still to
+        // come: a member that did not answer it is not waited for a second time.
         Ask($"round {round}", [(id, me) => new G.RunRound(GeneratorId.Default, id, round, Settings.NCritic, participants, selected, Step.StepTimeout, me)],
-            Settings.NCritic * participants.Length + 1, timeout: 2 * Step.StepTimeout + TimeSpan.FromSeconds(1), then: answers =>
+            Settings.NCritic * participants.Length + 1, timeout: 2 * Step.StepTimeout + TimeSpan.FromSeconds(1), enough: answers => AllButTheSilent(answers, participants, selected),
+            then: answers =>
             {
                 RoundTrace.Mark("r.answers", round);
                 var critics = answers.Of<D.TrainStepDone>().Select(d => d.Result).ToArray();
@@ -60,6 +63,16 @@ internal sealed class RoundActor : StepActor
                     { FeedbackNorm = result.FeedbackNorm, GeneratorDrift = result.Drift }, missing, true));
             });
     }
+
+    /// <summary>Whether the generator has answered and every critic report of the members it did not find silent is in.</summary>
+    private bool AllButTheSilent(IReadOnlyList<IEntityReply> answers, int[] participants, IReadOnlyCollection<int> selected)
+    {
+        if (answers.OfType<G.GeneratorStepped>().FirstOrDefault() is not { } stepped) return false;
+        foreach (var member in participants)
+            if ((!selected.Contains(member) || stepped.Answered.Contains(member))
+                && answers.OfType<D.TrainStepDone>().Count(d => d.Result.Member == member) < Settings.NCritic) return false;
+        return true;
+    }
 }
 
 /// <summary>Exploit/explore: fitness of every participant, then the worst member takes the best one's state (D -> D) with a perturbed learning rate.</summary>
@@ -74,7 +87,7 @@ internal sealed class EvolveActor : StepActor
 
     public EvolveActor(StepContext step, int[] participants, IReadOnlyDictionary<int, double> learningRates) : base(step)
     {
-        Ask("fitness", [(id, me) => new G.ProduceFitnessBatch(GeneratorId.Default, id, Step.Round, participants, me)], participants.Length, answers =>
+        Ask("fitness", [(id, me) => new G.ProduceFitnessBatch(GeneratorId.Default, id, Step.Round, participants, me)], participants.Length, timeout: Step.WorkTimeout, then: answers =>
         {
             var fitness = answers.Of<D.FitnessMeasured>().ToDictionary(f => f.Discriminator.Member, f => f.Fitness);
             if (fitness.Count == 0)
@@ -90,8 +103,8 @@ internal sealed class EvolveActor : StepActor
                 Done(new Result(report, false));
                 return;
             }
-            Ask("evolution", [(id, me) => new D.TransferWeights(new DiscriminatorId(best), id, new DiscriminatorId(worst), lr, Step.Round, me)], 1,
-                adopted => Done(new Result(report, adopted.Of<D.WeightsAdopted>().Any())));
+            Ask("evolution", [(id, me) => new D.TransferWeights(new DiscriminatorId(best), id, new DiscriminatorId(worst), lr, Step.Round, me)], 1, timeout: Step.WorkTimeout,
+                then: adopted => Done(new Result(report, adopted.Of<D.WeightsAdopted>().Any())));
         });
     }
 }
@@ -115,7 +128,7 @@ internal sealed class CheckpointActor : StepActor
 
     public CheckpointActor(StepContext step, IReadOnlyList<string> entities, IReadOnlyList<string> asked, IReadOnlyList<EntitySnapshot> kept) : base(step)
     {
-        Ask("checkpoint", asked.Select(e => (Func<long, IActorRef, IEntityRequest>)((id, me) => new E.GetSnapshot(e, id, Step.Round, me))), asked.Count, answers =>
+        Ask("checkpoint", asked.Select(e => (Func<long, IActorRef, IEntityRequest>)((id, me) => new E.GetSnapshot(e, id, Step.Round, me))), asked.Count, timeout: Step.WorkTimeout, then: answers =>
         {
             var taken = answers.Of<E.SnapshotTaken>().ToDictionary(s => s.EntityId, s => s.Snapshot);
             foreach (var snapshot in kept) taken[snapshot.EntityId] = snapshot;
@@ -163,7 +176,7 @@ internal sealed class ChangeActor : StepActor
         void Commit(string? node) => Ask($"change '{plan.Description}'",
             EntityIds.Of(keeping).Select(e => (Func<long, IActorRef, IEntityRequest>)((id, me) =>
                 new E.ApplySettings(e, id, json, !EntityIds.IsGenerator(e) && plan.ResetLearningRate.Contains(DiscriminatorId.Parse(e).Member), Step.Round, me))),
-            1 + keeping.Length, answers =>
+            1 + keeping.Length, timeout: Step.WorkTimeout, then: answers =>
             {
                 if (!answers.Complete) Log.Warning("change '{0}': {1} of {2} entities confirmed it", plan.Description, answers.All.Count, answers.Expected);
                 if (plan.Removed is { } removed) Step.Discriminators.Tell(new D.Retire(new DiscriminatorId(removed), Step.Round));
@@ -175,10 +188,10 @@ internal sealed class ChangeActor : StepActor
             return;
         }
         var entity = new DiscriminatorId(added).EntityId;
-        Ask($"configure {entity}", [(id, me) => new E.Configure(entity, id, json, me, Step.RunId)], 1, answers =>
+        Ask($"configure {entity}", [(id, me) => new E.Configure(entity, id, json, me, Step.RunId)], 1, timeout: Step.SetupTimeout, then: answers =>
         {
             if (answers.Of<E.Configured>().FirstOrDefault() is { } configured) Commit(configured.Node);
-            else Done(new Result(plan, $"{entity} could not be created: no confirmation within {Step.StepTimeout}", null));
+            else Done(new Result(plan, $"{entity} could not be created: no confirmation within {Step.SetupTimeout}", null));
         });
     }
 }
@@ -198,7 +211,7 @@ internal sealed class EvaluateActor : StepActor
     public EvaluateActor(StepContext step, int[] participants, Lazy<EvaluationMetrics> metrics) : base(step)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        Ask("evaluation samples", [(id, me) => new G.GetSamples(GeneratorId.Default, id, Settings.EvalSamples, me)], 1, answers =>
+        Ask("evaluation samples", [(id, me) => new G.GetSamples(GeneratorId.Default, id, Settings.EvalSamples, me)], 1, timeout: Step.WorkTimeout, then: answers =>
         {
             if (answers.Of<G.SamplesProduced>().FirstOrDefault() is not { } produced)
             {
@@ -218,7 +231,7 @@ internal sealed class EvaluateActor : StepActor
             if (m.Error is not null) Log.Error(m.Error, "evaluation metrics of round {0} failed; the evaluation is reported without them", Step.Round);
             var count = (int)m.Shape[0];
             var flat = m.Error is null ? m.Samples : new float[count * m.Shape.Skip(1).Aggregate(1L, (a, b) => a * b)];
-            Ask("fitness", [(id, me) => new G.ProduceFitnessBatch(GeneratorId.Default, id, Step.Round, participants, me)], participants.Length, fitness =>
+            Ask("fitness", [(id, me) => new G.ProduceFitnessBatch(GeneratorId.Default, id, Step.Round, participants, me)], participants.Length, timeout: Step.WorkTimeout, then: fitness =>
                 Done(new Result(new EvaluationReport(Step.Round, m.Metrics?.Mixture, flat, [.. m.Shape.Skip(1)], count,
                     fitness.Of<D.FitnessMeasured>().ToDictionary(f => f.Discriminator.Member, f => f.Fitness))
                 {

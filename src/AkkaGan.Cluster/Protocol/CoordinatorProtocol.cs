@@ -60,5 +60,7 @@ public static class CoordinatorProtocol
     public sealed record CheckpointTaken(Checkpoint Checkpoint);
 
     /// <param name="Completed">True when all rounds ran; false when stopped or failed (see <paramref name="Reason"/>).</param>
-    public sealed record TrainingFinished(long Round, bool Completed, string? Reason);
+    /// <param name="NothingTrained">The run had already completed before this coordinator started (a standby taking the
+    /// singleton over as the node that trained it leaves): <paramref name="Reason"/> says so; no outputs are written.</param>
+    public sealed record TrainingFinished(long Round, bool Completed, string? Reason, bool NothingTrained = false);
 }

@@ -154,8 +154,10 @@ internal static class ClusterEngine
         string? reported = null;
         while (true)
         {
+            // A coordinator node that is leaving still holds the singleton until it is removed: taking over before that
+            // would send the start to the old coordinator (which has just finished its run, or is handing over).
             var oldest = cluster.State.Members
-                .Where(m => m.Status == Akka.Cluster.MemberStatus.Up && m.HasRole(Roles.Coordinator))
+                .Where(m => m.Status is Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.Leaving or Akka.Cluster.MemberStatus.Exiting && m.HasRole(Roles.Coordinator))
                 .OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).FirstOrDefault();
             if (oldest is not null && oldest.Address == cluster.SelfAddress) return;
             var where = oldest?.Address.ToString() ?? "(not up yet)";
