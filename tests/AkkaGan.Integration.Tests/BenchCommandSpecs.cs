@@ -193,7 +193,7 @@ public sealed class BenchCommandSpecs : IDisposable
         var json = Path.Combine(_dir, "ctl.json");
         var result = Akkagan.Run(TimeSpan.FromMinutes(2), "bench", "ctl", "--repetitions", "2", "--json", json);
         Assert.True(result.ExitCode == 0, result.All);
-        Assert.Contains("cluster show", result.Stdout);
+        Assert.Contains("HOST:PORT cluster show", result.Stdout);
         var report = JsonNode.Parse(File.ReadAllText(json))!;
         Assert.Equal("akkagan.bench.ctl/1", report["schema"]!.GetValue<string>());
         Assert.Equal(2, report["samples_ms"]!["cluster_show"]!.AsArray().Count);
