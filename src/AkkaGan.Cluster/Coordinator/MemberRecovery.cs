@@ -116,7 +116,7 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
         foreach (var member in _suspended)
         {
             if (_recovering.TryGetValue(member, out var running)
-                && now - running.Started < (running.Phase == Phase.Configuring ? 2 * stepTimeout : setupTimeout)) continue;
+                && now - running.Started < (running.Phase == Phase.Configuring ? stepTimeout : setupTimeout)) continue;
             var id = host.NextRequest();
             _recovering[member] = new Recovery(Phase.Configuring, now, id);
             host.Send(new E.Configure(new DiscriminatorId(member).EntityId, id, json, host.Self, host.RunId));
