@@ -224,6 +224,9 @@ public sealed class NodeLossSpecs : IDisposable
         processes.Start("standby", ["node", "--roles", "coordinator,generator", "--standby", "--port", "0", "--seeds", seeds, "--config", config,
             .. training, "--out", Out("standby")]);
         processes.WaitFor("standby", "standby: the coordinator runs on akka");
+        // It does not announce a training of its own flags: the run's settings are the stored ones.
+        Assert.Contains("akkagan node --standby: stands by for run completes-spec", processes.Log("standby"));
+        Assert.DoesNotContain("akkagan train:", processes.Log("standby"));
         var resume = Akkagan.Ctl(primaryControl, "gan", "resume");
         Assert.True(resume.ExitCode == 0, resume.All);
 

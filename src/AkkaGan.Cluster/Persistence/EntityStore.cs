@@ -47,7 +47,7 @@ internal sealed class EntityStore(IActorRef? store, string entityId)
     {
         if (store is null || RunId.Length == 0)
         {
-            then(null, store is null ? "this node has no state store (akkagan.persistence)" : "no run id (configured without a state store)");
+            then(null, store is null ? "its node has no state store (akkagan.persistence)" : "its node was configured without a run id");
             return;
         }
         _load = (round, then);

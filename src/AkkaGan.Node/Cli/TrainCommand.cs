@@ -117,8 +117,12 @@ public static class TrainCommand
         Func<IControlPalette[], ControlServer?> startControl = extra => controlServer = ControlHost.TryStart(controlOptions, [gan, .. extra]);
         var startRound = resumed?.Checkpoint.Metadata.Round ?? 0;
         if (resumed is { } res) Console.WriteLine($"resuming from {res.Path} at round {startRound}");
-        Console.WriteLine($"akkagan train: {SettingValues.Kebab(settings.Dataset)}, loss {SettingValues.Kebab(settings.Loss)}, unroll {settings.Unroll} ({SettingValues.Kebab(settings.UnrollOrder)} order), " +
-                          $"{settings.Discriminators} discriminator(s), {settings.Rounds} rounds, batch {settings.Batch}, device {device.type}, engine {engine} -> {outDir}");
+        if (topology.Standby)
+            // A standby trains nothing of its own: on taking over, the run continues with the settings stored with its position.
+            Console.WriteLine($"akkagan node --standby: stands by for run {store?.RunId}; when it takes over, the run continues with its stored settings -> {outDir}");
+        else
+            Console.WriteLine($"akkagan train: {SettingValues.Kebab(settings.Dataset)}, loss {SettingValues.Kebab(settings.Loss)}, unroll {settings.Unroll} ({SettingValues.Kebab(settings.UnrollOrder)} order), " +
+                              $"{settings.Discriminators} discriminator(s), {settings.Rounds} rounds, batch {settings.Batch}, device {device.type}, engine {engine} -> {outDir}");
         if (store is not null) Console.WriteLine($"state store: {store.Describe()}, run id {store.RunId}");
 
         if (!settings.IsToyData)
@@ -203,7 +207,8 @@ public static class TrainCommand
     {
         run.Resume?.EnsureWithin(run.Settings.Rounds);
         Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
-        progress.Run(run.Resume?.Metadata.Round ?? 0, () => finished = ClusterEngine.RunAsync(config, topology, node, run, gan, steering).GetAwaiter().GetResult());
+        progress.Run(run.Resume?.Metadata.Round ?? 0, () => finished = ClusterEngine.RunAsync(config, topology, node, run, gan, steering).GetAwaiter().GetResult(),
+            announce: !topology.Standby);
         var stopped = finished!.Reason == "stopped";
         return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason, finished.NothingTrained ? finished.Reason : null);
     }

@@ -30,11 +30,12 @@ public sealed class ConsoleProgress : ITrainingObserver
         !Console.IsOutputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI")) && AnsiConsole.Profile.Capabilities.Interactive;
 
     /// <summary>Runs <paramref name="work"/> under a progress bar (or plainly), reporting through this observer.</summary>
-    public void Run(long startRound, Action work)
+    /// <param name="announce">Whether to say which rounds are trained (a standby does not know them until it takes over).</param>
+    public void Run(long startRound, Action work, bool announce = true)
     {
         if (!Interactive)
         {
-            Log($"training rounds {startRound + 1}..{_totalRounds}");
+            if (announce) Log($"training rounds {startRound + 1}..{_totalRounds}");
             work();
             return;
         }
