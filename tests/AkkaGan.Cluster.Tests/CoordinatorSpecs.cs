@@ -78,6 +78,42 @@ public sealed class CoordinatorSpecs : Akka.TestKit.Xunit.TestKit
         Assert.Contains("/nowhere: file not found", finished.Reason);
     }
 
+    [Fact]
+    public void A_stop_during_a_roll_back_should_end_the_run_at_its_last_checkpoint_at_once()
+    {
+        // The generator hangs from round 5 on (its node stopped answering): round 5 fails, the run rolls back to the
+        // checkpoint of round 3 and keeps asking the generator to configure, up to 10 step timeouts. A stop ends that.
+        var settings = Small with { Rounds = 100, EvalEvery = 100 };
+        var ds = Sys.ActorOf(Props.Create(() => new EntityRouter((id, self) => DiscriminatorActor.Props(DiscriminatorId.Parse(id), self, RunData.Create))));
+        var generator = Sys.ActorOf(Props.Create(() => new EntityRouter((_, _) => Props.Create(() => new GeneratorHangingAfter(ds, 4)))));
+        var coordinator = Sys.ActorOf(CoordinatorActor.Props(generator, ds, TimeSpan.FromSeconds(2)));
+        coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, TestActor));
+        FishForMessage<C.Faulted>(f => f.Report.Event == "rolled-back", TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken);
+        coordinator.Tell(new C.StopTraining());
+        // Without the stop, the roll-back would end in 10 attempts of 2 s with "the generator could not be recovered".
+        var stopped = FishForMessage<C.Faulted>(f => f.Report.Event == "stopped", TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Contains("the run ends at its last checkpoint, round 3", stopped.Report.Detail);
+        var finished = FishForMessage<C.TrainingFinished>(_ => true, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken);
+        Assert.False(finished.Completed);
+        Assert.Equal("stopped", finished.Reason);
+        Assert.Equal(3, finished.Round);
+    }
+
+    /// <summary>A generator that works until round <c>lastRound</c>, then never answers again (a hung node).</summary>
+    private sealed class GeneratorHangingAfter : ReceiveActor
+    {
+        public GeneratorHangingAfter(IActorRef discriminators, long lastRound)
+        {
+            var inner = Context.ActorOf(GeneratorActor.Props(GeneratorId.Default, discriminators));
+            var hung = false;
+            ReceiveAny(m =>
+            {
+                if (m is GeneratorProtocol.RunRound { Round: var round } && round > lastRound) hung = true;
+                if (!hung) inner.Forward(m);
+            });
+        }
+    }
+
     /// <summary>Answers Configure, then never again.</summary>
     private sealed class SilentAfterConfigure : ReceiveActor
     {

@@ -43,6 +43,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private bool _idle;
     // The last full checkpoint: the roll-back target's state.
     private Checkpoint? _lastCheckpoint;
+    // The roll-back in progress (a stop ends it).
+    private IActorRef? _rollingBack;
     // The round of each entity's state in the last checkpoint (older than the checkpoint for a member left out of it).
     private readonly Dictionary<string, long> _stateRounds = [];
     // The states the checkpoint being taken keeps for members left out of it, with their rounds.
@@ -154,7 +156,21 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
             $"a training is already running (run {(RunId.Length > 0 ? RunId : "without a run id")}, round {Round}); " +
             "start a second coordinator node with --standby to take it over when the running one is lost")));
         // Requests go to the schedule, which takes them between rounds.
-        Receive<C.StopTraining>(_ => WakeIfIdle(_schedule.Stop));
+        Receive<C.StopTraining>(_ =>
+        {
+            if (_rollingBack is { } rollBack)
+            {
+                // A roll-back may wait minutes for a generator node that is not coming back: a stop ends the run now, at
+                // its last checkpoint (already written; the entities hold no state consistent enough for a new one).
+                Context.Stop(rollBack);
+                _rollingBack = null;
+                var round = _lastCheckpoint?.Metadata.Round ?? 0;
+                Fault(GeneratorId.Default.EntityId, "stopped", $"stopped during its roll-back: the run ends at its last checkpoint, round {round}");
+                Finish(new RunStep.Finish(round, RunOutcome.Stopped, "stopped"));
+                return;
+            }
+            WakeIfIdle(_schedule.Stop);
+        });
         Receive<C.PauseTraining>(_ => _schedule.Pause());
         Receive<C.ResumeTraining>(_ => WakeIfIdle(_schedule.Resume));
         Receive<C.CheckpointNow>(_ => WakeIfIdle(_schedule.RequestCheckpoint));
@@ -234,7 +250,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
                     Run(ChangeActor.Props(Step, change.Change, _members));
                     return;
                 case RunStep.RollBack back:
-                    Run(RollBackActor.Props(Step, back.Reason, _lastCheckpoint, EntityIds.Of(Participants), _positions.RoundOf));
+                    _rollingBack = Context.ActorOf(RollBackActor.Props(Step, back.Reason, _lastCheckpoint, EntityIds.Of(Participants), _positions.RoundOf));
                     return;
                 case RunStep.PublishRound published:
                     _observer.Tell(new C.RoundCompleted(published.Report));
@@ -270,6 +286,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
 
     private void RolledBack(RollBackActor.Result r)
     {
+        if (_rollingBack is null) return; // stopped meanwhile
+        _rollingBack = null;
         if (r.Error is not null)
         {
             Fail(r.Error);
