@@ -190,6 +190,8 @@ public sealed class NodeLossSpecs : IDisposable
         var summary = JsonNode.Parse(File.ReadAllText(Out("standby/summary.json")))!;
         var resumed = Assert.Single(summary["faults"]!.AsArray(), f => f!["fault"]!.GetValue<string>() == "resumed")!;
         Assert.True(resumed["round"]!.GetValue<long>() > 0, resumed.ToJsonString());   // continued, not started over
+        // The standby counts only the rounds it trained.
+        Assert.Equal(summary["rounds"]!.GetValue<long>() - resumed["round"]!.GetValue<long>(), summary["rounds_this_run"]!.GetValue<long>());
 
         // Continued from the stored checkpoint, the run ends where an uninterrupted one of as many rounds does.
         var rounds = summary["rounds"]!.GetValue<long>().ToString(CultureInfo.InvariantCulture);

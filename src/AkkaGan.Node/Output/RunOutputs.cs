@@ -302,6 +302,9 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
     public void OnFault(FaultReport report)
     {
         lock (_faults) _faults.Add(report);
+        // A coordinator that continues a run from the state store (a standby that took over) starts at the stored
+        // round, which it learns only now: this process's rounds count from there.
+        if (report is { Event: "resumed" } && _lastRound is null) _startRound = report.Round;
         WriteMetrics(new JsonObject
         {
             ["event"] = "fault",
