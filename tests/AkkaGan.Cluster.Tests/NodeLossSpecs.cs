@@ -73,6 +73,7 @@ public sealed class NodeLossSpecs : MultiNodeSpec
         // Even when a checkpoint was taken while it was away (it keeps the handed-over state, not an older one).
         var handedAt = global::System.Text.RegularExpressions.Regex.Match(recovered.Detail, @"restored from the state it handed over at round (\d+)");
         Assert.True(handedAt.Success, recovered.Detail);
+        Assert.Contains("nothing it learned is lost", recovered.Detail);
         // It handed over its state of the last round it stepped in: the one before the round it missed, or that round
         // itself when it left between its critic step and the round's end.
         Assert.InRange(long.Parse(handedAt.Groups[1].Value, global::System.Globalization.CultureInfo.InvariantCulture), suspended.Round - 1, suspended.Round);

@@ -130,6 +130,9 @@ public sealed class NodeLossSpecs : IDisposable
         Assert.True(source.Success, recovered.Detail);
         var missed = int.Parse(System.Text.RegularExpressions.Regex.Match(suspended.Detail, @"missed round (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
         Assert.True(int.Parse(source.Groups[1].Value, CultureInfo.InvariantCulture) < missed, $"{recovered.Detail} / {suspended.Detail}");
+        // And what d-0 lost: the rounds it trained after that state, up to the one it missed.
+        var stateRound = int.Parse(source.Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.Contains(stateRound < missed - 1 ? $"what it learned in rounds {stateRound + 1}..{missed - 1} is lost" : "nothing it learned is lost", recovered.Detail);
         Assert.Equal(sharedStore, File.Exists(Out("shared-state.db")));
         Assert.DoesNotContain(faults, f => f.Fault == "rolled-back");
         // The run is still a working GAN: finite losses in a plain GAN's range (D near log 4 = 1.39 at its equilibrium),

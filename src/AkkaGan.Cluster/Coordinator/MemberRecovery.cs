@@ -59,6 +59,8 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
     public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(2);
 
     private readonly HashSet<int> _suspended = [];
+    // The round each suspended member missed first.
+    private readonly Dictionary<int, long> _missed = [];
     private readonly Dictionary<int, Recovery> _recovering = [];
     private readonly Dictionary<string, (long Round, EntitySnapshot Snapshot)> _handedOff = [];
     private DateTime _nextProbe = DateTime.MinValue;
@@ -69,6 +71,7 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
     public void Suspend(int member, long round)
     {
         if (!_suspended.Add(member)) return;
+        _missed[member] = round;
         _nextProbe = DateTime.MinValue;
         log.Warning("d-{0} missed round {1}: left out until it is restored from the last checkpoint", member, round);
         host.Fault(new DiscriminatorId(member).EntityId, "suspended", $"missed round {round}; {host.Members.Count(m => !_suspended.Contains(m))} of " +
@@ -99,6 +102,7 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
     public void Forget(int member)
     {
         _suspended.Remove(member);
+        _missed.Remove(member);
         _recovering.Remove(member);
     }
 
@@ -133,16 +137,16 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
         switch (reply)
         {
             case E.Configured configured:
-                var (_, snapshot) = SourceOf(entity);
-                if (snapshot is null) Readmit(member, configured.Node, null, null);
+                var (_, snapshot, _) = SourceOf(entity);
+                if (snapshot is null) Readmit(member, configured.Node, null, null, null);
                 else if (StoredRound(entity) is { } round) Request(member, Phase.Loading, id => new E.RecoverFromStore(entity, id, round, host.Self));
                 else Request(member, Phase.Restoring, id => new E.RestoreSnapshot(entity, id, snapshot, host.Self));
                 break;
             case E.Restored restored:
-                var (source, state) = SourceOf(entity);
+                var (source, state, stateRound) = SourceOf(entity);
                 if (recovery.Phase == Phase.Loading)
                     source = $"its own snapshot of round {StoredRound(entity)} in the state store, which the checkpoint of round {host.LastCheckpoint?.Metadata.Round} holds";
-                Readmit(member, restored.Node, source, state);
+                Readmit(member, restored.Node, source, state, stateRound);
                 break;
             case E.Rejected rejected when recovery.Phase == Phase.Loading:
                 log.Warning("{0} did not recover from the state store ({1}); sending its state", entity, rejected.Reason);
@@ -172,27 +176,33 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
     /// What a member is restored from, named truthfully: the state it handed over (if not older than the last
     /// checkpoint's), else the last checkpoint's, which is older than the checkpoint when the member was left out of it.
     /// </summary>
-    private (string Source, EntitySnapshot? Snapshot) SourceOf(string entityId)
+    private (string Source, EntitySnapshot? Snapshot, long? StateRound) SourceOf(string entityId)
     {
-        if (Fresher(entityId) is { } handed) return ($"the state it handed over at round {handed.Round}", handed.Snapshot);
+        if (Fresher(entityId) is { } handed) return ($"the state it handed over at round {handed.Round}", handed.Snapshot, handed.Round);
         var checkpoint = host.LastCheckpoint;
         var round = checkpoint?.Metadata.Round;
         var stateRound = host.StateRound(entityId) ?? round;
         var source = stateRound == round ? $"the checkpoint of round {round}" : $"its state of round {stateRound}, kept in the checkpoint of round {round}";
-        return (source, checkpoint?.Entities.FirstOrDefault(e => e.EntityId == entityId));
+        return (source, checkpoint?.Entities.FirstOrDefault(e => e.EntityId == entityId), stateRound);
     }
 
     /// <summary>The round of the member's own snapshot in the store holding the state it is restored to; null when it must be pushed (a fresher hand-over included).</summary>
     private long? StoredRound(string entityId)
         => Fresher(entityId) is null && host.InStore(entityId) is { } stored && stored == host.StateRound(entityId) ? stored : null;
 
-    private void Readmit(int member, string node, string? source, EntitySnapshot? snapshot)
+    private void Readmit(int member, string node, string? source, EntitySnapshot? snapshot, long? stateRound)
     {
         _recovering.Remove(member);
         _handedOff.Remove(new DiscriminatorId(member).EntityId);
+        _missed.Remove(member, out var missed);
         if (!_suspended.Remove(member)) return; // removed from the population meanwhile
-        host.Readmitted(member, node, snapshot is null ? $"re-initialised on {node} (no checkpoint yet)" : $"restored from {source} on {node}", snapshot);
+        host.Readmitted(member, node, snapshot is null ? $"re-initialised on {node} (no checkpoint yet)" : $"restored from {source} on {node}{Lost(stateRound, missed)}", snapshot);
     }
+
+    /// <summary>What the member lost: the rounds it trained after the state it got back and before the round it missed.</summary>
+    private static string Lost(long? stateRound, long missed)
+        => stateRound is not { } from || missed == 0 ? ""
+            : missed - 1 > from ? $"; what it learned in rounds {from + 1}..{missed - 1} is lost" : "; nothing it learned is lost";
 
     /// <summary>Configuring: configure sent; Loading: recovering from its own snapshot in the store; Restoring: state pushed.</summary>
     private enum Phase { Configuring, Loading, Restoring }
