@@ -117,7 +117,8 @@ public sealed class ControlRelayActor : ReceiveActor
 /// every node's hello offers the same commands and arguments.
 /// </summary>
 /// <param name="role">The role of the nodes that may serve it (the <c>gan</c> palette: the coordinator role).</param>
-public sealed class RelayedPalette(ActorSystem system, PaletteDescriptor served, string role) : IControlPalette
+/// <param name="noServer">What to answer when no other member has the role (null: say so); a standby says it is about to take over.</param>
+public sealed class RelayedPalette(ActorSystem system, PaletteDescriptor served, string role, string? noServer = null) : IControlPalette
 {
     public PaletteDescriptor Descriptor { get; } = served with { Description = served.Description + " (answered by the node that trains)" };
 
@@ -147,7 +148,7 @@ public sealed class RelayedPalette(ActorSystem system, PaletteDescriptor served,
     {
         var candidates = ControlRelay.Candidates(cluster, role);
         if (candidates.Count == 0)
-            throw new ControlCommandException($"no other member of this cluster has the {role} role, so none runs a training to answer '{served.Name}' " +
+            throw new ControlCommandException(noServer ?? $"no other member of this cluster has the {role} role, so none runs a training to answer '{served.Name}' " +
                                               "(akkagan-ctl HOST:PORT cluster show lists the members)");
         return await ControlRelay.FindServerAsync(system, candidates, ct).ConfigureAwait(false)
             ?? throw new ControlCommandException($"no node runs a training yet: none of the {role} members ({string.Join(", ", candidates)}) serves '{served.Name}'");

@@ -82,7 +82,9 @@ internal static class ClusterEngine
                 if (standby)
                 {
                     // Until this node trains, its gan commands are the running training's.
-                    gan.ForwardTo(new RelayedPalette(system, GanPalette.Described, Roles.Coordinator));
+                    gan.ForwardTo(new RelayedPalette(system, GanPalette.Described, Roles.Coordinator,
+                        $"no node trains run {store?.RunId} right now: this node stands by and takes it over once the coordinator's node has left " +
+                        "the cluster or been downed (akkagan-ctl HOST:PORT cluster show lists the members)"));
                     try
                     {
                         await TakeOverAsync(system, status, cancellation).ConfigureAwait(false);
