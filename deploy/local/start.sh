@@ -2,7 +2,8 @@
 # Start a local multi-process cluster in the background and return: a coordinator node (with `--roles` from
 # AKKAGAN_COORDINATOR_ROLES, default coordinator,generator; it trains with the flags given here) and N discriminator
 # nodes, each an `akkagan node` process on this host. PIDs go to <out>/pids/<node>.pid, logs to <out>/logs/<node>.log.
-# deploy/local/stop.sh stops them (gracefully), deploy/local/kill.sh NODE kills one with SIGKILL (fault drills).
+# deploy/local/stop.sh stops them (gracefully), deploy/local/kill.sh NODE kills one with SIGKILL (fault drills); once
+# the coordinator's node exits, the others are stopped too.
 #
 #   deploy/local/start.sh [training flags...]
 #
@@ -48,4 +49,9 @@ done
 for i in $(seq 1 "$GENERATORS"); do
   start_node "generator-$i" $(( CONTROL_PORT == 0 ? 0 : CONTROL_PORT + NODES + i )) --roles generator --port 0 --seeds "$HOST:$SEED_PORT"
 done
-echo "started in $OUT; deploy/local/stop.sh $OUT stops the cluster"
+# When the coordinator's node exits (its training ended, or it was stopped or killed), the other nodes leave too, as
+# with run.sh: a finished cluster leaves no node running and no stale pid file.
+coordinator_pid="$(cat "$OUT/pids/coordinator.pid")"
+nohup bash -c "while kill -0 $coordinator_pid 2>/dev/null; do sleep 1; done; exec '$ROOT/deploy/local/stop.sh' '$OUT'" \
+  < /dev/null > "$OUT/logs/stop-after-coordinator.log" 2>&1 &
+echo "started in $OUT; deploy/local/stop.sh $OUT stops the cluster (it also stops once the coordinator's node exits)"
