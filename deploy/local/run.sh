@@ -35,27 +35,40 @@ config=()
 if [ -n "${AKKAGAN_CONFIG:-}" ]; then config=(--config "$AKKAGAN_CONFIG"); fi
 
 mkdir -p "$LOGS"
-pids=()
+waiter=""
 stop_workers() {
+  if [ -n "$waiter" ]; then kill "$waiter" 2>/dev/null || true; wait "$waiter" 2>/dev/null || true; waiter=""; fi
   # One at a time: each leaves the cluster (CoordinatedShutdown) while the others can still confirm its exit.
-  for pid in "${pids[@]}"; do
+  for file in "$LOGS"/discriminator-*.pid; do
+    [ -f "$file" ] || continue
+    pid="$(cat "$file")"
     kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    rm -f "$file"
   done
-  pids=()
 }
 trap stop_workers EXIT
 trap 'exit 130' INT TERM
 
-for i in $(seq 1 "$NODES"); do
-  control_port=$(( CONTROL_PORT == 0 ? 0 : CONTROL_PORT + i ))   # 0: every node takes a free port
-  # Port 0: each discriminator node takes a free port; only the seed needs a known one.
-  $AKKAGAN_CMD node --roles discriminator --host "$HOST" --port 0 --seeds "$HOST:$SEED_PORT" \
-    --control-port "$control_port" "${config[@]}" \
-    > "$LOGS/discriminator-$i.log" 2>&1 &
-  pids+=("$!")
-  echo "discriminator node $i: pid $!, log $LOGS/discriminator-$i.log, control port $control_port"
-done
+# The discriminator nodes start once the seed (the coordinator's node, in the foreground below) listens, so they
+# join at once instead of retrying the seed 10 s later.
+rm -f "$LOGS"/discriminator-*.pid
+(
+  until (exec 3<>"/dev/tcp/$HOST/$SEED_PORT") 2>/dev/null; do
+    kill -0 $$ 2>/dev/null || exit 0   # the coordinator's node never came up and the script ended
+    sleep 0.2
+  done
+  for i in $(seq 1 "$NODES"); do
+    control_port=$(( CONTROL_PORT == 0 ? 0 : CONTROL_PORT + i ))   # 0: every node takes a free port
+    # Port 0: each discriminator node takes a free port; only the seed needs a known one.
+    $AKKAGAN_CMD node --roles discriminator --host "$HOST" --port 0 --seeds "$HOST:$SEED_PORT" \
+      --control-port "$control_port" "${config[@]}" \
+      > "$LOGS/discriminator-$i.log" 2>&1 &
+    echo "$!" > "$LOGS/discriminator-$i.pid"
+    echo "discriminator node $i: pid $!, log $LOGS/discriminator-$i.log, control port $control_port"
+  done
+) &
+waiter="$!"
 
 set +e
 $AKKAGAN_CMD node --roles coordinator,generator --host "$HOST" --port "$SEED_PORT" --seeds "$HOST:$SEED_PORT" \
