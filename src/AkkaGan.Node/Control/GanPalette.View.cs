@@ -103,8 +103,13 @@ internal sealed partial class GanPalette
     }
 
     /// <summary>Members suspended and not recovered since (from the fault history).</summary>
+    /// <summary>The members left out now, each with the round it missed (from its last suspension).</summary>
     private List<string> Suspended()
-        => [.. _faults.GroupBy(f => f.Entity).Where(g => g.Any(f => f.Event == "suspended") && g.Last(f => f.Event is "suspended" or "recovered").Event == "suspended").Select(g => g.Key).Order(StringComparer.Ordinal)];
+        => [.. _faults.GroupBy(f => f.Entity)
+            .Select(g => g.LastOrDefault(f => f.Event is "suspended" or "recovered"))
+            .Where(f => f is { Event: "suspended" })
+            .Select(f => string.Create(CultureInfo.InvariantCulture, $"{f!.Entity} since round {f.Round + 1}"))
+            .Order(StringComparer.Ordinal)];
 
     public void OnFault(FaultReport report)
     {
@@ -218,7 +223,7 @@ internal sealed partial class GanPalette
                 Line(),
                 string.Create(CultureInfo.InvariantCulture, $"evaluated  {(_evaluation is null ? "not yet" : $"at round {_evaluation.Round}")}; checkpoint {_lastCheckpoint ?? "none yet"}; evolutions {_evolutions}"),
                 Suspended() is { Count: > 0 } suspended
-                    ? $"faults     {_faults.Count}; left out: {string.Join(", ", suspended)} (restoring from the last checkpoint; quorum {_settings.Quorum})"
+                    ? $"faults     {_faults.Count}; left out: {string.Join(", ", suspended)} (the others train on; it is restored once its node is back or its shard moved; quorum {_settings.Quorum})"
                     : $"faults     {_faults.Count}{(_faults.Count > 0 ? $", last: round {_faults[^1].Round} {_faults[^1].Entity} {_faults[^1].Event}" : "")}",
                 $"{"member",-8} {"loss",10} {"penalty",10} {"D(real)",10} {"D(fake)",10} {"fitness",8}  node",
             };
