@@ -67,7 +67,11 @@ internal sealed class RoundActor : StepActor
     /// <summary>Whether the generator has answered and every critic report of the members it did not find silent is in.</summary>
     private bool AllButTheSilent(IReadOnlyList<IEntityReply> answers, int[] participants, IReadOnlyCollection<int> selected)
     {
-        if (answers.OfType<G.GeneratorStepped>().FirstOrDefault() is not { } stepped) return false;
+        // Asked at every answer of every round: a plain scan, and the rest only once the generator has answered.
+        G.GeneratorStepped? stepped = null;
+        foreach (var answer in answers)
+            if (answer is G.GeneratorStepped s) stepped = s;
+        if (stepped is null) return false;
         foreach (var member in participants)
             if ((!selected.Contains(member) || stepped.Answered.Contains(member))
                 && answers.OfType<D.TrainStepDone>().Count(d => d.Result.Member == member) < Settings.NCritic) return false;

@@ -150,9 +150,10 @@ public static class TrainCommand
         {
             var run = new RunInputs(settings, data, resumed?.Checkpoint, observer, new CheckpointStore(Path.Combine(outDir, "checkpoints"), settings.KeepCheckpoints),
                 progress.Status, () => outputs.BeginAt(startRound), startControl);
-            var (round, completed, failure, nothingTrained) = engine == ClusterEngine.EngineName
-                ? RunCluster(run, progress, config, topology, node, gan, clusterSteering)
-                : WithNothingTrained(RunReference(run, progress, device, control));
+            string? nothingTrained = null;
+            var (round, completed, failure) = engine == ClusterEngine.EngineName
+                ? RunCluster(run, progress, config, topology, node, gan, clusterSteering, out nothingTrained)
+                : RunReference(run, progress, device, control);
             if (nothingTrained is not null)
             {
                 // A standby whose run completed on the node that trained it: that node wrote the run's summary.
@@ -199,18 +200,17 @@ public static class TrainCommand
         return (trainer.Round, diverged is null && trainer.Round >= run.Settings.Rounds, diverged);
     }
 
-    private static (long, bool, string?, string?) WithNothingTrained((long Round, bool Completed, string? Failure) result) => (result.Round, result.Completed, result.Failure, null);
-
-    /// <returns>NothingTrained: why this node trained nothing although the run completed (null: it trained).</returns>
-    private static (long Round, bool Completed, string? Failure, string? NothingTrained) RunCluster(RunInputs run, ConsoleProgress progress, Akka.Configuration.Config config,
-        ClusterEngine.Topology topology, NodeSettings node, GanPalette gan, ClusterSteering steering)
+    /// <param name="nothingTrained">Why this node trained nothing although the run completed (null: it trained).</param>
+    private static (long Round, bool Completed, string? Failure) RunCluster(RunInputs run, ConsoleProgress progress, Akka.Configuration.Config config,
+        ClusterEngine.Topology topology, NodeSettings node, GanPalette gan, ClusterSteering steering, out string? nothingTrained)
     {
         run.Resume?.EnsureWithin(run.Settings.Rounds);
         Cluster.Protocol.CoordinatorProtocol.TrainingFinished? finished = null;
         progress.Run(run.Resume?.Metadata.Round ?? 0, () => finished = ClusterEngine.RunAsync(config, topology, node, run, gan, steering).GetAwaiter().GetResult(),
             announce: !topology.Standby);
         var stopped = finished!.Reason == "stopped";
-        return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason, finished.NothingTrained ? finished.Reason : null);
+        nothingTrained = finished.NothingTrained ? finished.Reason : null;
+        return (finished.Round, finished.Completed, finished.Completed || stopped ? null : finished.Reason);
     }
 
     private static string RunFolderOf(string checkpointPath)
