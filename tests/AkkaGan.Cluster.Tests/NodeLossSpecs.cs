@@ -204,3 +204,73 @@ public sealed class GeneratorLossSpecs : MultiNodeSpec
         EngineEquivalence.AssertSameAsReference(Settings with { Rounds = (int)final.Metadata.Round }, final);
     }
 }
+
+/// <summary>
+/// <c>recovery = exact</c>: a discriminator node killed mid-run (its system terminated, nothing handed over) makes the
+/// whole run roll back to the last checkpoint and replay once the member's shard lands on the surviving node, so the
+/// result equals an uninterrupted run's byte for byte.
+/// </summary>
+public sealed class ExactRecoverySpecs : MultiNodeSpec
+{
+    protected override string SystemName => "akkagan-exact";
+
+    // A crashed node is downed after 3 s of stable membership; terminating a system does not run CoordinatedShutdown,
+    // so it hands nothing over, like a killed process.
+    protected override string Hocon => """
+        akka.cluster.split-brain-resolver.stable-after = 3s
+        akka.coordinated-shutdown.run-by-actor-system-terminate = off
+        """;
+
+    public override async ValueTask InitializeAsync()
+    {
+        var a = await Node([Roles.Coordinator, Roles.Generator], null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(3)));
+        for (var i = 0; i < 2; i++) await Node([Roles.Discriminator], AddressOf(a), b => b.AddDiscriminators(RunData.Create));
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task A_killed_discriminator_node_should_roll_the_run_back_and_replay_it_to_the_uninterrupted_runs_bytes()
+    {
+        var systemA = System(Hosts[0]);
+        var kit = new Akka.TestKit.Xunit.TestKit(systemA);
+        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
+        var settings = new TrainingSettings
+        {
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = EngineEquivalence.Endless, LrDecay = LrDecay.None, EvalEvery = 1000,
+            CheckpointEvery = 10, EvalSamples = 200, Unroll = 1, Discriminators = 2, Recovery = RecoveryMode.Exact,
+        };
+        var probe = kit.CreateTestProbe();
+        var registry = Hosts[0].Services.GetRequiredService<ActorRegistry>();
+        await ClusterReadiness.WaitAsync(systemA, registry, 1, 2, _ => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
+        var coordinator = registry.Get<CoordinatorSingleton>();
+        coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+
+        var placed = probe.FishForMessage<C.Placed>(_ => true, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken).Nodes;
+        Assert.NotEqual(placed["d-0"], placed["d-1"]);
+        var victim = Hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == placed["d-0"]);
+        Task? killing = null;
+        long? lastBefore = null;
+        var (final, events, _) = EngineEquivalence.FollowUntilStopped(probe, coordinator, (message, events) =>
+        {
+            if (message is C.RoundCompleted { Report.Round: >= 25 } && killing is null) killing = System(victim).Terminate();
+            if (message is C.Faulted { Report.Event: "rolled-back" }) lastBefore = events.OfType<C.RoundCompleted>().Max(r => r.Report.Round);
+            // Past every round played before the roll-back, with both members again.
+            return message is C.RoundCompleted { Report: var report } && report.Round > lastBefore
+                   && report.Discriminators.Select(d => d.Member).SequenceEqual([0, 1]);
+        }, TimeSpan.FromSeconds(120));
+        await killing!;
+        Hosts.Remove(victim);
+        victim.Dispose();
+
+        var faults = events.OfType<C.Faulted>().Select(f => f.Report).ToList();
+        var rollback = Assert.Single(faults, f => f.Event == "rolled-back");
+        Assert.Contains("d-0 missed round", rollback.Detail);
+        Assert.DoesNotContain(faults, f => f.Event == "suspended");
+        // No round was played without d-0 and kept: every round reported has both members.
+        Assert.All(events.OfType<C.RoundCompleted>(), r => Assert.Equal([0, 1], r.Report.Discriminators.Select(d => d.Member)));
+        var survivor = Akka.Cluster.Cluster.Get(System(Hosts[1])).SelfAddress.ToString();
+        Assert.Equal(survivor, events.OfType<C.Placed>().Last(p => p.Nodes.ContainsKey("d-0")).Nodes["d-0"]);
+        // Replayed from the checkpoint, the run is byte for byte where the uninterrupted (reference) run is after as many rounds.
+        EngineEquivalence.AssertSameAsReference(settings with { Rounds = (int)final!.Metadata.Round }, final);
+    }
+}

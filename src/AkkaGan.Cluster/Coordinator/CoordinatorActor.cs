@@ -145,7 +145,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private void Setup(SetupActor.Target[] targets, TimeSpan configureTimeout, Action<SetupActor.Result> then)
     {
         _setupThen = then;
-        Run(SetupActor.Props(Step, targets, configureTimeout, "", 1));
+        Run(SetupActor.Props(Step, targets, configureTimeout, [], 1));
     }
 
     private void Running()
@@ -279,6 +279,14 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
             RecoverGenerator($"the generator did not complete round {r.Round}", r.CriticStepsTaken);
             return;
         }
+        if (r.Missing.Count > 0 && Settings.Recovery == RecoveryMode.Exact)
+        {
+            // Exact recovery: the round went on without the member, so nobody keeps it; everyone goes back to the last
+            // checkpoint (which holds every member current) and replays, as after a lost generator.
+            _schedule.RoundFailed($"{string.Join(", ", r.Missing.Select(m => new DiscriminatorId(m).EntityId))} missed round {r.Round} (recovery = exact)");
+            Drive();
+            return;
+        }
         foreach (var member in r.Missing) _recovery.Suspend(member, r.Round);
         _schedule.RoundPlayed(r.Report);
         Drive();
@@ -293,6 +301,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
             Fail(r.Error);
             return;
         }
+        _observer.Tell(new C.Placed(r.Placed));
         foreach (var member in r.Unanswered) _recovery.Suspend(member, Round);
         foreach (var (member, rate) in r.LearningRates) _learningRates[member] = rate;
         if (r.Restored is not null) Fault(GeneratorId.Default.EntityId, "restored", r.Restored);

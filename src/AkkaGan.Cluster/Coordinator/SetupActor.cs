@@ -35,11 +35,11 @@ internal sealed class SetupActor : StepActor
     private static Func<long, IActorRef, IEntityRequest> Restore(Target t, bool fromStore)
         => (id, me) => fromStore ? new E.RecoverFromStore(t.EntityId, id, t.StoredRound!.Value, me) : new E.RestoreSnapshot(t.EntityId, id, t.Snapshot!, me);
 
-    /// <param name="required">An entity without which nothing is restored ("": none): while it does not answer, every target is configured again (a shard with no live node yet), up to <paramref name="attempts"/> times.</param>
-    public static Props Props(StepContext step, IReadOnlyList<Target> targets, TimeSpan configureTimeout, string required, int attempts)
+    /// <param name="required">Entities without which nothing is restored (empty: none): while one does not answer, every target is configured again (a shard with no live node yet), up to <paramref name="attempts"/> times.</param>
+    public static Props Props(StepContext step, IReadOnlyList<Target> targets, TimeSpan configureTimeout, IReadOnlyCollection<string> required, int attempts)
         => Akka.Actor.Props.Create<SetupActor>(step, targets, configureTimeout, required, attempts);
 
-    public SetupActor(StepContext step, IReadOnlyList<Target> targets, TimeSpan configureTimeout, string required, int attempts) : base(step)
+    public SetupActor(StepContext step, IReadOnlyList<Target> targets, TimeSpan configureTimeout, IReadOnlyCollection<string> required, int attempts) : base(step)
     {
         var json = SettingsJson.Serialize(Settings);
         var refusals = new List<string>();
@@ -50,9 +50,10 @@ internal sealed class SetupActor : StepActor
             {
                 Refused(configured);
                 var nodes = configured.Of<E.Configured>().GroupBy(c => c.EntityId).ToDictionary(c => c.Key, c => c.First().Node);
-                if (required.Length > 0 && !nodes.ContainsKey(required) && ++attempt < attempts)
+                var absent = required.Where(e => !nodes.ContainsKey(e)).ToArray();
+                if (absent.Length > 0 && ++attempt < attempts)
                 {
-                    Log.Warning("{0} not configured yet (attempt {1} of {2}); asking again", required, attempt, attempts);
+                    Log.Warning("{0} not configured yet (attempt {1} of {2}); asking again", string.Join(", ", absent), attempt, attempts);
                     Configure();
                     return;
                 }

@@ -103,6 +103,8 @@ public static class SettingKeys
         new("train.evolve-every", "ROUNDS", "Population evolution interval: worst D takes the best's weights (0 = off)", (s, v) => s with { EvolveEvery = Int(v) }, s => I(s.EvolveEvery)),
         new("train.lr-perturbation", "P", "Evolved D's learning rate is the best's times (1 - P) or (1 + P)", (s, v) => s with { LrPerturbation = Double(v) }, s => F(s.LrPerturbation)) { Live = LiveScope.Schedule },
         new("train.quorum", "N", "Cluster engine: discriminators a round needs; members lost with a node are left out and restored from the last checkpoint, below N the coordinator waits", (s, v) => s with { Quorum = Int(v) }, s => I(s.Quorum)),
+        new("recovery", "MODE", "Cluster engine, a discriminator that misses a round: fast (the others train on, it is restored alone and loses what it learned since its kept state) | exact (the run rolls back to the last checkpoint and replays: the result equals an uninterrupted run's)",
+            (s, v) => s with { Recovery = Enum<RecoveryMode>(v) }, s => Kebab(s.Recovery)),
         new("train.max-rollbacks", "N", "Divergence guard: roll-backs to the last checkpoint (NaN/Inf or exploding gradients) before the run stops; 0 = off", (s, v) => s with { MaxRollbacks = Int(v) }, s => I(s.MaxRollbacks)),
         new("train.rollback-lr-factor", "F", "Every learning rate is multiplied by F after a roll-back", (s, v) => s with { RollbackLrFactor = Double(v) }, s => F(s.RollbackLrFactor)),
         new("train.grad-norm-limit", "X", "A gradient norm above X times its median over the last 100 rounds counts as divergence (0 = only NaN/Inf)", (s, v) => s with { GradNormLimit = Double(v) }, s => F(s.GradNormLimit)),

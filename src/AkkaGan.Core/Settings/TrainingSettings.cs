@@ -28,6 +28,13 @@ public enum DeviceKind { Auto, Cpu, Cuda }
 public enum WireFormat { Float32, Float16, Bfloat16 }
 
 /// <summary>
+/// Cluster engine: what the run does when a discriminator misses a round. <see cref="Fast"/>: the others train on and
+/// the member is restored from its freshest kept state (it loses what it learned since). <see cref="Exact"/>: every
+/// entity rolls back to the last checkpoint and the rounds since are replayed, so the result equals an uninterrupted run's.
+/// </summary>
+public enum RecoveryMode { Fast, Exact }
+
+/// <summary>
 /// Every setting of a training run, in one typed object. The initial values mirror <c>cluster.hocon</c>, which owns
 /// the defaults a user gets. Defaults live in <c>cluster.hocon</c> (the <c>akkagan</c>
 /// section); hosts bind that file, then flags, onto this record and call <see cref="Validate"/> before the first round.
@@ -109,6 +116,9 @@ public sealed record TrainingSettings
     /// are left out and restored from the last checkpoint; with fewer than this the coordinator waits for them.
     /// </summary>
     public int Quorum { get; init; } = 1;
+
+    /// <summary>Cluster engine: fast (the others train on; the lost member is restored alone) or exact (the run rolls back and replays).</summary>
+    public RecoveryMode Recovery { get; init; } = RecoveryMode.Fast;
 
     /// <summary>Divergence guard: roll-backs to the last checkpoint before a diverging run stops; 0 = the guard is off.</summary>
     public int MaxRollbacks { get; init; } = 3;
