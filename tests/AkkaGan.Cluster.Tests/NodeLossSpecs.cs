@@ -75,9 +75,21 @@ public sealed class NodeLossSpecs : MultiNodeSpec
         Assert.True(handedAt.Success, recovered.Detail);
         Assert.Contains("nothing it learned is lost", recovered.Detail);
         // It handed over its state of the last round it stepped in: the one before the round it missed, or that round
-        // itself when it left between its critic step and the round's end.
-        Assert.InRange(long.Parse(handedAt.Groups[1].Value, global::System.Globalization.CultureInfo.InvariantCulture), suspended.Round - 1, suspended.Round);
+        // itself when it left between its critic step and the round's end. (A fault's round is the last completed one.)
+        var missed = long.Parse(global::System.Text.RegularExpressions.Regex.Match(suspended.Detail, @"missed round (\d+)").Groups[1].Value, global::System.Globalization.CultureInfo.InvariantCulture);
+        var handedRound = long.Parse(handedAt.Groups[1].Value, global::System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(handedRound, missed - 1, missed);
         Assert.True(recovered.Round >= suspended.Round);
+        // Every checkpoint records each entity's own round: a checkpoint taken while d-0 was away keeps (and names) the
+        // state it handed over; every other holds every entity at the checkpoint's round. (The checkpoint of the round
+        // d-0 was readmitted in may be either: it came back during that round's steps.)
+        foreach (var taken in events.OfType<C.CheckpointTaken>().Select(c => c.Checkpoint.Metadata))
+        {
+            if (taken.Round == recovered.Round) Assert.Contains(taken.RoundOf("d-0"), new[] { handedRound, taken.Round });
+            else Assert.Equal(taken.Round >= missed && taken.Round < recovered.Round ? handedRound : taken.Round, taken.RoundOf("d-0"));
+            Assert.Equal(taken.Round, taken.RoundOf("d-1"));
+            Assert.Equal(taken.Round, taken.RoundOf("g-0"));
+        }
         Assert.DoesNotContain(faults, f => f.Event == "rolled-back");
         // Until the recovery, rounds went on with the other member (the round after the suspension cannot wait for it:
         // the recovery is only asked for as that round starts); afterwards both take part again.

@@ -36,6 +36,58 @@ public sealed class CheckpointSpecs : IDisposable
     }
 
     [Fact]
+    public void Each_entitys_own_round_should_round_trip_and_a_version_1_file_should_still_read()
+    {
+        var checkpoint = Trained(3);
+        var kept = checkpoint with { Metadata = checkpoint.Metadata with { EntityRounds = new Dictionary<string, long> { ["g-0"] = 3, ["d-0"] = 1, ["d-1"] = 3 } } };
+        var decoded = CheckpointCodec.Decode(CheckpointCodec.Encode(kept), "memory");
+        Assert.Equal(1, decoded.Metadata.RoundOf("d-0"));
+        Assert.Equal(3, decoded.Metadata.RoundOf("d-1"));
+        Assert.Equal(3, CheckpointCodec.Decode(CheckpointCodec.Encode(checkpoint), "memory").Metadata.RoundOf("d-0"));
+
+        // A state newer than the checkpoint is refused.
+        var future = checkpoint with { Metadata = checkpoint.Metadata with { EntityRounds = new Dictionary<string, long> { ["d-0"] = 4 } } };
+        Assert.Contains("d-0's state is of round 4", Assert.Throws<CheckpointException>(() => CheckpointCodec.Decode(CheckpointCodec.Encode(future), "x.akgc")).Message);
+
+        // Version 1: the same body without the per-entity rounds (their count is the int32 after the metadata).
+        var v1 = Version1(CheckpointCodec.Encode(checkpoint), checkpoint.Metadata);
+        var old = CheckpointCodec.Decode(v1, "v1.akgc");
+        Assert.Null(old.Metadata.EntityRounds);
+        Assert.Equal(3, old.Metadata.RoundOf("d-0"));
+        Assert.Equal(checkpoint.Entities.Select(e => e.EntityId), old.Entities.Select(e => e.EntityId));
+    }
+
+    /// <summary>Rewrites a version-2 file with no per-entity rounds as the version-1 layout.</summary>
+    private static byte[] Version1(byte[] v2, CheckpointMetadata m)
+    {
+        const int header = 8 + 4 + 8;
+        var body = v2.AsSpan(header, v2.Length - header - 32).ToArray();
+        // Metadata: round, seed, settings (length-prefixed UTF-8), engine, created: measure it by writing it again.
+        using var prefix = new MemoryStream();
+        using (var w = new BinaryWriter(prefix, global::System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(m.Round);
+            w.Write(m.Seed);
+            w.Write(m.SettingsJson);
+            w.Write(m.Engine);
+            w.Write(m.CreatedUtc.ToUnixTimeMilliseconds());
+        }
+        var at = (int)prefix.Length;
+        Assert.Equal(0, BitConverter.ToInt32(body, at));
+        byte[] oldBody = [.. body[..at], .. body[(at + 4)..]];
+        using var file = new MemoryStream();
+        using (var w = new BinaryWriter(file))
+        {
+            w.Write(v2.AsSpan(0, 8));
+            w.Write(1);
+            w.Write(oldBody.LongLength);
+            w.Write(oldBody);
+            w.Write(global::System.Security.Cryptography.SHA256.HashData(oldBody));
+        }
+        return file.ToArray();
+    }
+
+    [Fact]
     public void A_flipped_bit_or_truncation_should_be_rejected_naming_the_source()
     {
         var bytes = CheckpointCodec.Encode(Trained(1));

@@ -24,7 +24,7 @@ public sealed partial class CoordinatorActor
 
     public Checkpoint? LastCheckpoint => _lastCheckpoint;
 
-    public long? StateRound(string entityId) => _lastCheckpoint is null ? null : _stateRounds.TryGetValue(entityId, out var round) ? round : _lastCheckpoint.Metadata.Round;
+    public long? StateRound(string entityId) => _lastCheckpoint?.Metadata.RoundOf(entityId);
 
     public IReadOnlyList<int> Members => _members;
 

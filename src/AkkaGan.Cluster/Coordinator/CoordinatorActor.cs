@@ -45,8 +45,6 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private Checkpoint? _lastCheckpoint;
     // The roll-back in progress (a stop ends it).
     private IActorRef? _rollingBack;
-    // The round of each entity's state in the last checkpoint (older than the checkpoint for a member left out of it).
-    private readonly Dictionary<string, long> _stateRounds = [];
     // The states the checkpoint being taken keeps for members left out of it, with their rounds.
     private Dictionary<string, (long Round, EntitySnapshot Snapshot)> _keeping = [];
     // What follows a setup in progress (the start, or a generator that moved).
@@ -118,12 +116,10 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         _members = settings.ActiveMembers;
         _learningRates = _members.ToDictionary(i => i, i => m.Resume?.Entity(new DiscriminatorId(i).EntityId).LearningRate ?? settings.ForMember(i).LrD);
         _lastCheckpoint = m.Resume;
-        _stateRounds.Clear();
         Become(Running);
         if (stored is not null)
         {
             _positions.Continue(stored);
-            foreach (var (entity, round) in stored) _stateRounds[entity] = round;
             Fault(StateStore.CoordinatorEntity, "resumed", $"run {RunId} continues from the state store's position of round {Round}");
         }
         var entities = EntityIds.Of(_members);
@@ -313,9 +309,15 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     {
         if (r.Checkpoint is { } checkpoint)
         {
+            // The checkpoint records each entity's own round: older than the checkpoint's for a member left out of it.
+            checkpoint = checkpoint with
+            {
+                Metadata = checkpoint.Metadata with
+                {
+                    EntityRounds = checkpoint.Entities.ToDictionary(e => e.EntityId, e => _keeping.TryGetValue(e.EntityId, out var kept) ? kept.Round : Round),
+                },
+            };
             _lastCheckpoint = checkpoint;
-            _stateRounds.Clear();
-            foreach (var entity in checkpoint.Entities) _stateRounds[entity.EntityId] = _keeping.TryGetValue(entity.EntityId, out var kept) ? kept.Round : Round;
             _positions.Save(Round, Settings, r.Saved, Self);
             _observer.Tell(new C.CheckpointTaken(checkpoint));
         }

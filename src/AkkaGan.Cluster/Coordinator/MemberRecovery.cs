@@ -199,10 +199,15 @@ internal sealed class MemberRecovery(IRecoveryHost host, ILoggingAdapter log, Ti
         host.Readmitted(member, node, snapshot is null ? $"re-initialised on {node} (no checkpoint yet)" : $"restored from {source} on {node}{Lost(stateRound, missed)}", snapshot);
     }
 
-    /// <summary>What the member lost: the rounds it trained after the state it got back and before the round it missed.</summary>
-    private static string Lost(long? stateRound, long missed)
-        => stateRound is not { } from || missed == 0 ? ""
-            : missed - 1 > from ? $"; what it learned in rounds {from + 1}..{missed - 1} is lost" : "; nothing it learned is lost";
+    /// <summary>What the member lost: the rounds it trained after the state it got back and before the round it missed, and their optimizer steps.</summary>
+    private string Lost(long? stateRound, long missed)
+    {
+        if (stateRound is not { } from || missed == 0) return "";
+        var rounds = missed - 1 - from;
+        return rounds > 0
+            ? $"; what it learned in rounds {from + 1}..{missed - 1} is lost ({rounds} round(s), {rounds * host.Settings.NCritic} optimizer step(s))"
+            : "; nothing it learned is lost";
+    }
 
     /// <summary>Configuring: configure sent; Loading: recovering from its own snapshot in the store; Restoring: state pushed.</summary>
     private enum Phase { Configuring, Loading, Restoring }

@@ -93,8 +93,9 @@ internal sealed class RunPositions(IActorRef? store)
                                                                             "which the store does not hold; resume from a file checkpoint (akkagan train --resume)");
             entities.Add(state.Snapshot);
         }
-        var checkpoint = new Checkpoint(new CheckpointMetadata(run.Round, run.Seed, run.SettingsJson, "cluster", DateTimeOffset.UtcNow), entities);
-        return new PositionRead(checkpoint, run.Stored.ToDictionary(s => s.EntityId, s => s.Round), null);
+        var rounds = run.Stored.ToDictionary(s => s.EntityId, s => s.Round);
+        var checkpoint = new Checkpoint(new CheckpointMetadata(run.Round, run.Seed, run.SettingsJson, "cluster", DateTimeOffset.UtcNow, rounds), entities);
+        return new PositionRead(checkpoint, rounds, null);
     }
 
     private static async Task<object?> LoadAsync(IActorRef store, string persistenceId, long round)

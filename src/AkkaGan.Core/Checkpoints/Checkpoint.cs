@@ -18,7 +18,17 @@ public sealed record EntitySnapshot(string EntityId, double LearningRate, long O
 /// Run-level facts of a checkpoint. Random draws are counter-based (see <c>Seeds</c>), so (seed, round) is the whole
 /// RNG position: no generator state needs saving.
 /// </summary>
-public sealed record CheckpointMetadata(long Round, long Seed, string SettingsJson, string Engine, DateTimeOffset CreatedUtc);
+/// <param name="EntityRounds">
+/// The round of each entity's state (the cluster engine writes every entity's): older than <paramref name="Round"/>
+/// for a member that was left out of the rounds since (its node was lost) and keeps the state it had. Null: every
+/// entity's state is of <paramref name="Round"/> (the reference engine, and checkpoints of format version 1).
+/// </param>
+public sealed record CheckpointMetadata(long Round, long Seed, string SettingsJson, string Engine, DateTimeOffset CreatedUtc,
+    IReadOnlyDictionary<string, long>? EntityRounds = null)
+{
+    /// <summary>The round of <paramref name="entityId"/>'s state in this checkpoint.</summary>
+    public long RoundOf(string entityId) => EntityRounds is { } rounds && rounds.TryGetValue(entityId, out var round) ? round : Round;
+}
 
 /// <summary>A whole run's state at the end of a round.</summary>
 public sealed record Checkpoint(CheckpointMetadata Metadata, IReadOnlyList<EntitySnapshot> Entities)
@@ -44,12 +54,13 @@ public sealed class CheckpointException : Exception
 
 /// <summary>
 /// Checkpoint &lt;-&gt; bytes. Layout: magic "AKGANCK1", int32 version, int64 body length, body, SHA-256 of the body.
-/// Body: metadata fields, entity count, then per entity its id, learning rate, step count and named tensor payloads.
-/// Any truncation, bit flip or inconsistency is rejected with <see cref="CheckpointException"/>.
+/// Body: metadata fields, (version 2) the count of per-entity rounds and each (id, round), entity count, then per
+/// entity its id, learning rate, step count and named tensor payloads. Version 1 files (no per-entity rounds) are read
+/// too. Any truncation, bit flip or inconsistency is rejected with <see cref="CheckpointException"/>.
 /// </summary>
 public static class CheckpointCodec
 {
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
     private static readonly byte[] Magic = "AKGANCK1"u8.ToArray();
 
     public static byte[] Encode(Checkpoint checkpoint)
@@ -63,6 +74,13 @@ public static class CheckpointCodec
             w.Write(m.SettingsJson);
             w.Write(m.Engine);
             w.Write(m.CreatedUtc.ToUnixTimeMilliseconds());
+            var rounds = m.EntityRounds ?? new Dictionary<string, long>();
+            w.Write(rounds.Count);
+            foreach (var (id, round) in rounds.OrderBy(r => r.Key, StringComparer.Ordinal))
+            {
+                w.Write(id);
+                w.Write(round);
+            }
             w.Write(checkpoint.Entities.Count);
             foreach (var e in checkpoint.Entities) WriteEntity(w, e);
         }
@@ -86,7 +104,7 @@ public static class CheckpointCodec
         if (bytes.Length < header + 32) throw new CheckpointException($"{source}: not a checkpoint (truncated: {bytes.Length} bytes)");
         if (!bytes.AsSpan(0, 8).SequenceEqual(Magic)) throw new CheckpointException($"{source}: not an AkkaGan checkpoint (wrong magic)");
         var version = BitConverter.ToInt32(bytes, 8);
-        if (version != FormatVersion) throw new CheckpointException($"{source}: checkpoint format version {version}, this build reads {FormatVersion}");
+        if (version is < 1 or > FormatVersion) throw new CheckpointException($"{source}: checkpoint format version {version}, this build reads 1 to {FormatVersion}");
         var length = BitConverter.ToInt64(bytes, 12);
         if (length < 0 || header + length + 32 != bytes.Length)
             throw new CheckpointException($"{source}: corrupt checkpoint (truncated or padded: body of {length} bytes announced, file has {bytes.Length})");
@@ -99,6 +117,21 @@ public static class CheckpointCodec
             using var r = new BinaryReader(new MemoryStream(body.ToArray()), Encoding.UTF8);
             var metadata = new CheckpointMetadata(r.ReadInt64(), r.ReadInt64(), r.ReadString(), r.ReadString(),
                 DateTimeOffset.FromUnixTimeMilliseconds(r.ReadInt64()));
+            if (version >= 2)
+            {
+                var n = r.ReadInt32();
+                if (n < 0 || n > 4096) throw new CheckpointException($"{source}: corrupt checkpoint (per-entity round count {n})");
+                var rounds = new Dictionary<string, long>(n);
+                for (var i = 0; i < n; i++)
+                {
+                    var id = r.ReadString();
+                    var round = r.ReadInt64();
+                    if (round < 0 || round > metadata.Round)
+                        throw new CheckpointException($"{source}: corrupt checkpoint ({id}'s state is of round {round}, outside 0..{metadata.Round})");
+                    rounds[id] = round;
+                }
+                if (n > 0) metadata = metadata with { EntityRounds = rounds };
+            }
             var count = r.ReadInt32();
             if (count < 0 || count > 4096) throw new CheckpointException($"{source}: corrupt checkpoint (entity count {count})");
             var entities = new List<EntitySnapshot>(count);
