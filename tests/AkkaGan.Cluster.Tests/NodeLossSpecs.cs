@@ -277,6 +277,10 @@ public sealed class ExactRecoverySpecs : MultiNodeSpec
         var faults = events.OfType<C.Faulted>().Select(f => f.Report).ToList();
         var rollback = Assert.Single(faults, f => f.Event == "rolled-back");
         Assert.Contains("d-0 missed round", rollback.Detail);
+        // The failure detector's verdict is reported as it comes, with what the run waits for.
+        var unreachable = faults.FindIndex(f => f is { Entity: "d-0", Event: "unreachable" });
+        Assert.True(unreachable >= 0, string.Join("\n", faults));
+        Assert.Contains("then the run goes back to the last checkpoint and replays", faults[unreachable].Detail);
         Assert.DoesNotContain(faults, f => f.Event == "suspended");
         // No round was played without d-0 and kept: every round reported has both members.
         Assert.All(events.OfType<C.RoundCompleted>(), r => Assert.Equal([0, 1], r.Report.Discriminators.Select(d => d.Member)));

@@ -123,6 +123,8 @@ public sealed class NodeLossSpecs : IDisposable
         var faults = summary["faults"]!.AsArray().Select(f => (Entity: f!["entity"]!.GetValue<string>(), Fault: f["fault"]!.GetValue<string>(), Detail: f["detail"]!.GetValue<string>())).ToList();
         var suspended = faults.First(f => f is { Entity: "d-0", Fault: "suspended" });
         var recovered = Assert.Single(faults, f => f.Entity == "d-0" && f.Fault == "recovered");
+        // The failure detector's verdict on d-0's node is a fault of its own, saying what the run waits for.
+        Assert.Contains(faults, f => f is { Entity: "d-0", Fault: "unreachable" } && f.Detail.Contains("the others train on", StringComparison.Ordinal));
         // The message names the round of the state d-0 got back: a checkpoint written while it was away keeps its older
         // state, and that state is from before the round it missed.
         var source = System.Text.RegularExpressions.Regex.Match(recovered.Detail,

@@ -17,7 +17,7 @@ public sealed partial class CoordinatorActor
     public void Readmitted(int member, string node, string detail, EntitySnapshot? snapshot)
     {
         if (snapshot is not null) _learningRates[member] = snapshot.LearningRate;
-        _observer.Tell(new C.Placed(new Dictionary<string, string> { [new DiscriminatorId(member).EntityId] = node }));
+        Place(new Dictionary<string, string> { [new DiscriminatorId(member).EntityId] = node });
         Fault(new DiscriminatorId(member).EntityId, "recovered", $"{detail}, taking part from round {Round + 1}");
         WakeIfIdle(null);
     }
@@ -52,7 +52,7 @@ public sealed partial class CoordinatorActor
                 Drive();
                 return;
             }
-            _observer.Tell(new C.Placed(new Dictionary<string, string> { [entity] = r.Configured[entity] }));
+            Place(new Dictionary<string, string> { [entity] = r.Configured[entity] });
             Fault(entity, "recovered", $"{reason}: restored from the state it handed over at round {handed.Round} on {r.Configured[entity]}; nothing redone");
             _schedule.RoundNotPlayed();
             Drive();

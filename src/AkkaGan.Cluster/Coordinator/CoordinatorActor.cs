@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Event;
 using AkkaGan.Cluster.Persistence;
 using AkkaGan.Cluster.Diagnostics;
@@ -51,6 +52,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private Action<SetupActor.Result>? _setupThen;
     private IActorRef _changeRequester = ActorRefs.Nobody;
     private IActorRef? _rounds;
+    // Entity -> the node it was last placed on: a node the failure detector marks unreachable names its entities.
+    private readonly Dictionary<string, string> _placement = [];
 
     /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
     /// <param name="store">Whether this node has a state store (<see cref="StateStoreHosting"/>): the position is saved to it.</param>
@@ -132,7 +135,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
                      (r.Refusals.Count > 0 ? $" ({string.Join("; ", r.Refusals)})" : ""));
                 return;
             }
-            _observer.Tell(new C.Placed(r.Configured));
+            Place(r.Configured);
             Drive();
         });
     }
@@ -195,6 +198,8 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         Receive<SetupActor.Result>(r => _setupThen?.Invoke(r));
         Receive<RollBackActor.Result>(RolledBack);
         Receive<ChangeActor.Result>(Changed);
+        Receive<ClusterEvent.UnreachableMember>(m => Reachability(m.Member.Address, reachable: false));
+        Receive<ClusterEvent.ReachableMember>(m => Reachability(m.Member.Address, reachable: true));
         // The coordinator's own answers: hand-overs (chunked like any snapshot) and member recoveries.
         Receive<IWirePart>(p => _inbox.Receive(p, Self, Sender, Answer));
         ReceiveAny(Answer);
@@ -297,7 +302,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
             Fail(r.Error);
             return;
         }
-        _observer.Tell(new C.Placed(r.Placed));
+        Place(r.Placed);
         foreach (var member in r.Unanswered) _recovery.Suspend(member, Round);
         foreach (var (member, rate) in r.LearningRates) _learningRates[member] = rate;
         if (r.Restored is not null) Fault(GeneratorId.Default.EntityId, "restored", r.Restored);
@@ -334,7 +339,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
             Drive();
             return;
         }
-        if (plan.Added is { } added) _observer.Tell(new C.Placed(new Dictionary<string, string> { [new DiscriminatorId(added).EntityId] = r.AddedOn! }));
+        if (plan.Added is { } added) Place(new Dictionary<string, string> { [new DiscriminatorId(added).EntityId] = r.AddedOn! });
         if (plan.Removed is { } removed)
         {
             _learningRates.Remove(removed);
@@ -385,10 +390,55 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
 
     public void Fault(string entity, string kind, string detail) => _observer.Tell(new C.Faulted(new FaultReport(Round, entity, kind, detail)));
 
+    /// <summary>Records where entities live and tells the observer.</summary>
+    private void Place(IReadOnlyDictionary<string, string> nodes)
+    {
+        foreach (var (entity, node) in nodes) _placement[entity] = node;
+        _observer.Tell(new C.Placed(nodes));
+    }
+
+    /// <summary>
+    /// The failure detector marked a node unreachable (or reachable again): before any round times out, the run says who
+    /// is missing, since when, and what it waits for.
+    /// </summary>
+    private void Reachability(Address node, bool reachable)
+    {
+        var address = node.ToString();
+        var entities = _placement.Where(p => p.Value == address).Select(p => p.Key)
+            .Where(e => EntityIds.IsGenerator(e) || _members.Contains(DiscriminatorId.Parse(e).Member)).Order(StringComparer.Ordinal);
+        foreach (var entity in entities)
+            Fault(entity, reachable ? "reachable" : "unreachable", reachable ? $"its node {address} is reachable again" : $"its node {address} is unreachable since " +
+                $"{DateTime.UtcNow:HH:mm:ss} UTC; {WaitsFor(entity)}");
+    }
+
+    /// <summary>What the run waits for while <paramref name="entity"/>'s node is unreachable.</summary>
+    private string WaitsFor(string entity)
+    {
+        var step = $"{_stepTimeout.TotalSeconds:0.#} s (step-timeout)";
+        var downing = Context.System.Settings.Config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after", TimeSpan.FromSeconds(20), allowInfinite: false);
+        var downed = $"the split-brain resolver downs the node after {downing.TotalSeconds:0.#} s of stable membership and sharding starts the entity on another node";
+        if (EntityIds.IsGenerator(entity))
+            return $"the round in flight waits for it up to {step}, then every entity goes back to the last checkpoint once the generator is up again ({downed})";
+        if (_recovery.Suspended.Contains(DiscriminatorId.Parse(entity).Member)) return "it is left out already; the others train on";
+        return Settings.Recovery == RecoveryMode.Exact
+            ? $"the round in flight waits for it up to {step}, then the run goes back to the last checkpoint and replays once it is up again ({downed}; recovery = exact)"
+            : $"the round in flight waits for it up to {step}, then the others train on without it until it is restored ({downed})";
+    }
+
+    protected override void PreStart()
+    {
+        // Only inside a cluster (the coordinator's own specs run it on a local actor system).
+        if (((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.ClusterActorRefProvider)
+            Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+                typeof(ClusterEvent.UnreachableMember), typeof(ClusterEvent.ReachableMember));
+        base.PreStart();
+    }
+
     private sealed record RetryRound;
 
     protected override void PostStop()
     {
+        if (((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.ClusterActorRefProvider) Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
         if (_metrics is { IsValueCreated: true }) _metrics.Value.Dispose();
         base.PostStop();
     }

@@ -36,8 +36,10 @@ public sealed record EvaluationReport(long Round, MixtureMetrics? Mixture, float
 public sealed record EvolutionReport(long Round, int Best, int Worst, double BestFitness, double WorstFitness, double NewLearningRate);
 
 /// <summary>
-/// A fault the cluster engine handled: a member left out of rounds (<c>suspended</c>), restored and taking part again
-/// (<c>recovered</c>), or the run rolled back to its last checkpoint (<c>rolled-back</c>, with the rounds redone).
+/// A fault the cluster engine handled: an entity's node marked unreachable by the failure detector (<c>unreachable</c>,
+/// saying what the run waits for) or reachable again (<c>reachable</c>), a member left out of rounds (<c>suspended</c>),
+/// restored and taking part again (<c>recovered</c>), or the run rolled back to its last checkpoint (<c>rolled-back</c>,
+/// with the rounds redone).
 /// </summary>
 public sealed record FaultReport(long Round, string Entity, string Event, string Detail);
 

@@ -102,18 +102,15 @@ internal sealed partial class GanPalette
         }
     }
 
-    /// <summary>Members suspended and not recovered since (from the fault history).</summary>
-    /// <summary>The members left out now, each with the round it missed (from its last suspension).</summary>
-    private List<string> Suspended()
-        => [.. _faults.GroupBy(f => f.Entity)
-            .Select(g => g.LastOrDefault(f => f.Event is "suspended" or "recovered"))
-            .Where(f => f is { Event: "suspended" })
-            .Select(f => string.Create(CultureInfo.InvariantCulture, $"{f!.Entity} since round {f.Round + 1}"))
-            .Order(StringComparer.Ordinal)];
-
     public void OnFault(FaultReport report)
     {
-        lock (_gate) _faults.Add(report);
+        lock (_gate)
+        {
+            _faults.Add(report);
+            _missing.OnFault(report);
+            var line = $"round {report.Round}: {report.Entity} {report.Event}: {report.Detail}";
+            foreach (var watcher in _watchers) watcher.Writer.TryWrite(line);
+        }
     }
 
     public void OnHealth(HealthReport report)
@@ -144,6 +141,7 @@ internal sealed partial class GanPalette
         lock (_gate)
         {
             foreach (var (entity, node) in nodes) _placement[entity] = node;
+            _missing.OnPlaced(nodes);
         }
     }
 
@@ -222,11 +220,10 @@ internal sealed partial class GanPalette
                 string.Create(CultureInfo.InvariantCulture, $"phase      {phase} (engine {_engine}, dataset {SettingValues.Kebab(_settings.Dataset)}, loss {SettingValues.Kebab(_settings.Loss)}, unroll {_settings.Unroll})"),
                 Line(),
                 string.Create(CultureInfo.InvariantCulture, $"evaluated  {(_evaluation is null ? "not yet" : $"at round {_evaluation.Round}")}; checkpoint {_lastCheckpoint ?? "none yet"}; evolutions {_evolutions}"),
-                Suspended() is { Count: > 0 } suspended
-                    ? $"faults     {_faults.Count}; left out: {string.Join(", ", suspended)} (the others train on; it is restored once its node is back or its shard moved; quorum {_settings.Quorum})"
-                    : $"faults     {_faults.Count}{(_faults.Count > 0 ? $", last: round {_faults[^1].Round} {_faults[^1].Entity} {_faults[^1].Event}" : "")}",
-                $"{"member",-8} {"loss",10} {"penalty",10} {"D(real)",10} {"D(fake)",10} {"fitness",8}  node",
+                $"faults     {_faults.Count}{(_faults.Count > 0 ? $", last: round {_faults[^1].Round} {_faults[^1].Entity} {_faults[^1].Event}" : "")}",
             };
+            lines.AddRange(_missing.Describe(_settings.Quorum).Select(m => $"missing    {m}"));
+            lines.Add($"{"member",-8} {"loss",10} {"penalty",10} {"D(real)",10} {"D(fake)",10} {"fitness",8}  node");
             foreach (var d in _round?.Discriminators ?? [])
             {
                 var fitness = _evaluation is not null && _evaluation.Fitness.TryGetValue(d.Member, out var f) ? f.ToString("F3", CultureInfo.InvariantCulture) : "-";

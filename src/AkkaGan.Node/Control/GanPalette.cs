@@ -10,7 +10,7 @@ namespace AkkaGan.Node.Control;
 
 /// <summary>
 /// The <c>gan</c> palette of the node that runs a training: <c>status</c> (round, losses per member, last metrics,
-/// throughput), <c>watch</c> (a line per evaluation until the client leaves or the training ends), <c>pause</c>,
+/// throughput), <c>watch</c> (a line per evaluation and per fault until the client leaves or the training ends), <c>pause</c>,
 /// <c>resume</c>, <c>checkpoint</c> (written after the current round; answers with its path) and <c>stop</c> (the
 /// clean stop of Ctrl-C: finish the round, evaluate, checkpoint, summarise). Changes are recorded. It observes the run like the progress
 /// display does, so it answers from the node's own view without asking the actors.
@@ -38,6 +38,7 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
     private readonly List<RoundReport> _early = [];
     private long _nonFinite;
     private readonly List<FaultReport> _faults = [];
+    private readonly MissingEntities _missing = new();
     private HealthReport? _health;
     private readonly List<string> _remedies = [];
 
@@ -86,7 +87,7 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
     public static PaletteDescriptor Described { get; } = new("gan", "The training this cluster runs",
     [
         new("status", "Round, phase, losses per discriminator, last metrics and throughput", []),
-        new("watch", "A line per evaluation until you press Ctrl-C or the training ends", []),
+        new("watch", "A line per evaluation and per fault (who is missing, what the run waits for) until you press Ctrl-C or the training ends", []),
         new("pause", "Finish the current round, then wait (gan resume continues, gan stop stops)", []),
         new("resume", "Continue a paused training", []),
         new("checkpoint", "Write a checkpoint after the current round and print where", []),

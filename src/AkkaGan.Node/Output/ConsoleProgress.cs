@@ -18,6 +18,8 @@ public sealed class ConsoleProgress : ITrainingObserver
     private string _metrics = "";
     private string _compactMetrics = "";
     private HealthStatus? _health;
+    private readonly MissingEntities _missing = new();
+    private long _round;
 
     public ConsoleProgress(long totalRounds, Func<double> roundsPerSecond)
     {
@@ -63,6 +65,7 @@ public sealed class ConsoleProgress : ITrainingObserver
     public void OnRound(RoundReport report)
     {
         _last = report;
+        _round = report.Round;
         if (_task is null) return;
         _task.Value = report.Round;
         if (report.Round % 10 == 0 || report.Round == _totalRounds) _task.Description = Markup.Escape(Compact(report.Round));
@@ -103,10 +106,21 @@ public sealed class ConsoleProgress : ITrainingObserver
 
     public void OnFault(FaultReport report)
     {
+        _missing.OnFault(report);
         var text = $"round {report.Round}: {report.Entity} {report.Event}: {report.Detail}";
         if (_task is null) Log(text);
-        else Console.Error.WriteLine("fault: " + text);
+        else
+        {
+            Console.Error.WriteLine("fault: " + text);
+            // No round may complete while the run waits for the entity: the bar says so now.
+            _task.Description = Markup.Escape(Compact(_round));
+        }
     }
+
+    public void OnPlaced(IReadOnlyDictionary<string, string> nodes) => _missing.OnPlaced(nodes);
+
+    /// <summary>Who is missing now (their nodes unreachable, or left out of rounds), for the status line.</summary>
+    private string MissingText => _missing.Ids is { Count: > 0 } ids ? $" | missing {string.Join(",", ids)}" : "";
 
     /// <summary>The status shows in every line; a change of diagnosis, and a remedy, get a line of their own with the evidence.</summary>
     public void OnHealth(HealthReport report)
@@ -130,14 +144,14 @@ public sealed class ConsoleProgress : ITrainingObserver
     private string Line(long round)
     {
         var losses = _last is null ? "" : string.Create(CultureInfo.InvariantCulture, $" | G {_last.GeneratorLoss:F3} D {_last.MeanDiscriminatorLoss:F3}");
-        return string.Create(CultureInfo.InvariantCulture, $"round {round}/{_totalRounds}{losses}{_metrics}{HealthText} | {_roundsPerSecond():F1} rounds/s");
+        return string.Create(CultureInfo.InvariantCulture, $"round {round}/{_totalRounds}{losses}{_metrics}{HealthText}{MissingText} | {_roundsPerSecond():F1} rounds/s");
     }
 
     /// <summary>The bar's description: short enough to survive an 80-column terminal beside the bar.</summary>
     private string Compact(long round)
     {
         var losses = _last is null ? "" : string.Create(CultureInfo.InvariantCulture, $" G {_last.GeneratorLoss:F2} D {_last.MeanDiscriminatorLoss:F2}");
-        return string.Create(CultureInfo.InvariantCulture, $"{round}/{_totalRounds}{losses}{_compactMetrics}{(_health is { } h && h != HealthStatus.Healthy ? " " + Core.Settings.SettingValues.Kebab(h) : "")} {_roundsPerSecond():F0}/s");
+        return string.Create(CultureInfo.InvariantCulture, $"{round}/{_totalRounds}{losses}{_compactMetrics}{(_health is { } h && h != HealthStatus.Healthy ? " " + Core.Settings.SettingValues.Kebab(h) : "")}{(_missing.Ids is { Count: > 0 } ids ? " without " + string.Join(",", ids) : "")} {_roundsPerSecond():F0}/s");
     }
 
     private static void Log(string text)
