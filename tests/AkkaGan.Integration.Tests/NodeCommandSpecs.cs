@@ -73,6 +73,16 @@ public sealed class NodeCommandSpecs : IDisposable
             Assert.True(samePort.ExitCode == 1, samePort.All);
             Assert.Contains($"the Akka port 127.0.0.1:{port} is in use by another process", samePort.Stderr);
             Assert.Contains("waiting for the cluster", First());
+            // So is a control port given with --control-port (a node's, or a training's, before it writes anything).
+            var control = System.Text.RegularExpressions.Regex.Match(First(), @"control: akkagan-ctl 127\.0\.0\.1:(\d+)").Groups[1].Value;
+            Assert.NotEmpty(control);
+            var sameControl = Akkagan.Run(TimeSpan.FromMinutes(1), ["node", "--roles", "discriminator", "--port", "0", "--seeds", $"127.0.0.1:{port}", "--control-port", control]);
+            Assert.True(sameControl.ExitCode == 1, sameControl.All);
+            Assert.Contains($"the control port 127.0.0.1:{control} is in use by another process", sameControl.Stderr);
+            var training = Akkagan.Run(TimeSpan.FromMinutes(1), ["train", "--rounds", "1", "--control-port", control, "--out", Out("refused")]);
+            Assert.True(training.ExitCode == 1, training.All);
+            Assert.Contains($"the control port 127.0.0.1:{control} is in use by another process", training.Stderr);
+            Assert.False(Directory.Exists(Out("refused")));
 
             string[] second = ["node", "--roles", "coordinator", "--port", "0", "--seeds", $"127.0.0.1:{port}", "--wait-timeout", "60", "--control-port", "0"];
 

@@ -132,6 +132,7 @@ public static class NodeCommand
         var own = ownFlags.Aggregate(SettingsLoader.Bind(config, new TrainingSettings()), (s, f) => SettingKeys.Apply(f.Key, s, f.Value, f.Key.Flag)).Validate();
         set_num_threads(RunData.TorchThreads(own));
         using var host = ClusterEngine.BuildHost(config, member, RunData.Create, signalsStopTheNode: true, node);
+        Runtime.AkkaPort.EnsureFree(node, flags);
         Runtime.AkkaPort.StartAsync(host, member, CancellationToken.None).GetAwaiter().GetResult();
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);
@@ -142,7 +143,8 @@ public static class NodeCommand
         cluster.RegisterOnMemberRemoved(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: left the cluster"));
         // The gan palette is the training's: this node forwards it to the node that trains.
         var controlServer = ControlHost.TryStart(node.Control,
-            [new RelayedPalette(system, GanPalette.Described, Roles.Coordinator), new ClusterPalette(system), new ShardingPalette(system), new ActorPalette(system)]);
+            [new RelayedPalette(system, GanPalette.Described, Roles.Coordinator), new ClusterPalette(system), new ShardingPalette(system), new ActorPalette(system)],
+            flags.ControlPort is not null);
         using var health = Runtime.HealthEndpoint.Start(system, member.Roles, node.Probes);
         if (health is not null) Console.WriteLine($"akkagan node {cluster.SelfAddress}: health at {health.Address}/alive and /ready");
         try

@@ -94,6 +94,8 @@ public static class TrainCommand
         store = store?.ForRun(store.RunId.Length > 0 ? store.RunId : StateStore.NewRunId(outDir));
         node = node with { Store = store };
         var controlOptions = node.Control;
+        // A port this run was told to use and another process holds is an error before anything is written.
+        Runtime.AkkaPort.EnsureFree(node, nodeFlags);
         Directory.CreateDirectory(outDir);
         set_num_threads(RunData.TorchThreads(settings));
         var device = RunData.ResolveDevice(settings.Device);
@@ -114,7 +116,7 @@ public static class TrainCommand
         // The engine starts the control host once it can serve its palettes (the cluster palette needs the actor system);
         // it is closed here, after watchers have been told that the training ended.
         ControlServer? controlServer = null;
-        Func<IControlPalette[], ControlServer?> startControl = extra => controlServer = ControlHost.TryStart(controlOptions, [gan, .. extra]);
+        Func<IControlPalette[], ControlServer?> startControl = extra => controlServer = ControlHost.TryStart(controlOptions, [gan, .. extra], nodeFlags.ControlPort is not null);
         var startRound = resumed?.Checkpoint.Metadata.Round ?? 0;
         if (resumed is { } res) Console.WriteLine($"resuming from {res.Path} at round {startRound}");
         if (topology.Standby)

@@ -8,8 +8,10 @@ namespace AkkaGan.Node.Control;
 
 /// <summary>
 /// The control host every `akkagan train` and `akkagan node` process runs (DESIGN.md section 7): its settings come from
-/// <c>akkagan.control</c> in cluster.hocon and the <c>--control-*</c> flags; a port already in use is a warning, not a
-/// failure, so a second process on one machine still trains (it says which flag to give).
+/// <c>akkagan.control</c> in cluster.hocon and the <c>--control-*</c> flags. A port given with <c>--control-port</c>
+/// that another process listens on is an error (checked before the node joins, see <c>AkkaPort</c>): a script that
+/// names the port must not steer another cluster's node through it. The configured port (9120 by default) gives way
+/// to a free one instead, with a line saying where the host listens, so a second training on one machine still runs.
 /// </summary>
 internal sealed class ControlHost
 {
@@ -33,13 +35,26 @@ internal sealed class ControlHost
     /// <summary>The flags given, resolved against the configuration by <see cref="NodeSettings.Bind"/>.</summary>
     public NodeFlags Read(ParseResult parse) => new(parse.GetValue(_host), parse.GetValue(_port), parse.GetValue(_token));
 
-    /// <summary>Starts the host with <paramref name="palettes"/>; null (and a warning) when the port is taken.</summary>
-    public static ControlServer? TryStart(ControlServerOptions options, IEnumerable<IControlPalette> palettes)
+    /// <summary>
+    /// Starts the host with <paramref name="palettes"/>. When the port is taken: with <paramref name="portGiven"/> (the
+    /// <c>--control-port</c> flag) a <see cref="Runtime.NodeStartException"/> naming it, else the host takes a free port
+    /// and says so; null (and a warning) only when no port at all can be bound.
+    /// </summary>
+    public static ControlServer? TryStart(ControlServerOptions options, IEnumerable<IControlPalette> palettes, bool portGiven)
     {
         var server = new ControlServer(options, palettes);
         try
         {
             server.Start();
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse && options.Port != 0)
+        {
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            if (portGiven)
+                throw new Runtime.NodeStartException($"the control port {options.Host}:{options.Port} is in use by another process (another akkagan node?); " +
+                                                     "stop it, or give this node another --control-port (0 = any free port)", e);
+            Console.WriteLine($"control: {options.Host}:{options.Port} is in use by another process (another akkagan?); this one listens on a free port");
+            return TryStart(options with { Port = 0 }, palettes, portGiven);
         }
         catch (SocketException e)
         {

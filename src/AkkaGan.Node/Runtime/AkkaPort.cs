@@ -1,12 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
 using Akka.Remote;
+using AkkaGan.Cluster.Configuration;
 using AkkaGan.Cluster.Hosting;
 using Microsoft.Extensions.Hosting;
 
 namespace AkkaGan.Node.Runtime;
 
-/// <summary>A node could not start: its Akka port is taken (by another node, or anything else).</summary>
+/// <summary>A node could not start: one of its ports is taken (by another node, or anything else).</summary>
 public sealed class NodeStartException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
@@ -23,13 +24,29 @@ public static class AkkaPort
     private const int SolSocket = 1, SoReuseAddr = 2; // Linux <sys/socket.h>
 
     /// <summary>Throws <see cref="NodeStartException"/> naming the port when another process listens on it (port 0: nothing to check).</summary>
-    public static void EnsureFree(MemberOptions member)
+    public static void EnsureFree(MemberOptions member) => EnsureFree(member.Host, member.Port, e => InUse(member, e));
+
+    /// <summary>
+    /// The node's other ports, checked like its Akka port before it joins: the control port when <c>--control-port</c>
+    /// names it (the default one, when taken, gives way to a free port: see <c>ControlHost</c>), and the health port.
+    /// </summary>
+    public static void EnsureFree(NodeSettings node, NodeFlags flags)
     {
-        if (member.Port == 0 || !OperatingSystem.IsLinux()) return;
+        if (flags.ControlPort is not null)
+            EnsureFree(node.Control.Host, node.Control.Port, e => new NodeStartException($"the control port {node.Control.Host}:{node.Control.Port} is in use by " +
+                "another process (another akkagan node?); stop it, or give this node another --control-port (0 = any free port)", e));
+        if (node.Probes is { } probes)
+            EnsureFree(probes.Host, probes.Port, e => new NodeStartException($"the health port {probes.Host}:{probes.Port} is in use by another process; stop it, " +
+                $"or give this node another {(flags.HealthPort is null ? "akkagan.probes.port" : "--health-port")}", e));
+    }
+
+    private static void EnsureFree(string host, int port, Func<Exception, NodeStartException> inUse)
+    {
+        if (port == 0 || !OperatingSystem.IsLinux()) return;
         IPAddress[] addresses;
         try
         {
-            addresses = IPAddress.TryParse(member.Host, out var parsed) ? [parsed] : Dns.GetHostAddresses(member.Host);
+            addresses = host is "*" or "+" ? [IPAddress.Any] : IPAddress.TryParse(host, out var parsed) ? [parsed] : Dns.GetHostAddresses(host);
         }
         catch (SocketException)
         {
@@ -41,11 +58,11 @@ public static class AkkaPort
             probe.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
             try
             {
-                probe.Bind(new IPEndPoint(address, member.Port));
+                probe.Bind(new IPEndPoint(address, port));
             }
             catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
             {
-                throw InUse(member, e);
+                throw inUse(e);
             }
             catch (SocketException)
             {
