@@ -193,6 +193,10 @@ public sealed class DeploySpecs
             Assert.Empty(Directory.GetFiles(Path.Combine(dir, "run", "pids")));
             var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "run", "summary.json")))!;
             Assert.False(summary["completed"]!.GetValue<bool>()); // stopped by stop.sh: an endless run
+            // stop.sh stops the coordinator first: the run ends with a final checkpoint of the round it stopped at.
+            var last = summary["last_checkpoint"]!.GetValue<string>();
+            Assert.True(File.Exists(Path.Combine(dir, "run", last)), last);
+            Assert.EndsWith($"ckpt-r{summary["rounds"]!.GetValue<long>():D8}.akgc", last, StringComparison.Ordinal);
             Assert.Contains(summary["faults"]!.AsArray(), f => f!["fault"]!.ToString() == "recovered");
         }
         finally
