@@ -40,6 +40,14 @@ public sealed class NodeLossSpecs : IDisposable
         /// <summary>What every process printed, so that a failure says which node did what.</summary>
         public string All() => string.Join("\n", _all.Select(p => $"{p.Key}{(p.Value.Process.HasExited ? $" (exited {p.Value.Process.ExitCode})" : "")}:\n{Log(p.Key)}"));
 
+        /// <summary>SIGTERM, then its exit within <paramref name="seconds"/> (a bound on the stop, not a timing: it normally takes about 3 s).</summary>
+        public void Terminate(string name, int seconds = 60)
+        {
+            _killed.Add(name);
+            using (var kill = Process.Start("kill", ["-TERM", this[name].Id.ToString(CultureInfo.InvariantCulture)])) kill.WaitForExit();
+            Assert.True(this[name].WaitForExit(seconds * 1000), $"{name} did not end within {seconds} s of SIGTERM:\n{All()}");
+        }
+
         /// <summary>SIGKILL: no goodbye to the cluster.</summary>
         public void Kill(string name)
         {
@@ -245,6 +253,56 @@ public sealed class NodeLossSpecs : IDisposable
         Assert.Contains("run completes-spec already completed at round 3000 (the state store's position); nothing to take over", processes.Log("standby"));
         Assert.False(File.Exists(Out("standby/summary.json")), "the standby wrote a summary of a run it did not train");
         Assert.True(JsonNode.Parse(File.ReadAllText(Out("primary/summary.json")))!["completed"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Sigterm_should_end_a_node_that_waits_for_members_stands_by_or_waits_for_a_lost_member_with_what_it_has()
+    {
+        string[] training = ["--rounds", Akkagan.Endless, "--lr-decay", "none", "--batch", "64", "--unroll", "0", "--eval-every", "500", "--eval-samples", "500",
+            "--checkpoint-every", "50", "--control-port", "0"];
+        using var processes = new Processes();
+
+        // Waiting for discriminator nodes that never come: it ends as a stopped run, with its summary.
+        var alone = Akkagan.FreePort().ToString(CultureInfo.InvariantCulture);
+        processes.Start("waiting", ["node", "--roles", "coordinator,generator", "--port", alone, "--seeds", $"127.0.0.1:{alone}", "--discriminator-nodes", "1",
+            .. training, "--out", Out("waiting")]);
+        processes.WaitFor("waiting", "waiting for the cluster");
+        processes.Terminate("waiting");
+        Assert.True(processes["waiting"].ExitCode == 130, processes.All());
+        Assert.Equal(0, JsonNode.Parse(File.ReadAllText(Out("waiting/summary.json")))!["rounds"]!.GetValue<long>());
+
+        // A lost member that is not coming back soon (its node is downed only after a minute): the run waits below
+        // the quorum, and a stop ends it with a final checkpoint (the member keeps its last known state in it).
+        var config = Out("sigterm.hocon");
+        File.WriteAllText(config, $$"""
+            akkagan.cluster.step-timeout = 3s
+            akka.cluster.split-brain-resolver.stable-after = 60s
+            akkagan.persistence { connection-string = "Data Source={{Out("shared.db")}}", run-id = "sigterm-spec" }
+            """);
+        var seed = Akkagan.FreePort().ToString(CultureInfo.InvariantCulture);
+        processes.Start("discriminator", ["node", "--roles", "discriminator", "--port", "0", "--seeds", $"127.0.0.1:{seed}", "--config", config, "--control-port", "0"]);
+        processes.Start("primary", ["node", "--roles", "coordinator,generator", "--port", seed, "--seeds", $"127.0.0.1:{seed}", "--config", config,
+            "--discriminator-nodes", "1", .. training, "--out", Out("primary")]);
+        processes.WaitFor("primary", @"round \d+: checkpoint");
+
+        // Standing by: a stop ends it at once; it trained nothing, so it writes no summary and exits 0.
+        processes.Start("standby", ["node", "--roles", "coordinator", "--standby", "--port", "0", "--seeds", $"127.0.0.1:{seed}", "--config", config,
+            "--control-port", "0", "--out", Out("standby")]);
+        processes.WaitFor("standby", "standby: the coordinator runs on akka");
+        processes.Terminate("standby");
+        Assert.True(processes["standby"].ExitCode == 0, processes.All());
+        Assert.Contains("stopped while standing by for run sigterm-spec: it took nothing over and trained nothing", processes.Log("standby"));
+        Assert.False(File.Exists(Out("standby/summary.json")), "a standby stopped while standing by wrote a summary");
+
+        processes.Kill("discriminator");
+        processes.WaitFor("primary", @"d-0 suspended");
+        processes.Terminate("primary");
+        Assert.True(processes["primary"].ExitCode == 130, processes.All());
+        var summary = JsonNode.Parse(File.ReadAllText(Out("primary/summary.json")))!;
+        var last = summary["last_checkpoint"]!.GetValue<string>();
+        Assert.EndsWith($"ckpt-r{summary["rounds"]!.GetValue<long>():D8}.akgc", last, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(Out("primary"), last)), last);
     }
 
     /// <summary>Waits until the run's coordinator position is in the SQLite state store (Akka.Persistence.Sql's snapshot table).</summary>

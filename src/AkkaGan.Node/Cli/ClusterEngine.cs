@@ -89,6 +89,11 @@ internal static class ClusterEngine
                     {
                         await TakeOverAsync(system, status, cancellation).ConfigureAwait(false);
                     }
+                    catch (OperationCanceledException)
+                    {
+                        // Stopped while standing by (the usual way to stop a standby): no run of its own to summarize.
+                        return new C.TrainingFinished(0, false, $"stopped while standing by for run {store?.RunId}: it took nothing over and trained nothing", true);
+                    }
                     finally
                     {
                         gan.ForwardTo(null);
