@@ -8,8 +8,9 @@
 #   deploy/local/start.sh [training flags...]
 #
 # Environment: as deploy/local/run.sh (AKKAGAN_HOST, AKKAGAN_SEED_PORT, AKKAGAN_CONTROL_PORT,
-# AKKAGAN_DISCRIMINATOR_NODES, AKKAGAN_CONFIG, AKKAGAN_OUT, AKKAGAN_CMD), plus AKKAGAN_COORDINATOR_ROLES and
-# AKKAGAN_GENERATOR_NODES (extra generator-only nodes standing by; default 0).
+# AKKAGAN_DISCRIMINATOR_NODES, AKKAGAN_CONFIG, AKKAGAN_OUT, AKKAGAN_CMD), plus AKKAGAN_COORDINATOR_ROLES,
+# AKKAGAN_GENERATOR_NODES (extra generator-only nodes standing by; default 0) and AKKAGAN_KEEP_NODES (1: the other
+# nodes keep running when the coordinator's node exits; default 0).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -50,8 +51,13 @@ for i in $(seq 1 "$GENERATORS"); do
   start_node "generator-$i" $(( CONTROL_PORT == 0 ? 0 : CONTROL_PORT + NODES + i )) --roles generator --port 0 --seeds "$HOST:$SEED_PORT"
 done
 # When the coordinator's node exits (its training ended, or it was stopped or killed), the other nodes leave too, as
-# with run.sh: a finished cluster leaves no node running and no stale pid file.
-coordinator_pid="$(cat "$OUT/pids/coordinator.pid")"
-nohup bash -c "while kill -0 $coordinator_pid 2>/dev/null; do sleep 1; done; exec '$ROOT/deploy/local/stop.sh' '$OUT'" \
-  < /dev/null > "$OUT/logs/stop-after-coordinator.log" 2>&1 &
-echo "started in $OUT; deploy/local/stop.sh $OUT stops the cluster (it also stops once the coordinator's node exits)"
+# with run.sh: a finished cluster leaves no node running and no stale pid file. AKKAGAN_KEEP_NODES=1 keeps them (a
+# standby coordinator started beside this cluster takes the run over when the coordinator's node is killed).
+if [ "${AKKAGAN_KEEP_NODES:-0}" != 1 ]; then
+  coordinator_pid="$(cat "$OUT/pids/coordinator.pid")"
+  nohup bash -c "while kill -0 $coordinator_pid 2>/dev/null; do sleep 1; done; exec '$ROOT/deploy/local/stop.sh' '$OUT'" \
+    < /dev/null > "$OUT/logs/stop-after-coordinator.log" 2>&1 &
+  echo "started in $OUT; deploy/local/stop.sh $OUT stops the cluster (it also stops once the coordinator's node exits)"
+else
+  echo "started in $OUT; deploy/local/stop.sh $OUT stops the cluster"
+fi

@@ -67,8 +67,20 @@ public sealed class DeploySpecs
     [Fact]
     public void The_scripts_should_be_valid_bash()
     {
-        foreach (var script in new[] { "docker/entrypoint.sh", "docker/akkagan-ctl.sh", "local/run.sh", "local/start.sh", "local/stop.sh", "local/kill.sh" })
+        foreach (var script in new[] { "docker/entrypoint.sh", "docker/akkagan-ctl.sh", "local/run.sh", "local/start.sh", "local/stop.sh", "local/kill.sh", "local/drill.sh" })
             Run("-n", [Deploy(script)], new Dictionary<string, string>());
+    }
+
+    [Fact]
+    public void The_drill_script_should_refuse_an_unknown_drill_naming_the_known_ones()
+    {
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { Deploy("local/drill.sh"), Path.Combine(Path.GetTempPath(), "akkagan-drill-refused"), "kill-everything" }) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("unknown drill 'kill-everything' (fast, exact, coordinator, finish, stop, busy-port)", stderr);
     }
 
     [Fact]
