@@ -15,44 +15,61 @@ using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
 namespace AkkaGan.Cluster.Tests;
 
 /// <summary>
-/// Losing a discriminator node mid-run (three ActorSystems in one process): its entities land on the surviving node
-/// with no state, miss a round, are left out, restored from the last checkpoint and re-admitted; the run completes.
+/// A coordinator-and-generator node and two discriminator nodes (three ActorSystems in one process), and a run of two
+/// members placed one per discriminator node: the ground of the discriminator-loss specs.
 /// </summary>
-public sealed class NodeLossSpecs : MultiNodeSpec
+public abstract class DiscriminatorNodeLossSpec : MultiNodeSpec
 {
-    protected override string SystemName => "akkagan-loss";
-
     public override async ValueTask InitializeAsync()
     {
-        // A short step timeout: a member that does not answer is left out after 3 s instead of half a minute.
+        // A short step timeout: a member that does not answer is left out after 3 s instead of ten.
         var a = await Node([Roles.Coordinator, Roles.Generator], null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(3)));
         for (var i = 0; i < 2; i++) await Node([Roles.Discriminator], AddressOf(a), b => b.AddDiscriminators(RunData.Create));
     }
+
+    /// <summary>Two members, small networks, an endless run at a constant learning rate (the test stops it), a checkpoint every 10 rounds.</summary>
+    protected static TrainingSettings TwoMembers => new()
+    {
+        Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = EngineEquivalence.Endless, LrDecay = LrDecay.None, EvalEvery = 1000,
+        CheckpointEvery = 10, EvalSamples = 200, Unroll = 1, Discriminators = 2,
+    };
+
+    /// <summary>
+    /// Starts a run of <paramref name="settings"/> once the cluster is up and both discriminator regions are registered
+    /// (as the coordinator's node does, so the two members are placed on different nodes: losing one node then loses
+    /// one member, not both, which would be the generator's roll-back case). Returns the run's observer, the
+    /// coordinator and the node that runs d-0.
+    /// </summary>
+    protected async Task<(Akka.TestKit.TestProbe Probe, IActorRef Coordinator, IHost NodeOfD0)> StartWithMembersApart(TrainingSettings settings)
+    {
+        var systemA = System(Hosts[0]);
+        var kit = new Akka.TestKit.Xunit.TestKit(systemA);
+        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
+        var probe = kit.CreateTestProbe();
+        var registry = Hosts[0].Services.GetRequiredService<ActorRegistry>();
+        await ClusterReadiness.WaitAsync(systemA, registry, 1, 2, _ => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
+        var coordinator = registry.Get<CoordinatorSingleton>();
+        coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+        var placed = probe.FishForMessage<C.Placed>(_ => true, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken).Nodes;
+        Assert.NotEqual(placed["d-0"], placed["d-1"]);
+        return (probe, coordinator, Hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == placed["d-0"]));
+    }
+}
+
+/// <summary>
+/// Losing a discriminator node mid-run (three ActorSystems in one process): its entities land on the surviving node
+/// with no state, miss a round, are left out, restored from the last checkpoint and re-admitted; the run completes.
+/// </summary>
+public sealed class NodeLossSpecs : DiscriminatorNodeLossSpec
+{
+    protected override string SystemName => "akkagan-loss";
 
     [Fact]
     [Trait("Category", "Slow")]
     public async Task A_lost_discriminator_node_should_cost_its_members_one_round_and_never_the_run()
     {
-        var systemA = System(Hosts[0]);
-        var kit = new Akka.TestKit.Xunit.TestKit(systemA);
-        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
-        var settings = new TrainingSettings
-        {
-            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = EngineEquivalence.Endless, LrDecay = LrDecay.None, EvalEvery = 1000,
-            CheckpointEvery = 10, EvalSamples = 200, Unroll = 1, Discriminators = 2,
-        };
-        var probe = kit.CreateTestProbe();
-        // As the coordinator's node does: wait until both discriminator regions are registered, so the two members are
-        // placed on different nodes (otherwise losing one node loses both, which is the generator's roll-back case).
-        var registry = Hosts[0].Services.GetRequiredService<ActorRegistry>();
-        await ClusterReadiness.WaitAsync(systemA, registry, 1, 2, _ => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
-        var coordinator = registry.Get<CoordinatorSingleton>();
-        coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
-
-        var placed = probe.FishForMessage<C.Placed>(_ => true, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken).Nodes;
-        Assert.NotEqual(placed["d-0"], placed["d-1"]);
+        var (probe, coordinator, victim) = await StartWithMembersApart(TwoMembers);
         // Stop the node that hosts d-0 once the first checkpoints are taken; stop the run once d-0 took part again.
-        var victim = Hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == placed["d-0"]);
         Task? stopping = null;
         FaultReport? back = null;
         var (final, events, _) = EngineEquivalence.FollowUntilStopped(probe, coordinator, (message, _) =>
@@ -222,7 +239,7 @@ public sealed class GeneratorLossSpecs : MultiNodeSpec
 /// whole run roll back to the last checkpoint and replay once the member's shard lands on the surviving node, so the
 /// result equals an uninterrupted run's byte for byte.
 /// </summary>
-public sealed class ExactRecoverySpecs : MultiNodeSpec
+public sealed class ExactRecoverySpecs : DiscriminatorNodeLossSpec
 {
     protected override string SystemName => "akkagan-exact";
 
@@ -233,33 +250,12 @@ public sealed class ExactRecoverySpecs : MultiNodeSpec
         akka.coordinated-shutdown.run-by-actor-system-terminate = off
         """;
 
-    public override async ValueTask InitializeAsync()
-    {
-        var a = await Node([Roles.Coordinator, Roles.Generator], null, b => b.AddDiscriminatorProxy().AddGenerator().AddCoordinator(TimeSpan.FromSeconds(3)));
-        for (var i = 0; i < 2; i++) await Node([Roles.Discriminator], AddressOf(a), b => b.AddDiscriminators(RunData.Create));
-    }
-
     [Fact]
     [Trait("Category", "Slow")]
     public async Task A_killed_discriminator_node_should_roll_the_run_back_and_replay_it_to_the_uninterrupted_runs_bytes()
     {
-        var systemA = System(Hosts[0]);
-        var kit = new Akka.TestKit.Xunit.TestKit(systemA);
-        kit.AwaitAssert(() => Assert.Equal(3, Akka.Cluster.Cluster.Get(systemA).State.Members.Count(m => m.Status == MemberStatus.Up)), TimeSpan.FromSeconds(30), cancellationToken: TestContext.Current.CancellationToken);
-        var settings = new TrainingSettings
-        {
-            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = EngineEquivalence.Endless, LrDecay = LrDecay.None, EvalEvery = 1000,
-            CheckpointEvery = 10, EvalSamples = 200, Unroll = 1, Discriminators = 2, Recovery = RecoveryMode.Exact,
-        };
-        var probe = kit.CreateTestProbe();
-        var registry = Hosts[0].Services.GetRequiredService<ActorRegistry>();
-        await ClusterReadiness.WaitAsync(systemA, registry, 1, 2, _ => { }, TimeSpan.FromSeconds(30), CancellationToken.None);
-        var coordinator = registry.Get<CoordinatorSingleton>();
-        coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
-
-        var placed = probe.FishForMessage<C.Placed>(_ => true, TimeSpan.FromSeconds(60), cancellationToken: TestContext.Current.CancellationToken).Nodes;
-        Assert.NotEqual(placed["d-0"], placed["d-1"]);
-        var victim = Hosts.Skip(1).Single(h => Akka.Cluster.Cluster.Get(System(h)).SelfAddress.ToString() == placed["d-0"]);
+        var settings = TwoMembers with { Recovery = RecoveryMode.Exact };
+        var (probe, coordinator, victim) = await StartWithMembersApart(settings);
         Task? killing = null;
         long? lastBefore = null;
         var (final, events, _) = EngineEquivalence.FollowUntilStopped(probe, coordinator, (message, events) =>
