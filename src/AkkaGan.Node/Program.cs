@@ -17,6 +17,7 @@ root.Subcommands.Add(NodeCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(ClassifierCommand.Create());
+VersionInfo.AttachTo(root);
 
 try
 {

@@ -146,6 +146,20 @@ public sealed class TrainCommandSpecs : IDisposable
     }
 
     [Fact]
+    public void Version_should_name_what_a_bug_report_needs()
+    {
+        var result = Akkagan.Run("--version");
+        Assert.True(result.ExitCode == 0, result.All);
+        var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Matches(@"^akkagan \d+\.\d+\.\d+", lines[0]);
+        Assert.Matches($@"^\.NET {System.Text.RegularExpressions.Regex.Escape(Environment.Version.ToString())} on ", lines[1]);
+        Assert.Matches(@"^Akka\.NET 1\.5\.\d+", lines[2]);
+        // The libtorch the node loads, and the backend of this build (the tests run the cpu build).
+        Assert.Matches(@"^TorchSharp 0\.\d+\.\d+; libtorch \d+\.\d+", lines[3]);
+        Assert.Contains("backend cpu (this build)", lines[3]);
+    }
+
+    [Fact]
     public void Readme_should_list_every_flag_of_train()
     {
         var help = Akkagan.Run("train", "--help").Stdout;
