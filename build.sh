@@ -6,6 +6,9 @@
 #   ./build.sh train [ARGS]  the main job: an embedded training run (akkagan train ARGS)
 #   ./build.sh run [ARGS]    any akkagan command (akkagan ARGS)
 #   ./build.sh prereqs       only check/install the prerequisites of train and test
+#   ./build.sh install [PREFIX]    publish the akkagan and akkagan-ctl commands under PREFIX (default /usr/local as
+#                                  root, else ~/.local): PREFIX/lib/akkagan/{akkagan,akkagan-ctl}, linked from PREFIX/bin
+#   ./build.sh uninstall [PREFIX]  remove what install put there
 # Environment: CONFIGURATION (default Release), TORCH_BACKEND (cpu|cuda, default cpu),
 #              TEST_FILTER (dotnet test --filter expression, combined with the tier), AKKAGAN_SKIP_PREREQS=1,
 #              AKKAGAN_TEST_POSTGRES (Npgsql connection string of the PostgreSQL specs; default: the local server, set up as root),
@@ -215,6 +218,46 @@ check_tiers() {
 
 akkagan_dll() { echo "$ROOT/src/AkkaGan.Node/bin/$CONFIGURATION/net10.0/akkagan.dll"; }
 
+# --- install ---------------------------------------------------------------------------------------------------------
+
+default_prefix() { if [ "$(id -u)" = 0 ]; then echo /usr/local; else echo "$HOME/.local"; fi; }
+
+# Each command is published framework-dependent for this machine's runtime identifier with its .NET apphost (a native
+# executable) into a folder of its own: akkagan with TorchSharp's libtorch for this platform beside it, akkagan-ctl
+# without (it never loads torch). PREFIX/bin gets a link to each. A new install replaces the old one whole.
+install_commands() {
+  local prefix="${1:-$(default_prefix)}" rid lib
+  case "$(uname -m)" in x86_64) rid=linux-x64 ;; aarch64|arm64) rid=linux-arm64 ;; *) die "install: no .NET runtime identifier for $(uname -m)" ;; esac
+  prefix="$(mkdir -p "$prefix" && cd "$prefix" && pwd)"
+  lib="$prefix/lib/akkagan"
+  log "publishing akkagan and akkagan-ctl ($CONFIGURATION, $rid, torch backend $TORCH_BACKEND) to $lib"
+  rm -rf "$lib.new" && mkdir -p "$lib.new" "$prefix/bin"
+  dotnet publish "$ROOT/src/AkkaGan.Node/AkkaGan.Node.csproj" -c "$CONFIGURATION" -p:TorchBackend="$TORCH_BACKEND" -r "$rid" --self-contained false \
+    -o "$lib.new/akkagan" -nologo -v quiet -clp:ErrorsOnly
+  dotnet publish "$ROOT/src/AkkaGan.Ctl/AkkaGan.Ctl.csproj" -c "$CONFIGURATION" -r "$rid" --self-contained false \
+    -o "$lib.new/akkagan-ctl" -nologo -v quiet -clp:ErrorsOnly
+  rm -rf "$lib" && mv "$lib.new" "$lib"
+  ln -sfn "$lib/akkagan/akkagan" "$prefix/bin/akkagan"
+  ln -sfn "$lib/akkagan-ctl/akkagan-ctl" "$prefix/bin/akkagan-ctl"
+  "$prefix/bin/akkagan" --version >&2
+  log "installed $prefix/bin/akkagan and $prefix/bin/akkagan-ctl ($(du -sh "$lib" | cut -f1)); ./build.sh uninstall $prefix removes them"
+  case ":$PATH:" in
+    *":$prefix/bin:"*) ;;
+    *) log "note: $prefix/bin is not on your PATH: add it, e.g. echo 'export PATH=\"$prefix/bin:\$PATH\"' >> ~/.profile" ;;
+  esac
+}
+
+uninstall_commands() {
+  local prefix="${1:-$(default_prefix)}" name
+  [ -d "$prefix/lib/akkagan" ] || die "uninstall: nothing installed under $prefix (no $prefix/lib/akkagan)"
+  for name in akkagan akkagan-ctl; do
+    # Only our own links: a file of that name that is not ours stays.
+    if [ -L "$prefix/bin/$name" ] && [ "$(readlink "$prefix/bin/$name")" = "$prefix/lib/akkagan/$name/$name" ]; then rm -f "$prefix/bin/$name"; fi
+  done
+  rm -rf "$prefix/lib/akkagan"
+  log "removed akkagan and akkagan-ctl from $prefix"
+}
+
 cmd="${1:-test}"; shift || true
 case "$cmd" in
   prereqs) prereqs; ensure_test_prereqs ;;
@@ -229,6 +272,8 @@ case "$cmd" in
   tiers)   check_tiers ;;
   train)   prereqs; build; exec dotnet "$(akkagan_dll)" train "$@" ;;
   run)     prereqs; build; exec dotnet "$(akkagan_dll)" "$@" ;;
-  -h|--help|help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown command '$cmd' (expected: test, train, run, build, tiers, prereqs)" ;;
+  install)   prereqs; install_commands "$@" ;;
+  uninstall) uninstall_commands "$@" ;;
+  -h|--help|help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown command '$cmd' (expected: test, train, run, build, tiers, prereqs, install, uninstall)" ;;
 esac
