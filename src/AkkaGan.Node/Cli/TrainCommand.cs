@@ -229,7 +229,8 @@ public static class TrainCommand
                 table.AddRow(key, Markup.Escape(value.TryGetValue<double>(out var number) && number % 1 != 0
                     ? number.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)
                     : value.ToJsonString().Trim('"')));
-        table.AddRow("outputs", Markup.Escape(Path.GetFullPath(outDir)));
         AnsiConsole.Write(table);
+        // Below the table, whole: a long path in a cell would be wrapped mid-word on an 80-column terminal.
+        Console.WriteLine($"outputs: {Path.GetFullPath(outDir)} (summary.json, metrics.jsonl, checkpoints/, samples/)");
     }
 }
