@@ -14,6 +14,9 @@ namespace AkkaGan.Cluster.Coordinator;
 /// </summary>
 public sealed partial class CoordinatorActor
 {
+    // Entity -> the node it was last placed on: a node the failure detector marks unreachable names its entities.
+    private readonly Dictionary<string, string> _placement = [];
+
     /// <summary>Records where entities live and tells the observer.</summary>
     private void Place(IReadOnlyDictionary<string, string> nodes)
     {

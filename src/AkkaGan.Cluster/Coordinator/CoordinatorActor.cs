@@ -52,8 +52,6 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private Action<SetupActor.Result>? _setupThen;
     private IActorRef _changeRequester = ActorRefs.Nobody;
     private IActorRef? _rounds;
-    // Entity -> the node it was last placed on: a node the failure detector marks unreachable names its entities.
-    private readonly Dictionary<string, string> _placement = [];
 
     /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
     /// <param name="store">Whether this node has a state store (<see cref="StateStoreHosting"/>): the position is saved to it.</param>
