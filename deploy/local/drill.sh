@@ -134,7 +134,8 @@ drill_exact() {
   done
   resumed="$(now)"
   redone="$(grep -Eo '[0-9]+ round\(s\) are redone' "$dir/logs/coordinator.log" | head -1)"
-  wait_exit "$(cat "$dir/pids/coordinator.pid" 2>/dev/null || echo 0)" 600 > /dev/null || true
+  # The run ends by itself; its pid file is gone once it has (start.sh's watcher stops the other nodes then).
+  if [ -f "$dir/pids/coordinator.pid" ]; then wait_exit "$(cat "$dir/pids/coordinator.pid")" 600 > /dev/null || true; fi
   "$ROOT/deploy/local/stop.sh" "$dir" > /dev/null 2>&1 || true
   $AKKAGAN_CMD train --engine reference --discriminators 2 "${FLAGS[@]}" --rounds "$rounds" --out "$OUT/exact-reference" > "$OUT/exact-reference.log" 2>&1
   mine="$(entities_hash "$(ls "$dir"/checkpoints/*.akgc | sort | tail -1)")"
