@@ -9,6 +9,8 @@
 #   ./build.sh install [PREFIX]    publish the akkagan and akkagan-ctl commands under PREFIX (default /usr/local as
 #                                  root, else ~/.local): PREFIX/lib/akkagan/{akkagan,akkagan-ctl}, linked from PREFIX/bin
 #   ./build.sh uninstall [PREFIX]  remove what install put there
+#   ./build.sh docs          regenerate docs/configuration.md's table, then build the documentation site (DocFX, a .NET
+#                            tool) into docs/_site with the API reference; a broken link or anchor fails it
 # Environment: CONFIGURATION (default Release), TORCH_BACKEND (cpu|cuda, default cpu),
 #              TEST_FILTER (dotnet test --filter expression, combined with the tier), AKKAGAN_SKIP_PREREQS=1,
 #              AKKAGAN_TEST_POSTGRES (Npgsql connection string of the PostgreSQL specs; default: the local server, set up as root),
@@ -216,6 +218,31 @@ check_tiers() {
   log "test tiers: every fast-tier test took at most 10 s"
 }
 
+# --- documentation ---------------------------------------------------------------------------------------------------
+
+# DocFX (pinned in .config/dotnet-tools.json) extracts the API reference of the libraries from their projects and
+# builds docs/ into docs/_site; --warningsAsErrors turns an invalid file link or bookmark into a failure. With
+# "regenerate", the configuration page's generated table is rewritten first from the key table (the spec that compares
+# them does it under AKKAGAN_UPDATE_DOCS=1); `test` only checks, as the spec fails on a stale table.
+build_docs() {
+  if [ "${1:-}" = regenerate ]; then
+    log "docs/configuration.md: the generated table, from SettingKeys and cluster.hocon"
+    AKKAGAN_UPDATE_DOCS=1 dotnet test "$ROOT/tests/AkkaGan.Cluster.Tests/AkkaGan.Cluster.Tests.csproj" -c "$CONFIGURATION" \
+      -p:TorchBackend="$TORCH_BACKEND" --no-build -nologo -v quiet --filter "FullyQualifiedName~ConfigurationReferenceSpecs" >/dev/null
+  fi
+  log "documentation site (DocFX) -> docs/_site"
+  (cd "$ROOT" && dotnet tool restore >/dev/null)
+  local out; out="$(mktemp)"
+  if (cd "$ROOT" && dotnet docfx docs/docfx.json --warningsAsErrors) >"$out" 2>&1; then
+    grep -E '^ *[0-9]+ (warning|error)\(s\)' "$out" | tr -s ' ' | sed 's/^ //' | paste -sd ' ' | sed 's/^/[build] docs: /' >&2
+    rm -f "$out"
+  else
+    grep -Ei 'warning|error' "$out" >&2 || cat "$out" >&2
+    rm -f "$out"
+    return 1
+  fi
+}
+
 akkagan_dll() { echo "$ROOT/src/AkkaGan.Node/bin/$CONFIGURATION/net10.0/akkagan.dll"; }
 
 # --- install ---------------------------------------------------------------------------------------------------------
@@ -268,12 +295,17 @@ case "$cmd" in
       fast) tiers=(fast) ;;
       *) die "unknown test tier '$1' (expected: fast, or nothing for every test)" ;;
     esac
-    prereqs; ensure_test_prereqs; build; run_tests "${tiers[@]}" ;;
+    prereqs; ensure_test_prereqs; build
+    failed=0; run_tests "${tiers[@]}" || failed=1
+    # The whole suite also builds the documentation site: a broken link fails CI as a failing test does.
+    if [ "${tiers[*]}" = "fast slow" ]; then build_docs || { log "the documentation site has broken links (above)"; failed=1; }; fi
+    exit $failed ;;
   tiers)   check_tiers ;;
   train)   prereqs; build; exec dotnet "$(akkagan_dll)" train "$@" ;;
   run)     prereqs; build; exec dotnet "$(akkagan_dll)" "$@" ;;
   install)   prereqs; install_commands "$@" ;;
   uninstall) uninstall_commands "$@" ;;
-  -h|--help|help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown command '$cmd' (expected: test, train, run, build, tiers, prereqs, install, uninstall)" ;;
+  docs)    prereqs; build; build_docs regenerate ;;
+  -h|--help|help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown command '$cmd' (expected: test, train, run, build, tiers, prereqs, install, uninstall, docs)" ;;
 esac

@@ -1,6 +1,6 @@
 namespace AkkaGan.Ctl;
 
-/// <summary>The process exit codes of <c>akkagan-ctl</c>, as documented in README.md.</summary>
+/// <summary>The process exit codes of <c>akkagan-ctl</c>, as documented in docs/steering.md.</summary>
 internal static class CtlExitCodes
 {
     /// <summary>The command (or the interactive session) finished and the host answered ok.</summary>

@@ -324,7 +324,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
 
     public void OnCheckpoint(long round, string path) => LastCheckpoint = path;
 
-    /// <summary>Writes summary.json (schema in README.md, "Outputs") and returns it.</summary>
+    /// <summary>Writes summary.json (schema in docs/training.md, "Outputs") and returns it.</summary>
     public JsonObject WriteSummary(long rounds, bool completed)
     {
         var m = LastEvaluation?.Mixture;

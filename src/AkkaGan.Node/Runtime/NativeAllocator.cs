@@ -43,7 +43,7 @@ internal static partial class NativeAllocator
             // had moved it), the top of a heap is trimmed only beyond 512 MiB free, and each heap extension takes
             // 64 MiB at once.
             // Few arenas: the cluster engine's actors run on several threads, and each arena keeps what its threads freed
-            // (akkagan bench soak measures it: README, Memory over long runs).
+            // (akkagan bench soak measures it: docs/engines.md, "Memory over long runs").
             Applied = MallOpt(MMmapThreshold, MaxMmapThreshold) == 1
                       & MallOpt(MTrimThreshold, 512 << 20) == 1
                       & MallOpt(MTopPad, 64 << 20) == 1
