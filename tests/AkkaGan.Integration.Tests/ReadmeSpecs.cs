@@ -104,6 +104,18 @@ public sealed partial class ReadmeSpecs(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void Every_page_of_the_documentation_should_be_in_the_sites_table_of_contents()
+    {
+        var docs = Path.Combine(Akkagan.RepositoryRoot, "docs");
+        var toc = File.ReadAllText(Path.Combine(docs, "toc.yml"));
+        var linked = Regex.Matches(toc, @"href:\s*(\S+)").Select(m => m.Groups[1].Value).ToHashSet();
+        foreach (var page in Directory.GetFiles(docs, "*.md"))
+            Assert.True(linked.Contains(Path.GetFileName(page)), $"docs/{Path.GetFileName(page)} is not in docs/toc.yml");
+        foreach (var href in linked.Where(h => !h.EndsWith('/')))
+            Assert.True(File.Exists(Path.Combine(docs, href)), $"docs/toc.yml links to {href}, which does not exist");
+    }
+
+    [Fact]
     public void Every_readme_command_should_name_a_real_command_and_real_flags()
     {
         var commands = Commands();
