@@ -18,6 +18,11 @@ public sealed class ControlArgs
         _flags = flags;
     }
 
+    /// <summary>
+    /// Parses <paramref name="args"/> (the tokens after the command) against <paramref name="arguments"/>, the command's
+    /// declared arguments; throws <see cref="ControlCommandException"/> for an unknown option, a flag given a value, an
+    /// option without one, a surplus positional or a missing required argument.
+    /// </summary>
     public static ControlArgs Parse(IReadOnlyList<string> args, IReadOnlyList<ArgumentDescriptor> arguments)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -60,6 +65,7 @@ public sealed class ControlArgs
     /// <summary>The value of an option or positional, or null when not given.</summary>
     public string? Get(string name) => _values.GetValueOrDefault(name);
 
+    /// <summary>Whether the flag named <paramref name="flag"/> (its descriptor's name, without dashes) was given.</summary>
     public bool Has(string flag) => _flags.Contains(flag);
 
     /// <summary>An integer argument, or <paramref name="fallback"/> when absent; a non-integer is an error.</summary>

@@ -29,12 +29,16 @@ public sealed class ControlClient : IAsyncDisposable
         _maxFrameBytes = maxFrameBytes;
     }
 
+    /// <summary>The host's greeting: its protocol version, node name and palettes.</summary>
     public Hello Hello { get; }
 
+    /// <summary>The name of the node that answered, as its hello reports it.</summary>
     public string Node => Hello.Node;
 
+    /// <summary>The palettes the host serves, with their commands and arguments.</summary>
     public IReadOnlyList<PaletteDescriptor> Palettes => Hello.Palettes;
 
+    /// <summary>Connects to <paramref name="host"/>:<paramref name="port"/> with the default frame limit and reads the hello.</summary>
     public static Task<ControlClient> ConnectAsync(string host, int port, CancellationToken ct = default) =>
         ConnectAsync(new ControlEndpoint(host, port), ControlFraming.DefaultMaxFrameBytes, ct);
 
@@ -117,6 +121,7 @@ public sealed class ControlClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Closes the connection; a request in flight ends with a <see cref="ControlConnectionException"/>.</summary>
     public ValueTask DisposeAsync()
     {
         _tcp.Dispose();

@@ -27,6 +27,7 @@ public sealed record ControlEndpoint(string Host, int Port)
         return new ControlEndpoint(host, port);
     }
 
+    /// <summary>HOST:PORT, with an IPv6 host in brackets: the form <c>Parse</c> reads back.</summary>
     public override string ToString() =>
         Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 }

@@ -26,6 +26,11 @@ public sealed class ControlServer : IAsyncDisposable
     private Task _acceptLoop = Task.CompletedTask;
     private volatile bool _closing;
 
+    /// <summary>
+    /// A host for <paramref name="palettes"/> (each name once; <see cref="ArgumentException"/> otherwise) with
+    /// <paramref name="options"/>, validated here (<see cref="ArgumentException"/> for a bad address, port or frame limit,
+    /// <see cref="ControlSecurityException"/> for a non-loopback address without a token). It listens once <see cref="Start"/> is called.
+    /// </summary>
     public ControlServer(ControlServerOptions options, IEnumerable<IControlPalette> palettes)
     {
         options.Validate();
@@ -41,6 +46,7 @@ public sealed class ControlServer : IAsyncDisposable
     /// <summary>The bound port (the chosen one when <see cref="ControlServerOptions.Port"/> is 0); 0 before start.</summary>
     public int Port { get; private set; }
 
+    /// <summary>Where clients reach the host: the configured address and the bound <see cref="Port"/>.</summary>
     public ControlEndpoint Endpoint => new(_options.Host, Port);
 
     /// <summary>Binds and starts accepting; throws <see cref="SocketException"/> when the port is taken.</summary>
@@ -57,6 +63,10 @@ public sealed class ControlServer : IAsyncDisposable
     /// <summary>How long <see cref="DisposeAsync"/> lets requests in flight finish (and send their done) before closing.</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Stops accepting, lets requests in flight finish for up to <see cref="Grace"/> (their clients get their done frame),
+    /// then cancels the rest and closes every connection.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (_closing)

@@ -20,6 +20,7 @@ public sealed record ControlServerOptions
     /// <summary>Name the hello reports, so the operator sees which node answered.</summary>
     public string NodeName { get; init; } = Environment.MachineName;
 
+    /// <summary>The largest frame the host reads or writes, in bytes (at least 1024); a client that sends a larger one is told why and disconnected.</summary>
     public int MaxFrameBytes { get; init; } = ControlFraming.DefaultMaxFrameBytes;
 
     /// <summary>Throws a readable error for settings the host must not start with.</summary>

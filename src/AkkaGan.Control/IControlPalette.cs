@@ -7,8 +7,13 @@ namespace AkkaGan.Control;
 /// </summary>
 public interface IControlPalette
 {
+    /// <summary>The palette's name, description and commands with their arguments, as the hello and <c>help</c> list them.</summary>
     PaletteDescriptor Descriptor { get; }
 
+    /// <summary>
+    /// Runs <paramref name="command"/> (one of the descriptor's) with its raw <paramref name="args"/>, yielding output lines as
+    /// they come; <paramref name="ct"/> is cancelled when the client cancels or disconnects, or the host stops.
+    /// </summary>
     IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, CancellationToken ct);
 
     /// <summary>
