@@ -39,6 +39,10 @@ public sealed record Checkpoint(CheckpointMetadata Metadata, IReadOnlyList<Entit
             ? this
             : throw new CheckpointException($"the checkpoint is at round {Metadata.Round}, past rounds={rounds}; raise --rounds to continue it");
 
+    /// <summary>
+    /// The state of entity <paramref name="id"/> (<c>g-0</c>, <c>d-i</c>); throws <see cref="CheckpointException"/> naming the entities it
+    /// has when it lacks that one.
+    /// </summary>
     public EntitySnapshot Entity(string id)
         => Entities.FirstOrDefault(e => e.EntityId == id)
            ?? throw new CheckpointException($"checkpoint has no entity '{id}' (it has {string.Join(", ", Entities.Select(e => e.EntityId))})");
@@ -47,8 +51,11 @@ public sealed record Checkpoint(CheckpointMetadata Metadata, IReadOnlyList<Entit
 /// <summary>Thrown when a checkpoint is missing, corrupt or does not fit the run; the message names the file.</summary>
 public sealed class CheckpointException : Exception
 {
+    /// <summary>Creates the exception with <paramref name="message"/>, which names the file and the problem.</summary>
     public CheckpointException(string message) : base(message) { }
+    /// <summary>Creates the exception with <paramref name="message"/> and its cause.</summary>
     public CheckpointException(string message, Exception inner) : base(message, inner) { }
+    /// <summary>Creates the exception with the default message.</summary>
     public CheckpointException() { }
 }
 
@@ -60,9 +67,11 @@ public sealed class CheckpointException : Exception
 /// </summary>
 public static class CheckpointCodec
 {
+    /// <summary>The version this build writes (2: per-entity rounds); version 1 files are still read.</summary>
     public const int FormatVersion = 2;
     private static readonly byte[] Magic = "AKGANCK1"u8.ToArray();
 
+    /// <summary>The checkpoint file's bytes: header, metadata, every entity's tensors, and a SHA-256 of it all.</summary>
     public static byte[] Encode(Checkpoint checkpoint)
     {
         using var body = new MemoryStream();
@@ -144,6 +153,7 @@ public static class CheckpointCodec
         }
     }
 
+    /// <summary>Writes one entity's state (id, learning rate, optimizer steps, tensors) in the checkpoint format.</summary>
     public static void WriteEntity(BinaryWriter w, EntitySnapshot e)
     {
         w.Write(e.EntityId);
@@ -157,6 +167,10 @@ public static class CheckpointCodec
         }
     }
 
+    /// <summary>
+    /// Reads one entity's state written by <see cref="WriteEntity"/>; a bad tensor throws <see
+    /// cref="System.Runtime.Serialization.SerializationException"/>.
+    /// </summary>
     public static EntitySnapshot ReadEntity(BinaryReader r)
     {
         var id = r.ReadString();

@@ -9,15 +9,19 @@ namespace AkkaGan.Core.Checkpoints;
 /// </summary>
 public sealed partial class CheckpointStore
 {
+    /// <summary>The checkpoints of <paramref name="directory"/>, keeping the newest <paramref name="keep"/>.</summary>
     public CheckpointStore(string directory, int keep)
     {
         Directory = directory;
         Keep = keep;
     }
 
+    /// <summary>The folder the checkpoint files are in.</summary>
     public string Directory { get; }
+    /// <summary>How many of the newest checkpoints a write leaves on disk.</summary>
     public int Keep { get; }
 
+    /// <summary>The file name of round <paramref name="round"/>'s checkpoint, <c>ckpt-r00001000.akgc</c>.</summary>
     public static string FileName(long round) => $"ckpt-r{round.ToString("D8", CultureInfo.InvariantCulture)}.akgc";
 
     /// <summary>Writes the checkpoint atomically and prunes old ones; returns its path.</summary>

@@ -9,6 +9,7 @@ namespace AkkaGan.Core.Data;
 /// </summary>
 public sealed class FashionMnist : IRealData
 {
+    /// <summary>Where Debian's <c>dataset-fashion-mnist</c> package puts the IDX files.</summary>
     public const string DefaultDirectory = "/usr/share/datasets/fashion-mnist";
     private readonly Tensor _images; // (N, 1, H, W) float32 in [-1, 1]
 
@@ -20,8 +21,11 @@ public sealed class FashionMnist : IRealData
 
     /// <summary>Class labels (N) as int64.</summary>
     public Tensor Labels { get; }
+    /// <summary>Images loaded.</summary>
     public long Count => _images.shape[0];
+    /// <summary>The shape of one image, [1, 28, 28].</summary>
     public long[] SampleShape => [.. _images.shape.Skip(1)];
+    /// <summary>Every image, (N, 1, 28, 28) float32 in [-1, 1].</summary>
     public Tensor Images => _images;
 
     /// <summary>
@@ -80,6 +84,7 @@ public sealed class FashionMnist : IRealData
         return new FashionMnist(scaled.MoveToOuterDisposeScope(), labelTensor.MoveToOuterDisposeScope());
     }
 
+    /// <summary><paramref name="count"/> images drawn uniformly with replacement with <paramref name="generator"/>.</summary>
     public Tensor Sample(int count, Generator generator)
     {
         using var scope = NewDisposeScope();

@@ -11,6 +11,7 @@ public sealed class GaussianMixture : IRealData
 {
     private readonly Tensor _centres; // (K, 2)
 
+    /// <summary>An equal-weight mixture of isotropic Gaussians of std <paramref name="std"/> at <paramref name="centres"/>.</summary>
     public GaussianMixture(string name, IReadOnlyList<(double X, double Y)> centres, double std)
     {
         if (centres.Count == 0) throw new ArgumentException("a mixture needs at least one centre", nameof(centres));
@@ -23,13 +24,18 @@ public sealed class GaussianMixture : IRealData
         Extent = centres.Max(c => Math.Max(Math.Abs(c.X), Math.Abs(c.Y))) + 3 * std;
     }
 
+    /// <summary>The dataset's name, e.g. <c>ring8</c>.</summary>
     public string Name { get; }
+    /// <summary>The modes' centres.</summary>
     public IReadOnlyList<(double X, double Y)> Centres { get; }
+    /// <summary>The standard deviation of each component.</summary>
     public double Std { get; }
     /// <summary>Half-width of a square that holds practically all the mass (max |coordinate| + 3 std).</summary>
     public double Extent { get; }
+    /// <summary>A sample is a point, shape [2].</summary>
     public long[] SampleShape => [2];
 
+    /// <summary><paramref name="count"/> points, (count, 2) float32: a uniformly drawn component each, plus Gaussian noise.</summary>
     public Tensor Sample(int count, Generator generator)
     {
         using var scope = NewDisposeScope();

@@ -6,8 +6,11 @@ namespace AkkaGan.Core.Data;
 /// <summary>Thrown when an IDX dataset file is missing, truncated or malformed; the message names the file.</summary>
 public sealed class DatasetException : Exception
 {
+    /// <summary>Creates the exception with <paramref name="message"/>, which names the file and the problem.</summary>
     public DatasetException(string message) : base(message) { }
+    /// <summary>Creates the exception with <paramref name="message"/> and its cause.</summary>
     public DatasetException(string message, Exception inner) : base(message, inner) { }
+    /// <summary>Creates the exception with the default message.</summary>
     public DatasetException() { }
 }
 

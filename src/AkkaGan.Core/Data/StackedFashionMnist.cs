@@ -15,6 +15,7 @@ public sealed class StackedFashionMnist : IRealData
     /// <summary>The modes: every class triplet.</summary>
     public const int Modes = 1000;
 
+    /// <summary>Stacks images of <paramref name="source"/>.</summary>
     public StackedFashionMnist(FashionMnist source)
     {
         Source = source;
@@ -22,10 +23,16 @@ public sealed class StackedFashionMnist : IRealData
 
     /// <summary>The single-channel images the channels are drawn from.</summary>
     public FashionMnist Source { get; }
+    /// <summary>The shape of one stacked image, [3, 28, 28].</summary>
     public long[] SampleShape => [Channels, .. Source.SampleShape.Skip(1)];
 
+    /// <summary>
+    /// Loads Fashion-MNIST from <paramref name="directory"/> (the training or test split, at most <paramref name="limit"/> images) to
+    /// stack.
+    /// </summary>
     public static StackedFashionMnist Load(string directory, bool train = true, int? limit = null) => new(FashionMnist.Load(directory, train, limit));
 
+    /// <summary><paramref name="count"/> stacked images, each channel an independently drawn Fashion-MNIST image.</summary>
     public Tensor Sample(int count, Generator generator)
     {
         using var scope = NewDisposeScope();

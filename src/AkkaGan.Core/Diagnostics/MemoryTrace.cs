@@ -13,7 +13,9 @@ namespace AkkaGan.Core.Diagnostics;
 /// </summary>
 public static class MemoryTrace
 {
+    /// <summary>The environment variable naming the trace file; unset, nothing is traced.</summary>
     public const string Variable = "AKKAGAN_MEMORY_TRACE";
+    /// <summary>The environment variable with the seconds between samples.</summary>
     public const string IntervalVariable = "AKKAGAN_MEMORY_TRACE_INTERVAL";
 
     /// <summary>The columns of a trace file, in order (its first line).</summary>
@@ -23,6 +25,7 @@ public static class MemoryTrace
     private static long _round = -1;
     private static readonly Sampler? Active = Sampler.Open();
 
+    /// <summary>Whether this process writes a trace.</summary>
     public static bool Enabled => Active is not null;
 
     /// <summary>Notes that this process is working on <paramref name="round"/> (a volatile write; callers need no check).</summary>

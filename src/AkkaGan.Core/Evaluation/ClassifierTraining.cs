@@ -20,18 +20,27 @@ public sealed record ClassifierRecipe
 {
     /// <summary>Bumped whenever the architecture or the training loop changes in a way the fields do not show.</summary>
     public int Version { get; init; } = 1;
+    /// <summary>Passes over the 60,000 training images.</summary>
     public int Epochs { get; init; } = 6;
+    /// <summary>Images per optimizer step.</summary>
     public int Batch { get; init; } = 128;
+    /// <summary>Adam's learning rate.</summary>
     public double LearningRate { get; init; } = 2e-3;
+    /// <summary>Seed of the initial weights and the batch order.</summary>
     public long Seed { get; init; } = 1;
+    /// <summary>Torch threads while training (part of the recipe: another count may change the sums).</summary>
     public int Threads { get; init; } = 2;
+    /// <summary>Channels of the first 3x3 convolution.</summary>
     public int Conv1Channels { get; init; } = 16;
+    /// <summary>Channels of the second 3x3 convolution.</summary>
     public int Conv2Channels { get; init; } = 32;
+    /// <summary>Units of the hidden layer whose activations are the features of the FCD.</summary>
     public int HiddenUnits { get; init; } = 128;
 
     /// <summary>The recipe's canonical JSON, hashed into the cache key and stored beside the weights.</summary>
     public string ToJson() => JsonSerializer.Serialize(this);
 
+    /// <summary>A classifier with this recipe's architecture, freshly initialised.</summary>
     public FashionClassifier CreateModel() => new(Conv1Channels, Conv2Channels, HiddenUnits);
 }
 

@@ -68,6 +68,7 @@ public sealed class EvaluationMetrics : IDisposable
     /// <summary>One evaluation's metrics: mixture metrics (2-D data) or classifier metrics (images), and sample diversity (any data).</summary>
     public sealed record Result(MixtureMetrics? Mixture, ImageMetrics? Image, SampleDiversity? Diversity);
 
+    /// <summary>Disposes the classifier and cached real-data features, if any.</summary>
     public void Dispose()
     {
         _images?.Dispose();

@@ -12,12 +12,17 @@ namespace AkkaGan.Core.Evaluation;
 /// </summary>
 public sealed class FashionClassifier : nn.Module<Tensor, Tensor>
 {
+    /// <summary>Fashion-MNIST's classes.</summary>
     public const int Classes = 10;
     private readonly Conv2d conv1;
     private readonly Conv2d conv2;
     private readonly Linear hidden;
     private readonly Linear head;
 
+    /// <summary>
+    /// Two 3x3 conv + max-pool blocks of <paramref name="conv1Channels"/> and <paramref name="conv2Channels"/> channels, a hidden layer of
+    /// <paramref name="hiddenUnits"/> units and 10 logits.
+    /// </summary>
     public FashionClassifier(int conv1Channels, int conv2Channels, int hiddenUnits) : base(nameof(FashionClassifier))
     {
         conv1 = nn.Conv2d(1, conv1Channels, 3, padding: 1);

@@ -69,6 +69,7 @@ public sealed class ImageEvaluator : IDisposable
         return (labels!.MoveToOuterDisposeScope(), cat(features, 1).MoveToOuterDisposeScope());
     }
 
+    /// <summary>Disposes the classifier and the real images' features.</summary>
     public void Dispose()
     {
         _referenceMean.Dispose();

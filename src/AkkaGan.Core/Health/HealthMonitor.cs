@@ -7,6 +7,7 @@ namespace AkkaGan.Core.Health;
 /// <summary>The diagnosis of a training's health (kebab-case in outputs: <c>vanishing-gradients</c>, ...).</summary>
 public enum HealthStatus
 {
+    /// <summary>No diagnosis holds.</summary>
     Healthy,
     /// <summary>The discriminators win so completely that the generator's feedback has all but vanished.</summary>
     VanishingGradients,
@@ -46,6 +47,7 @@ public sealed record HealthSignals(int Rounds, double DAccuracy, double RealLogi
     public long? EvalRound { get; init; }
     /// <summary>2-D data: modes captured and modes.</summary>
     public int? ModesCaptured { get; init; }
+    /// <summary>2-D data: the modes of the dataset.</summary>
     public int? Modes { get; init; }
     /// <summary>2-D data: share of high-quality samples.</summary>
     public double? HighQuality { get; init; }
@@ -69,6 +71,7 @@ public sealed record HealthReport(long Round, HealthStatus Status, IReadOnlyList
     /// <summary>Why a remedy was due but not applied (cooldown, none left, refused), or null.</summary>
     public string? RemedyNote { get; init; }
 
+    /// <summary>The status in kebab case, as outputs write it.</summary>
     public string StatusName => SettingValues.Kebab(Status);
 }
 
@@ -90,6 +93,7 @@ public sealed class HealthMonitor
     private sealed record Entry(long Round, double GeneratorLoss, double DiscriminatorLoss, double Accuracy, double RealLogit, double FakeLogit,
         double FeedbackNorm, double Drift, bool NonFinite, IReadOnlyList<DiscriminatorStepResult> Members);
 
+    /// <summary>A monitor with the thresholds of <paramref name="settings"/> (<c>akkagan.health</c>).</summary>
     public HealthMonitor(HealthSettings settings) => _settings = settings;
 
     /// <summary>A round's report.</summary>

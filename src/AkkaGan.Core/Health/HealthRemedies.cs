@@ -7,6 +7,7 @@ namespace AkkaGan.Core.Health;
 /// <summary>A remedy the monitor applies: what, against which diagnosis, why, and the change it makes.</summary>
 public sealed record RemedyAction(Remedy Remedy, HealthStatus Against, string Reason, RunChange Change)
 {
+    /// <summary>The remedy in kebab case, as outputs and <c>akkagan.health.remedies</c> write it.</summary>
     public string RemedyName => SettingValues.Kebab(Remedy);
 }
 
@@ -24,6 +25,7 @@ public sealed class HealthRemedies
     private readonly Dictionary<Remedy, int> _used = [];
     private long? _last;
 
+    /// <summary>Remedies chosen by the lists, steps, cooldown and limits of <paramref name="settings"/>.</summary>
     public HealthRemedies(HealthSettings settings) => _settings = settings;
 
     /// <summary>Times each remedy was applied.</summary>

@@ -70,6 +70,7 @@ public sealed record HealthSettings
     /// <summary>Unroll steps a remedy adds, up to <see cref="MaxUnroll"/>.</summary>
     public int UnrollStep { get; init; } = 5;
 
+    /// <summary>The most unroll steps a remedy sets.</summary>
     public int MaxUnroll { get; init; } = 10;
 
     /// <summary>R1 weight a remedy sets when R1 is off (else it multiplies it by 10).</summary>

@@ -9,13 +9,16 @@ namespace AkkaGan.Core.Losses;
 /// </summary>
 public interface IGanLoss
 {
+    /// <summary>The discriminator's loss (a scalar) from its logits on a real and a fake batch.</summary>
     Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits);
+    /// <summary>The generator's loss (a scalar) from a discriminator's logits on the fake batch.</summary>
     Tensor GeneratorLoss(Tensor fakeLogits);
 }
 
 /// <summary>The loss pairs, chosen by <see cref="LossKind"/> in one switch.</summary>
 public static class GanLoss
 {
+    /// <summary>The loss pair of <paramref name="kind"/>.</summary>
     public static IGanLoss Create(LossKind kind) => kind switch
     {
         LossKind.Minimax => new Minimax(),

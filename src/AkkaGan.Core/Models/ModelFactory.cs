@@ -12,6 +12,10 @@ namespace AkkaGan.Core.Models;
 /// </summary>
 public static class ModelFactory
 {
+    /// <summary>
+    /// The generator for samples of <paramref name="sampleShape"/>: an MLP for points, the DCGAN generator for images; seeded from the
+    /// run's seed.
+    /// </summary>
     public static nn.Module<Tensor, Tensor> CreateGenerator(TrainingSettings settings, long[] sampleShape, Device device)
     {
         nn.Module<Tensor, Tensor> model = sampleShape.Length == 1
@@ -22,6 +26,10 @@ public static class ModelFactory
         return model.to(device);
     }
 
+    /// <summary>
+    /// Member <paramref name="member"/>'s discriminator: an MLP for points, the DCGAN discriminator for images, its inputs divided by
+    /// <paramref name="inputScale"/>; seeded from the run's seed and the member.
+    /// </summary>
     public static DiscriminatorNetwork CreateDiscriminator(TrainingSettings settings, long[] sampleShape, double inputScale, int member, Device device)
     {
         DiscriminatorNetwork model = sampleShape.Length == 1

@@ -11,6 +11,7 @@ namespace AkkaGan.Core.Models;
 /// </summary>
 public abstract class DiscriminatorNetwork : nn.Module<Tensor, Tensor>
 {
+    /// <summary>A module named <paramref name="name"/>.</summary>
     protected DiscriminatorNetwork(string name) : base(name) { }
 
     /// <summary>The parameters in the order <see cref="Functional"/> expects them.</summary>
@@ -19,6 +20,7 @@ public abstract class DiscriminatorNetwork : nn.Module<Tensor, Tensor>
     /// <summary>Logits (N) of the inputs under the given weights (same order and shapes as <see cref="OrderedParameters"/>).</summary>
     public abstract Tensor Functional(Tensor input, IReadOnlyList<Tensor> weights);
 
+    /// <summary>Logits (N) of <paramref name="input"/> under the module's own weights.</summary>
     public override Tensor forward(Tensor input) => Functional(input, OrderedParameters);
 }
 
@@ -27,6 +29,10 @@ public sealed class MlpGenerator : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential layers;
 
+    /// <summary>
+    /// An MLP from <paramref name="latentDim"/> noise to <paramref name="outputDim"/> outputs with <paramref name="hiddenLayers"/> ReLU
+    /// layers of <paramref name="hidden"/> units.
+    /// </summary>
     public MlpGenerator(int latentDim, int hidden, int hiddenLayers, int outputDim) : base(nameof(MlpGenerator))
     {
         var modules = new List<(string, nn.Module<Tensor, Tensor>)>();
@@ -42,6 +48,7 @@ public sealed class MlpGenerator : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Samples (N, outputDim) of noise <paramref name="z"/> (N, latentDim).</summary>
     public override Tensor forward(Tensor z) => layers.forward(z);
 }
 
@@ -68,8 +75,10 @@ public sealed class MlpDiscriminator : DiscriminatorNetwork
     }
 
     // Read from the layers on every access: Module.to(device/dtype) replaces the parameter objects.
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> OrderedParameters => [.. layers.SelectMany(l => new[] { l.weight!, l.bias! })];
 
+    /// <inheritdoc/>
     public override Tensor Functional(Tensor input, IReadOnlyList<Tensor> weights)
     {
         var h = input * _inputScale;                                     // (N, 2)
@@ -94,6 +103,10 @@ public sealed class DcganGenerator : nn.Module<Tensor, Tensor>
     private readonly BatchNorm2d bn1;
     private readonly Conv2d up2;
 
+    /// <summary>
+    /// The DCGAN generator: a projection of <paramref name="latentDim"/> noise to 7x7 maps, two upsampling stages to 28x28, <paramref
+    /// name="channels"/> tanh outputs; <paramref name="width"/> channels in the last hidden stage.
+    /// </summary>
     public DcganGenerator(int latentDim, int channels, int width = 64) : base(nameof(DcganGenerator))
     {
         Width = width;
@@ -105,8 +118,10 @@ public sealed class DcganGenerator : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Channels of the last hidden stage (the projection has twice as many).</summary>
     public int Width { get; }
 
+    /// <summary>Images (N, channels, 28, 28) in [-1, 1] of noise <paramref name="z"/> (N, latentDim).</summary>
     public override Tensor forward(Tensor z)
     {
         var h = nn.functional.relu(bn0.forward(project.forward(z)));     // (N, 2w*7*7)
@@ -128,6 +143,10 @@ public sealed class DcganDiscriminator : DiscriminatorNetwork
     private readonly Conv2d conv2;
     private readonly Linear head;
 
+    /// <summary>
+    /// The DCGAN discriminator of <paramref name="channels"/>-channel 28x28 images: two strided 4x4 convolutions (<paramref name="width"/>
+    /// and twice as many channels) and a linear head.
+    /// </summary>
     public DcganDiscriminator(int channels, int width = 64) : base(nameof(DcganDiscriminator))
     {
         conv1 = nn.Conv2d(channels, width, 4, stride: 2, padding: 1);
@@ -136,8 +155,10 @@ public sealed class DcganDiscriminator : DiscriminatorNetwork
         RegisterComponents();
     }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> OrderedParameters => [conv1.weight!, conv1.bias!, conv2.weight!, conv2.bias!, head.weight!, head.bias!];
 
+    /// <inheritdoc/>
     public override Tensor Functional(Tensor input, IReadOnlyList<Tensor> weights)
     {
         var h = nn.functional.leaky_relu(nn.functional.conv2d(input, weights[0], weights[1], strides: [2, 2], padding: [1, 1]), 0.2);   // (N, w, 14, 14)

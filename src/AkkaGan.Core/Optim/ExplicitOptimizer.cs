@@ -15,6 +15,7 @@ public sealed class ExplicitOptimizer : IDisposable
     private readonly Tensor[] _m;
     private readonly Tensor[] _v;
 
+    /// <summary>An optimizer of <paramref name="parameters"/> with zeroed moments and step count 0.</summary>
     public ExplicitOptimizer(IReadOnlyList<Tensor> parameters, OptimizerKind kind, double learningRate, double beta1, double beta2, double eps = 1e-8)
     {
         _parameters = parameters;
@@ -27,6 +28,7 @@ public sealed class ExplicitOptimizer : IDisposable
         _v = parameters.Select(p => zeros_like(p).DetachFromDisposeScope()).ToArray();
     }
 
+    /// <summary>Adam or SGD.</summary>
     public OptimizerKind Kind { get; }
     /// <summary>The base learning rate (what evolution perturbs and checkpoints keep).</summary>
     public double LearningRate { get; set; }
@@ -34,12 +36,17 @@ public sealed class ExplicitOptimizer : IDisposable
     public double Scale { get; set; } = 1.0;
     /// <summary>The learning rate a step uses: <see cref="LearningRate"/> x <see cref="Scale"/>.</summary>
     public double EffectiveLearningRate => LearningRate * Scale;
+    /// <summary>Adam's beta1.</summary>
     public double Beta1 { get; }
+    /// <summary>Adam's beta2.</summary>
     public double Beta2 { get; }
+    /// <summary>Adam's epsilon.</summary>
     public double Eps { get; }
     /// <summary>Number of steps taken (Adam's t).</summary>
     public long Steps { get; set; }
+    /// <summary>Adam's first moments, one per parameter (checkpointed).</summary>
     public IReadOnlyList<Tensor> FirstMoments => _m;
+    /// <summary>Adam's second moments, one per parameter (checkpointed).</summary>
     public IReadOnlyList<Tensor> SecondMoments => _v;
 
     /// <summary>One in-place step on the parameters' .grad (parameters without a gradient are skipped).</summary>
@@ -66,6 +73,7 @@ public sealed class ExplicitOptimizer : IDisposable
         }
     }
 
+    /// <summary>Clears the parameters' gradients.</summary>
     public void ZeroGrad()
     {
         foreach (var p in _parameters)
@@ -119,6 +127,7 @@ public sealed class ExplicitOptimizer : IDisposable
         Steps = other.Steps;
     }
 
+    /// <summary>Disposes the moment tensors.</summary>
     public void Dispose()
     {
         foreach (var t in _m) t.Dispose();

@@ -10,6 +10,7 @@ namespace AkkaGan.Core.Regularization;
 /// </summary>
 public sealed class DiscriminatorRegularization
 {
+    /// <summary>A discriminator's regularizers; each 0 is off.</summary>
     public DiscriminatorRegularization(double clipValue, double gradientPenalty, double r1Gamma, double l2Penalty,
         double instanceNoise, int instanceNoiseAnneal)
     {
@@ -21,14 +22,21 @@ public sealed class DiscriminatorRegularization
         InstanceNoiseAnneal = instanceNoiseAnneal;
     }
 
+    /// <summary>The regularizers of settings <paramref name="s"/> (a member's, with its overrides applied).</summary>
     public static DiscriminatorRegularization From(TrainingSettings s)
         => new(s.ClipValue, s.GradientPenalty, s.R1Gamma, s.L2Penalty, s.InstanceNoise, s.InstanceNoiseAnneal);
 
+    /// <summary>Weights are clipped to [-C, C] after each step (WGAN).</summary>
     public double ClipValue { get; }
+    /// <summary>WGAN-GP's weight on (|grad D| - 1)^2 at interpolates.</summary>
     public double GradientPenalty { get; }
+    /// <summary>R1's weight on |grad D(real)|^2 (halved, as in Mescheder et al.).</summary>
     public double R1Gamma { get; }
+    /// <summary>The L2 weight penalty.</summary>
     public double L2Penalty { get; }
+    /// <summary>Std of the Gaussian noise added to every input.</summary>
     public double InstanceNoise { get; }
+    /// <summary>Rounds over which the instance noise decays linearly to 0 (0: constant).</summary>
     public int InstanceNoiseAnneal { get; }
 
     /// <summary>Instance-noise std at a round: linear decay from the initial std to 0 over the anneal rounds.</summary>

@@ -8,7 +8,9 @@ public enum LiveScope
 {
     /// <summary>The coordinator's schedule (n-critic, intervals, member selection).</summary>
     Schedule = 1,
+    /// <summary>The generator (lr-g, aggregation).</summary>
     Generator = 2,
+    /// <summary>The discriminators (lr-d, loss, regularizers, unroll).</summary>
     Discriminators = 4,
 }
 
@@ -25,6 +27,7 @@ public static class LiveSettings
     /// <summary>The live keys: the rows of <see cref="SettingKeys.All"/> with a <see cref="SettingKeys.Key.Live"/> scope (named by their flag's name).</summary>
     public static IReadOnlyList<SettingKeys.Key> Keys { get; } = [.. SettingKeys.All.Where(k => k.Live is not null)];
 
+    /// <summary>The live keys' names, comma-separated, as errors list them.</summary>
     public static string KeyList => string.Join(", ", Keys.Select(k => k.Name));
 
     /// <summary>The key named <paramref name="name"/>; unknown names are refused with the list of valid ones.</summary>

@@ -21,8 +21,10 @@ public static class SettingKeys
     public sealed record Key(string Path, string HelpName, string Description, Func<TrainingSettings, string, TrainingSettings> Apply,
         Func<TrainingSettings, string> Get)
     {
+        /// <summary>The last part of the path: the flag's name, e.g. <c>rounds</c>.</summary>
         public string Name => Path[(Path.LastIndexOf('.') + 1)..];
 
+        /// <summary>The command-line flag, <c>--name</c>.</summary>
         public string Flag => "--" + Name;
 
         /// <summary>Whether the key has a command-line flag (the health thresholds are HOCON only).</summary>
@@ -34,9 +36,11 @@ public static class SettingKeys
         /// <summary>How a population member overrides the key (null: the run's value holds for every member).</summary>
         public MemberKey? Member { get; init; }
 
+        /// <summary>Whether a population member may override the key.</summary>
         public bool PerMember => Member is not null;
     }
 
+    /// <summary>Every key, in the order of the help and the documentation.</summary>
     public static readonly IReadOnlyList<Key> All =
     [
         new("train.dataset", "NAME", "Real data: ring8 | grid25 | spiral | fashion-mnist | stacked-fashion-mnist", (s, v) => s with { Dataset = Enum<DatasetKind>(v) }, s => Kebab(s.Dataset)),

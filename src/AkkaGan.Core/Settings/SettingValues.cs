@@ -22,6 +22,9 @@ public static class SettingValues
         return new string([.. chars]);
     }
 
+    /// <summary>
+    /// Parses an enum value by its kebab-case name, case-insensitively; throws <see cref="FormatException"/> naming the valid ones.
+    /// </summary>
     public static T Enum<T>(string value) where T : struct, Enum
     {
         foreach (var candidate in System.Enum.GetValues<T>())
@@ -29,16 +32,19 @@ public static class SettingValues
         throw new FormatException($"unknown value '{value}' (valid: {string.Join(", ", System.Enum.GetValues<T>().Select(Kebab))})");
     }
 
+    /// <summary>Parses an integer in invariant culture; throws <see cref="FormatException"/> naming the bad text.</summary>
     public static int Int(string value)
         => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var result)
             ? result
             : throw new FormatException($"expected an integer, got '{value}'");
 
+    /// <summary>Parses a 64-bit integer in invariant culture; throws <see cref="FormatException"/> naming the bad text.</summary>
     public static long Long(string value)
         => long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var result)
             ? result
             : throw new FormatException($"expected an integer, got '{value}'");
 
+    /// <summary>Parses a finite number in invariant culture; throws <see cref="FormatException"/> naming the bad text.</summary>
     public static double Double(string value)
         => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var result) && double.IsFinite(result)
             ? result
@@ -52,6 +58,7 @@ public static class SettingValues
         _ => throw new FormatException($"expected on or off, got '{value}'"),
     };
 
+    /// <summary>Parses a number, or null for an empty or blank value (the key's "keep the protocol value").</summary>
     public static double? OptionalDouble(string value) => string.IsNullOrWhiteSpace(value) ? null : Double(value);
 
     /// <summary>A number as settings print it: shortest round-trip form, invariant culture.</summary>

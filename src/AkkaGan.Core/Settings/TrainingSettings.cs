@@ -4,35 +4,109 @@ using AkkaGan.Core.Health;
 namespace AkkaGan.Core.Settings;
 
 /// <summary>Which real data a run trains on.</summary>
-public enum DatasetKind { Ring8, Grid25, Spiral, FashionMnist, StackedFashionMnist }
+public enum DatasetKind
+{
+    /// <summary>8 Gaussians on a circle of radius 1, std 0.01 (2-D).</summary>
+    Ring8,
+    /// <summary>25 Gaussians on a 5x5 grid of spacing 2, std 0.05 (2-D).</summary>
+    Grid25,
+    /// <summary>12 Gaussians on a two-turn spiral of outer radius 2, std 0.02 (2-D).</summary>
+    Spiral,
+    /// <summary>Fashion-MNIST, 28x28 grayscale images of 10 classes, read from IDX files.</summary>
+    FashionMnist,
+    /// <summary>Three independently drawn Fashion-MNIST images stacked as the channels of one: 1000 modes.</summary>
+    StackedFashionMnist,
+}
 
 /// <summary>The GAN objective, a symmetric discriminator/generator pair (see <see cref="Losses.GanLoss"/>).</summary>
-public enum LossKind { Minimax, NonSaturating, Wasserstein, Hinge, LeastSquares }
+public enum LossKind
+{
+    /// <summary>The original GAN objective: the generator minimises log(1 - D(G(z))).</summary>
+    Minimax,
+    /// <summary>The generator maximises log D(G(z)) instead, which keeps its gradient where the discriminator is confident.</summary>
+    NonSaturating,
+    /// <summary>The WGAN critic: real minus fake scores, unbounded (pair it with clipping or a gradient penalty).</summary>
+    Wasserstein,
+    /// <summary>Hinge loss for the discriminator (margin 1), the negated fake score for the generator.</summary>
+    Hinge,
+    /// <summary>LSGAN: squared distances of the scores to their targets (real 1 and fake 0 for the discriminator, fake 1 for the generator).</summary>
+    LeastSquares,
+}
 
 /// <summary>How the generator combines the feedback of several discriminators.</summary>
-public enum AggregationKind { Mean, Softmax, Max, Subset }
+public enum AggregationKind
+{
+    /// <summary>The mean of the members' gradients.</summary>
+    Mean,
+    /// <summary>GMAN: the members' feedback weighted by a softmax of lambda times each member's generator loss.</summary>
+    Softmax,
+    /// <summary>Only the feedback of the member with the highest generator loss.</summary>
+    Max,
+    /// <summary>A seeded random subset of subset-size members each round, averaged.</summary>
+    Subset,
+}
 
 /// <summary>Whether the unrolled lookahead differentiates through its own updates.</summary>
-public enum UnrollOrder { First, Second }
+public enum UnrollOrder
+{
+    /// <summary>The generator's gradient treats the K lookahead updates as constants (half the cost).</summary>
+    First,
+    /// <summary>The gradient flows through the K lookahead updates (double backward).</summary>
+    Second,
+}
 
 /// <summary>Learning-rate schedule over the run.</summary>
-public enum LrDecay { None, Linear }
+public enum LrDecay
+{
+    /// <summary>Constant learning rates.</summary>
+    None,
+    /// <summary>Learning rates fall linearly from their base to lr-final times base at the last round.</summary>
+    Linear,
+}
 
 /// <summary>The optimizer both networks (and the lookahead) use.</summary>
-public enum OptimizerKind { Adam, Sgd }
+public enum OptimizerKind
+{
+    /// <summary>Adam with beta1, beta2 and epsilon 1e-8.</summary>
+    Adam,
+    /// <summary>Plain stochastic gradient descent.</summary>
+    Sgd,
+}
 
 /// <summary>Where tensors live.</summary>
-public enum DeviceKind { Auto, Cpu, Cuda }
+public enum DeviceKind
+{
+    /// <summary>CUDA when the build and the machine have it, else the CPU.</summary>
+    Auto,
+    /// <summary>The CPU.</summary>
+    Cpu,
+    /// <summary>The first CUDA device (needs the TorchBackend=cuda build).</summary>
+    Cuda,
+}
 
 /// <summary>The element type a round's tensors (fake batches, x_fake, dL/dx_fake) cross the wire in; state and samples always travel as float32.</summary>
-public enum WireFormat { Float32, Float16, Bfloat16 }
+public enum WireFormat
+{
+    /// <summary>Lossless.</summary>
+    Float32,
+    /// <summary>IEEE half precision: half the bytes, rounded.</summary>
+    Float16,
+    /// <summary>bfloat16: half the bytes, float32's range, rounded.</summary>
+    Bfloat16,
+}
 
 /// <summary>
 /// Cluster engine: what the run does when a discriminator misses a round. <see cref="Fast"/>: the others train on and
 /// the member is restored from its freshest kept state (it loses what it learned since). <see cref="Exact"/>: every
 /// entity rolls back to the last checkpoint and the rounds since are replayed, so the result equals an uninterrupted run's.
 /// </summary>
-public enum RecoveryMode { Fast, Exact }
+public enum RecoveryMode
+{
+    /// <summary>The others train on; the member is restored alone.</summary>
+    Fast,
+    /// <summary>Every entity rolls back to the last checkpoint and replays.</summary>
+    Exact,
+}
 
 /// <summary>
 /// Every setting of a training run, in one typed object. The initial values mirror <c>cluster.hocon</c>, which owns
@@ -41,7 +115,9 @@ public enum RecoveryMode { Fast, Exact }
 /// </summary>
 public sealed record TrainingSettings
 {
+    /// <summary>The real data (key <c>train.dataset</c>).</summary>
     public DatasetKind Dataset { get; init; } = DatasetKind.Ring8;
+    /// <summary>Folder of the Fashion-MNIST IDX files, gzip or raw (key <c>train.data-dir</c>).</summary>
     public string DataDir { get; init; } = "/usr/share/datasets/fashion-mnist";
     /// <summary>Folder of the cached evaluation classifier (image datasets); empty: AKKAGAN_CLASSIFIER_DIR or ~/.cache/akkagan/classifier.</summary>
     public string ClassifierDir { get; init; } = "";
@@ -50,15 +126,24 @@ public sealed record TrainingSettings
     /// <summary>Overrides the std of each mixture component (ring8 0.01, grid25 0.05, spiral 0.02). Null keeps the protocol value.</summary>
     public double? MixtureStd { get; init; }
 
+    /// <summary>Dimension of the generator's input noise z.</summary>
     public int LatentDim { get; init; } = 256;
+    /// <summary>Width of each hidden layer of the 2-D MLPs.</summary>
     public int HiddenUnits { get; init; } = 128;
+    /// <summary>Hidden layers of the 2-D MLPs.</summary>
     public int HiddenLayers { get; init; } = 2;
 
+    /// <summary>The loss pair of the discriminators (each member may override it) and of the generator's feedback.</summary>
     public LossKind Loss { get; init; } = LossKind.NonSaturating;
+    /// <summary>The optimizer of both networks and of the lookahead.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+    /// <summary>The generator's base learning rate.</summary>
     public double LrG { get; init; } = 2e-3;
+    /// <summary>The discriminators' base learning rate (a member may override it).</summary>
     public double LrD { get; init; } = 1e-3;
+    /// <summary>Adam's beta1.</summary>
     public double Beta1 { get; init; } = 0.5;
+    /// <summary>Adam's beta2.</summary>
     public double Beta2 { get; init; } = 0.999;
     /// <summary>none, or linear: every learning rate decays linearly to <see cref="LrFinal"/> x base over the rounds.</summary>
     public LrDecay LrDecay { get; init; } = LrDecay.Linear;
@@ -83,7 +168,9 @@ public sealed record TrainingSettings
     /// <summary>L2 weight penalty on the discriminator's parameters; 0 = off.</summary>
     public double L2Penalty { get; init; }
 
+    /// <summary>Unrolled lookahead steps of each discriminator in the generator step (0: a plain GAN).</summary>
     public int Unroll { get; init; } = 5;
+    /// <summary>Whether the generator's gradient flows through the lookahead's updates.</summary>
     public UnrollOrder UnrollOrder { get; init; } = UnrollOrder.First;
 
     /// <summary>
@@ -103,8 +190,11 @@ public sealed record TrainingSettings
     /// take the run's values). HOCON <c>akkagan.population.members</c>, flag <c>--members</c>.
     /// </summary>
     public IReadOnlyList<MemberOverrides> Members { get; init; } = [];
+    /// <summary>How the generator combines the population's feedback.</summary>
     public AggregationKind Aggregate { get; init; } = AggregationKind.Mean;
+    /// <summary>The GMAN softmax temperature (0: the mean; large: the max).</summary>
     public double SoftmaxLambda { get; init; } = 1.0;
+    /// <summary>Members drawn per generator step with <see cref="AggregationKind.Subset"/>.</summary>
     public int SubsetSize { get; init; } = 1;
     /// <summary>Population evolution interval in rounds; 0 = off.</summary>
     public int EvolveEvery { get; init; }
@@ -130,14 +220,23 @@ public sealed record TrainingSettings
     /// <summary>Training-health diagnoses and remedies (HOCON <c>akkagan.health</c>, flag <c>--auto-remedy</c>).</summary>
     public HealthSettings Health { get; init; } = new();
 
+    /// <summary>Discriminator steps per round (a round is n-critic discriminator steps and one generator step).</summary>
     public int NCritic { get; init; } = 1;
+    /// <summary>Rounds to train, in total (a resumed run counts the rounds before it).</summary>
     public int Rounds { get; init; } = 3000;
+    /// <summary>Batch size of every discriminator and generator step.</summary>
     public int Batch { get; init; } = 512;
+    /// <summary>The base seed every random draw derives from, with the round, role, member and purpose.</summary>
     public long Seed { get; init; } = 1;
+    /// <summary>Rounds between evaluations (metrics, plots, TensorBoard).</summary>
     public int EvalEvery { get; init; } = 250;
+    /// <summary>Generated samples per evaluation.</summary>
     public int EvalSamples { get; init; } = 2500;
+    /// <summary>Rounds between checkpoints.</summary>
     public int CheckpointEvery { get; init; } = 500;
+    /// <summary>How many of the newest checkpoints stay on disk.</summary>
     public int KeepCheckpoints { get; init; } = 3;
+    /// <summary>Where tensors live.</summary>
     public DeviceKind Device { get; init; } = DeviceKind.Auto;
     /// <summary>Intra-op threads for torch on this node; 0 = auto (1 for 2-D MLPs, all cores for images).</summary>
     public int TorchThreads { get; init; }
@@ -268,26 +367,38 @@ public sealed record TrainingSettings
 /// <summary>Thrown by <see cref="TrainingSettings.Validate"/>; the message lists every problem, one per line.</summary>
 public sealed class SettingsException : Exception
 {
+    /// <summary>Creates the exception from every problem found, one per line of the message.</summary>
     public SettingsException(IReadOnlyList<string> problems)
         : base("invalid settings:\n  - " + string.Join("\n  - ", problems)) => Problems = problems;
 
+    /// <summary>Creates the exception for one problem.</summary>
     public SettingsException(string problem) : this([problem]) { }
 
+    /// <summary>Creates the exception for an unnamed problem.</summary>
     public SettingsException() : this("unknown settings problem") { }
 
+    /// <summary>Creates the exception for one problem and the exception that caused it.</summary>
     public SettingsException(string message, Exception inner) : base(message, inner) => Problems = [message];
 
+    /// <summary>Every problem found, as the message lists them.</summary>
     public IReadOnlyList<string> Problems { get; } = [];
 }
 
 /// <summary>One discriminator's deviations from the run's settings (null: the run's value).</summary>
 public sealed record MemberOverrides
 {
+    /// <summary>The member's loss pair.</summary>
     public LossKind? Loss { get; init; }
+    /// <summary>The member's base learning rate.</summary>
     public double? LrD { get; init; }
+    /// <summary>The member's weight clipping bound (0: off).</summary>
     public double? Clip { get; init; }
+    /// <summary>The member's WGAN-GP weight.</summary>
     public double? GradientPenalty { get; init; }
+    /// <summary>The member's R1 weight.</summary>
     public double? R1Gamma { get; init; }
+    /// <summary>The member's instance-noise std.</summary>
     public double? InstanceNoise { get; init; }
+    /// <summary>The member's L2 weight penalty.</summary>
     public double? L2Penalty { get; init; }
 }

@@ -6,7 +6,19 @@ using static TorchSharp.torch;
 namespace AkkaGan.Core.Tensors;
 
 /// <summary>The element types a <see cref="TensorPayload"/> may carry; values are the wire codes.</summary>
-public enum WireDType : byte { Float32 = 1, Float64 = 2, Float16 = 3, BFloat16 = 4, Int64 = 5 }
+public enum WireDType : byte
+{
+    /// <summary>32-bit IEEE float.</summary>
+    Float32 = 1,
+    /// <summary>64-bit IEEE float.</summary>
+    Float64 = 2,
+    /// <summary>16-bit IEEE half.</summary>
+    Float16 = 3,
+    /// <summary>bfloat16.</summary>
+    BFloat16 = 4,
+    /// <summary>64-bit signed integer (labels, counts).</summary>
+    Int64 = 5,
+}
 
 /// <summary>
 /// A tensor as it crosses a process boundary (DESIGN.md section 4): element type, shape and the little-endian bytes
@@ -14,6 +26,7 @@ public enum WireDType : byte { Float32 = 1, Float64 = 2, Float16 = 3, BFloat16 =
 /// </summary>
 public sealed record TensorPayload(WireDType DType, long[] Shape, byte[] Data)
 {
+    /// <summary>The number of elements, the product of the shape.</summary>
     public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
 }
 
@@ -26,8 +39,10 @@ public static class TensorCodec
 {
     /// <summary>Default upper bound on one payload's data (256 MiB).</summary>
     public const long DefaultMaxBytes = 256L << 20;
+    /// <summary>The most dimensions a payload may have.</summary>
     public const int MaxRank = 8;
 
+    /// <summary>Bytes per element of <paramref name="dtype"/>.</summary>
     public static int ElementSize(WireDType dtype) => dtype switch
     {
         WireDType.Float32 => 4,
@@ -139,6 +154,7 @@ public static class TensorCodec
         }
     }
 
+    /// <summary>The payload's wire bytes: type, rank, shape and data.</summary>
     public static byte[] Encode(TensorPayload payload)
     {
         using var buffer = new MemoryStream();
@@ -146,6 +162,10 @@ public static class TensorCodec
         return buffer.ToArray();
     }
 
+    /// <summary>
+    /// A payload from <see cref="Encode"/>'s bytes, validated (type, rank, shape, length, at most <paramref name="maxBytes"/>); throws <see
+    /// cref="System.Runtime.Serialization.SerializationException"/> naming what is wrong.
+    /// </summary>
     public static TensorPayload Decode(byte[] bytes, long maxBytes = DefaultMaxBytes)
     {
         using var reader = new BinaryReader(new MemoryStream(bytes));
@@ -155,6 +175,7 @@ public static class TensorCodec
         return payload;
     }
 
+    /// <summary>The wire code of a torch element type; throws for a type the wire does not carry.</summary>
     public static WireDType FromScalarType(ScalarType type) => type switch
     {
         ScalarType.Float32 => WireDType.Float32,
@@ -165,6 +186,7 @@ public static class TensorCodec
         _ => throw new SerializationException($"tensor payload: dtype {type} cannot travel on the wire (float32, float64, float16, bfloat16, int64 can)"),
     };
 
+    /// <summary>The torch element type of a wire code.</summary>
     public static ScalarType ToScalarType(WireDType type) => type switch
     {
         WireDType.Float32 => ScalarType.Float32,

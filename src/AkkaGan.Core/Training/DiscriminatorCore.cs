@@ -50,13 +50,21 @@ public sealed class DiscriminatorCore : IEntityCore
         Optimizer = new ExplicitOptimizer(Model.OrderedParameters, settings.Optimizer, learningRate ?? settings.LrD, settings.Beta1, settings.Beta2);
     }
 
+    /// <summary>The member index i of entity <c>d-i</c>.</summary>
     public int Member { get; }
+    /// <summary>The entity id, <c>d-i</c>.</summary>
     public string EntityId => EntityIdOf(Member);
+    /// <summary>Where its tensors live.</summary>
     public Device Device { get; }
+    /// <summary>The member's loss pair (its override, else the run's).</summary>
     public LossKind LossKind { get; private set; }
+    /// <summary>The loss pair it trains with and gives the generator feedback under.</summary>
     public IGanLoss Loss { get; private set; }
+    /// <summary>Its clipping, penalties and instance noise.</summary>
     public DiscriminatorRegularization Regularization { get; private set; }
+    /// <summary>The network: an MLP for 2-D data, a DCGAN discriminator for images.</summary>
     public DiscriminatorNetwork Model { get; }
+    /// <summary>The optimizer whose state (moments, step count, learning rate) checkpoints carry.</summary>
     public ExplicitOptimizer Optimizer { get; }
 
     /// <summary>
@@ -76,6 +84,7 @@ public sealed class DiscriminatorCore : IEntityCore
         if (resetLearningRate) Optimizer.LearningRate = _settings.LrD;
     }
 
+    /// <summary>The entity id of member <paramref name="member"/>, <c>d-member</c>.</summary>
     public static string EntityIdOf(int member) => new DiscriminatorId(member).EntityId;
 
     /// <summary>A real batch from this member's seeded stream.</summary>
@@ -144,10 +153,15 @@ public sealed class DiscriminatorCore : IEntityCore
         Optimizer.LearningRate = learningRate;
     }
 
+    /// <summary>Its state: parameters, optimizer moments, step count and learning rate.</summary>
     public EntitySnapshot Snapshot() => ModuleState.Snapshot(EntityId, Model, Optimizer);
 
+    /// <summary>
+    /// Replaces its state; throws <see cref="CheckpointException"/> (and changes nothing) when the snapshot does not fit.
+    /// </summary>
     public void Restore(EntitySnapshot snapshot) => ModuleState.Restore(snapshot, Model, Optimizer);
 
+    /// <summary>Disposes the network and the optimizer state.</summary>
     public void Dispose()
     {
         Optimizer.Dispose();

@@ -56,6 +56,7 @@ public sealed class DivergenceGuard(double gradNormLimit)
         return null;
     }
 
+    /// <summary>Forgets the gradient-norm windows (after a roll-back, the norms start again).</summary>
     public void Reset() => _norms.Clear();
 
     /// <summary>The fault detail of a roll-back (the same words on every engine).</summary>
@@ -72,13 +73,20 @@ public sealed class DivergenceGuard(double gradNormLimit)
 /// <summary>A run that kept diverging after its allowed roll-backs; its checkpoints up to <see cref="LastGoodRound"/> are intact.</summary>
 public sealed class TrainingDivergedException : Exception
 {
+    /// <summary>
+    /// Creates the exception; <paramref name="lastGoodRound"/> is the round of the last checkpoint before the divergence.
+    /// </summary>
     public TrainingDivergedException(string message, long lastGoodRound) : base(message) => LastGoodRound = lastGoodRound;
 
+    /// <summary>Creates the exception with the default message.</summary>
     public TrainingDivergedException() : base("training diverged") { }
 
+    /// <summary>Creates the exception with <paramref name="message"/>.</summary>
     public TrainingDivergedException(string message) : base(message) { }
 
+    /// <summary>Creates the exception with <paramref name="message"/> and its cause.</summary>
     public TrainingDivergedException(string message, Exception inner) : base(message, inner) { }
 
+    /// <summary>The round of the last checkpoint before the divergence (0: none).</summary>
     public long LastGoodRound { get; }
 }

@@ -21,6 +21,7 @@ public sealed record GeneratorStepResult(long Round, double Loss, double Gradien
 /// </summary>
 public sealed class GeneratorCore : IEntityCore
 {
+    /// <summary>The generator's entity id, <c>g-0</c>.</summary>
     public static string EntityId => GeneratorId.Default.EntityId;
 
     /// <summary>Rounds between two measurements of <see cref="GeneratorStepResult.Drift"/> (NaN on the others).</summary>
@@ -29,6 +30,9 @@ public sealed class GeneratorCore : IEntityCore
     private Tensor? _pending;          // x_fake with its graph, between BeginStep and CompleteStep
     private long _pendingRound = -1;
 
+    /// <summary>
+    /// A generator for samples of <paramref name="sampleShape"/>, initialised from the run's seed, on <paramref name="device"/>.
+    /// </summary>
     public GeneratorCore(TrainingSettings settings, long[] sampleShape, Device device)
     {
         _settings = settings;
@@ -46,9 +50,13 @@ public sealed class GeneratorCore : IEntityCore
         Optimizer.LearningRate = settings.LrG;
     }
 
+    /// <summary>The network: an MLP for 2-D data, a DCGAN generator for images.</summary>
     public nn.Module<Tensor, Tensor> Model { get; }
+    /// <summary>The optimizer whose state (moments, step count, learning rate) checkpoints carry.</summary>
     public ExplicitOptimizer Optimizer { get; }
+    /// <summary>The shape of one sample, e.g. [2] or [1, 28, 28].</summary>
     public long[] SampleShape { get; }
+    /// <summary>Where its tensors live.</summary>
     public Device Device { get; }
 
     /// <summary>A detached fake batch for discriminator <paramref name="member"/> in critic step <paramref name="criticStep"/> of a round.</summary>
@@ -138,8 +146,12 @@ public sealed class GeneratorCore : IEntityCore
         return cat(parts, 0).MoveToOuterDisposeScope();                                   // (count, ...)
     }
 
+    /// <summary>Its state: parameters, optimizer moments, step count and learning rate.</summary>
     public EntitySnapshot Snapshot() => ModuleState.Snapshot(EntityId, Model, Optimizer);
 
+    /// <summary>
+    /// Replaces its state; throws <see cref="CheckpointException"/> (and changes nothing) when the snapshot does not fit.
+    /// </summary>
     public void Restore(EntitySnapshot snapshot) => ModuleState.Restore(snapshot, Model, Optimizer);
 
     internal static double GradientNorm(IEnumerable<Tensor> parameters)
@@ -154,6 +166,7 @@ public sealed class GeneratorCore : IEntityCore
         return Math.Sqrt(total);
     }
 
+    /// <summary>Disposes the network and the optimizer state.</summary>
     public void Dispose()
     {
         _pending?.Dispose();

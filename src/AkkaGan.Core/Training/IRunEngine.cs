@@ -7,11 +7,13 @@ namespace AkkaGan.Core.Training;
 /// </summary>
 public interface IRunEngine
 {
+    /// <summary>Whether the run is paused.</summary>
     bool IsPaused { get; }
 
     /// <summary>Finish the current round, then wait for <see cref="Resume"/> (or a stop).</summary>
     void Pause();
 
+    /// <summary>Continue a paused run.</summary>
     void Resume();
 
     /// <summary>Write a checkpoint after the current round (also while paused).</summary>

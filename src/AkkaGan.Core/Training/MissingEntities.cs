@@ -14,6 +14,10 @@ public sealed class MissingEntities
     /// <summary>The missing entities' ids, in order.</summary>
     public IReadOnlyList<string> Ids => [.. _missing.Keys.Order(StringComparer.Ordinal)];
 
+    /// <summary>
+    /// Takes a fault into account: <c>unreachable</c> and <c>suspended</c> mark the entity missing, <c>reachable</c> and <c>recovered</c>
+    /// clear it.
+    /// </summary>
     public void OnFault(FaultReport report)
     {
         switch (report.Event)

@@ -19,6 +19,7 @@ namespace AkkaGan.Core.Training;
 /// </summary>
 public sealed class ReferenceTrainer : IDisposable
 {
+    /// <summary>The engine's name in checkpoints, summaries and <c>--engine</c>.</summary>
     public const string EngineName = "reference";
     private readonly ITrainingObserver _observer;
     private readonly Device _device;
@@ -40,7 +41,9 @@ public sealed class ReferenceTrainer : IDisposable
 
     /// <summary>The run's settings as they are now (live changes included).</summary>
     public TrainingSettings Settings { get; private set; }
+    /// <summary>The real data the discriminators sample.</summary>
     public IRealData Data { get; }
+    /// <summary>The generator's computation.</summary>
     public GeneratorCore Generator { get; }
     /// <summary>The population taking part, in member order (ids may have gaps after a removal).</summary>
     public IReadOnlyList<DiscriminatorCore> Discriminators => _discriminators;
@@ -234,6 +237,7 @@ public sealed class ReferenceTrainer : IDisposable
         return new SampleBatch(samples.to(float32).contiguous().data<float>().ToArray(), Data.SampleShape, count);
     }
 
+    /// <summary>A checkpoint of the run as it is: the round, seed and settings, and every entity's state.</summary>
     public Checkpoint CreateCheckpoint() => new(
         new CheckpointMetadata(Round, Settings.Seed, SettingsJson.Serialize(Settings), EngineName, DateTimeOffset.UtcNow),
         [Generator.Snapshot(), .. Discriminators.Select(d => d.Snapshot())]);
@@ -282,6 +286,7 @@ public sealed class ReferenceTrainer : IDisposable
         Round = checkpoint.Metadata.Round;
     }
 
+    /// <summary>Disposes the networks, optimizers and the evaluation's metrics.</summary>
     public void Dispose()
     {
         Generator.Dispose();

@@ -12,6 +12,7 @@ public sealed record RoundReport(long Round, double GeneratorLoss, double Genera
     /// <summary>Relative parameter change of the generator's step (<see cref="GeneratorStepResult.Drift"/>).</summary>
     public double GeneratorDrift { get; init; } = double.NaN;
 
+    /// <summary>The mean of the discriminators' losses (NaN when none took part).</summary>
     public double MeanDiscriminatorLoss => Discriminators.Count == 0 ? double.NaN : Discriminators.Average(d => d.Loss);
 }
 
@@ -46,9 +47,13 @@ public sealed record FaultReport(long Round, string Entity, string Event, string
 /// <summary>Receives what a training engine does, for progress display and output files.</summary>
 public interface ITrainingObserver
 {
+    /// <summary>A round is done.</summary>
     void OnRound(RoundReport report) { }
+    /// <summary>An evaluation is done (metrics, samples, fitness).</summary>
     void OnEvaluation(EvaluationReport report) { }
+    /// <summary>The population evolved: the worst member took the best one's weights.</summary>
     void OnEvolution(EvolutionReport report) { }
+    /// <summary>A checkpoint of round <paramref name="round"/> was written to <paramref name="path"/>.</summary>
     void OnCheckpoint(long round, string path) { }
     /// <summary>An operator's change took effect (it holds from the report's round + 1).</summary>
     void OnChange(ChangeReport report) { }

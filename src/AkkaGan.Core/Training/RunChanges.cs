@@ -38,6 +38,10 @@ public sealed record ChangeReport(long Round, string Description, TrainingSettin
 /// <param name="ResetLearningRate">Members whose optimizer learning rate is set from the new settings (lr-d changed).</param>
 public sealed record ChangePlan(TrainingSettings Settings, string Description, int? Added, int? Removed, IReadOnlySet<int> ResetLearningRate);
 
+/// <summary>
+/// Plans live changes (<c>gan set</c>, <c>gan population</c>, the health remedies): validates a change against the run's settings and says
+/// what it means for the entities; both engines apply the plan between rounds.
+/// </summary>
 public static class RunChanges
 {
     /// <summary>

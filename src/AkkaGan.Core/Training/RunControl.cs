@@ -17,16 +17,20 @@ public sealed class RunControl : IRunEngine, IDisposable
     /// <summary>Raised after every request, on the requester's thread.</summary>
     public event Action? Changed;
 
+    /// <summary>Cancelled when a stop is requested; the loop reads it between steps.</summary>
     public CancellationToken Stopping => _stop.Token;
 
+    /// <summary>Ask the run to stop after the current round, with a final evaluation, checkpoint and summary.</summary>
     public void Stop()
     {
         _stop.Cancel();
         Changed?.Invoke();
     }
 
+    /// <summary>Releases the stop token.</summary>
     public void Dispose() => _stop.Dispose();
 
+    /// <summary>Whether the run is paused (or will pause after the round in progress).</summary>
     public bool IsPaused => _paused;
 
     /// <summary>Finish the current round, then wait for <see cref="Resume"/> (or a stop).</summary>
@@ -36,6 +40,7 @@ public sealed class RunControl : IRunEngine, IDisposable
         Changed?.Invoke();
     }
 
+    /// <summary>Continue after <see cref="Pause"/>.</summary>
     public void Resume()
     {
         _paused = false;
@@ -130,12 +135,16 @@ public sealed class SampleRequest(int count)
 {
     private readonly TaskCompletionSource<SampleBatch> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>How many samples were asked for.</summary>
     public int Count { get; } = count;
 
+    /// <summary>Completes with the samples, or fails with the reason the engine could not draw them.</summary>
     public Task<SampleBatch> Task => _done.Task;
 
+    /// <summary>The engine's answer: the samples drawn.</summary>
     public void Complete(SampleBatch batch) => _done.TrySetResult(batch);
 
+    /// <summary>The engine could not draw the samples: <paramref name="error"/> says why.</summary>
     public void Fail(Exception error) => _done.TrySetException(error);
 }
 
@@ -144,11 +153,15 @@ public sealed class ChangeRequest(RunChange change)
 {
     private readonly TaskCompletionSource<ChangeReport> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>The change asked for.</summary>
     public RunChange Change { get; } = change;
 
+    /// <summary>Completes with the report of the applied change, or fails with the reason it was refused.</summary>
     public Task<ChangeReport> Task => _done.Task;
 
+    /// <summary>The engine applied the change: <paramref name="report"/> says what and from which round.</summary>
     public void Complete(ChangeReport report) => _done.TrySetResult(report);
 
+    /// <summary>The change was refused: <paramref name="error"/> says why.</summary>
     public void Fail(Exception error) => _done.TrySetException(error);
 }

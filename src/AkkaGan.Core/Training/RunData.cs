@@ -10,6 +10,7 @@ namespace AkkaGan.Core.Training;
 /// <summary>The JSON form of <see cref="TrainingSettings"/> (kebab-case enums), used in checkpoints and summary.json.</summary>
 public static class SettingsJson
 {
+    /// <summary>Kebab-case property names and enum values, compact.</summary>
     public static readonly JsonSerializerOptions Options = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.KebabCaseLower,
@@ -17,8 +18,10 @@ public static class SettingsJson
         WriteIndented = false,
     };
 
+    /// <summary>The settings as one line of JSON.</summary>
     public static string Serialize(TrainingSettings settings) => JsonSerializer.Serialize(settings, Options);
 
+    /// <summary>Settings from <see cref="Serialize"/>'s JSON; throws <see cref="CheckpointException"/> for an empty document.</summary>
     public static TrainingSettings Deserialize(string json)
         => JsonSerializer.Deserialize<TrainingSettings>(json, Options) ?? throw new CheckpointException("checkpoint settings are empty");
 }
@@ -26,6 +29,7 @@ public static class SettingsJson
 /// <summary>Creates the real data a run's settings name.</summary>
 public static class RunData
 {
+    /// <summary>The dataset of <paramref name="settings"/>: the mixture, or the Fashion-MNIST files loaded from the data folder.</summary>
     public static IRealData Create(TrainingSettings settings) => settings.Dataset switch
     {
         DatasetKind.FashionMnist => FashionMnist.Load(settings.DataDir),

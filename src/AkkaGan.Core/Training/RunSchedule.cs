@@ -31,10 +31,13 @@ public abstract record RunStep
     /// <param name="Diverged">The divergence guard's roll-back: learning rates are scaled afterwards.</param>
     public sealed record RollBack(long ToRound, string Reason, bool Diverged) : RunStep;
 
+    /// <summary>Tell the observers a round is done, with its losses and gradient norms.</summary>
     public sealed record PublishRound(RoundReport Report) : RunStep;
 
+    /// <summary>Tell the observers the latest training-health diagnosis.</summary>
     public sealed record PublishHealth(HealthReport Report) : RunStep;
 
+    /// <summary>Tell the observers a fault the engine handled (a member lost, left out, restored; a roll-back).</summary>
     public sealed record PublishFault(FaultReport Report) : RunStep;
 
     /// <summary>Paused: nothing to do until a request (resume, stop, checkpoint, change).</summary>
@@ -44,9 +47,29 @@ public abstract record RunStep
     public sealed record Finish(long Round, RunOutcome Outcome, string? Reason) : RunStep;
 }
 
-public enum CheckpointCause { Interval, Request, Stop }
+/// <summary>Why a checkpoint is taken.</summary>
+public enum CheckpointCause
+{
+    /// <summary>checkpoint-every rounds have passed.</summary>
+    Interval,
+    /// <summary>An operator asked for one (<c>gan checkpoint</c>).</summary>
+    Request,
+    /// <summary>The run stops (a stop request, or the last round).</summary>
+    Stop,
+}
 
-public enum RunOutcome { Completed, Stopped, Diverged, Failed }
+/// <summary>How a run ended.</summary>
+public enum RunOutcome
+{
+    /// <summary>Every round was trained.</summary>
+    Completed,
+    /// <summary>Stopped on request (Ctrl-C, SIGTERM, <c>gan stop</c>) after a final checkpoint.</summary>
+    Stopped,
+    /// <summary>The divergence guard gave up after its allowed roll-backs.</summary>
+    Diverged,
+    /// <summary>An entity could not be recovered, or a step failed for good.</summary>
+    Failed,
+}
 
 /// <summary>
 /// How a run proceeds, for every engine: a pure state machine (no TorchSharp, no Akka, no clock) that owns the order
@@ -88,13 +111,16 @@ public sealed class RunSchedule
     /// <summary>The round of the last checkpoint taken (or of the start): where a roll-back goes.</summary>
     public long LastGoodRound { get; private set; }
 
+    /// <summary>Stop scheduling rounds after the one in progress; requests (checkpoint, change, stop) are still served.</summary>
     public void Pause() => _paused = true;
 
+    /// <summary>Schedule rounds again after <see cref="Pause"/>.</summary>
     public void Resume() => _paused = false;
 
     /// <summary>Stop after the current step's round: evaluate and checkpoint it unless done already, then finish.</summary>
     public void Stop() => _stopRequested = true;
 
+    /// <summary>Take a checkpoint after the round in progress (at once while paused).</summary>
     public void RequestCheckpoint() => _checkpointRequested = true;
 
     /// <summary>A change to apply between rounds, in the order requested; <paramref name="requester"/> comes back with its step.</summary>
@@ -196,6 +222,7 @@ public sealed class RunSchedule
         RollBackFor(reason, diverged: false);
     }
 
+    /// <summary>The evolution step asked for is done.</summary>
     public void Evolved() => Complete<RunStep.Evolve>();
 
     /// <param name="report">The evaluation (null: it could not be made; the run goes on).</param>

@@ -3,13 +3,43 @@ using static TorchSharp.torch;
 namespace AkkaGan.Core.Training;
 
 /// <summary>Which actor role draws a random number (part of every derived seed).</summary>
-public enum SeedRole : ulong { Generator = 1, Discriminator = 2, Coordinator = 3 }
+public enum SeedRole : ulong
+{
+    /// <summary>The generator.</summary>
+    Generator = 1,
+    /// <summary>A discriminator (the member index is part of the seed too).</summary>
+    Discriminator = 2,
+    /// <summary>The coordinator (member selection, evolution).</summary>
+    Coordinator = 3,
+}
 
 /// <summary>What a random draw is for (part of every derived seed).</summary>
 public enum SeedPurpose : ulong
 {
-    Init = 1, FakeForCritic = 2, GeneratorStep = 3, RealBatch = 4, UnrollReal = 5, InstanceNoise = 6,
-    Penalty = 7, Subset = 8, Evaluation = 9, Fitness = 10, Evolution = 11, FeedbackNoise = 12,
+    /// <summary>A network's initial weights.</summary>
+    Init = 1,
+    /// <summary>The noise of a discriminator's fake batch in a critic step.</summary>
+    FakeForCritic = 2,
+    /// <summary>The noise of the generator step's x_fake.</summary>
+    GeneratorStep = 3,
+    /// <summary>A discriminator's real batch in a critic step.</summary>
+    RealBatch = 4,
+    /// <summary>The real batches of the unrolled lookahead's steps.</summary>
+    UnrollReal = 5,
+    /// <summary>Instance noise on a critic step's inputs.</summary>
+    InstanceNoise = 6,
+    /// <summary>The interpolation points of a gradient penalty.</summary>
+    Penalty = 7,
+    /// <summary>The members drawn with aggregate=subset.</summary>
+    Subset = 8,
+    /// <summary>The fixed noise stream of the evaluation samples.</summary>
+    Evaluation = 9,
+    /// <summary>The shared real batch fitness is measured on.</summary>
+    Fitness = 10,
+    /// <summary>The perturbation of an evolved member's learning rate.</summary>
+    Evolution = 11,
+    /// <summary>Instance noise on the inputs of the generator's feedback.</summary>
+    FeedbackNoise = 12,
 }
 
 /// <summary>
