@@ -15,6 +15,7 @@ public sealed class ActorPalette : IControlPalette
     private readonly ActorSystem _system;
     private readonly TimeSpan _window;
 
+    /// <summary>The <c>actor</c> palette of <paramref name="system"/>'s actors.</summary>
     public ActorPalette(ActorSystem system) : this(system, ActorChildren.DefaultWindow) { }
 
     /// <param name="window">How long each level's answers are collected (tests shorten it).</param>
@@ -24,6 +25,7 @@ public sealed class ActorPalette : IControlPalette
         _window = window;
     }
 
+    /// <inheritdoc/>
     public PaletteDescriptor Descriptor { get; } = new("actor", "The actors of this node",
     [
         new("hierarchy", "The actor tree under /user (and /system with --system), one line per actor, indented by depth", HierarchyArguments),
@@ -35,6 +37,7 @@ public sealed class ActorPalette : IControlPalette
         new("system", "show the tree under /system too", Required: false, ArgumentKind.Flag),
     ];
 
+    /// <inheritdoc/>
     public async IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, [EnumeratorCancellation] CancellationToken ct)
     {
         var parsed = ControlArgs.Parse(args, HierarchyArguments);

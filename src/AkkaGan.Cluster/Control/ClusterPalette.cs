@@ -14,6 +14,7 @@ namespace AkkaGan.Cluster.Control;
 /// </summary>
 public sealed class ClusterPalette(ActorSystem system) : IControlPalette
 {
+    /// <inheritdoc/>
     public PaletteDescriptor Descriptor { get; } = new("cluster", "Cluster membership as this node sees it",
     [
         new("show", "Every member: address, status, roles, reachability; the leader and this node are marked", []),
@@ -28,6 +29,7 @@ public sealed class ClusterPalette(ActorSystem system) : IControlPalette
 
     private static readonly ArgumentDescriptor Address = new("address", "a member's address", Required: true, ArgumentKind.Positional);
 
+    /// <inheritdoc/>
     public async IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, [EnumeratorCancellation] CancellationToken ct)
     {
         await Task.CompletedTask.ConfigureAwait(false);

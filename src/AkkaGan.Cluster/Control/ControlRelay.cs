@@ -26,6 +26,7 @@ public sealed class ControlRelayActor : ReceiveActor
     /// <summary>Answer <see cref="Drained"/> once no forwarded command runs (the node is about to leave the cluster).</summary>
     public sealed record Drain;
 
+    /// <summary>The answer to <see cref="Drain"/>: no forwarded command runs any more.</summary>
     public sealed record Drained;
 
     /// <param name="runId">The run this node trains (empty: none), for a coordinator node that would stand by for it.</param>
@@ -75,6 +76,7 @@ public sealed class ControlRelayActor : ReceiveActor
         });
     }
 
+    /// <summary>Cancels the forwarded commands still running.</summary>
     protected override void PostStop()
     {
         foreach (var cancel in _running.Values) cancel.Cancel();
@@ -120,11 +122,17 @@ public sealed class ControlRelayActor : ReceiveActor
 /// <param name="noServer">What to answer when no other member has the role (null: say so); a standby says it is about to take over.</param>
 public sealed class RelayedPalette(ActorSystem system, PaletteDescriptor served, string role, string? noServer = null) : IControlPalette
 {
+    /// <summary>The served palette's descriptor, its description saying who answers.</summary>
     public PaletteDescriptor Descriptor { get; } = served with { Description = served.Description + " (answered by the node that trains)" };
 
+    /// <inheritdoc/>
     public IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, CancellationToken ct)
         => ExecuteAsync(command, args, "unknown", ct);
 
+    /// <summary>
+    /// Forwards the command, with <paramref name="caller"/> and this node's address, to the control relay of the oldest Up member with the
+    /// role, and yields its answer's lines.
+    /// </summary>
     public async IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, string caller, [EnumeratorCancellation] CancellationToken ct)
     {
         var cluster = Akka.Cluster.Cluster.Get(system);

@@ -23,6 +23,7 @@ public sealed class ShardingPalette(ActorSystem system) : IControlPalette
     /// <summary>How many entity ids of a shard <c>region-stats</c> prints before it only counts the rest.</summary>
     private const int ShownIds = 10;
 
+    /// <inheritdoc/>
     public PaletteDescriptor Descriptor { get; } = new("cluster-sharding", "Shard regions, shards and entities as this node sees them",
     [
         new("regions", "Every shard type this node knows and its regions in the cluster (shards, entities); this node's region and proxies are marked", []),
@@ -35,6 +36,7 @@ public sealed class ShardingPalette(ActorSystem system) : IControlPalette
         new("type", "the same as -r", Required: false, ArgumentKind.Option),
     ];
 
+    /// <inheritdoc/>
     public async IAsyncEnumerable<string> ExecuteAsync(string command, IReadOnlyList<string> args, [EnumeratorCancellation] CancellationToken ct)
     {
         var sharding = ClusterSharding.Get(system);

@@ -14,6 +14,10 @@ namespace AkkaGan.Cluster.Coordinator;
 /// </summary>
 public sealed partial class CoordinatorActor
 {
+    /// <summary>
+    /// Member <paramref name="member"/> is restored on <paramref name="node"/> (with <paramref name="snapshot"/>'s learning rate when
+    /// given) and takes part from the next round; published as a <c>recovered</c> fault.
+    /// </summary>
     public void Readmitted(int member, string node, string detail, EntitySnapshot? snapshot)
     {
         if (snapshot is not null) _learningRates[member] = snapshot.LearningRate;
@@ -22,12 +26,16 @@ public sealed partial class CoordinatorActor
         WakeIfIdle(null);
     }
 
+    /// <summary>The last full checkpoint (null: none yet).</summary>
     public Checkpoint? LastCheckpoint => _lastCheckpoint;
 
+    /// <summary>The round of the state the last checkpoint holds for <paramref name="entityId"/> (null: no checkpoint yet).</summary>
     public long? StateRound(string entityId) => _lastCheckpoint?.Metadata.RoundOf(entityId);
 
+    /// <summary>The population's member indexes, suspended ones included.</summary>
     public IReadOnlyList<int> Members => _members;
 
+    /// <summary>The round of <paramref name="entityId"/>'s state in the state store (null: none stored).</summary>
     public long? InStore(string entityId) => _positions.RoundOf(entityId);
 
     /// <summary>

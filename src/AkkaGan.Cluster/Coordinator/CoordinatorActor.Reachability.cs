@@ -52,6 +52,9 @@ public sealed partial class CoordinatorActor
             : $"the round in flight waits for it up to {step}, then the others train on without it until it is restored ({downed})";
     }
 
+    /// <summary>
+    /// Subscribes to the cluster's reachability events (on a cluster node) to report the entities of an unreachable node.
+    /// </summary>
     protected override void PreStart()
     {
         // Only inside a cluster (the coordinator's own specs run it on a local actor system).

@@ -69,16 +69,24 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         ReceiveAny(_ => { });
     }
 
+    /// <summary>The actor's timers (step timeouts, recovery retries); set by Akka.</summary>
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>Messages that wait for the run to start; set by Akka.</summary>
     public IStash Stash { get; set; } = null!;
 
+    /// <summary>
+    /// The coordinator's props: it drives rounds through the <paramref name="generator"/> and <paramref name="discriminators"/> shard
+    /// regions (or proxies), waits <paramref name="stepTimeout"/> for each step, and uses the state store when <paramref name="store"/>.
+    /// </summary>
     public static Props Props(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
         bool store = false)
         => Akka.Actor.Props.Create(() => new CoordinatorActor(generator, discriminators, stepTimeout, metrics, store));
 
+    /// <summary>The run's settings as they are now (live changes included).</summary>
     public TrainingSettings Settings => _schedule.Settings;
 
+    /// <summary>The run id the state store keeps the run under.</summary>
     public string RunId => _positions.RunId;
 
     IActorRef IRecoveryHost.Self => Self;
@@ -91,6 +99,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     /// <summary>The members taking part in rounds: the population without the suspended ones.</summary>
     private int[] Participants => [.. _members.Where(m => !_recovery.Suspended.Contains(m))];
 
+    /// <summary>The next request id (ids are unique for the coordinator's life).</summary>
     public long NextRequest() => ++_lastRequest;
 
     /// <summary>Sends a request of the coordinator's own (member recovery) to its entity's region.</summary>
@@ -386,10 +395,12 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         });
     }
 
+    /// <summary>Publishes a fault of <paramref name="entity"/> to the run's observer.</summary>
     public void Fault(string entity, string kind, string detail) => _observer.Tell(new C.Faulted(new FaultReport(Round, entity, kind, detail)));
 
     private sealed record RetryRound;
 
+    /// <summary>Unsubscribes from the cluster's events and disposes the evaluation's metrics.</summary>
     protected override void PostStop()
     {
         if (((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.ClusterActorRefProvider) Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);

@@ -13,11 +13,13 @@ namespace AkkaGan.Cluster.Diagnostics;
 /// </summary>
 public static class RoundTrace
 {
+    /// <summary>The environment variable naming the trace folder.</summary>
     public const string Variable = "AKKAGAN_ROUND_TRACE";
 
     private static readonly Lock Gate = new();
     private static readonly StreamWriter? Writer = Open();
 
+    /// <summary>Whether this process writes a trace.</summary>
     public static bool Enabled => Writer is not null;
 
     /// <summary>Records that <paramref name="what"/> happened in <paramref name="round"/> now (and tells <see cref="MemoryTrace"/> the round).</summary>

@@ -75,11 +75,17 @@ public sealed class DiscriminatorActor : EntityActor<DiscriminatorCore>
         });
     }
 
+    /// <inheritdoc/>
     protected override bool RejectsStaleRounds => true;
 
+    /// <summary>
+    /// The props of discriminator <paramref name="id"/>: its data from <paramref name="data"/>, its feedback sent through
+    /// <paramref name="discriminators"/>, its state kept in the state store when <paramref name="store"/>.
+    /// </summary>
     public static Props Props(DiscriminatorId id, IActorRef discriminators, Func<TrainingSettings, IRealData> data, bool store = false)
         => Akka.Actor.Props.Create(() => new DiscriminatorActor(id, discriminators, data, store));
 
+    /// <inheritdoc/>
     protected override DiscriminatorCore Create(TrainingSettings settings)
     {
         var data = _data(settings);
@@ -88,6 +94,7 @@ public sealed class DiscriminatorActor : EntityActor<DiscriminatorCore>
         return core;
     }
 
+    /// <inheritdoc/>
     protected override void Update(DiscriminatorCore core, TrainingSettings settings, bool resetLearningRate) => core.Update(settings, resetLearningRate);
 
     /// <summary>The payload as a tensor of shape (B, ...sample shape), or a rejection naming the mismatch.</summary>

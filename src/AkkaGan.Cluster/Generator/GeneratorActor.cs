@@ -82,13 +82,20 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
         }));
     }
 
+    /// <summary>The actor's timers (a round's feedback timeout); set by Akka.</summary>
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>
+    /// The props of generator <paramref name="id"/>: its fake batches and x_fake go to the <paramref name="discriminators"/> region, its
+    /// state is kept in the state store when <paramref name="store"/>.
+    /// </summary>
     public static Props Props(GeneratorId id, IActorRef discriminators, bool store = false)
         => Akka.Actor.Props.Create(() => new GeneratorActor(id, discriminators, store));
 
+    /// <inheritdoc/>
     protected override GeneratorCore Create(TrainingSettings settings) => new(settings, RunData.SampleShape(settings), RunData.ResolveDevice(settings.Device));
 
+    /// <inheritdoc/>
     protected override void Update(GeneratorCore core, TrainingSettings settings, bool resetLearningRate) => core.Update(settings);
 
     private void SendCriticFakes(GeneratorCore core, G.RunRound m, int criticStep)

@@ -17,6 +17,10 @@ public sealed class SampleFetcher : ReceiveActor
 {
     private readonly WireInbox _inbox;
 
+    /// <summary>
+    /// Asks the generator (through <paramref name="generators"/>) for <paramref name="count"/> samples and completes
+    /// <paramref name="done"/> with them, or fails it after <paramref name="timeout"/>.
+    /// </summary>
     public SampleFetcher(IActorRef generators, int count, TimeSpan timeout, TaskCompletionSource<SampleBatch> done)
     {
         _inbox = new WireInbox(Context.System, Context.GetLogger());

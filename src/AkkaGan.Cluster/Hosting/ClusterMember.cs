@@ -24,11 +24,13 @@ public sealed record MemberOptions(IReadOnlyList<string> Roles, string Host, int
     /// <summary>The actor system's name: every AkkaGan node joins a cluster of this name.</summary>
     public const string SystemName = "akkagan";
 
+    /// <summary>Every role, as the embedded one-node cluster has them.</summary>
     public static readonly IReadOnlyList<string> AllRoles = [Hosting.Roles.Coordinator, Hosting.Roles.Generator, Hosting.Roles.Discriminator];
 
     /// <summary>The embedded engine's node: all roles, 127.0.0.1, an ephemeral port, joined to itself.</summary>
     public static MemberOptions Embedded { get; } = new(AllRoles, "127.0.0.1", 0, []);
 
+    /// <summary>Whether the node has <paramref name="role"/>.</summary>
     public bool Has(string role) => Roles.Contains(role);
 
     /// <summary>

@@ -16,8 +16,11 @@ public sealed class CoordinatorSingleton;
 /// <summary>Cluster roles and entity type names (DESIGN.md section 1).</summary>
 public static class Roles
 {
+    /// <summary>The coordinator singleton's role.</summary>
     public const string Coordinator = "coordinator";
+    /// <summary>The generator entities' role and shard type.</summary>
     public const string Generator = "generator";
+    /// <summary>The discriminator entities' role and shard type.</summary>
     public const string Discriminator = "discriminator";
     /// <summary>The dispatcher (cluster.hocon) compute actors run on, so heartbeats on the default one never starve.</summary>
     public const string ComputeDispatcher = "akkagan.compute-dispatcher";
@@ -33,6 +36,7 @@ public static class Roles
 /// </summary>
 public sealed class DiscriminatorMessageExtractor : IMessageExtractor
 {
+    /// <summary>The <c>d-i</c> id a message is for (null: not a discriminator's).</summary>
     public string? EntityId(object message) => message switch
     {
         IWithEntityId e when !EntityIds.IsGenerator(e.EntityId) => e.EntityId,
@@ -40,8 +44,10 @@ public sealed class DiscriminatorMessageExtractor : IMessageExtractor
         _ => null,
     };
 
+    /// <summary>The message itself: entities receive what was sent.</summary>
     public object EntityMessage(object message) => message;
 
+    /// <summary>The shard of the message's entity (null: not a discriminator's).</summary>
     public string? ShardId(object message) => EntityId(message) is { } id ? ShardId(id) : null;
 
     /// <summary>The member's index; an id that is not <c>d-i</c> keeps its own shard (its entity refuses it).</summary>
@@ -52,8 +58,10 @@ public sealed class DiscriminatorMessageExtractor : IMessageExtractor
 /// <summary>Routes the messages of <c>g-i</c> entities.</summary>
 public sealed class GeneratorMessageExtractor : HashCodeMessageExtractor
 {
+    /// <summary>An extractor of 10 shards.</summary>
     public GeneratorMessageExtractor() : base(maxNumberOfShards: 10) { }
 
+    /// <summary>The <c>g-i</c> id a message is for (null: not a generator's).</summary>
     public override string? EntityId(object message) => message switch
     {
         IWithEntityId e when EntityIds.IsGenerator(e.EntityId) => e.EntityId,

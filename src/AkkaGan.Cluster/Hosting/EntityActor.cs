@@ -31,6 +31,9 @@ public abstract class EntityActor<TCore> : ReceiveActor where TCore : class, IEn
     private readonly EntityStore _store;
     private IActorRef _coordinator = ActorRefs.Nobody;
 
+    /// <summary>
+    /// An entity with id <paramref name="entityId"/>; it saves and loads its state in the state store when <paramref name="store"/>.
+    /// </summary>
     protected EntityActor(string entityId, bool store)
     {
         EntityId = entityId;
@@ -87,6 +90,7 @@ public abstract class EntityActor<TCore> : ReceiveActor where TCore : class, IEn
     /// <summary>The entity's id (<c>g-i</c>, <c>d-i</c>).</summary>
     protected string EntityId { get; }
 
+    /// <summary>The entity's log.</summary>
     protected ILoggingAdapter Log { get; } = Context.GetLogger();
 
     /// <summary>Sends large messages in chunks (snapshots, tensors).</summary>
@@ -180,6 +184,7 @@ public abstract class EntityActor<TCore> : ReceiveActor where TCore : class, IEn
         replyTo.Tell(new E.Rejected(EntityId, request.RequestId, round, command, reason));
     }
 
+    /// <summary>Disposes the core.</summary>
     protected override void PostStop()
     {
         Core?.Dispose();

@@ -7,6 +7,7 @@ namespace AkkaGan.Cluster.Protocol;
 /// </summary>
 public interface IWirePart
 {
+    /// <summary>The target entity (<c>d-i</c>, <c>g-0</c>), or empty for a part sent to an actor ref.</summary>
     string Entity { get; }
 }
 
@@ -18,6 +19,7 @@ public interface IWirePart
 /// </summary>
 public sealed record Chunk(string Entity, Guid Transfer, int Index, int Count, string Manifest, byte[] Bytes) : IAkkaGanWireMessage, IWirePart
 {
+    /// <summary>A short description for logs (never the bytes).</summary>
     public override string ToString() => $"Chunk({Manifest} {Index + 1}/{Count} of {Transfer:N} -> {(Entity.Length == 0 ? "ref" : Entity)}, {Bytes.Length} bytes)";
 }
 
@@ -28,5 +30,6 @@ public sealed record Chunk(string Entity, Guid Transfer, int Index, int Count, s
 /// </summary>
 public sealed record BulkRef(string Entity, Guid Transfer, string Endpoint, long Length, string Manifest) : IAkkaGanWireMessage, IWirePart
 {
+    /// <summary>A short description for logs.</summary>
     public override string ToString() => $"BulkRef({Manifest} {Transfer:N} at {Endpoint} -> {(Entity.Length == 0 ? "ref" : Entity)}, {Length} bytes)";
 }

@@ -25,6 +25,7 @@ public static class CoordinatorProtocol
     /// <summary>Finish the current round, then schedule nothing until <see cref="ResumeTraining"/> (a stop still works).</summary>
     public sealed record PauseTraining;
 
+    /// <summary>Schedule rounds again after <see cref="PauseTraining"/>.</summary>
     public sealed record ResumeTraining;
 
     /// <summary>Checkpoint after the current round (or at once while paused): a <see cref="CheckpointTaken"/> follows.</summary>
@@ -36,6 +37,7 @@ public static class CoordinatorProtocol
     /// </summary>
     public sealed record ChangeRun(RunChange Change);
 
+    /// <summary>A change took effect: <see cref="ChangeReport"/> says what and from which round.</summary>
     public sealed record RunChanged(ChangeReport Report);
 
     /// <param name="Reason">Why nothing changed (an invalid value or combination, a member that could not be created).</param>
@@ -44,16 +46,19 @@ public static class CoordinatorProtocol
     /// <summary>Where each entity runs (entity id -> node address), once all are configured.</summary>
     public sealed record Placed(IReadOnlyDictionary<string, string> Nodes);
 
+    /// <summary>A round is done, for the run's observer.</summary>
     public sealed record RoundCompleted(RoundReport Report);
 
     /// <summary>A fault detected or handled: a member suspended or recovered, a roll-back to the last checkpoint.</summary>
     public sealed record Faulted(FaultReport Report);
 
+    /// <summary>An evaluation is done, for the run's observer.</summary>
     public sealed record Evaluated(EvaluationReport Report);
 
     /// <summary>A training-health diagnosis (with the remedy applied, if any), for the run's observer.</summary>
     public sealed record HealthDiagnosed(AkkaGan.Core.Health.HealthReport Report);
 
+    /// <summary>The population evolved, for the run's observer.</summary>
     public sealed record Evolved(EvolutionReport Report);
 
     /// <summary>A checkpoint the coordinator assembled from the entities' snapshots; the observer writes it.</summary>

@@ -15,6 +15,7 @@ public static class DiscriminatorProtocol
     /// <summary>A role request for one discriminator entity.</summary>
     public interface IRequest : IEntityRequest
     {
+        /// <summary>The member the request is for.</summary>
         DiscriminatorId Discriminator { get; }
 
         string IWithEntityId.EntityId => Discriminator.EntityId;
@@ -38,27 +39,45 @@ public static class DiscriminatorProtocol
     /// <summary>This member left the population: drop its state and passivate. Not answered.</summary>
     public sealed record Retire(DiscriminatorId Discriminator, long Round) : IAkkaGanWireMessage, IWithEntityId
     {
+        /// <inheritdoc/>
         public string EntityId => Discriminator.EntityId;
     }
 
     /// <summary>A critic step's outcome: the core's own result record, as the reference engine reports it.</summary>
     public sealed record TrainStepDone(long RequestId, DiscriminatorStepResult Result) : IEntityReply
     {
+        /// <summary>The member that stepped.</summary>
         public DiscriminatorId Discriminator => new(Result.Member);
 
         string IEntityReply.EntityId => Discriminator.EntityId;
     }
 
+    /// <summary>A member's feedback for the generator step: its generator loss and dL/dx_fake under its unrolled lookahead.</summary>
+    /// <param name="Discriminator">The member.</param>
+    /// <param name="RequestId">The generator's request.</param>
+    /// <param name="Round">The round of the step.</param>
+    /// <param name="Loss">The generator's loss under this member.</param>
+    /// <param name="Gradient">dL/dx_fake, in the run's wire format.</param>
     public sealed record FeedbackComputed(DiscriminatorId Discriminator, long RequestId, long Round, double Loss, TensorPayload Gradient) : IEntityReply
     {
         string IEntityReply.EntityId => Discriminator.EntityId;
     }
 
+    /// <summary>A member's fitness on the shared fitness batch (the AUC of real against fake scores).</summary>
+    /// <param name="Discriminator">The member.</param>
+    /// <param name="RequestId">The request.</param>
+    /// <param name="Round">The round measured at.</param>
+    /// <param name="Fitness">The AUC, in [0, 1].</param>
     public sealed record FitnessMeasured(DiscriminatorId Discriminator, long RequestId, long Round, double Fitness) : IEntityReply
     {
         string IEntityReply.EntityId => Discriminator.EntityId;
     }
 
+    /// <summary>Evolution: the member took the best one's weights with a perturbed learning rate.</summary>
+    /// <param name="Discriminator">The member.</param>
+    /// <param name="RequestId">The request.</param>
+    /// <param name="Round">The round of the evolution.</param>
+    /// <param name="LearningRate">Its learning rate from now on.</param>
     public sealed record WeightsAdopted(DiscriminatorId Discriminator, long RequestId, long Round, double LearningRate) : IEntityReply
     {
         string IEntityReply.EntityId => Discriminator.EntityId;

@@ -44,17 +44,27 @@ public static class EntityProtocol
     /// </summary>
     public sealed record HandOff
     {
+        /// <summary>The one instance.</summary>
         public static readonly HandOff Instance = new();
     }
 
     /// <param name="Node">The address of the node the entity runs on (placement, shown to users).</param>
     public sealed record Configured(string EntityId, long RequestId, string Node) : IEntityReply;
 
+    /// <summary>An entity's state for a checkpoint (saved to the state store first when it has one).</summary>
+    /// <param name="EntityId">The entity.</param>
+    /// <param name="RequestId">The request.</param>
+    /// <param name="Round">The round the state is of.</param>
+    /// <param name="Snapshot">Parameters, optimizer moments, step count and learning rate.</param>
     public sealed record SnapshotTaken(string EntityId, long RequestId, long Round, EntitySnapshot Snapshot) : IEntityReply;
 
     /// <summary>The state of a <see cref="RestoreSnapshot"/> or <see cref="RecoverFromStore"/> is in place.</summary>
     public sealed record Restored(string EntityId, long RequestId, string Node) : IEntityReply;
 
+    /// <summary>A live change is in place on the entity.</summary>
+    /// <param name="EntityId">The entity.</param>
+    /// <param name="RequestId">The request.</param>
+    /// <param name="Round">The round after which the change holds.</param>
     public sealed record SettingsApplied(string EntityId, long RequestId, long Round) : IEntityReply;
 
     /// <summary>

@@ -14,6 +14,7 @@ public static class GeneratorProtocol
     /// <summary>A role request for the generator entity.</summary>
     public interface IRequest : IEntityRequest
     {
+        /// <summary>The generator the request is for.</summary>
         GeneratorId Generator { get; }
 
         string IWithEntityId.EntityId => Generator.EntityId;
@@ -43,6 +44,10 @@ public static class GeneratorProtocol
         string IEntityReply.EntityId => Generator.EntityId;
     }
 
+    /// <summary>The answer to <see cref="GetSamples"/>.</summary>
+    /// <param name="Generator">The generator.</param>
+    /// <param name="RequestId">The request.</param>
+    /// <param name="Samples">The samples, float32, (count, sample shape...).</param>
     public sealed record SamplesProduced(GeneratorId Generator, long RequestId, TensorPayload Samples) : IEntityReply
     {
         string IEntityReply.EntityId => Generator.EntityId;

@@ -127,8 +127,10 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
     private static readonly Dictionary<Type, Entry> ByType = Entries.ToDictionary(e => e.Type);
     private static readonly Dictionary<string, Entry> ByManifest = Entries.ToDictionary(e => e.Manifest);
 
+    /// <summary>The serializer Akka creates for <paramref name="system"/> (bound in cluster.hocon).</summary>
     public AkkaGanSerializer(ExtendedActorSystem system) : base(system) { }
 
+    /// <inheritdoc/>
     public override int Identifier => SerializerId;
 
     /// <summary>Every message type this serializer knows, with its manifest (the reflection spec checks coverage).</summary>
@@ -157,11 +159,13 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
     /// <summary>The actor system's instance (the one Akka.Remote uses for AkkaGan's wire messages).</summary>
     public static AkkaGanSerializer Of(ActorSystem system) => (AkkaGanSerializer)system.Serialization.FindSerializerForType(typeof(IAkkaGanWireMessage));
 
+    /// <inheritdoc/>
     public override string Manifest(object o)
         => ByType.TryGetValue(o.GetType(), out var entry)
             ? entry.Manifest
             : throw new SerializationException($"AkkaGanSerializer: {o.GetType().FullName} has no manifest (add it to the serializer's table)");
 
+    /// <inheritdoc/>
     public override byte[] ToBinary(object obj)
     {
         var entry = EntryOf(obj);
@@ -200,6 +204,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         ? e
         : throw new SerializationException($"AkkaGanSerializer: cannot serialize {obj.GetType().FullName}");
 
+    /// <inheritdoc/>
     public override object FromBinary(byte[] bytes, string manifest) => FromBinary(bytes, bytes.Length, manifest);
 
     /// <summary>The message in the first <paramref name="length"/> bytes of <paramref name="bytes"/> (a pooled buffer of the bulk channel).</summary>

@@ -34,6 +34,9 @@ public sealed class BulkPlane : IExtension, IDisposable
     private long _outstanding;
     private int _connections;
 
+    /// <summary>
+    /// The node's bulk channel, configured from <c>akkagan.wire.bulk</c>; off with TLS, without remoting, or when disabled.
+    /// </summary>
     public BulkPlane(ExtendedActorSystem system)
     {
         _log = Logging.GetLogger(system, typeof(BulkPlane));
@@ -62,6 +65,7 @@ public sealed class BulkPlane : IExtension, IDisposable
     // Socket buffers that hold a whole image-sized transfer, so a fetch is not paced by the kernel's default window.
     private const int SocketBuffer = 8 << 20;
 
+    /// <summary>The bulk channel of <paramref name="system"/> (an Akka extension, created once).</summary>
     public static BulkPlane Get(ActorSystem system) => system.WithExtension<BulkPlane, BulkPlaneProvider>();
 
     /// <summary>Whether large messages go over the bulk channel (else as chunks).</summary>
@@ -70,10 +74,13 @@ public sealed class BulkPlane : IExtension, IDisposable
     /// <summary>Where other nodes fetch this node's transfers: <c>host:port</c> (the host of this node's Akka address).</summary>
     public string Endpoint { get; } = "";
 
+    /// <summary>How long an offered transfer waits to be fetched before it is dropped.</summary>
     public TimeSpan Keep { get; }
 
+    /// <summary>How long a fetch may take before it fails.</summary>
     public TimeSpan FetchTimeout { get; }
 
+    /// <summary>The most bytes offered and not yet fetched; a message beyond it goes as chunks instead.</summary>
     public long MaxOutstanding { get; }
 
     /// <summary>Bytes offered and not yet fetched.</summary>
@@ -275,6 +282,7 @@ public sealed class BulkPlane : IExtension, IDisposable
             }
     }
 
+    /// <summary>Stops listening, closes idle connections and drops transfers not fetched.</summary>
     public void Dispose()
     {
         if (_stop.IsCancellationRequested) return;
@@ -298,8 +306,10 @@ public sealed class BulkPlane : IExtension, IDisposable
     }
 }
 
+/// <summary>The Akka extension id of <see cref="BulkPlane"/>.</summary>
 public sealed class BulkPlaneProvider : ExtensionIdProvider<BulkPlane>
 {
+    /// <inheritdoc/>
     public override BulkPlane CreateExtension(ExtendedActorSystem system) => new(system);
 }
 
@@ -308,10 +318,13 @@ public sealed class BulkBytes(byte[] buffer, int length, ArrayPool<byte>? pool =
 {
     private int _returned;
 
+    /// <summary>The buffer; only the first <see cref="Length"/> bytes are the transfer's.</summary>
     public byte[] Buffer => buffer;
 
+    /// <summary>The transfer's length in bytes.</summary>
     public int Length => length;
 
+    /// <summary>Returns the buffer to its pool (once).</summary>
     public void Dispose()
     {
         if (pool is not null && Interlocked.Exchange(ref _returned, 1) == 0) pool.Return(buffer);

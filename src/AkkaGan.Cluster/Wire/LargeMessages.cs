@@ -31,10 +31,13 @@ public sealed class LargeMessages
         ChunkSize = configured is > 0 and <= int.MaxValue ? (int)configured.Value : DefaultChunkSize;
     }
 
+    /// <summary>The chunk size when <c>akkagan.wire.chunk-size</c> is not set: 1 MiB.</summary>
     public const int DefaultChunkSize = 1 << 20;
 
+    /// <summary>Messages larger than this many bytes go by the bulk channel or in chunks of this size.</summary>
     public int ChunkSize { get; }
 
+    /// <summary>The serializer of the wire messages.</summary>
     public AkkaGanSerializer Serializer => _serializer;
 
     /// <summary>Sends <paramref name="message"/> to <paramref name="target"/> whole, by the bulk channel, or in chunks.</summary>
@@ -88,6 +91,7 @@ public sealed class ChunkAssembler(AkkaGanSerializer serializer)
     private readonly HashSet<Guid> _completed = [];
     private readonly Queue<Guid> _completedOrder = new();
 
+    /// <summary>Transfers with chunks still missing.</summary>
     public int OpenTransfers => _open.Count;
 
     /// <summary>Adds a chunk; returns the whole message once its last chunk arrived, otherwise null.</summary>
@@ -159,6 +163,7 @@ public sealed class WireInbox
     private long _nextFetch;
     private long _nextHandled;
 
+    /// <summary>An inbox of an actor of <paramref name="system"/>, logging dropped transfers to <paramref name="log"/>.</summary>
     public WireInbox(ActorSystem system, ILoggingAdapter log)
     {
         _serializer = AkkaGanSerializer.Of(system);
@@ -226,5 +231,6 @@ public sealed class WireInbox
 /// <summary>A fetched bulk transfer back on its receiver's thread (local only: never crosses the wire).</summary>
 public sealed record BulkArrived(long Sequence, BulkRef Reference, object? Message, string? Error) : IWirePart
 {
+    /// <inheritdoc/>
     public string Entity => Reference.Entity;
 }

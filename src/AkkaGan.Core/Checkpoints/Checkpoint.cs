@@ -168,8 +168,8 @@ public static class CheckpointCodec
     }
 
     /// <summary>
-    /// Reads one entity's state written by <see cref="WriteEntity"/>; a bad tensor throws <see
-    /// cref="System.Runtime.Serialization.SerializationException"/>.
+    /// Reads one entity's state written by <see cref="WriteEntity"/>; a bad tensor throws
+    /// <see cref="System.Runtime.Serialization.SerializationException"/>.
     /// </summary>
     public static EntitySnapshot ReadEntity(BinaryReader r)
     {

@@ -104,8 +104,8 @@ public sealed class DcganGenerator : nn.Module<Tensor, Tensor>
     private readonly Conv2d up2;
 
     /// <summary>
-    /// The DCGAN generator: a projection of <paramref name="latentDim"/> noise to 7x7 maps, two upsampling stages to 28x28, <paramref
-    /// name="channels"/> tanh outputs; <paramref name="width"/> channels in the last hidden stage.
+    /// The DCGAN generator: a projection of <paramref name="latentDim"/> noise to 7x7 maps, two upsampling stages to 28x28,
+    /// <paramref name="channels"/> tanh outputs; <paramref name="width"/> channels in the last hidden stage.
     /// </summary>
     public DcganGenerator(int latentDim, int channels, int width = 64) : base(nameof(DcganGenerator))
     {

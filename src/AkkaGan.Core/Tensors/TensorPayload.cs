@@ -163,8 +163,8 @@ public static class TensorCodec
     }
 
     /// <summary>
-    /// A payload from <see cref="Encode"/>'s bytes, validated (type, rank, shape, length, at most <paramref name="maxBytes"/>); throws <see
-    /// cref="System.Runtime.Serialization.SerializationException"/> naming what is wrong.
+    /// A payload from <see cref="Encode"/>'s bytes, validated (type, rank, shape, length, at most <paramref name="maxBytes"/>); throws
+    /// <see cref="System.Runtime.Serialization.SerializationException"/> naming what is wrong.
     /// </summary>
     public static TensorPayload Decode(byte[] bytes, long maxBytes = DefaultMaxBytes)
     {
