@@ -12,13 +12,13 @@ namespace AkkaGan.Integration.Tests;
 /// </summary>
 public sealed class DeploySpecs
 {
-    private static string Deploy(string path) => Path.Combine(Akkagan.RepositoryRoot, "deploy", path);
+    internal static string Deploy(string path) => Path.Combine(Akkagan.RepositoryRoot, "deploy", path);
 
     /// <summary>
     /// YAML (all documents) as JSON, through PyYAML: no YAML parser is among this project's packages. The Python is
     /// AKKAGAN_PYTHON, which build.sh sets to one that has PyYAML, else python3 on PATH.
     /// </summary>
-    private static List<JsonNode> Yaml(string path)
+    internal static List<JsonNode> Yaml(string path)
     {
         var python3 = Environment.GetEnvironmentVariable("AKKAGAN_PYTHON") is { Length: > 0 } named ? named : "python3";
         var start = new ProcessStartInfo(python3) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -81,6 +81,27 @@ public sealed class DeploySpecs
         process.WaitForExit();
         Assert.Equal(2, process.ExitCode);
         Assert.Contains("unknown drill 'kill-everything' (fast, exact, coordinator, finish, stop, busy-port)", stderr);
+    }
+
+    /// <summary>
+    /// The node services' health check as compose runs it (<c>CMD</c>: the argument list as is; <c>CMD-SHELL</c>: the string
+    /// under <c>/bin/sh -c</c>), with the health port 8558 replaced by <paramref name="healthPort"/>.
+    /// </summary>
+    internal static ProcessStartInfo ComposeHealthCheck(int healthPort)
+    {
+        var compose = Assert.Single(Yaml(Deploy("docker/compose.yaml")));
+        var test = compose["services"]!["coordinator"]!["healthcheck"]!["test"]!.AsArray().Select(t => t!.ToString()
+            .Replace("8558", healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)).ToArray();
+        var start = test[0] switch
+        {
+            "CMD" => new ProcessStartInfo(test[1]),
+            "CMD-SHELL" => new ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", test[1] } },
+            var form => throw new InvalidOperationException($"compose health check form {form} is neither CMD nor CMD-SHELL"),
+        };
+        if (test[0] == "CMD") foreach (var a in test[2..]) start.ArgumentList.Add(a);
+        start.RedirectStandardOutput = start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        return start;
     }
 
     [Fact]

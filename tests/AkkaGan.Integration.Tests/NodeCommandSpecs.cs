@@ -145,6 +145,8 @@ public sealed class NodeCommandSpecs : IDisposable
             }
             Assert.True(ready.Code == 200, ready.Body);
             Assert.Contains("\"entities\":{\"discriminator\":0}", ready.Body);
+            // The compose kit's health check, run as compose runs it, passes on the ready node.
+            Assert.Equal(0, ComposeHealthCheck(healthA));
             Assert.Equal(404, (await Get(healthA, "/bogus")).Code);
 
             // A node that cannot reach its seed is alive but not ready.
@@ -152,12 +154,22 @@ public sealed class NodeCommandSpecs : IDisposable
             var notReady = await Get(healthB, "/ready");
             Assert.Equal(503, notReady.Code);
             Assert.Contains("not ready: this node is", notReady.Body);
+            Assert.NotEqual(0, ComposeHealthCheck(healthB));
         }
         finally
         {
             node.Kill(entireProcessTree: true);
             stranded.Kill(entireProcessTree: true);
         }
+    }
+
+    private static int ComposeHealthCheck(int healthPort)
+    {
+        using var check = Process.Start(DeploySpecs.ComposeHealthCheck(healthPort))!;
+        _ = check.StandardOutput.ReadToEndAsync();
+        _ = check.StandardError.ReadToEndAsync();
+        Assert.True(check.WaitForExit(TimeSpan.FromSeconds(30)), "the compose health check did not finish within 30 s");
+        return check.ExitCode;
     }
 
     /// <summary>
