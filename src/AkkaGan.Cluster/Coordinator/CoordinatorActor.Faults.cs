@@ -15,9 +15,13 @@ namespace AkkaGan.Cluster.Coordinator;
 public sealed partial class CoordinatorActor
 {
     /// <summary>
-    /// Member <paramref name="member"/> is restored on <paramref name="node"/> (with <paramref name="snapshot"/>'s learning rate when
-    /// given) and takes part from the next round; published as a <c>recovered</c> fault.
+    /// A suspended member is back (told by <see cref="MemberRecovery"/>): it takes part from the next round. Records its node
+    /// and learning rate, publishes a <c>recovered</c> fault, and wakes the schedule if it was idle (waiting below the quorum).
     /// </summary>
+    /// <param name="member">The member's index.</param>
+    /// <param name="node">The address of the node it runs on now.</param>
+    /// <param name="detail">What it was restored from and what it lost, for the fault report.</param>
+    /// <param name="snapshot">The state it was restored to, with the learning rate it has now (null: re-initialised).</param>
     public void Readmitted(int member, string node, string detail, EntitySnapshot? snapshot)
     {
         if (snapshot is not null) _learningRates[member] = snapshot.LearningRate;
@@ -26,16 +30,22 @@ public sealed partial class CoordinatorActor
         WakeIfIdle(null);
     }
 
-    /// <summary>The last full checkpoint (null: none yet).</summary>
+    /// <summary>The last full checkpoint, taken or resumed from (null: none yet): roll-backs and recoveries go back to it.</summary>
     public Checkpoint? LastCheckpoint => _lastCheckpoint;
 
-    /// <summary>The round of the state the last checkpoint holds for <paramref name="entityId"/> (null: no checkpoint yet).</summary>
+    /// <summary>
+    /// The round of the state the last checkpoint holds for <paramref name="entityId"/>: the checkpoint's round, or an older
+    /// one for a member left out of it (null: no checkpoint yet).
+    /// </summary>
     public long? StateRound(string entityId) => _lastCheckpoint?.Metadata.RoundOf(entityId);
 
-    /// <summary>The population's member indexes, suspended ones included.</summary>
+    /// <summary>The population's member indices, suspended members included.</summary>
     public IReadOnlyList<int> Members => _members;
 
-    /// <summary>The round of <paramref name="entityId"/>'s state in the state store (null: none stored).</summary>
+    /// <summary>
+    /// The round of <paramref name="entityId"/>'s own snapshot in the state store that the last checkpoint holds (null: none,
+    /// or the run has no store or no run id).
+    /// </summary>
     public long? InStore(string entityId) => _positions.RoundOf(entityId);
 
     /// <summary>

@@ -52,9 +52,7 @@ public sealed partial class CoordinatorActor
             : $"the round in flight waits for it up to {step}, then the others train on without it until it is restored ({downed})";
     }
 
-    /// <summary>
-    /// Subscribes to the cluster's reachability events (on a cluster node) to report the entities of an unreachable node.
-    /// </summary>
+    /// <summary>Subscribes to the cluster's unreachable/reachable member events (only when the actor system is a cluster).</summary>
     protected override void PreStart()
     {
         // Only inside a cluster (the coordinator's own specs run it on a local actor system).

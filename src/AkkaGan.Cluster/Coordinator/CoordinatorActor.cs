@@ -53,6 +53,11 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     private IActorRef _changeRequester = ActorRefs.Nobody;
     private IActorRef? _rounds;
 
+    /// <summary>A coordinator that waits for its <see cref="C.StartTraining"/>; it ignores every other message until then.</summary>
+    /// <param name="generator">The generator's shard region (or proxy, or any router of <see cref="IWithEntityId"/> messages).</param>
+    /// <param name="discriminators">The discriminators' shard region (or proxy, or router).</param>
+    /// <param name="stepTimeout">The time entities have to answer a round's requests (<c>akkagan.cluster.step-timeout</c>); setup and work
+    /// between rounds get longer.</param>
     /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
     /// <param name="store">Whether this node has a state store (<see cref="StateStoreHosting"/>): the position is saved to it.</param>
     public CoordinatorActor(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
@@ -69,24 +74,27 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         ReceiveAny(_ => { });
     }
 
-    /// <summary>The actor's timers (step timeouts, recovery retries); set by Akka.</summary>
+    /// <inheritdoc/>
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>Messages that wait for the run to start; set by Akka.</summary>
+    /// <inheritdoc/>
     public IStash Stash { get; set; } = null!;
 
-    /// <summary>
-    /// The coordinator's props: it drives rounds through the <paramref name="generator"/> and <paramref name="discriminators"/> shard
-    /// regions (or proxies), waits <paramref name="stepTimeout"/> for each step, and uses the state store when <paramref name="store"/>.
-    /// </summary>
+    /// <summary>The coordinator's props; the parameters are the constructor's.</summary>
+    /// <param name="generator">The generator's shard region (or proxy, or any router of <see cref="IWithEntityId"/> messages).</param>
+    /// <param name="discriminators">The discriminators' shard region (or proxy, or router).</param>
+    /// <param name="stepTimeout">The time entities have to answer a round's requests (<c>akkagan.cluster.step-timeout</c>); setup and work
+    /// between rounds get longer.</param>
+    /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
+    /// <param name="store">Whether this node has a state store: the position is saved to it.</param>
     public static Props Props(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
         bool store = false)
         => Akka.Actor.Props.Create(() => new CoordinatorActor(generator, discriminators, stepTimeout, metrics, store));
 
-    /// <summary>The run's settings as they are now (live changes included).</summary>
+    /// <summary>The run's settings in force now (live changes included); the defaults until a training starts.</summary>
     public TrainingSettings Settings => _schedule.Settings;
 
-    /// <summary>The run id the state store keeps the run under.</summary>
+    /// <summary>The run's id in the state store, from <see cref="C.StartTraining"/> (empty: none, or not started).</summary>
     public string RunId => _positions.RunId;
 
     IActorRef IRecoveryHost.Self => Self;
@@ -99,7 +107,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     /// <summary>The members taking part in rounds: the population without the suspended ones.</summary>
     private int[] Participants => [.. _members.Where(m => !_recovery.Suspended.Contains(m))];
 
-    /// <summary>The next request id (ids are unique for the coordinator's life).</summary>
+    /// <summary>A new id for a request of the coordinator's own (member recovery): 1, 2, 3, ... for this coordinator.</summary>
     public long NextRequest() => ++_lastRequest;
 
     /// <summary>Sends a request of the coordinator's own (member recovery) to its entity's region.</summary>
@@ -395,12 +403,15 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         });
     }
 
-    /// <summary>Publishes a fault of <paramref name="entity"/> to the run's observer.</summary>
+    /// <summary>Publishes a <see cref="FaultReport"/> at the current round to the run's observer.</summary>
+    /// <param name="entity">The entity concerned (<c>g-0</c>, <c>d-i</c>, or <c>coordinator</c> for the run itself).</param>
+    /// <param name="kind">What happened, one word: <c>suspended</c>, <c>recovered</c>, <c>unreachable</c>, <c>restored</c>, ...</param>
+    /// <param name="detail">What happened and what the run does about it, in a sentence for the operator.</param>
     public void Fault(string entity, string kind, string detail) => _observer.Tell(new C.Faulted(new FaultReport(Round, entity, kind, detail)));
 
     private sealed record RetryRound;
 
-    /// <summary>Unsubscribes from the cluster's events and disposes the evaluation's metrics.</summary>
+    /// <summary>Unsubscribes from the cluster's reachability events and disposes the evaluation's metrics if they were made.</summary>
     protected override void PostStop()
     {
         if (((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.ClusterActorRefProvider) Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);

@@ -11,6 +11,9 @@ namespace AkkaGan.Cluster.Coordinator;
 public static class CoordinatorHosting
 {
     /// <summary>Starts the singleton (needs both regions or proxies registered first).</summary>
+    /// <param name="builder">The node's Akka configuration.</param>
+    /// <param name="stepTimeout">The time entities have to answer a round's requests (<c>akkagan.cluster.step-timeout</c>); setup and work
+    /// between rounds get longer.</param>
     /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
     /// <param name="store">Whether the node has a state store: the coordinator saves its position and has entities recover from their snapshots.</param>
     public static AkkaConfigurationBuilder AddCoordinator(this AkkaConfigurationBuilder builder, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,

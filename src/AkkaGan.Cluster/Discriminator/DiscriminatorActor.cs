@@ -29,6 +29,8 @@ public sealed class DiscriminatorActor : EntityActor<DiscriminatorCore>
     private readonly Func<TrainingSettings, IRealData> _data;
     private long[] _sampleShape = [];
 
+    /// <summary>An unconfigured member entity: it refuses role work until an <see cref="EntityProtocol.Configure"/>.</summary>
+    /// <param name="id">The member this entity is (<c>d-i</c>).</param>
     /// <param name="discriminators">Where D -> D transfers go (the discriminator shard region).</param>
     /// <param name="data">Loads the real data a run's settings name (cached per node by the caller).</param>
     /// <param name="store">Whether this node has a state store (<see cref="StateStoreHosting"/>): checkpoint rounds are saved to it.</param>
@@ -75,17 +77,21 @@ public sealed class DiscriminatorActor : EntityActor<DiscriminatorCore>
         });
     }
 
-    /// <inheritdoc/>
+    /// <summary>True: a discriminator refuses requests of a round older than the last it stepped in (a late message).</summary>
     protected override bool RejectsStaleRounds => true;
 
-    /// <summary>
-    /// The props of discriminator <paramref name="id"/>: its data from <paramref name="data"/>, its feedback sent through
-    /// <paramref name="discriminators"/>, its state kept in the state store when <paramref name="store"/>.
-    /// </summary>
+    /// <summary>The entity's props; the parameters are the constructor's.</summary>
+    /// <param name="id">The member this entity is (<c>d-i</c>).</param>
+    /// <param name="discriminators">Where D -> D transfers go (the discriminator shard region).</param>
+    /// <param name="data">Loads the real data a run's settings name.</param>
+    /// <param name="store">Whether this node has a state store: checkpoint rounds are saved to it.</param>
     public static Props Props(DiscriminatorId id, IActorRef discriminators, Func<TrainingSettings, IRealData> data, bool store = false)
         => Akka.Actor.Props.Create(() => new DiscriminatorActor(id, discriminators, data, store));
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// Loads the real data the settings name and builds this member's core on the settings' device; incoming fake
+    /// batches must then have the data's sample shape.
+    /// </summary>
     protected override DiscriminatorCore Create(TrainingSettings settings)
     {
         var data = _data(settings);
@@ -94,7 +100,7 @@ public sealed class DiscriminatorActor : EntityActor<DiscriminatorCore>
         return core;
     }
 
-    /// <inheritdoc/>
+    /// <summary>This member's settings from the run's new ones; its learning rate only when <paramref name="resetLearningRate"/>.</summary>
     protected override void Update(DiscriminatorCore core, TrainingSettings settings, bool resetLearningRate) => core.Update(settings, resetLearningRate);
 
     /// <summary>The payload as a tensor of shape (B, ...sample shape), or a rejection naming the mismatch.</summary>
@@ -115,6 +121,9 @@ public static class DiscriminatorHosting
     /// run on the compute dispatcher and load their data with <paramref name="data"/>; with <paramref name="store"/> they save
     /// checkpoint rounds to the node's state store and recover from it.
     /// </summary>
+    /// <param name="builder">The node's Akka configuration.</param>
+    /// <param name="data">Loads the real data a run's settings name.</param>
+    /// <param name="store">Whether the node has a state store.</param>
     public static AkkaConfigurationBuilder AddDiscriminators(this AkkaConfigurationBuilder builder, Func<TrainingSettings, IRealData> data, bool store = false)
         => builder.WithShardRegion<DiscriminatorRegion>(Roles.Discriminator,
             (_, registry, _) => entityId => DiscriminatorActor.Props(DiscriminatorId.Parse(entityId), registry.Get<DiscriminatorRegion>(), data, store)
@@ -123,6 +132,7 @@ public static class DiscriminatorHosting
             new ShardOptions { Role = Roles.Discriminator, RememberEntities = true, StateStoreMode = StateStoreMode.DData, HandOffStopMessage = EntityProtocol.HandOff.Instance });
 
     /// <summary>A proxy to the discriminator region, for nodes without the role.</summary>
+    /// <param name="builder">The node's Akka configuration.</param>
     public static AkkaConfigurationBuilder AddDiscriminatorProxy(this AkkaConfigurationBuilder builder)
         => builder.WithShardRegionProxy<DiscriminatorRegion>(Roles.Discriminator, Roles.Discriminator, new DiscriminatorMessageExtractor());
 }

@@ -30,6 +30,8 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
     private readonly IActorRef _discriminators;
     private PendingStep? _pending;
 
+    /// <summary>An unconfigured generator entity: it refuses role work until an <see cref="EntityProtocol.Configure"/>.</summary>
+    /// <param name="id">The generator this entity is (<see cref="GeneratorId.Default"/>, <c>g-0</c>).</param>
     /// <param name="discriminators">The discriminator shard region (or any router of <see cref="IWithEntityId"/> messages).</param>
     /// <param name="store">Whether this node has a state store: checkpoint rounds are saved to it.</param>
     public GeneratorActor(GeneratorId id, IActorRef discriminators, bool store = false) : base(id.EntityId, store)
@@ -82,20 +84,21 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
         }));
     }
 
-    /// <summary>The actor's timers (a round's feedback timeout); set by Akka.</summary>
+    /// <inheritdoc/>
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>
-    /// The props of generator <paramref name="id"/>: its fake batches and x_fake go to the <paramref name="discriminators"/> region, its
-    /// state is kept in the state store when <paramref name="store"/>.
-    /// </summary>
+    /// <summary>The entity's props; the parameters are the constructor's.</summary>
+    /// <param name="id">The generator this entity is (<c>g-0</c>).</param>
+    /// <param name="discriminators">The discriminator shard region (or any router of <see cref="IWithEntityId"/> messages).</param>
+    /// <param name="store">Whether this node has a state store: checkpoint rounds are saved to it.</param>
     public static Props Props(GeneratorId id, IActorRef discriminators, bool store = false)
         => Akka.Actor.Props.Create(() => new GeneratorActor(id, discriminators, store));
 
-    /// <inheritdoc/>
+    /// <summary>The generator's core for the dataset's sample shape (no data is loaded) on the settings' device.</summary>
     protected override GeneratorCore Create(TrainingSettings settings) => new(settings, RunData.SampleShape(settings), RunData.ResolveDevice(settings.Device));
 
-    /// <inheritdoc/>
+    /// <summary>The new settings hold from the next step, and the optimizer always takes their <c>lr-g</c>
+    /// (<paramref name="resetLearningRate"/> is for members).</summary>
     protected override void Update(GeneratorCore core, TrainingSettings settings, bool resetLearningRate) => core.Update(settings);
 
     private void SendCriticFakes(GeneratorCore core, G.RunRound m, int criticStep)
@@ -173,6 +176,8 @@ public static class GeneratorHosting
     /// Starts the <c>generator</c> shard region; needs the discriminator region (or proxy) registered first. With
     /// <paramref name="store"/> the generator saves checkpoint rounds to the node's state store and recovers from it.
     /// </summary>
+    /// <param name="builder">The node's Akka configuration.</param>
+    /// <param name="store">Whether the node has a state store.</param>
     public static AkkaConfigurationBuilder AddGenerator(this AkkaConfigurationBuilder builder, bool store = false)
         => builder.WithShardRegion<GeneratorRegion>(Roles.Generator,
             (_, registry, _) => _ => GeneratorActor.Props(GeneratorId.Default, registry.Get<DiscriminatorRegion>(), store).WithDispatcher(Roles.ComputeDispatcher),
@@ -180,6 +185,7 @@ public static class GeneratorHosting
             new ShardOptions { Role = Roles.Generator, RememberEntities = true, StateStoreMode = StateStoreMode.DData, HandOffStopMessage = EntityProtocol.HandOff.Instance });
 
     /// <summary>A proxy to the generator region, for nodes without the role.</summary>
+    /// <param name="builder">The node's Akka configuration.</param>
     public static AkkaConfigurationBuilder AddGeneratorProxy(this AkkaConfigurationBuilder builder)
         => builder.WithShardRegionProxy<GeneratorRegion>(Roles.Generator, Roles.Generator, new GeneratorMessageExtractor());
 }

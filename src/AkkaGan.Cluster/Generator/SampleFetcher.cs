@@ -17,10 +17,12 @@ public sealed class SampleFetcher : ReceiveActor
 {
     private readonly WireInbox _inbox;
 
-    /// <summary>
-    /// Asks the generator (through <paramref name="generators"/>) for <paramref name="count"/> samples and completes
-    /// <paramref name="done"/> with them, or fails it after <paramref name="timeout"/>.
-    /// </summary>
+    /// <summary>Sends the request at once and stops after the answer, a refusal or the timeout, whichever comes first.</summary>
+    /// <param name="generators">The generator's shard region or proxy.</param>
+    /// <param name="count">How many samples (at least 1, or the generator refuses).</param>
+    /// <param name="timeout">How long to wait for the answer.</param>
+    /// <param name="done">Completed with the samples; faulted with <see cref="InvalidOperationException"/> when the generator refuses
+    /// (e.g. not configured yet) or <see cref="TimeoutException"/> when it does not answer in time.</param>
     public SampleFetcher(IActorRef generators, int count, TimeSpan timeout, TaskCompletionSource<SampleBatch> done)
     {
         _inbox = new WireInbox(Context.System, Context.GetLogger());
@@ -50,6 +52,12 @@ public sealed class SampleFetcher : ReceiveActor
 public static class GeneratorSamples
 {
     /// <summary>Samples from the generator entity behind <paramref name="generators"/> (its shard region or proxy).</summary>
+    /// <param name="system">The actor system the fetcher runs in.</param>
+    /// <param name="generators">The generator's shard region or proxy.</param>
+    /// <param name="count">How many samples (at least 1).</param>
+    /// <param name="timeout">How long to wait for the answer.</param>
+    /// <returns>The samples, flattened; the task faults with <see cref="InvalidOperationException"/> when the generator refuses
+    /// and with <see cref="TimeoutException"/> when it does not answer within <paramref name="timeout"/>.</returns>
     public static Task<SampleBatch> FetchAsync(ActorSystem system, IActorRef generators, int count, TimeSpan timeout)
     {
         var done = new TaskCompletionSource<SampleBatch>(TaskCreationOptions.RunContinuationsAsynchronously);

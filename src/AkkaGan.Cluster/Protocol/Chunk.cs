@@ -7,7 +7,7 @@ namespace AkkaGan.Cluster.Protocol;
 /// </summary>
 public interface IWirePart
 {
-    /// <summary>The target entity (<c>d-i</c>, <c>g-0</c>), or empty for a part sent to an actor ref.</summary>
+    /// <summary>The target entity's id when the whole message is addressed to one (<see cref="IWithEntityId"/>); empty otherwise.</summary>
     string Entity { get; }
 }
 
@@ -17,9 +17,15 @@ public interface IWirePart
 /// chunks to the same target; the receiver reassembles them (<see cref="Wire.ChunkAssembler"/>) and handles the
 /// original message.
 /// </summary>
+/// <param name="Entity">The whole message's target entity (<c>d-i</c>, <c>g-0</c>) for the shard extractors; or empty.</param>
+/// <param name="Transfer">The id every chunk of one message shares; the receiver collects the parts under it.</param>
+/// <param name="Index">This chunk's position in the message, 0 to <paramref name="Count"/> - 1.</param>
+/// <param name="Count">How many chunks the message was cut into (each at most <c>akkagan.wire.chunk-size</c> bytes).</param>
+/// <param name="Manifest">The whole message's serializer manifest: the joined bytes are deserialized as this type.</param>
+/// <param name="Bytes">This chunk's slice of the serialized message.</param>
 public sealed record Chunk(string Entity, Guid Transfer, int Index, int Count, string Manifest, byte[] Bytes) : IAkkaGanWireMessage, IWirePart
 {
-    /// <summary>A short description for logs (never the bytes).</summary>
+    /// <summary>The chunk for logs: manifest, position, transfer, target and size, without the bytes.</summary>
     public override string ToString() => $"Chunk({Manifest} {Index + 1}/{Count} of {Transfer:N} -> {(Entity.Length == 0 ? "ref" : Entity)}, {Bytes.Length} bytes)";
 }
 
@@ -28,8 +34,13 @@ public sealed record Chunk(string Entity, Guid Transfer, int Index, int Count, s
 /// <paramref name="Length"/> serialized bytes of type <paramref name="Manifest"/>, transfer <paramref name="Transfer"/>
 /// at <paramref name="Endpoint"/> (<c>host:port</c>).
 /// </summary>
+/// <param name="Entity">The whole message's target entity (<c>d-i</c>, <c>g-0</c>) for the shard extractors; or empty.</param>
+/// <param name="Transfer">The id the sender's bulk channel offers the bytes under; the receiver asks for it.</param>
+/// <param name="Endpoint">The sender's bulk channel, <c>host:port</c>.</param>
+/// <param name="Length">The serialized message's size in bytes.</param>
+/// <param name="Manifest">The message's serializer manifest: the fetched bytes are deserialized as this type.</param>
 public sealed record BulkRef(string Entity, Guid Transfer, string Endpoint, long Length, string Manifest) : IAkkaGanWireMessage, IWirePart
 {
-    /// <summary>A short description for logs.</summary>
+    /// <summary>The reference for logs: manifest, transfer, endpoint, target and size.</summary>
     public override string ToString() => $"BulkRef({Manifest} {Transfer:N} at {Endpoint} -> {(Entity.Length == 0 ? "ref" : Entity)}, {Length} bytes)";
 }

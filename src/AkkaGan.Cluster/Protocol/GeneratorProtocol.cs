@@ -14,7 +14,7 @@ public static class GeneratorProtocol
     /// <summary>A role request for the generator entity.</summary>
     public interface IRequest : IEntityRequest
     {
-        /// <summary>The generator the request is for.</summary>
+        /// <summary>The generator the request is for (<see cref="GeneratorId.Default"/>, <c>g-0</c>); its entity id routes it.</summary>
         GeneratorId Generator { get; }
 
         string IWithEntityId.EntityId => Generator.EntityId;
@@ -29,25 +29,47 @@ public static class GeneratorProtocol
     /// in the order sent, so its feedback is computed after its critic steps, exactly as in the reference engine, while the
     /// critic phase costs no extra round trip. Answered with <see cref="GeneratorStepped"/>.
     /// </summary>
+    /// <param name="Generator">The generator entity (<c>g-0</c>).</param>
+    /// <param name="RequestId">The coordinator's request id; every critic step and feedback request of the round carries it.</param>
+    /// <param name="Round">The round to play (the rounds completed + 1).</param>
+    /// <param name="CriticSteps">Critic steps per member (<c>train.n-critic</c>).</param>
+    /// <param name="Critics">The members taking part: each gets its own fake batch for every critic step.</param>
+    /// <param name="Members">The members whose feedback the generator step aggregates (the selection among the critics).</param>
+    /// <param name="Timeout">How long the generator waits for feedback before stepping on the answers in.</param>
+    /// <param name="ReplyTo">Where the critic reports and the <see cref="GeneratorStepped"/> go (the coordinator's round child).</param>
     public sealed record RunRound(GeneratorId Generator, long RequestId, long Round, int CriticSteps, IReadOnlyList<int> Critics, IReadOnlyList<int> Members,
         TimeSpan Timeout, IActorRef ReplyTo) : IRequest;
 
     /// <summary>A fake batch for fitness measurement, sent to the listed members as <see cref="DiscriminatorProtocol.MeasureFitness"/> with this request's id.</summary>
+    /// <param name="Generator">The generator entity (<c>g-0</c>).</param>
+    /// <param name="RequestId">The coordinator's request id, carried by every measurement request.</param>
+    /// <param name="Round">The rounds completed; seeds the batch, the same for every member.</param>
+    /// <param name="Members">The members to measure; each answers <see cref="DiscriminatorProtocol.FitnessMeasured"/>, the
+    /// generator itself nothing.</param>
+    /// <param name="ReplyTo">Where the members' answers go.</param>
     public sealed record ProduceFitnessBatch(GeneratorId Generator, long RequestId, long Round, IReadOnlyList<int> Members, IActorRef ReplyTo) : IRequest;
 
     /// <summary>Evaluation samples from the fixed noise stream. Answered with <see cref="SamplesProduced"/>.</summary>
+    /// <param name="Generator">The generator entity (<c>g-0</c>).</param>
+    /// <param name="RequestId">The requester's id, echoed in the answer.</param>
+    /// <param name="Count">How many samples, at least 1 (fewer is refused); the noise is the same at every request.</param>
+    /// <param name="ReplyTo">Where the samples go.</param>
     public sealed record GetSamples(GeneratorId Generator, long RequestId, int Count, IActorRef ReplyTo) : IRequest;
 
     /// <summary>The generator step's outcome: the core's own result record, and whose feedback it aggregated (sorted).</summary>
+    /// <param name="Generator">The generator entity (<c>g-0</c>).</param>
+    /// <param name="RequestId">The <see cref="RunRound"/>'s request id.</param>
+    /// <param name="Result">The round, the generator loss and gradient norm, the aggregated feedback's norm, the weights' drift.</param>
+    /// <param name="Answered">The members whose feedback was aggregated, ascending (not those that were late or refused).</param>
     public sealed record GeneratorStepped(GeneratorId Generator, long RequestId, GeneratorStepResult Result, IReadOnlyList<int> Answered) : IEntityReply
     {
         string IEntityReply.EntityId => Generator.EntityId;
     }
 
     /// <summary>The answer to <see cref="GetSamples"/>.</summary>
-    /// <param name="Generator">The generator.</param>
-    /// <param name="RequestId">The request.</param>
-    /// <param name="Samples">The samples, float32, (count, sample shape...).</param>
+    /// <param name="Generator">The generator entity (<c>g-0</c>).</param>
+    /// <param name="RequestId">The <see cref="GetSamples"/>' request id.</param>
+    /// <param name="Samples">The samples at full precision (never narrowed to the wire dtype), (Count, ...sample shape).</param>
     public sealed record SamplesProduced(GeneratorId Generator, long RequestId, TensorPayload Samples) : IEntityReply
     {
         string IEntityReply.EntityId => Generator.EntityId;

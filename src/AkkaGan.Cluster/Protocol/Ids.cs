@@ -14,7 +14,7 @@ public interface IAkkaGanWireMessage;
 /// </summary>
 public interface IWithEntityId
 {
-    /// <summary>The entity's id, <c>g-i</c> or <c>d-i</c>.</summary>
+    /// <summary>The target entity's id (<c>g-i</c>, <c>d-i</c>): the shard extractors route the message on it.</summary>
     string EntityId { get; }
 }
 
@@ -24,7 +24,7 @@ public interface IWithEntityId
 /// </summary>
 public interface IEntityRequest : IAkkaGanWireMessage, IWithEntityId
 {
-    /// <summary>The requester's id of this request.</summary>
+    /// <summary>The requester's id for this request, new for each of its requests; every answer carries it back.</summary>
     long RequestId { get; }
 }
 
@@ -34,14 +34,14 @@ public interface IEntityReply : IAkkaGanWireMessage
     /// <summary>The answering entity.</summary>
     string EntityId { get; }
 
-    /// <summary>The id of the request this answers.</summary>
+    /// <summary>The <see cref="IEntityRequest.RequestId"/> of the request this answers.</summary>
     long RequestId { get; }
 }
 
 /// <summary>Entity ids as messages carry them: parsed and checked, so a corrupt id names itself.</summary>
 public static class EntityIds
 {
-    /// <summary>Whether <paramref name="entityId"/> is a generator's (<c>g-i</c>).</summary>
+    /// <summary>Whether <paramref name="entityId"/> names a generator (<c>g-...</c>); it is not checked further.</summary>
     public static bool IsGenerator(string entityId) => entityId.StartsWith("g-", StringComparison.Ordinal);
 
     /// <summary>The run's entities: the generator, then <paramref name="members"/> in order (a checkpoint's order).</summary>
