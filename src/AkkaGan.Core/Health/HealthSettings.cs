@@ -3,7 +3,7 @@ namespace AkkaGan.Core.Health;
 /// <summary>
 /// Thresholds of the training-health diagnoses and the remedies <c>--auto-remedy</c> may apply (HOCON
 /// <c>akkagan.health</c>; every value is documented there). The defaults were calibrated on ring8 and grid25 runs
-/// (README "When training goes wrong").
+/// (docs/health.md, "When training goes wrong").
 /// </summary>
 public sealed record HealthSettings
 {

@@ -47,7 +47,7 @@ public static class RunData
 
     /// <summary>
     /// Intra-op threads: the configured number, or for 0 ("auto") 1 thread for the 2-D MLPs (a second thread buys
-    /// little on their 128-wide matmuls, measured in README.md, and one keeps results identical across machines
+    /// little on their 128-wide matmuls, measured in docs/engines.md, and one keeps results identical across machines
     /// with different core counts) and all cores for image models.
     /// </summary>
     public static int TorchThreads(TrainingSettings settings)
