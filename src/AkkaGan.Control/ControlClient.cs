@@ -121,7 +121,7 @@ public sealed class ControlClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes the connection; a request in flight ends with a <see cref="ControlConnectionException"/>.</summary>
+    /// <summary>Closes the connection to the host.</summary>
     public ValueTask DisposeAsync()
     {
         _tcp.Dispose();
