@@ -111,5 +111,7 @@ internal sealed class RunPositions(IActorRef? store)
     }
 }
 
-/// <summary>What <see cref="RunPositions.ReadAsync()"/> found: a checkpoint assembled from the store, or an error naming what is missing.</summary>
+/// <summary>
+/// What <see cref="RunPositions.ReadAsync()"/> found: a checkpoint assembled from the store, or an error naming what is missing.
+/// </summary>
 internal sealed record PositionRead(Checkpoint? Checkpoint, IReadOnlyDictionary<string, long> Stored, string? Error);

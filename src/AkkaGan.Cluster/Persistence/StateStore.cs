@@ -21,7 +21,10 @@ public enum StateStoreProvider
 /// (<c>akka.persistence.snapshot-store.sql</c>, Linq2Db, tables created on first use). The same code serves SQLite and
 /// PostgreSQL; only the provider name, the table mapping and the connection string differ.
 /// </summary>
-/// <param name="RunId">Names the run in every persistence id (<c>&lt;run-id&gt;/d-0</c>); empty on nodes that only host entities (the coordinator sends it).</param>
+/// <param name="RunId">
+/// Names the run in every persistence id (<c>&lt;run-id&gt;/d-0</c>); empty on nodes that only host entities (the coordinator
+/// sends it).
+/// </param>
 public sealed record StateStore(StateStoreProvider Provider, string ConnectionString, string RunId = "")
 {
     /// <summary>The configuration section this type reads.</summary>

@@ -313,7 +313,9 @@ public sealed class BulkPlaneProvider : ExtensionIdProvider<BulkPlane>
     public override BulkPlane CreateExtension(ExtendedActorSystem system) => new(system);
 }
 
-/// <summary>A transfer's bytes: the first <see cref="Length"/> of <see cref="Buffer"/>, which goes back to its pool on <see cref="Dispose"/>.</summary>
+/// <summary>
+/// A transfer's bytes: the first <see cref="Length"/> of <see cref="Buffer"/>, which goes back to its pool on <see cref="Dispose"/>.
+/// </summary>
 public sealed class BulkBytes(byte[] buffer, int length, ArrayPool<byte>? pool = null) : IDisposable
 {
     private int _returned;
