@@ -63,6 +63,7 @@ public sealed class ControlClient : IAsyncDisposable
                 Hello h when h.Protocol != Protocol => throw new ControlProtocolException(
                     $"control host {endpoint} speaks {h.Protocol}, this client speaks {Protocol}"),
                 Hello h => h,
+                Done { Id: 0 } d => throw new ControlConnectionException($"control host {endpoint} refused the connection: {d.Error}", requestUnread: true),
                 _ => throw new ControlProtocolException($"control host {endpoint} did not start with a hello"),
             };
             return new ControlClient(tcp, endpoint, hello, maxFrameBytes);
@@ -107,7 +108,8 @@ public sealed class ControlClient : IAsyncDisposable
                     case Done d when d.Id == id:
                         return new ControlResult(d.Ok, d.Error, lines);
                     case Done { Id: 0 } d:
-                        throw new ControlProtocolException($"control host {_endpoint} closed the connection: {d.Error}");
+                        // Id 0 answers no request: the host says why it closed the connection, before it read this one.
+                        throw new ControlConnectionException($"control host {_endpoint} closed the connection: {d.Error}", requestUnread: true);
                     case null:
                         throw new ControlConnectionException($"control host {_endpoint} closed the connection during request {id}");
                     case var other:

@@ -40,6 +40,17 @@ public sealed class ControlConnectionException : Exception
 {
     /// <summary>Creates the exception with <paramref name="message"/>, which names the problem.</summary>
     public ControlConnectionException(string message) : base(message) { }
+    /// <summary>
+    /// Creates the exception with <paramref name="message"/>; <paramref name="requestUnread"/> says the host closed the
+    /// connection without reading the request (see <see cref="RequestUnread"/>).
+    /// </summary>
+    public ControlConnectionException(string message, bool requestUnread) : base(message) => RequestUnread = requestUnread;
+
+    /// <summary>
+    /// True when the host closed the connection before it read the request (it was idle past the host's limit, the
+    /// host is full, or a frame broke the protocol): sending the request again on a new connection cannot apply it twice.
+    /// </summary>
+    public bool RequestUnread { get; }
     /// <summary>Creates the exception with <paramref name="message"/> and the exception that caused it.</summary>
     public ControlConnectionException(string message, Exception inner) : base(message, inner) { }
     /// <summary>Creates the exception with the default message.</summary>

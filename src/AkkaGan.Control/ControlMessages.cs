@@ -50,7 +50,11 @@ public enum ArgumentKind
 public sealed record ArgumentDescriptor(string Name, string Description, bool Required, ArgumentKind Kind);
 
 /// <summary>One command of a palette, as published in the hello.</summary>
-public sealed record CommandDescriptor(string Name, string Description, IReadOnlyList<ArgumentDescriptor> Arguments);
+/// <param name="ReadOnly">
+/// True for a command that only shows (status, watch, health, cluster show): the read-only token may run it. A command
+/// that changes the run, the cluster or a file is not.
+/// </param>
+public sealed record CommandDescriptor(string Name, string Description, IReadOnlyList<ArgumentDescriptor> Arguments, bool ReadOnly = false);
 
 /// <summary>A named group of commands (e.g. <c>cluster</c>, <c>train</c>), as published in the hello.</summary>
 public sealed record PaletteDescriptor(string Name, string Description, IReadOnlyList<CommandDescriptor> Commands)

@@ -44,15 +44,27 @@ internal sealed class CtlApp
             await output.WriteLineAsync($"akkagan-ctl {CtlHelp.Version()}").ConfigureAwait(false);
             return CtlExitCodes.Ok;
         }
-        var token = commandLine.Token ?? NonEmpty(_environment(TokenVariable));
+        string? token;
         try
         {
-            await using var client = await ControlClient.ConnectAsync(endpoint!, ControlFraming.DefaultMaxFrameBytes, ct)
+            token = commandLine.TokenFile is { } file ? ReadToken(file) : commandLine.Token ?? NonEmpty(_environment(TokenVariable));
+        }
+        catch (FormatException ex)
+        {
+            await error.WriteLineAsync($"akkagan-ctl: error: {ex.Message}").ConfigureAwait(false);
+            return CtlExitCodes.Usage;
+        }
+        if (commandLine.Token is not null)
+            await error.WriteLineAsync($"akkagan-ctl: warning: --token shows the token to every local user (ps); use --token-file FILE or {TokenVariable}")
                 .ConfigureAwait(false);
+        ControlClient? client = null;
+        try
+        {
+            client = await ControlClient.ConnectAsync(endpoint!, ControlFraming.DefaultMaxFrameBytes, ct).ConfigureAwait(false);
             if (commandLine.Palette == "help")
                 return await HelpAsync(client, commandLine.Command, output, error).ConfigureAwait(false) ? CtlExitCodes.Ok : CtlExitCodes.Usage;
             return commandLine.Interactive
-                ? await RunInteractiveAsync(client, endpoint!, token, input, output, error, ct).ConfigureAwait(false)
+                ? await RunInteractiveAsync(() => client, c => client = c, endpoint!, token, input, output, error, ct).ConfigureAwait(false)
                 : await RunOneAsync(client, commandLine.Palette!, commandLine.Command!, commandLine.Args, token, output, error, ct)
                     .ConfigureAwait(false);
         }
@@ -71,6 +83,26 @@ internal sealed class CtlApp
             await error.WriteLineAsync("akkagan-ctl: interrupted").ConfigureAwait(false);
             return CtlExitCodes.Cancelled;
         }
+        finally
+        {
+            if (client is not null)
+                await client.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A token file's content without the surrounding whitespace (a trailing newline is not part of the token).</summary>
+    private static string ReadToken(string file)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(file);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new FormatException($"--token-file: cannot read {file} ({ex.Message})", ex);
+        }
+        return text.Trim() is { Length: > 0 } token ? token : throw new FormatException($"--token-file: {file} is empty");
     }
 
     private static async Task<int> RunOneAsync(
@@ -85,13 +117,17 @@ internal sealed class CtlApp
     }
 
     /// <summary>
-    /// The prompt loop. Errors print and the loop goes on; a lost connection (or a protocol error, after which the
-    /// host closes) ends it through the exceptions <see cref="RunAsync"/> maps to exit codes.
+    /// The prompt loop. Errors print and the loop goes on. A connection the host closed before it read the request
+    /// (idle past its limit) is opened again and the command sent once more; any other lost connection (or a protocol
+    /// error, after which the host closes) ends it through the exceptions <see cref="RunAsync"/> maps to exit codes.
     /// </summary>
+    /// <param name="current">The connection in use.</param>
+    /// <param name="replace">Takes the new connection (the caller disposes the last one).</param>
     private static async Task<int> RunInteractiveAsync(
-        ControlClient client, ControlEndpoint endpoint, string? token,
+        Func<ControlClient> current, Action<ControlClient> replace, ControlEndpoint endpoint, string? token,
         TextReader input, TextWriter output, TextWriter error, CancellationToken ct)
     {
+        var client = current();
         var history = new List<string>();
         await output.WriteLineAsync(
                 $"connected to {client.Node} at {endpoint} ({client.Hello.Protocol}); type 'help' for commands, 'exit' to leave")
@@ -138,8 +174,19 @@ internal sealed class CtlApp
                         .ConfigureAwait(false);
                     break;
                 default:
-                    var result = await client.ExecuteAsync(words[0], words[1], [.. words.Skip(2)], token, output.WriteLine, ct)
-                        .ConfigureAwait(false);
+                    ControlResult result;
+                    try
+                    {
+                        result = await client.ExecuteAsync(words[0], words[1], [.. words.Skip(2)], token, output.WriteLine, ct).ConfigureAwait(false);
+                    }
+                    catch (ControlConnectionException ex) when (ex.RequestUnread)
+                    {
+                        await error.WriteLineAsync($"{ex.Message}; connecting again").ConfigureAwait(false);
+                        await client.DisposeAsync().ConfigureAwait(false);
+                        client = await ControlClient.ConnectAsync(endpoint, ControlFraming.DefaultMaxFrameBytes, ct).ConfigureAwait(false);
+                        replace(client);
+                        result = await client.ExecuteAsync(words[0], words[1], [.. words.Skip(2)], token, output.WriteLine, ct).ConfigureAwait(false);
+                    }
                     if (!result.Ok)
                         await error.WriteLineAsync($"error: {result.Error}").ConfigureAwait(false);
                     break;

@@ -1,11 +1,12 @@
 namespace AkkaGan.Ctl;
 
 /// <summary>
-/// The parsed process arguments, pbm style: <c>[--token T] HOST:PORT [--token T] [palette command args... | help [palette]]</c>.
+/// The parsed process arguments, pbm style: <c>[--token T | --token-file F] HOST:PORT [palette command args... | help [palette]]</c>.
 /// Flags are read only before the palette; everything from the palette on is passed to the host raw.
 /// </summary>
 internal sealed record CtlCommandLine(
-    bool ShowHelp, bool ShowVersion, string? Token, string? Endpoint, string? Palette, string? Command, IReadOnlyList<string> Args)
+    bool ShowHelp, bool ShowVersion, string? Token, string? Endpoint, string? Palette, string? Command, IReadOnlyList<string> Args,
+    string? TokenFile = null)
 {
     public bool Interactive => Palette is null;
 
@@ -13,7 +14,7 @@ internal sealed record CtlCommandLine(
     public static CtlCommandLine Parse(IReadOnlyList<string> args)
     {
         bool help = false, version = false;
-        string? token = null, endpoint = null, palette = null, command = null;
+        string? token = null, tokenFile = null, endpoint = null, palette = null, command = null;
         var i = 0;
         for (; i < args.Count && palette is null; i++)
         {
@@ -34,6 +35,14 @@ internal sealed record CtlCommandLine(
                 case var _ when arg.StartsWith("--token=", StringComparison.Ordinal):
                     token = arg["--token=".Length..];
                     break;
+                case "--token-file":
+                    if (i + 1 >= args.Count)
+                        throw new FormatException("--token-file needs a file");
+                    tokenFile = args[++i];
+                    break;
+                case var _ when arg.StartsWith("--token-file=", StringComparison.Ordinal):
+                    tokenFile = arg["--token-file=".Length..];
+                    break;
                 case var _ when arg.StartsWith('-') && arg.Length > 1:
                     throw new FormatException($"unknown option '{arg}'");
                 case var _ when endpoint is null:
@@ -53,9 +62,13 @@ internal sealed record CtlCommandLine(
         }
         if (token is { Length: 0 })
             throw new FormatException("--token is empty");
+        if (tokenFile is { Length: 0 })
+            throw new FormatException("--token-file is empty");
+        if (token is not null && tokenFile is not null)
+            throw new FormatException("--token and --token-file: give the token one way");
         var rest = args.Skip(i).ToList();
         if (!help && !version && endpoint is null)
             throw new FormatException("missing HOST:PORT");
-        return new CtlCommandLine(help, version, token, endpoint, palette, command, rest);
+        return new CtlCommandLine(help, version, token, endpoint, palette, command, rest, tokenFile);
     }
 }

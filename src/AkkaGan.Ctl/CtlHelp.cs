@@ -7,12 +7,14 @@ namespace AkkaGan.Ctl;
 internal static class CtlHelp
 {
     public const string Usage = """
-        usage: akkagan-ctl [--token TOKEN] HOST:PORT PALETTE COMMAND [ARGS...]   run one command
-               akkagan-ctl [--token TOKEN] HOST:PORT help [PALETTE]              the host's palettes and commands
-               akkagan-ctl [--token TOKEN] HOST:PORT                             interactive prompt
+        usage: akkagan-ctl [--token-file FILE] HOST:PORT PALETTE COMMAND [ARGS...]   run one command
+               akkagan-ctl [--token-file FILE] HOST:PORT help [PALETTE]              the host's palettes and commands
+               akkagan-ctl [--token-file FILE] HOST:PORT                             interactive prompt
                akkagan-ctl --help | --version
 
-        The token may also come from the environment variable AKKAGAN_CONTROL_TOKEN (--token wins).
+        The token (the operator's, or the read-only one, which runs only the commands help marks read-only) comes from
+        --token-file FILE, else the environment variable AKKAGAN_CONTROL_TOKEN. --token TOKEN works too, but shows it
+        to every local user (ps), so it warns.
         ARGS are passed to the host as written; the palette parses them.
         Exit codes: 0 ok, 1 the command failed or was refused, 2 bad usage, 3 the host is unreachable or went away.
         Interactive built-ins: help [PALETTE], history, exit, quit.
@@ -38,7 +40,7 @@ internal static class CtlHelp
             output.WriteLine($"{palette.Name} - {palette.Description}");
             var width = palette.Commands.Select(c => c.Name.Length).DefaultIfEmpty(0).Max();
             foreach (var command in palette.Commands)
-                output.WriteLine($"  {command.Name.PadRight(width)}  {command.Description}");
+                output.WriteLine($"  {command.Name.PadRight(width)}  {command.Description}{ReadOnlyMark(command)}");
         }
         output.WriteLine("built-ins: help [PALETTE], history, exit, quit");
     }
@@ -51,11 +53,13 @@ internal static class CtlHelp
         {
             var synopsis = string.Join(" ", command.Arguments.Select(Synopsis).Prepend(command.Name));
             output.WriteLine($"  {palette.Name} {synopsis}");
-            output.WriteLine($"      {command.Description}");
+            output.WriteLine($"      {command.Description}{ReadOnlyMark(command)}");
             foreach (var argument in command.Arguments)
                 output.WriteLine($"      {Name(argument)}: {argument.Description}{(argument.Required ? " (required)" : "")}");
         }
     }
+
+    private static string ReadOnlyMark(CommandDescriptor command) => command.ReadOnly ? " (read-only)" : "";
 
     private static string Name(ArgumentDescriptor argument) => argument.Kind switch
     {

@@ -94,6 +94,70 @@ public sealed class SettingsLoaderSpecs : IDisposable
         Assert.NotNull(NodeSettings.Bind(config, new NodeFlags(), "spec", _folder).Store); // the run folder's state.db
     }
 
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // file modes: the warning is about Unix permissions
+    public void Control_tokens_should_come_from_files_or_the_environment_and_a_token_flag_should_warn()
+    {
+        var operatorFile = Path.Combine(_folder, "operator.token");
+        var readerFile = Path.Combine(_folder, "reader.token");
+        File.WriteAllText(operatorFile, "op-secret\n");
+        File.WriteAllText(readerFile, "read-secret\n");
+        File.SetUnixFileMode(operatorFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.SetUnixFileMode(readerFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        var config = SettingsLoader.LoadConfig(ConfigFile($$"""
+            akkagan.control { token-file = "{{operatorFile}}", read-only-token-file = "{{readerFile}}", idle-timeout = 2m, slow-client-timeout = 5s, max-connections = 3 }
+            """));
+        var fromFiles = NodeSettings.Bind(config, new NodeFlags(), "spec", environment: _ => null);
+        Assert.Equal(("op-secret", "read-secret"), (fromFiles.Control.Token, fromFiles.Control.ReadOnlyToken));
+        Assert.Equal((TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(5), 3),
+            (fromFiles.Control.IdleTimeout, fromFiles.Control.SlowClientTimeout, fromFiles.Control.MaxConnections));
+        // Only the file others can read is warned about.
+        Assert.Equal([$"akkagan.control.read-only-token-file: {readerFile} can be read by other users; chmod 600 it (or defaultMode 0400 for a Kubernetes secret volume)"],
+            fromFiles.Warnings);
+
+        var fromEnvironment = NodeSettings.Bind(config, new NodeFlags(), "spec", environment: name => name switch
+        {
+            NodeSettings.TokenVariable => "op-env",
+            NodeSettings.ReadOnlyTokenVariable => "read-env",
+            _ => null,
+        });
+        Assert.Equal(("op-env", "read-env"), (fromEnvironment.Control.Token, fromEnvironment.Control.ReadOnlyToken));
+
+        var fromFlagFile = NodeSettings.Bind(config, new NodeFlags(ControlTokenFile: readerFile, ControlReadOnlyTokenFile: operatorFile), "spec", environment: _ => "env");
+        Assert.Equal(("read-secret", "op-secret"), (fromFlagFile.Control.Token, fromFlagFile.Control.ReadOnlyToken));
+
+        var fromFlag = NodeSettings.Bind(config, new NodeFlags(ControlToken: "op-flag"), "spec", environment: _ => null);
+        Assert.Equal("op-flag", fromFlag.Control.Token);
+        Assert.Contains(fromFlag.Warnings, w => w.StartsWith("--control-token shows the token to every local user (ps, /proc)", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("akkagan.control { token = a, token-file = /x }", "akkagan.control.token and akkagan.control.token-file are both set")]
+    [InlineData("akkagan.control.token-file = /nonexistent/akkagan.token", "akkagan.control.token-file: cannot read the token file /nonexistent/akkagan.token")]
+    [InlineData("akkagan.control.read-only-token = r", "a read-only token needs an operator token too")]
+    [InlineData("akkagan.control { token = same, read-only-token = same }", "the read-only token is the operator token")]
+    [InlineData("akkagan.control.idle-timeout = 0s", "akkagan.control.idle-timeout must be positive")]
+    [InlineData("akkagan.control.slow-client-timeout = soon", "akkagan.control.slow-client-timeout")]
+    [InlineData("akkagan.control.max-connections = 0", "at least one connection must be allowed")]
+    public void Bad_control_settings_should_be_refused_at_start_naming_the_key(string hocon, string expected)
+    {
+        var config = SettingsLoader.LoadConfig(ConfigFile(hocon));
+        Assert.Contains(expected, Assert.Throws<SettingsException>(() => NodeSettings.Bind(config, new NodeFlags(), "spec", environment: _ => null)).Message);
+    }
+
+    [Fact]
+    public void An_empty_token_file_or_a_token_given_twice_by_flags_should_be_refused()
+    {
+        var empty = Path.Combine(_folder, "empty.token");
+        File.WriteAllText(empty, "\n");
+        var config = SettingsLoader.LoadConfig(null);
+        Assert.Contains($"--control-token-file: the token file {empty} is empty",
+            Assert.Throws<SettingsException>(() => NodeSettings.Bind(config, new NodeFlags(ControlTokenFile: empty), "spec", environment: _ => null)).Message);
+        Assert.Contains("--control-token and --control-token-file: give the token one way",
+            Assert.Throws<SettingsException>(() => NodeSettings.Bind(config, new NodeFlags(ControlToken: "t", ControlTokenFile: empty), "spec", environment: _ => null)).Message);
+    }
+
     [Theory]
     [InlineData("akkagan.control.port = 70000", "port must be 0..65535")]
     [InlineData("akkagan.control.host = 0.0.0.0", "needs a token")]

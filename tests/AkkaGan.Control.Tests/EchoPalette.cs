@@ -4,7 +4,8 @@ namespace AkkaGan.Control.Tests;
 
 /// <summary>
 /// Test palette "echo": <c>say</c> joins its args, <c>count -n N</c> streams 1..N, <c>gate</c> yields one line and
-/// waits for the test to open <see cref="Gate"/> (proving lines leave before done), <c>fail</c> throws.
+/// waits for the test to open <see cref="Gate"/> (proving lines leave before done), <c>fail</c> throws, <c>peek</c> is
+/// the one read-only command, and <c>flood</c> streams 64 KiB lines until it is cancelled (then completes <see cref="Flooded"/>).
 /// </summary>
 internal sealed class EchoPalette : IControlPalette
 {
@@ -13,12 +14,16 @@ internal sealed class EchoPalette : IControlPalette
 
     public TaskCompletionSource Gate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    public TaskCompletionSource Flooded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public PaletteDescriptor Descriptor { get; } = new("echo", "test commands",
     [
         new("say", "echo the arguments", [new("words", "what to say", Required: false, ArgumentKind.Positional)]),
         new("count", "stream 1..n", CountArguments),
         new("gate", "wait for the test", []),
         new("fail", "refuse", []),
+        new("peek", "a read-only command", [], ReadOnly: true),
+        new("flood", "64 KiB lines until cancelled", []),
     ]);
 
     public async IAsyncEnumerable<string> ExecuteAsync(
@@ -38,6 +43,18 @@ internal sealed class EchoPalette : IControlPalette
                 yield return "waiting";
                 await Gate.Task.WaitAsync(ct);
                 yield return "opened";
+                break;
+            case "peek":
+                yield return "peeked";
+                break;
+            case "flood":
+                var line = new string('x', 64 * 1024);
+                using (ct.Register(() => Flooded.TrySetResult()))
+                    while (!ct.IsCancellationRequested)
+                    {
+                        await Task.Yield();
+                        yield return line;
+                    }
                 break;
             default:
                 throw new ControlCommandException("fail always fails");

@@ -204,6 +204,65 @@ public sealed class CtlAppSpecs
         Assert.DoesNotContain("after", run.Output);
     }
 
+    [Fact]
+    public async Task Ctl_should_read_the_token_from_a_file_and_warn_when_it_is_given_as_a_flag()
+    {
+        await using var host = CtlHost.Start(token: "s3cret");
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, "s3cret\n", TestContext.Current.CancellationToken);
+            var fromFile = await CtlRun.RunAsync(["--token-file", file, host.Address, "echo", "say", "hi"]);
+            Assert.Equal((0, "hi", ""), (fromFile.ExitCode, fromFile.Output.Trim(), fromFile.Error));
+            var fromFlag = await CtlRun.RunAsync(["--token", "s3cret", host.Address, "echo", "say", "hi"]);
+            Assert.Equal((0, "hi"), (fromFlag.ExitCode, fromFlag.Output.Trim()));
+            Assert.Equal("akkagan-ctl: warning: --token shows the token to every local user (ps); use --token-file FILE or AKKAGAN_CONTROL_TOKEN",
+                fromFlag.Error.Trim());
+            var both = await CtlRun.RunAsync(["--token", "s3cret", "--token-file", file, host.Address, "echo", "say", "hi"]);
+            Assert.Equal(2, both.ExitCode);
+            Assert.Contains("--token and --token-file: give the token one way", both.Error);
+            await File.WriteAllTextAsync(file, " \n", TestContext.Current.CancellationToken);
+            var empty = await CtlRun.RunAsync(["--token-file", file, host.Address, "echo", "say", "hi"]);
+            Assert.Equal(2, empty.ExitCode);
+            Assert.Contains($"--token-file: {file} is empty", empty.Error);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        var missing = await CtlRun.RunAsync(["--token-file", file, host.Address, "echo", "say", "hi"]);
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains($"--token-file: cannot read {file}", missing.Error);
+    }
+
+    [Fact]
+    public async Task Ctl_help_should_mark_the_read_only_commands()
+    {
+        await using var host = CtlHost.Start();
+        var help = await CtlRun.RunAsync([host.Address, "help"]);
+        Assert.Contains("  peek   a read-only command (read-only)", help.Output);
+        Assert.DoesNotContain("echo the arguments (read-only)", help.Output);
+    }
+
+    [Fact]
+    public async Task Ctl_should_connect_again_when_the_host_closed_an_idle_prompt_and_run_the_command_once()
+    {
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = CtlHost.Start(configure: o => o with
+        {
+            IdleTimeout = TimeSpan.FromMilliseconds(200),
+            Log = line => { if (line.Contains("idle for", StringComparison.Ordinal)) closed.TrySetResult(); },
+        });
+        // The second line is typed only after the host closed the idle connection.
+        var input = new GatedReader([("echo say first", Task.CompletedTask), ("echo say second", closed.Task)]);
+        var run = await CtlRun.RunAsync([host.Address], input);
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal(1, CountOf(run.Output, "second"));
+        Assert.Contains("first", run.Output);
+        Assert.Contains($"control host {host.Address} closed the connection: connection closed: idle for 0.2 s (akkagan.control.idle-timeout); " +
+                        "connect again to go on; connecting again", run.Error);
+    }
+
     private static string[] Lines(string text) => text.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
 
     private static int CountOf(string text, string part)

@@ -5,7 +5,7 @@ namespace AkkaGan.Ctl.Tests;
 
 /// <summary>
 /// Test palette "echo": <c>say</c> joins its args, <c>gate</c> yields one line and waits for the test to open
-/// <see cref="Gate"/> (proving lines are printed before done), <c>fail</c> throws.
+/// <see cref="Gate"/> (proving lines are printed before done), <c>fail</c> throws, <c>peek</c> is read-only.
 /// </summary>
 internal sealed class EchoPalette : IControlPalette
 {
@@ -17,6 +17,7 @@ internal sealed class EchoPalette : IControlPalette
         new("count", "stream 1..n", [new("n", "how many lines", Required: true, ArgumentKind.Option)]),
         new("gate", "wait for the test", []),
         new("fail", "refuse", []),
+        new("peek", "a read-only command", [], ReadOnly: true),
     ]);
 
     public async IAsyncEnumerable<string> ExecuteAsync(
@@ -24,6 +25,9 @@ internal sealed class EchoPalette : IControlPalette
     {
         switch (command)
         {
+            case "peek":
+                yield return "peeked";
+                break;
             case "say":
                 yield return string.Join("|", args);
                 break;

@@ -72,14 +72,23 @@ public sealed class ControlSpecs(ITestOutputHelper log) : IDisposable
             var paused = Akkagan.Ctl(endpoint, "gan", "status").Stdout;
             Assert.Equal(parked, RoundOf(paused));
 
-            // Samples from the generator as it is, as CSV and as a picture, written by the training's node.
-            var csv = Akkagan.Ctl(endpoint, "gan", "sample", "-n", "500", "--out", Out("samples.csv"));
+            // Samples from the generator as it is, as CSV and as a picture, written by the training's node into its run
+            // folder (a relative path is taken from there); a path out of the run folder is refused, and nothing is written.
+            var csv = Akkagan.Ctl(endpoint, "gan", "sample", "-n", "500", "--out", "samples.csv");
             Assert.True(csv.ExitCode == 0, csv.All);
-            var rows = File.ReadAllLines(Out("samples.csv"));
+            var rows = File.ReadAllLines(Out("run/samples.csv"));
             Assert.Equal(500, rows.Length);
             Assert.All(rows, r => Assert.Equal(2, r.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).Count()));
-            Assert.Equal(0, Akkagan.Ctl(endpoint, "gan", "sample", "-n", "300", "--out", Out("samples.png")).ExitCode);
-            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Out("samples.png"))[..4]);
+            Assert.Equal(0, Akkagan.Ctl(endpoint, "gan", "sample", "-n", "300", "--out", Out("run/picked/samples.png")).ExitCode);
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(Out("run/picked/samples.png"))[..4]);
+            Directory.CreateSymbolicLink(Out("run/link"), _dir); // inside the run folder, pointing out of it
+            foreach (var outside in new[] { Out("escaped.csv"), "../escaped.csv", "/etc/akkagan-escaped.csv", "link/escaped.csv" })
+            {
+                var refused = Akkagan.Ctl(endpoint, "gan", "sample", "-n", "5", "--out", outside);
+                Assert.Equal(1, refused.ExitCode);
+                Assert.Contains($"--out {outside}: samples are written only inside the run's folder {Out("run")}", refused.Stderr);
+            }
+            Assert.False(File.Exists(Out("escaped.csv")) || File.Exists("/etc/akkagan-escaped.csv"), "gan sample wrote outside the run folder");
             Assert.Contains("20 samples of shape [2]", Akkagan.Ctl(endpoint, "gan", "sample", "-n", "20").Stdout);
             Assert.Contains("between 1 and 100000", Akkagan.Ctl(endpoint, "gan", "sample", "-n", "0").Stderr);
 
@@ -259,6 +268,62 @@ public sealed class ControlSpecs(ITestOutputHelper log) : IDisposable
         var history = File.ReadAllLines(Out("relayed/metrics.jsonl")).Where(l => l.Contains("\"event\":\"control\"", StringComparison.Ordinal)).ToArray();
         Assert.Contains(history, l => l.Contains("\"command\":\"gan set lr-g 2e-4\"", StringComparison.Ordinal)
                                       && System.Text.RegularExpressions.Regex.IsMatch(l, @"""origin"":""127\.0\.0\.1:\d+ via akka\.tcp://akkagan@127\.0\.0\.1:\d+"""));
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // the token files' modes
+    public void Tokens_from_files_should_let_a_reader_look_and_only_the_operator_steer_each_action_logged_with_its_role()
+    {
+        var operatorFile = Out("operator.token");
+        var readerFile = Out("reader.token");
+        File.WriteAllText(operatorFile, "op-" + Guid.NewGuid() + "\n");
+        File.WriteAllText(readerFile, "read-" + Guid.NewGuid() + "\n");
+        foreach (var file in new[] { operatorFile, readerFile }) File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var output = new System.Text.StringBuilder();
+        using var train = Akkagan.StartCapturing(["train", "--engine", "reference", "--rounds", Akkagan.Endless, "--batch", "64", "--unroll", "0",
+            "--eval-every", "1000", "--control-port", "0", "--control-token-file", operatorFile, "--control-read-only-token-file", readerFile,
+            "--out", Out("tokens")], output);
+        try
+        {
+            var endpoint = WaitForLine(output, @"control: akkagan-ctl (\S+) ", train).Groups[1].Value;
+            var looked = Akkagan.Ctl(endpoint, "--token-file", readerFile, "gan", "status");
+            Assert.True(looked.ExitCode == 0, looked.All);
+            Assert.Contains("phase      training", looked.Stdout);
+            var steered = Akkagan.Ctl(endpoint, "--token-file", readerFile, "gan", "pause");
+            Assert.Equal(1, steered.ExitCode);
+            Assert.Contains("forbidden: the read-only token runs only", steered.Stderr);
+            Assert.Contains("'gan pause' needs the operator token", steered.Stderr);
+            Assert.Contains("unauthorized", Akkagan.Ctl(endpoint, "gan", "status").Stderr);
+            var stopped = Akkagan.Ctl(endpoint, "--token-file", operatorFile, "gan", "stop");
+            Assert.True(stopped.ExitCode == 0, stopped.All);
+            Assert.True(train.WaitForExit(TimeSpan.FromMinutes(2)), "the training did not stop:\n" + output);
+            Assert.Equal(130, train.ExitCode);
+            lock (output)
+            {
+                var log = output.ToString();
+                Assert.Matches(@"control: 'gan stop' received from 127\.0\.0\.1:\d+ \(operator\)", log);
+                Assert.Matches(@"control: refused 'gan status' from 127\.0\.0\.1:\d+: unauthorized", log);
+            }
+        }
+        finally
+        {
+            if (!train.HasExited) train.Kill(entireProcessTree: true);
+        }
+    }
+
+    /// <summary>Waits (up to a minute, or until the process exits) for a line of <paramref name="output"/> matching <paramref name="pattern"/>.</summary>
+    private static System.Text.RegularExpressions.Match WaitForLine(System.Text.StringBuilder output, string pattern, System.Diagnostics.Process process)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(1);
+        lock (output)
+        {
+            System.Text.RegularExpressions.Match match;
+            while (!(match = System.Text.RegularExpressions.Regex.Match(output.ToString(), pattern)).Success && DateTime.UtcNow < deadline && !process.HasExited)
+                Monitor.Wait(output, TimeSpan.FromSeconds(1));
+            Assert.True(match.Success, $"no line matching {pattern}:\n{output}");
+            return match;
+        }
     }
 
     [Fact]

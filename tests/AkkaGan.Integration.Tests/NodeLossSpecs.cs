@@ -225,8 +225,8 @@ public sealed class NodeLossSpecs : IDisposable
         File.WriteAllText(config, $$"""akkagan.persistence { connection-string = "Data Source={{Out("state.db")}}", run-id = "completes-spec" }""");
         var seed = Akkagan.FreePort();
         var seeds = $"127.0.0.1:{seed}";
-        string[] training = ["--discriminator-nodes", "1", "--control-port", "0", "--rounds", "3000", "--batch", "64", "--unroll", "0", "--eval-every", "1000",
-            "--checkpoint-every", "1000"];
+        string[] training = ["--discriminator-nodes", "1", "--control-port", "0", "--rounds", "1000", "--batch", "64", "--unroll", "0", "--eval-every", "500",
+            "--checkpoint-every", "500"];
         using var processes = new Processes();
         processes.Start("discriminator", ["node", "--roles", "discriminator", "--port", "0", "--seeds", seeds, "--config", config, "--control-port", "0"]);
         processes.Start("primary", ["node", "--roles", "coordinator,generator", "--port", seed.ToString(CultureInfo.InvariantCulture), "--seeds", seeds,
@@ -250,7 +250,7 @@ public sealed class NodeLossSpecs : IDisposable
         // The singleton moves to the standby as the primary leaves: it finds the run completed in the store and ends.
         Assert.True(processes["standby"].WaitForExit(120_000), "the standby did not end after the run completed:\n" + processes.All());
         Assert.True(processes["standby"].ExitCode == 0, processes.All());
-        Assert.Contains("run completes-spec already completed at round 3000 (the state store's position); nothing to take over", processes.Log("standby"));
+        Assert.Contains("run completes-spec already completed at round 1000 (the state store's position); nothing to take over", processes.Log("standby"));
         Assert.False(File.Exists(Out("standby/summary.json")), "the standby wrote a summary of a run it did not train");
         Assert.True(JsonNode.Parse(File.ReadAllText(Out("primary/summary.json")))!["completed"]!.GetValue<bool>());
     }

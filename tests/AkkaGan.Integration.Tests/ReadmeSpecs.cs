@@ -213,9 +213,10 @@ public sealed partial class ReadmeSpecs(ITestOutputHelper log) : IDisposable
             Assert.True(training.WaitForExit(TimeSpan.FromMinutes(3)), "the training did not end after the session's gan stop:\n" + Trained());
             // gan stop is a stop like Ctrl-C (exit 130), with its checkpoint and summary.
             Assert.True(training.ExitCode == 130, $"exit {training.ExitCode}:\n{Trained()}");
-            Assert.Single(Directory.GetFiles(Path.Combine(_dir, "runs"), "summary.json", SearchOption.AllDirectories));
+            var run = Path.GetDirectoryName(Assert.Single(Directory.GetFiles(Path.Combine(_dir, "runs"), "summary.json", SearchOption.AllDirectories)))!;
+            // gan sample --out writes into the run's folder.
             foreach (var written in session.SelectMany(c => c.Words.SkipWhile(w => w != "--out").Skip(1).Take(1)))
-                Assert.True(File.Exists(Path.Combine(_dir, written)), $"the session's {written} was not written");
+                Assert.True(File.Exists(Path.Combine(run, written)), $"the session's {written} was not written in {run}");
         }
         finally
         {

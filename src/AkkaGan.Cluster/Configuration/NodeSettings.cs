@@ -7,7 +7,11 @@ using AkkaGan.Core.Settings;
 namespace AkkaGan.Cluster.Configuration;
 
 /// <summary>The flags over a node's own settings (null: not given).</summary>
-public sealed record NodeFlags(string? ControlHost = null, int? ControlPort = null, string? ControlToken = null, int? HealthPort = null);
+/// <param name="ControlToken">The operator token itself (<c>--control-token</c>: visible to every local user in <c>ps</c>, so it warns).</param>
+/// <param name="ControlTokenFile">A file holding the operator token (<c>--control-token-file</c>).</param>
+/// <param name="ControlReadOnlyTokenFile">A file holding the read-only token (<c>--control-read-only-token-file</c>).</param>
+public sealed record NodeFlags(string? ControlHost = null, int? ControlPort = null, string? ControlToken = null, int? HealthPort = null,
+    string? ControlTokenFile = null, string? ControlReadOnlyTokenFile = null);
 
 /// <summary>Where the health endpoint listens (<c>akkagan.probes</c>, or <c>--health-port</c>).</summary>
 public sealed record ProbeSettings(string Host, int Port);
@@ -28,17 +32,33 @@ public sealed record NodeSettings(ControlServerOptions Control, ProbeSettings? P
     /// <summary>The environment variable the control token may come from (akkagan-ctl reads it too).</summary>
     public const string TokenVariable = "AKKAGAN_CONTROL_TOKEN";
 
+    /// <summary>The environment variable the read-only control token may come from.</summary>
+    public const string ReadOnlyTokenVariable = "AKKAGAN_CONTROL_READ_ONLY_TOKEN";
+
+    /// <summary>What the node should print at start about settings it took but advises against (a token given as a flag, a token file others can read).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <param name="nodeName">How the control host introduces itself.</param>
     /// <param name="runFolder">The run's output folder on the node that trains (its default SQLite store is there); null on other nodes.</param>
     /// <param name="environment">Reads an environment variable (default: the process's; specs pass their own).</param>
     public static NodeSettings Bind(Config config, NodeFlags flags, string nodeName, string? runFolder = null, Func<string, string?>? environment = null)
     {
         environment ??= Environment.GetEnvironmentVariable;
+        var warnings = new List<string>();
+        if (flags.ControlToken is not null)
+            warnings.Add("--control-token shows the token to every local user (ps, /proc); give it with --control-token-file FILE or " +
+                         $"{TokenVariable} instead");
         var control = new ControlServerOptions
         {
             Host = flags.ControlHost ?? Text(config, "akkagan.control.host"),
             Port = flags.ControlPort ?? Int(config, "akkagan.control.port"),
-            Token = flags.ControlToken ?? NonEmpty(environment(TokenVariable)) ?? Text(config, "akkagan.control.token"),
+            Token = Token(config, "akkagan.control.token", flags.ControlToken, "--control-token", flags.ControlTokenFile, "--control-token-file",
+                environment(TokenVariable), TokenVariable, warnings),
+            ReadOnlyToken = Token(config, "akkagan.control.read-only-token", null, "", flags.ControlReadOnlyTokenFile, "--control-read-only-token-file",
+                environment(ReadOnlyTokenVariable), ReadOnlyTokenVariable, warnings),
+            IdleTimeout = Duration(config, "akkagan.control.idle-timeout"),
+            SlowClientTimeout = Duration(config, "akkagan.control.slow-client-timeout"),
+            MaxConnections = Int(config, "akkagan.control.max-connections"),
             NodeName = nodeName,
         };
         try
@@ -59,7 +79,51 @@ public sealed record NodeSettings(ControlServerOptions Control, ProbeSettings? P
         }
         var stepTimeout = config.GetTimeSpan("akkagan.cluster.step-timeout", null);
         if (stepTimeout <= TimeSpan.Zero) throw new SettingsException($"akkagan.cluster.step-timeout must be positive (got {stepTimeout})");
-        return new NodeSettings(control, probes, stepTimeout, StateStore.From(config, runFolder), NodeTls.From(config));
+        return new NodeSettings(control, probes, stepTimeout, StateStore.From(config, runFolder), NodeTls.From(config)) { Warnings = warnings };
+    }
+
+    /// <summary>
+    /// A control token from, in order: its flag (<paramref name="flag"/> or the file <paramref name="flagFile"/>, not
+    /// both), its environment variable, the file at <c>PATH-file</c> in the configuration, or the value at
+    /// <paramref name="path"/> (not both). A file's content is trimmed (a trailing newline is not part of the token).
+    /// </summary>
+    private static string Token(Config config, string path, string? flag, string flagName, string? flagFile, string flagFileName, string? variable,
+        string variableName, List<string> warnings)
+    {
+        if (flag is not null && flagFile is not null)
+            throw new SettingsException($"{flagName} and {flagFileName}: give the token one way");
+        if (flag is not null) return flag;
+        if (flagFile is not null) return ReadToken(flagFile, flagFileName, warnings);
+        if (NonEmpty(variable) is { } fromEnvironment) return fromEnvironment;
+        var value = Text(config, path);
+        var file = Text(config, path + "-file");
+        if (value.Length > 0 && file.Length > 0)
+            throw new SettingsException($"{path} and {path}-file are both set: give the token one way");
+        return file.Length > 0 ? ReadToken(file, path + "-file", warnings) : value;
+    }
+
+    private static string ReadToken(string file, string source, List<string> warnings)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new SettingsException($"{source}: cannot read the token file {file} ({e.Message})");
+        }
+        var token = text.Trim();
+        if (token.Length == 0) throw new SettingsException($"{source}: the token file {file} is empty");
+        if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(file) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
+            warnings.Add($"{source}: {file} can be read by other users; chmod 600 it (or defaultMode 0400 for a Kubernetes secret volume)");
+        return token;
+    }
+
+    private static TimeSpan Duration(Config config, string path)
+    {
+        var value = Parse(path, () => config.GetTimeSpan(path, null, allowInfinite: false));
+        return value > TimeSpan.Zero ? value : throw new SettingsException($"{path} must be positive (got {value})");
     }
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;

@@ -28,7 +28,7 @@ public sealed class ActorPalette : IControlPalette
     /// <inheritdoc/>
     public PaletteDescriptor Descriptor { get; } = new("actor", "The actors of this node",
     [
-        new("hierarchy", "The actor tree under /user (and /system with --system), one line per actor, indented by depth", HierarchyArguments),
+        new("hierarchy", "The actor tree under /user (and /system with --system), one line per actor, indented by depth", HierarchyArguments, ReadOnly: true),
     ]);
 
     private static readonly ArgumentDescriptor[] HierarchyArguments =

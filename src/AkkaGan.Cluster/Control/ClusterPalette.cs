@@ -17,14 +17,14 @@ public sealed class ClusterPalette(ActorSystem system) : IControlPalette
     /// <inheritdoc/>
     public PaletteDescriptor Descriptor { get; } = new("cluster", "Cluster membership as this node sees it",
     [
-        new("show", "Every member: address, status, roles, reachability; the leader and this node are marked", []),
-        new("leader", "The cluster's leader", []),
-        new("status", "This node: address, status, roles", []),
+        new("show", "Every member: address, status, roles, reachability; the leader and this node are marked", [], ReadOnly: true),
+        new("leader", "The cluster's leader", [], ReadOnly: true),
+        new("status", "This node: address, status, roles", [], ReadOnly: true),
         new("join", "Join the cluster of the node at ADDRESS (akka.tcp://akkagan@host:port or host:port)", [Address]),
         new("leave", "Leave gracefully: this node, or the member at ADDRESS", [Address with { Required = false }]),
         new("down", "Mark the member at ADDRESS as down (it is removed without a graceful exit)", [Address]),
         new("down-unreachable", "Down every member this node sees as unreachable", []),
-        new("tail", "Stream membership, reachability and leader changes as they happen (the current members first) until Ctrl-C", []),
+        new("tail", "Stream membership, reachability and leader changes as they happen (the current members first) until Ctrl-C", [], ReadOnly: true),
     ]);
 
     private static readonly ArgumentDescriptor Address = new("address", "a member's address", Required: true, ArgumentKind.Positional);

@@ -26,8 +26,8 @@ public sealed class ShardingPalette(ActorSystem system) : IControlPalette
     /// <inheritdoc/>
     public PaletteDescriptor Descriptor { get; } = new("cluster-sharding", "Shard regions, shards and entities as this node sees them",
     [
-        new("regions", "Every shard type this node knows and its regions in the cluster (shards, entities); this node's region and proxies are marked", []),
-        new("region-stats", "This node's region of a shard type (-r TYPE or --type TYPE): entities per shard and their ids", RegionStatsArguments),
+        new("regions", "Every shard type this node knows and its regions in the cluster (shards, entities); this node's region and proxies are marked", [], ReadOnly: true),
+        new("region-stats", "This node's region of a shard type (-r TYPE or --type TYPE): entities per shard and their ids", RegionStatsArguments, ReadOnly: true),
     ]);
 
     private static readonly ArgumentDescriptor[] RegionStatsArguments =

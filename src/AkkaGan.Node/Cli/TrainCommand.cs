@@ -90,6 +90,7 @@ public static class TrainCommand
             ?? (resumed is { } r ? RunFolderOf(r.Path) : Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{SettingValues.Kebab(settings.Dataset)}"));
         // The node's own settings; the cluster engine's state store (akkagan.persistence) is the run's state.db unless configured otherwise.
         var node = NodeSettings.Bind(config, nodeFlags, $"akkagan train ({engine}) on {Environment.MachineName}", engine == ClusterEngine.EngineName ? outDir : null);
+        ControlHost.Warn(node);
         var store = engine == ClusterEngine.EngineName ? node.Store : null;
         store = store?.ForRun(store.RunId.Length > 0 ? store.RunId : StateStore.NewRunId(outDir));
         node = node with { Store = store };
@@ -107,7 +108,7 @@ public static class TrainCommand
         using var control = new RunControl();
         using var clusterSteering = new ClusterSteering();
         IRunEngine steering = engine == ClusterEngine.EngineName ? clusterSteering : control;
-        var gan = new GanPalette(settings, engine, () => outputs.RoundsPerSecond, steering, (command, caller) =>
+        var gan = new GanPalette(settings, engine, outDir, () => outputs.RoundsPerSecond, steering, (command, caller) =>
         {
             Console.Error.WriteLine($"control: '{command}' received from {caller}");
             outputs.OnControl(command, caller);

@@ -19,8 +19,21 @@ internal sealed class ControlHost
     private readonly Option<int?> _port = new("--control-port") { Description = "Control host port, 0 = any free port [cluster.hocon: akkagan.control.port, 9120]", HelpName = "PORT" };
     private readonly Option<string?> _token = new("--control-token")
     {
-        Description = "Token every control request must carry; required to bind a non-loopback address [cluster.hocon: akkagan.control.token, or AKKAGAN_CONTROL_TOKEN]",
+        Description = "Token every control request must carry (warns: every local user sees it in ps; prefer --control-token-file or AKKAGAN_CONTROL_TOKEN) " +
+                      "[cluster.hocon: akkagan.control.token]",
         HelpName = "TOKEN",
+    };
+    private readonly Option<string?> _tokenFile = new("--control-token-file")
+    {
+        Description = "File holding the operator token every control request must carry; required to bind a non-loopback address " +
+                      "[cluster.hocon: akkagan.control.token-file, or AKKAGAN_CONTROL_TOKEN]",
+        HelpName = "FILE",
+    };
+    private readonly Option<string?> _readOnlyTokenFile = new("--control-read-only-token-file")
+    {
+        Description = "File holding a second token that runs only the commands that show (status, watch, health, cluster show...) " +
+                      "[cluster.hocon: akkagan.control.read-only-token-file, or AKKAGAN_CONTROL_READ_ONLY_TOKEN]",
+        HelpName = "FILE",
     };
 
     public static ControlHost AddTo(Command command)
@@ -29,11 +42,20 @@ internal sealed class ControlHost
         command.Options.Add(host._host);
         command.Options.Add(host._port);
         command.Options.Add(host._token);
+        command.Options.Add(host._tokenFile);
+        command.Options.Add(host._readOnlyTokenFile);
         return host;
     }
 
     /// <summary>The flags given, resolved against the configuration by <see cref="NodeSettings.Bind"/>.</summary>
-    public NodeFlags Read(ParseResult parse) => new(parse.GetValue(_host), parse.GetValue(_port), parse.GetValue(_token));
+    public NodeFlags Read(ParseResult parse) => new(parse.GetValue(_host), parse.GetValue(_port), parse.GetValue(_token),
+        ControlTokenFile: parse.GetValue(_tokenFile), ControlReadOnlyTokenFile: parse.GetValue(_readOnlyTokenFile));
+
+    /// <summary>Prints what <paramref name="node"/>'s settings advise against (a token on the command line, a token file others can read).</summary>
+    public static void Warn(NodeSettings node)
+    {
+        foreach (var warning in node.Warnings) Console.Error.WriteLine($"akkagan: warning: {warning}");
+    }
 
     /// <summary>
     /// Starts the host with <paramref name="palettes"/>. When the port is taken: with <paramref name="portGiven"/> (the
@@ -42,7 +64,8 @@ internal sealed class ControlHost
     /// </summary>
     public static ControlServer? TryStart(ControlServerOptions options, IEnumerable<IControlPalette> palettes, bool portGiven)
     {
-        var server = new ControlServer(options, palettes);
+        // Connections the host closes or refuses (idle, slow, over the limit, a wrong token) go to the node's log.
+        var server = new ControlServer(options with { Log = options.Log ?? Console.Error.WriteLine }, palettes);
         try
         {
             server.Start();

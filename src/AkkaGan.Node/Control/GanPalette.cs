@@ -27,6 +27,7 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
     private TaskCompletionSource<(long Round, string Path)>? _nextCheckpoint;
     private readonly Lock _gate = new();
     private readonly List<Channel<string>> _watchers = [];
+    private readonly string _runFolder;
     private RoundReport? _round;
     private EvaluationReport? _evaluation;
     private string? _lastCheckpoint;
@@ -42,10 +43,12 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
     private HealthReport? _health;
     private readonly List<string> _remedies = [];
 
+    /// <param name="runFolder">The run's output folder: <c>gan sample --out</c> writes only inside it.</param>
     /// <param name="record">Records a command that changes the run (metrics.jsonl and the console): the command, and who gave it.</param>
     /// <param name="steering">The running engine's controls (pause, resume, checkpoint, changes, samples, stop).</param>
-    public GanPalette(TrainingSettings settings, string engine, Func<double> roundsPerSecond, IRunEngine steering, Action<string, string> record)
+    public GanPalette(TrainingSettings settings, string engine, string runFolder, Func<double> roundsPerSecond, IRunEngine steering, Action<string, string> record)
     {
+        _runFolder = Path.GetFullPath(runFolder);
         _steering = steering;
         _record = record;
         _settings = settings;
@@ -78,7 +81,8 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
     private static readonly ArgumentDescriptor[] SampleArguments =
     [
         new("n", "number of samples (1..100000)", Required: false, ArgumentKind.Option),
-        new("out", "file to write on the node that trains: .csv (one sample per row) or .png (scatter over the modes, or an image grid)", Required: false, ArgumentKind.Option),
+        new("out", "file to write in the run's folder on the node that trains: .csv (one sample per row) or .png (scatter over the modes, or an image grid)",
+            Required: false, ArgumentKind.Option),
     ];
 
     public PaletteDescriptor Descriptor => Described;
@@ -86,17 +90,18 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
     /// <summary>The palette's commands, which the other nodes of a cluster also offer (forwarded to this node).</summary>
     public static PaletteDescriptor Described { get; } = new("gan", "The training this cluster runs",
     [
-        new("status", "Round, phase, losses per discriminator, last metrics and throughput", []),
-        new("watch", "A line per evaluation and per fault (who is missing, what the run waits for) until you press Ctrl-C or the training ends", []),
+        new("status", "Round, phase, losses per discriminator, last metrics and throughput", [], ReadOnly: true),
+        new("watch", "A line per evaluation and per fault (who is missing, what the run waits for) until you press Ctrl-C or the training ends", [], ReadOnly: true),
         new("pause", "Finish the current round, then wait (gan resume continues, gan stop stops)", []),
         new("resume", "Continue a paused training", []),
         new("checkpoint", "Write a checkpoint after the current round and print where", []),
-        new("sample", "Samples from the generator as it is now: -n N (default 1000) and --out FILE (.csv or .png, written by the node that trains); without --out, the first rows",
+        new("sample", "Samples from the generator as it is now: -n N (default 1000) and --out FILE (.csv or .png, written in the run's folder by the node that " +
+                      "trains); without --out, the first rows",
             SampleArguments),
         new("set", $"Change a hyper-parameter from the next round: KEY VALUE [--member d-N] (keys: {LiveSettings.KeyList})", SetArguments),
         new("population", "The discriminators (loss, learning rate, node, last loss, fitness); 'add [--loss L] [--lr X] [...]' grows it, " +
                           "'remove d-N' shrinks it, from the next round", PopulationArguments),
-        new("health", $"The training-health diagnosis with its evidence and remedies, then losses, score margins and gradient norms over the last {HealthWindow} rounds", []),
+        new("health", $"The training-health diagnosis with its evidence and remedies, then losses, score margins and gradient norms over the last {HealthWindow} rounds", [], ReadOnly: true),
         new("stop", "Stop after the current round with a final evaluation, checkpoint and summary (like Ctrl-C)", []),
     ]);
 
@@ -211,10 +216,11 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
         var output = parsed.Get("out");
         var extension = output is null ? null : Path.GetExtension(output).ToLowerInvariant();
         if (extension is not (null or ".csv" or ".png")) throw new ControlCommandException($"--out {output}: write .csv or .png");
+        var full = output is null ? null : InRunFolder(output);
 
         var batch = await _steering.RequestSamples(count).WaitAsync(TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
         var width = (int)batch.Shape.Aggregate(1L, (a, b) => a * b);
-        if (output is null)
+        if (full is null)
         {
             foreach (var row in Enumerable.Range(0, Math.Min(10, batch.Count)))
                 yield return string.Join(",", batch.Samples.Skip(row * width).Take(Math.Min(width, 8)).Select(v => v.ToString("G5", CultureInfo.InvariantCulture)))
@@ -222,7 +228,6 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
             yield return $"{batch.Count} samples of shape [{string.Join(", ", batch.Shape)}] (first {Math.Min(10, batch.Count)} shown; --out FILE writes them all)";
             yield break;
         }
-        var full = Path.GetFullPath(output);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         if (extension == ".csv")
         {
@@ -239,6 +244,23 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
             Output.Plots.ImageGrid(full, batch.Samples, batch.Shape, Math.Min(batch.Count, 64));
         }
         yield return $"wrote {batch.Count} samples to {full}";
+    }
+
+    /// <summary>
+    /// Where <c>--out <paramref name="output"/></c> writes: relative to the run's folder, and refused (naming the
+    /// folder) when it leads out of it, by <c>..</c>, an absolute path or a symbolic link inside, so a control client
+    /// cannot make the node write wherever its process may.
+    /// </summary>
+    private string InRunFolder(string output)
+    {
+        var full = Path.GetFullPath(output, _runFolder);
+        var inside = full.StartsWith(_runFolder + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+        for (var at = full; inside && at.Length > _runFolder.Length; at = Path.GetDirectoryName(at)!)
+            if (new FileInfo(at).LinkTarget is not null)
+                inside = false;
+        return inside
+            ? full
+            : throw new ControlCommandException($"--out {output}: samples are written only inside the run's folder {_runFolder}; give a path relative to it (e.g. samples.png)");
     }
 
     /// <summary>A <c>gan set</c> request, or null to list the keys (no arguments).</summary>
