@@ -10,8 +10,16 @@ namespace AkkaGan.Cluster.Configuration;
 /// <param name="ControlToken">The operator token itself (<c>--control-token</c>: visible to every local user in <c>ps</c>, so it warns).</param>
 /// <param name="ControlTokenFile">A file holding the operator token (<c>--control-token-file</c>).</param>
 /// <param name="ControlReadOnlyTokenFile">A file holding the read-only token (<c>--control-read-only-token-file</c>).</param>
+/// <param name="MetricsPort">The Prometheus scrape port (<c>--metrics-port</c>; 0: none).</param>
 public sealed record NodeFlags(string? ControlHost = null, int? ControlPort = null, string? ControlToken = null, int? HealthPort = null,
-    string? ControlTokenFile = null, string? ControlReadOnlyTokenFile = null);
+    string? ControlTokenFile = null, string? ControlReadOnlyTokenFile = null, int? MetricsPort = null);
+
+/// <summary>
+/// The node's metrics export (<c>akkagan.metrics</c>): a Prometheus scrape endpoint on <paramref name="PrometheusHost"/>:
+/// <paramref name="PrometheusPort"/> (0: none; <c>--metrics-port</c>) and/or an OTLP collector pushed to every
+/// <paramref name="ExportInterval"/> (<paramref name="OtlpEndpoint"/> empty: none).
+/// </summary>
+public sealed record MetricsSettings(string PrometheusHost, int PrometheusPort, string OtlpEndpoint, TimeSpan ExportInterval);
 
 /// <summary>Where the health endpoint listens (<c>akkagan.probes</c>, or <c>--health-port</c>).</summary>
 public sealed record ProbeSettings(string Host, int Port);
@@ -34,6 +42,9 @@ public sealed record NodeSettings(ControlServerOptions Control, ProbeSettings? P
 
     /// <summary>The environment variable the read-only control token may come from.</summary>
     public const string ReadOnlyTokenVariable = "AKKAGAN_CONTROL_READ_ONLY_TOKEN";
+
+    /// <summary>The metrics export; null when neither a scrape port nor an OTLP endpoint is configured.</summary>
+    public MetricsSettings? Metrics { get; init; }
 
     /// <summary>What the node should print at start about settings it took but advises against (a token given as a flag, a token file others can read).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
@@ -79,7 +90,11 @@ public sealed record NodeSettings(ControlServerOptions Control, ProbeSettings? P
         }
         var stepTimeout = config.GetTimeSpan("akkagan.cluster.step-timeout", null);
         if (stepTimeout <= TimeSpan.Zero) throw new SettingsException($"akkagan.cluster.step-timeout must be positive (got {stepTimeout})");
-        return new NodeSettings(control, probes, stepTimeout, StateStore.From(config, runFolder), NodeTls.From(config)) { Warnings = warnings };
+        return new NodeSettings(control, probes, stepTimeout, StateStore.From(config, runFolder), NodeTls.From(config))
+        {
+            Warnings = warnings,
+            Metrics = BindMetrics(config, flags),
+        };
     }
 
     /// <summary>
@@ -118,6 +133,18 @@ public sealed record NodeSettings(ControlServerOptions Control, ProbeSettings? P
         if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(file) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
             warnings.Add($"{source}: {file} can be read by other users; chmod 600 it (or defaultMode 0400 for a Kubernetes secret volume)");
         return token;
+    }
+
+    private static MetricsSettings? BindMetrics(Config config, NodeFlags flags)
+    {
+        var port = flags.MetricsPort ?? Int(config, "akkagan.metrics.prometheus-port");
+        if (port is < 0 or > 65535)
+            throw new SettingsException($"{(flags.MetricsPort is null ? "akkagan.metrics.prometheus-port" : "--metrics-port")}: {port} is not a TCP port (1-65535, or 0 for none)");
+        var otlp = Text(config, "akkagan.metrics.otlp-endpoint");
+        if (otlp.Length > 0 && !(Uri.TryCreate(otlp, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+            throw new SettingsException($"akkagan.metrics.otlp-endpoint: '{otlp}' is not an http(s) URL (e.g. http://otel-collector:4317)");
+        var interval = Duration(config, "akkagan.metrics.export-interval");
+        return port == 0 && otlp.Length == 0 ? null : new MetricsSettings(Text(config, "akkagan.metrics.prometheus-host"), port, otlp, interval);
     }
 
     private static TimeSpan Duration(Config config, string path)

@@ -173,6 +173,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         var tensors = TensorBytes(obj);
         using var buffer = tensors > 0 ? new MemoryStream((int)Math.Min(Array.MaxLength, tensors + 4096)) : new MemoryStream();
         using (var writer = new WireWriter(buffer)) entry.Write(writer, obj);
+        WireMetrics.Out(entry.Manifest, buffer.Length);
         return buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
     }
 
@@ -191,6 +192,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         {
             using var stream = new MemoryStream(buffer, 0, buffer.Length, writable: true);
             using (var writer = new WireWriter(stream)) entry.Write(writer, obj);
+            WireMetrics.Out(entry.Manifest, stream.Position);
             return (buffer, (int)stream.Position);
         }
         catch (NotSupportedException)
@@ -212,6 +214,7 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
     {
         if (!ByManifest.TryGetValue(manifest, out var entry))
             throw new SerializationException($"AkkaGanSerializer: unknown manifest '{manifest}'");
+        WireMetrics.In(manifest, length);
         try
         {
             using var reader = new WireReader(new MemoryStream(bytes, 0, length, writable: false), system);

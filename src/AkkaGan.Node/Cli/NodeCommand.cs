@@ -128,6 +128,7 @@ public static class NodeCommand
         // (a SQLite file every node on this machine names, or PostgreSQL); otherwise its entities' recoveries are pushed.
         var node = NodeSettings.Bind(config, flags, $"akkagan node {member.Host}:{member.Port} ({string.Join(",", member.Roles)})");
         ControlHost.Warn(node);
+        using var metricsExport = Output.MetricsExport.Start(node.Metrics, "akkagan-node");
         // This node's own settings are checked too (a typo in a shared config file is found at start), and they size
         // its torch threads; the training settings themselves arrive from the coordinator.
         var own = ownFlags.Aggregate(SettingsLoader.Bind(config, new TrainingSettings()), (s, f) => SettingKeys.Apply(f.Key, s, f.Value, f.Key.Flag)).Validate();

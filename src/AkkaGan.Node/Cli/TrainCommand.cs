@@ -113,7 +113,9 @@ public static class TrainCommand
             Console.Error.WriteLine($"control: '{command}' received from {caller}");
             outputs.OnControl(command, caller);
         });
-        var observer = new CompositeObserver(outputs, progress, gan);
+        using var metrics = new RunMetrics(() => outputs.RoundsPerSecond);
+        using var metricsExport = MetricsExport.Start(node.Metrics, "akkagan-train");
+        var observer = new CompositeObserver(outputs, progress, gan, metrics);
         // The engine starts the control host once it can serve its palettes (the cluster palette needs the actor system);
         // it is closed here, after watchers have been told that the training ended.
         ControlServer? controlServer = null;

@@ -36,6 +36,13 @@ internal sealed class ControlHost
         HelpName = "FILE",
     };
 
+    // The node's other port of its own, beside the control host's (both train and node take it).
+    private readonly Option<int?> _metricsPort = new("--metrics-port")
+    {
+        Description = "Serve OpenTelemetry metrics for Prometheus at http://HOST:PORT/metrics, 0 = none [cluster.hocon: akkagan.metrics.prometheus-port, 0]",
+        HelpName = "PORT",
+    };
+
     public static ControlHost AddTo(Command command)
     {
         var host = new ControlHost();
@@ -44,12 +51,13 @@ internal sealed class ControlHost
         command.Options.Add(host._token);
         command.Options.Add(host._tokenFile);
         command.Options.Add(host._readOnlyTokenFile);
+        command.Options.Add(host._metricsPort);
         return host;
     }
 
     /// <summary>The flags given, resolved against the configuration by <see cref="NodeSettings.Bind"/>.</summary>
     public NodeFlags Read(ParseResult parse) => new(parse.GetValue(_host), parse.GetValue(_port), parse.GetValue(_token),
-        ControlTokenFile: parse.GetValue(_tokenFile), ControlReadOnlyTokenFile: parse.GetValue(_readOnlyTokenFile));
+        ControlTokenFile: parse.GetValue(_tokenFile), ControlReadOnlyTokenFile: parse.GetValue(_readOnlyTokenFile), MetricsPort: parse.GetValue(_metricsPort));
 
     /// <summary>Prints what <paramref name="node"/>'s settings advise against (a token on the command line, a token file others can read).</summary>
     public static void Warn(NodeSettings node)
