@@ -2,17 +2,27 @@ using System.Text.Json.Nodes;
 
 namespace AkkaGan.Integration.Tests;
 
-/// <summary>`akkagan bench engines`, `bench population`, `bench wire`, `bench ctl` and `bench soak` measure and write the documented JSON keys (no timing is asserted).</summary>
-public sealed class BenchCommandSpecs : IDisposable
+/// <summary>A temporary folder for a bench spec's outputs.</summary>
+public abstract class BenchFixture : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-bench-it-").FullName;
+    protected string Dir { get; } = Directory.CreateTempSubdirectory("akkagan-bench-it-").FullName;
 
+    public void Dispose()
+    {
+        try { Directory.Delete(Dir, recursive: true); } catch (IOException) { }
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>`akkagan bench engines`, `bench wire` and `bench ctl` measure and write the documented JSON keys (no timing is asserted).</summary>
+public sealed class BenchCommandSpecs : BenchFixture
+{
     [Fact]
     [Trait("Category", "Slow")]
     public void Bench_engines_should_measure_all_three_engines_and_write_json()
     {
-        var json = Path.Combine(_dir, "bench.json");
-        var kept = Path.Combine(_dir, "kept");
+        var json = Path.Combine(Dir, "bench.json");
+        var kept = Path.Combine(Dir, "kept");
         var result = Akkagan.Run(TimeSpan.FromMinutes(5), "bench", "engines", "--rounds", "20", "--warmup", "10", "--repetitions", "1", "--json", json,
             "--keep", kept, "--trace", "--", "--batch", "64", "--unroll", "1", "--eval-every", "5", "--eval-samples", "300");
         Assert.True(result.ExitCode == 0, result.All);
@@ -41,10 +51,84 @@ public sealed class BenchCommandSpecs : IDisposable
 
     [Fact]
     [Trait("Category", "Slow")]
+    public void Bench_wire_should_move_tensors_both_ways_between_two_processes_and_write_json()
+    {
+        var json = Path.Combine(Dir, "wire.json");
+        var result = Akkagan.Run(TimeSpan.FromMinutes(3), "bench", "wire", "--size", "1048576", "--count", "3", "--repetitions", "1", "--json", json);
+        Assert.True(result.ExitCode == 0, result.All);
+        var report = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal("akkagan.bench.wire/1", report["schema"]!.GetValue<string>());
+        Assert.True(report["bulk_mb_per_second"]!.GetValue<double>() > 0, result.All);
+        Assert.True(report["chunks_mb_per_second"]!.GetValue<double>() > 0, result.All);
+        Assert.Contains("bulk / chunks", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("--size", "3", "--size: 3 (a positive multiple of 4 bytes)")]
+    [InlineData("--count", "0", "--count: 0 (at least 1)")]
+    public void Bench_wire_should_refuse_bad_sizes_and_counts(string flag, string value, string expected)
+    {
+        var result = Akkagan.Run("bench", "wire", flag, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
+    }
+
+    [Fact]
+    public void Bench_engines_should_refuse_flags_it_owns()
+    {
+        var result = Akkagan.Run("bench", "engines", "--", "--rounds", "5");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("give --rounds before `--`", result.Stderr);
+    }
+
+    [Theory]
+    [InlineData("20", "--warmup: 20 (between 0 and --rounds - 1 = 19)")]
+    [InlineData("-1", "--warmup: -1")]
+    public void Bench_engines_should_refuse_a_warmup_that_leaves_nothing_to_measure(string warmup, string expected)
+    {
+        var result = Akkagan.Run("bench", "engines", "--rounds", "20", "--warmup", warmup);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Bench_ctl_should_time_akkagan_ctl_against_a_node_and_find_no_torch_beside_it()
+    {
+        var json = Path.Combine(Dir, "ctl.json");
+        var result = Akkagan.Run(TimeSpan.FromMinutes(2), "bench", "ctl", "--repetitions", "2", "--json", json);
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Contains("HOST:PORT cluster show", result.Stdout);
+        var report = JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal("akkagan.bench.ctl/1", report["schema"]!.GetValue<string>());
+        Assert.Equal(2, report["samples_ms"]!["cluster_show"]!.AsArray().Count);
+        Assert.True(report["cluster_show_ms_median"]!.GetValue<double>() > 0);
+        Assert.True(report["version_ms_median"]!.GetValue<double>() > 0);
+        // akkagan-ctl ships without TorchSharp: the operator's client never loads libtorch.
+        Assert.Empty(report["torch_files_beside_ctl"]!.AsArray());
+    }
+
+    [Theory]
+    [InlineData(new[] { "--repetitions", "0" }, "--repetitions: 0 (at least 1)")]
+    [InlineData(new[] { "--ctl", "/nonexistent/akkagan-ctl" }, "--ctl: no file '/nonexistent/akkagan-ctl'")]
+    public void Bench_ctl_should_refuse_bad_flags(string[] flags, string expected)
+    {
+        var result = Akkagan.Run(["bench", "ctl", .. flags]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
+    }
+
+}
+
+/// <summary>`akkagan bench population` measures every engine for each population size and writes the documented JSON keys.</summary>
+public sealed class BenchPopulationSpecs : BenchFixture
+{
+    [Fact]
+    [Trait("Category", "Slow")]
     public void Bench_population_should_measure_every_engine_for_each_population_size_and_write_json()
     {
-        var json = Path.Combine(_dir, "population.json");
-        var kept = Path.Combine(_dir, "kept");
+        var json = Path.Combine(Dir, "population.json");
+        var kept = Path.Combine(Dir, "kept");
         var result = Akkagan.Run(TimeSpan.FromMinutes(5), "bench", "population", "--members", "1,2", "--rounds", "20", "--warmup", "10", "--repetitions", "1",
             "--json", json, "--keep", kept, "--", "--batch", "64", "--unroll", "1", "--eval-every", "5", "--eval-samples", "300");
         Assert.True(result.ExitCode == 0, result.All);
@@ -94,12 +178,16 @@ public sealed class BenchCommandSpecs : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.Contains($"bench population: {flag} after `--` is the benchmark's own", result.Stderr);
     }
+}
 
+/// <summary>`akkagan bench soak` samples every process of each engine and writes its report.</summary>
+public sealed class BenchSoakSpecs : BenchFixture
+{
     [Fact]
     [Trait("Category", "Slow")]
     public void Bench_soak_should_sample_every_process_of_each_engine_and_write_its_report()
     {
-        var output = Path.Combine(_dir, "soak");
+        var output = Path.Combine(Dir, "soak");
         // A budget no short run can exceed: the spec checks what is measured and written, not a growth.
         var result = Akkagan.Run(TimeSpan.FromMinutes(5), "bench", "soak", "--rounds", "200", "--from", "50", "--image-rounds", "0", "--interval", "0.1",
             "--commands-every", "0.5", "--budget", "1000", "--out", output, "--", "--batch", "64");
@@ -142,79 +230,5 @@ public sealed class BenchCommandSpecs : IDisposable
         var result = Akkagan.Run("bench", "soak", "--", "--dataset", "grid25");
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("bench soak: --dataset after `--` is the benchmark's own", result.Stderr);
-    }
-
-    [Fact]
-    [Trait("Category", "Slow")]
-    public void Bench_wire_should_move_tensors_both_ways_between_two_processes_and_write_json()
-    {
-        var json = Path.Combine(_dir, "wire.json");
-        var result = Akkagan.Run(TimeSpan.FromMinutes(3), "bench", "wire", "--size", "1048576", "--count", "3", "--repetitions", "1", "--json", json);
-        Assert.True(result.ExitCode == 0, result.All);
-        var report = JsonNode.Parse(File.ReadAllText(json))!;
-        Assert.Equal("akkagan.bench.wire/1", report["schema"]!.GetValue<string>());
-        Assert.True(report["bulk_mb_per_second"]!.GetValue<double>() > 0, result.All);
-        Assert.True(report["chunks_mb_per_second"]!.GetValue<double>() > 0, result.All);
-        Assert.Contains("bulk / chunks", result.Stdout);
-    }
-
-    [Theory]
-    [InlineData("--size", "3", "--size: 3 (a positive multiple of 4 bytes)")]
-    [InlineData("--count", "0", "--count: 0 (at least 1)")]
-    public void Bench_wire_should_refuse_bad_sizes_and_counts(string flag, string value, string expected)
-    {
-        var result = Akkagan.Run("bench", "wire", flag, value);
-        Assert.Equal(2, result.ExitCode);
-        Assert.Contains(expected, result.Stderr);
-    }
-
-    [Fact]
-    public void Bench_engines_should_refuse_flags_it_owns()
-    {
-        var result = Akkagan.Run("bench", "engines", "--", "--rounds", "5");
-        Assert.Equal(2, result.ExitCode);
-        Assert.Contains("give --rounds before `--`", result.Stderr);
-    }
-
-    [Theory]
-    [InlineData("20", "--warmup: 20 (between 0 and --rounds - 1 = 19)")]
-    [InlineData("-1", "--warmup: -1")]
-    public void Bench_engines_should_refuse_a_warmup_that_leaves_nothing_to_measure(string warmup, string expected)
-    {
-        var result = Akkagan.Run("bench", "engines", "--rounds", "20", "--warmup", warmup);
-        Assert.Equal(2, result.ExitCode);
-        Assert.Contains(expected, result.Stderr);
-    }
-
-    [Fact]
-    [Trait("Category", "Slow")]
-    public void Bench_ctl_should_time_akkagan_ctl_against_a_node_and_find_no_torch_beside_it()
-    {
-        var json = Path.Combine(_dir, "ctl.json");
-        var result = Akkagan.Run(TimeSpan.FromMinutes(2), "bench", "ctl", "--repetitions", "2", "--json", json);
-        Assert.True(result.ExitCode == 0, result.All);
-        Assert.Contains("HOST:PORT cluster show", result.Stdout);
-        var report = JsonNode.Parse(File.ReadAllText(json))!;
-        Assert.Equal("akkagan.bench.ctl/1", report["schema"]!.GetValue<string>());
-        Assert.Equal(2, report["samples_ms"]!["cluster_show"]!.AsArray().Count);
-        Assert.True(report["cluster_show_ms_median"]!.GetValue<double>() > 0);
-        Assert.True(report["version_ms_median"]!.GetValue<double>() > 0);
-        // akkagan-ctl ships without TorchSharp: the operator's client never loads libtorch.
-        Assert.Empty(report["torch_files_beside_ctl"]!.AsArray());
-    }
-
-    [Theory]
-    [InlineData(new[] { "--repetitions", "0" }, "--repetitions: 0 (at least 1)")]
-    [InlineData(new[] { "--ctl", "/nonexistent/akkagan-ctl" }, "--ctl: no file '/nonexistent/akkagan-ctl'")]
-    public void Bench_ctl_should_refuse_bad_flags(string[] flags, string expected)
-    {
-        var result = Akkagan.Run(["bench", "ctl", .. flags]);
-        Assert.Equal(2, result.ExitCode);
-        Assert.Contains(expected, result.Stderr);
-    }
-
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 }

@@ -172,6 +172,52 @@ public sealed class NodeCommandSpecs : IDisposable
         return check.ExitCode;
     }
 
+    [Fact]
+    [Trait("Category", "Slow")]
+    public async Task The_local_deploy_script_should_run_one_training_to_completion_and_stop_its_nodes()
+    {
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(Akkagan.RepositoryRoot, "deploy", "local", "run.sh"));
+        foreach (var flag in Quick) start.ArgumentList.Add(flag);
+        start.Environment["CI"] = "true";
+        start.Environment["AKKAGAN_CMD"] = $"dotnet {Akkagan.Dll}";
+        start.Environment["AKKAGAN_SEED_PORT"] = Akkagan.FreePort().ToString(CultureInfo.InvariantCulture);
+        start.Environment["AKKAGAN_CONTROL_PORT"] = "0"; // any free ports: tests run side by side
+        start.Environment["AKKAGAN_OUT"] = Out("local");
+        using var script = Process.Start(start)!;
+        var stdout = script.StandardOutput.ReadToEndAsync(cancellationToken: TestContext.Current.CancellationToken);
+        var stderr = script.StandardError.ReadToEndAsync(cancellationToken: TestContext.Current.CancellationToken);
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        try
+        {
+            await script.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            script.Kill(entireProcessTree: true);
+            Assert.Fail("deploy/local/run.sh did not finish within 4 minutes");
+        }
+        Assert.True(script.ExitCode == 0, await stdout + await stderr);
+        var summary = JsonNode.Parse(File.ReadAllText(Out("local/summary.json")))!;
+        Assert.True(summary["completed"]!.GetValue<bool>());
+        foreach (var i in new[] { 1, 2 })
+            Assert.Contains("left the cluster", File.ReadAllText(Out($"local/logs/discriminator-{i}.log")));
+        Assert.Contains("placement:", File.ReadAllText(Out("local/logs/coordinator.log")));
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>The cluster on three real processes trains to the reference engine's checkpoint, bit for bit.</summary>
+public sealed class CrossProcessEquivalenceSpecs : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-3proc-").FullName;
+
+    private string Out(string name) => Path.Combine(_dir, name);
+
     /// <summary>
     /// Training flags of <see cref="Three_processes_should_train_to_the_reference_engines_checkpoint_bit_for_bit"/>'s runs: a
     /// population of two, so each discriminator process runs one member, and whether the run has evolutions.
@@ -233,39 +279,6 @@ public sealed class NodeCommandSpecs : IDisposable
         => File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonNode.Parse(l)!)
             .Where(e => e["event"]?.GetValue<string>() == "evolution")
             .Select(e => $"round {e["round"]}: {e["best"]} -> {e["worst"]}, lr {e["new_lr"]}").ToList();
-
-    [Fact]
-    [Trait("Category", "Slow")]
-    public async Task The_local_deploy_script_should_run_one_training_to_completion_and_stop_its_nodes()
-    {
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(Akkagan.RepositoryRoot, "deploy", "local", "run.sh"));
-        foreach (var flag in Quick) start.ArgumentList.Add(flag);
-        start.Environment["CI"] = "true";
-        start.Environment["AKKAGAN_CMD"] = $"dotnet {Akkagan.Dll}";
-        start.Environment["AKKAGAN_SEED_PORT"] = Akkagan.FreePort().ToString(CultureInfo.InvariantCulture);
-        start.Environment["AKKAGAN_CONTROL_PORT"] = "0"; // any free ports: tests run side by side
-        start.Environment["AKKAGAN_OUT"] = Out("local");
-        using var script = Process.Start(start)!;
-        var stdout = script.StandardOutput.ReadToEndAsync(cancellationToken: TestContext.Current.CancellationToken);
-        var stderr = script.StandardError.ReadToEndAsync(cancellationToken: TestContext.Current.CancellationToken);
-        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        try
-        {
-            await script.WaitForExitAsync(limit.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            script.Kill(entireProcessTree: true);
-            Assert.Fail("deploy/local/run.sh did not finish within 4 minutes");
-        }
-        Assert.True(script.ExitCode == 0, await stdout + await stderr);
-        var summary = JsonNode.Parse(File.ReadAllText(Out("local/summary.json")))!;
-        Assert.True(summary["completed"]!.GetValue<bool>());
-        foreach (var i in new[] { 1, 2 })
-            Assert.Contains("left the cluster", File.ReadAllText(Out($"local/logs/discriminator-{i}.log")));
-        Assert.Contains("placement:", File.ReadAllText(Out("local/logs/coordinator.log")));
-    }
 
     public void Dispose()
     {

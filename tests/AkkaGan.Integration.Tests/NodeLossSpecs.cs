@@ -11,14 +11,14 @@ namespace AkkaGan.Integration.Tests;
 /// The runs are endless (far more rounds than any test plays, learning rate constant) and stopped with <c>gan stop</c>
 /// once the event under test happened, so a faster or slower machine cannot finish them before the fault.
 /// </summary>
-public sealed class NodeLossSpecs : IDisposable
+public abstract class NodeLossFixture : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-loss-").FullName;
 
-    private string Out(string name) => Path.Combine(_dir, name);
+    protected string Out(string name) => Path.Combine(_dir, name);
 
     /// <summary>The processes of one test, each with what it printed so far.</summary>
-    private sealed class Processes : IDisposable
+    protected sealed class Processes : IDisposable
     {
         private readonly Dictionary<string, (Process Process, StringBuilder Log)> _all = [];
         private readonly HashSet<string> _killed = [];
@@ -92,6 +92,42 @@ public sealed class NodeLossSpecs : IDisposable
         }
     }
 
+    /// <summary>Waits until the run's coordinator position is in the SQLite state store (Akka.Persistence.Sql's snapshot table).</summary>
+    protected static void WaitForStoredPosition(string database, string runId, Processes processes)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Mode=ReadOnly");
+        connection.Open();
+        using var query = connection.CreateCommand();
+        query.CommandText = "SELECT COUNT(*) FROM snapshot WHERE persistence_id = $id";
+        query.Parameters.AddWithValue("$id", $"{runId}/coordinator");
+        while (Convert.ToInt64(query.ExecuteScalar(), CultureInfo.InvariantCulture) == 0 && DateTime.UtcNow < deadline) Thread.Sleep(100);
+        Assert.True(Convert.ToInt64(query.ExecuteScalar(), CultureInfo.InvariantCulture) > 0, $"no position of run {runId} in {database}:\n{processes.All()}");
+    }
+
+    /// <summary>Asks for <c>gan status</c> until it shows <paramref name="expected"/> (the node may still be placing its entities).</summary>
+    protected static void WaitForStatus(string control, string expected, Processes processes)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var status = Akkagan.Ctl(control, "gan", "status");
+        while (!status.Stdout.Contains(expected, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(200);
+            status = Akkagan.Ctl(control, "gan", "status");
+        }
+        Assert.True(status.Stdout.Contains(expected, StringComparison.Ordinal), status.All + processes.All());
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>kill -9 of a discriminator's process mid-run: its members miss rounds, the run goes on.</summary>
+public sealed class NodeLossSpecs : NodeLossFixture
+{
     /// <param name="sharedStore">Every process names one SQLite file as its state store (several processes writing it at
     /// once): the lost member loads its own snapshot there. Without, only the coordinator's node has a store (its run's
     /// state.db) and the coordinator sends the member its state.</param>
@@ -152,7 +188,11 @@ public sealed class NodeLossSpecs : IDisposable
         Assert.True(double.IsFinite(lossG) && lossG > 0 && double.IsFinite(lossD) && lossD > 0, summary.ToJsonString());
         Assert.Contains("\"event\":\"fault\"", File.ReadAllText(Out("run/metrics.jsonl")));
     }
+}
 
+/// <summary>The coordinator's process killed, or its run completed, with a standby coordinator node beside it.</summary>
+public sealed class CoordinatorFailoverSpecs : NodeLossFixture
+{
     [Fact]
     [Trait("Category", "Slow")]
     public void Killing_the_coordinators_process_should_let_a_standby_coordinator_finish_the_run()
@@ -254,7 +294,11 @@ public sealed class NodeLossSpecs : IDisposable
         Assert.False(File.Exists(Out("standby/summary.json")), "the standby wrote a summary of a run it did not train");
         Assert.True(JsonNode.Parse(File.ReadAllText(Out("primary/summary.json")))!["completed"]!.GetValue<bool>());
     }
+}
 
+/// <summary>SIGTERM on a node that waits for members, stands by, or waits for a lost member.</summary>
+public sealed class NodeSigtermSpecs : NodeLossFixture
+{
     [Fact]
     [Trait("Category", "Slow")]
     public void Sigterm_should_end_a_node_that_waits_for_members_stands_by_or_waits_for_a_lost_member_with_what_it_has()
@@ -303,36 +347,5 @@ public sealed class NodeLossSpecs : IDisposable
         var last = summary["last_checkpoint"]!.GetValue<string>();
         Assert.EndsWith($"ckpt-r{summary["rounds"]!.GetValue<long>():D8}.akgc", last, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(Out("primary"), last)), last);
-    }
-
-    /// <summary>Waits until the run's coordinator position is in the SQLite state store (Akka.Persistence.Sql's snapshot table).</summary>
-    private static void WaitForStoredPosition(string database, string runId, Processes processes)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Mode=ReadOnly");
-        connection.Open();
-        using var query = connection.CreateCommand();
-        query.CommandText = "SELECT COUNT(*) FROM snapshot WHERE persistence_id = $id";
-        query.Parameters.AddWithValue("$id", $"{runId}/coordinator");
-        while (Convert.ToInt64(query.ExecuteScalar(), CultureInfo.InvariantCulture) == 0 && DateTime.UtcNow < deadline) Thread.Sleep(100);
-        Assert.True(Convert.ToInt64(query.ExecuteScalar(), CultureInfo.InvariantCulture) > 0, $"no position of run {runId} in {database}:\n{processes.All()}");
-    }
-
-    /// <summary>Asks for <c>gan status</c> until it shows <paramref name="expected"/> (the node may still be placing its entities).</summary>
-    private static void WaitForStatus(string control, string expected, Processes processes)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        var status = Akkagan.Ctl(control, "gan", "status");
-        while (!status.Stdout.Contains(expected, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(200);
-            status = Akkagan.Ctl(control, "gan", "status");
-        }
-        Assert.True(status.Stdout.Contains(expected, StringComparison.Ordinal), status.All + processes.All());
-    }
-
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 }

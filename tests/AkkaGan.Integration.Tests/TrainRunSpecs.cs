@@ -2,20 +2,30 @@ using System.Text.Json.Nodes;
 
 namespace AkkaGan.Integration.Tests;
 
-/// <summary>
-/// `akkagan train` end to end on small runs: outputs, the cluster engine against the reference, roll-back, health
-/// remedies, resume, images and a clean stop on SIGTERM (the flag, configuration and help specs are in <see cref="TrainCommandSpecs"/>).
-/// </summary>
-public sealed class TrainRunSpecs : IDisposable
+/// <summary>A temporary folder for a training's outputs, and the small runs the train specs make.</summary>
+public abstract class TrainRunFixture : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-it-").FullName;
 
     // Small and fast: a few rounds of the real pipeline on ring8.
-    private static readonly string[] Quick =
+    protected static readonly string[] Quick =
         ["--batch", "64", "--unroll", "1", "--eval-every", "3", "--checkpoint-every", "3", "--eval-samples", "300", "--torch-threads", "1"];
 
-    private string Out(string name) => Path.Combine(_dir, name);
+    protected string Out(string name) => Path.Combine(_dir, name);
 
+    public void Dispose()
+    {
+        Directory.Delete(_dir, recursive: true);
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>
+/// `akkagan train` end to end on small runs: outputs, the cluster engine against the reference, resume and images
+/// (stops are in <see cref="TrainStopSpecs"/>; the flag, configuration and help specs in <see cref="TrainCommandSpecs"/>).
+/// </summary>
+public sealed class TrainRunSpecs : TrainRunFixture
+{
     [Fact]
     [Trait("Category", "Slow")]
     public void The_cluster_engine_should_reproduce_the_reference_engines_run()
@@ -38,29 +48,6 @@ public sealed class TrainRunSpecs : IDisposable
         var resumed = Akkagan.Run("train", "--resume", Out("cluster"), "--rounds", "7", "--engine", "reference");
         Assert.True(resumed.ExitCode == 0, resumed.All);
         Assert.Contains("at round 6", resumed.Stdout);
-    }
-
-    [Theory]
-    [InlineData("cluster")]
-    [InlineData("reference")]
-    [Trait("Category", "Slow")]
-    public void A_diverging_run_should_roll_back_then_stop_with_its_good_checkpoints_intact(string engine)
-    {
-        // SGD at an absurd learning rate: NaN within a round or two, and one halving does not cure it.
-        var result = Akkagan.Run(["train", "--engine", engine, .. Quick, "--rounds", "40", "--optimizer", "sgd", "--lr-g", "1e12", "--lr-d", "1e12",
-            "--max-rollbacks", "1", "--out", Out(engine)]);
-        Assert.True(result.ExitCode == 1, result.All);
-        Assert.Contains("1 roll-back(s) with lower learning rates did not help", result.Stderr);
-        var summary = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Out($"{engine}/summary.json")))!;
-        Assert.False(summary["completed"]!.GetValue<bool>());
-        Assert.Contains(summary["faults"]!.AsArray(), f => f!["fault"]!.GetValue<string>() == "rolled-back");
-        Assert.Contains("\"change\":\"learning rates x0.5 (divergence guard)\"", File.ReadAllText(Out($"{engine}/metrics.jsonl")));
-        // No diverged state was written: no checkpoint is newer than the last good round the message names.
-        var named = System.Text.RegularExpressions.Regex.Match(result.Stderr, @"checkpoints up to round (\d+) are intact");
-        Assert.True(named.Success || result.Stderr.Contains("diverged before its first checkpoint", StringComparison.Ordinal), result.Stderr);
-        var lastGood = named.Success ? long.Parse(named.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
-        var written = Directory.Exists(Out($"{engine}/checkpoints")) ? Directory.GetFiles(Out($"{engine}/checkpoints"), "ckpt-r*.akgc") : [];
-        Assert.All(written, f => Assert.True(long.Parse(Path.GetFileNameWithoutExtension(f)[6..], System.Globalization.CultureInfo.InvariantCulture) <= lastGood, f));
     }
 
     [Fact]
@@ -94,47 +81,6 @@ public sealed class TrainRunSpecs : IDisposable
         Assert.Equal(summary["high_quality_fraction"]!.GetValue<double>(), evaluated["high_quality_fraction"]!.GetValue<double>());
         Assert.Equal(summary["reverse_kl"]!.GetValue<double>(), evaluated["reverse_kl"]!.GetValue<double>());
         Assert.True(File.Exists(Out("eval/eval.png")));
-    }
-
-    [Theory]
-    [InlineData("cluster")]
-    [InlineData("reference")]
-    [Trait("Category", "Slow")]
-    public void Health_diagnoses_and_auto_remedies_should_reach_the_console_metrics_and_summary(string engine)
-    {
-        // Thresholds a 9-round run cannot meet: mode collapse at every check from round 3, a remedy each time.
-        var config = Out($"health-{engine}.hocon");
-        File.WriteAllText(config, """
-            akkagan.health {
-              every = 3, window = 4, warmup = 3, baseline-rounds = 2
-              mode-collapse { modes-fraction = 1, pairwise-ratio = 10 }
-              remedies { cooldown = 3, max-per-remedy = 1, mode-collapse = [add-discriminator, more-unroll] }
-            }
-            """);
-        var run = Akkagan.Run(["train", .. Quick, "--engine", engine, "--rounds", "9", "--config", config, "--auto-remedy", "--out", Out(engine)]);
-        Assert.True(run.ExitCode == 0, run.All);
-        Assert.Contains("round 3: health mode-collapse: evaluation of round 3:", run.Stdout);
-        Assert.Contains("round 3: auto-remedy add-discriminator for mode-collapse", run.Stdout);
-        Assert.Contains("added d-1", run.Stdout);
-        Assert.Contains("| mode-collapse |", run.Stdout);   // the progress line
-
-        var lines = File.ReadAllLines(Out($"{engine}/metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToArray();
-        var health = lines.Where(l => l["event"]?.GetValue<string>() == "health").ToArray();
-        Assert.Equal([3L, 6L, 9L], health.Select(h => h["round"]!.GetValue<long>()));
-        Assert.All(health, h => Assert.Equal("mode-collapse", h["status"]!.GetValue<string>()));
-        Assert.Equal(["add-discriminator", "more-unroll", null], health.Select(h => h["remedy"]?["name"]?.GetValue<string>()));
-        Assert.Contains("no remedy of mode-collapse left", health[2]["remedy_note"]!.GetValue<string>());
-        Assert.InRange(health[0]["signals"]!["d_accuracy"]!.GetValue<double>(), 0, 1);
-        Assert.NotNull(health[0]["signals"]!["pairwise_ratio"]);
-        var changes = lines.Where(l => l["event"]?.GetValue<string>() == "change").Select(l => l["change"]!.GetValue<string>()).ToArray();
-        Assert.Equal(["added d-1 (loss non-saturating, lr-d 0.001) (auto-remedy add-discriminator for mode-collapse)", "unroll = 6 (auto-remedy more-unroll for mode-collapse)"], changes);
-
-        var summary = JsonNode.Parse(File.ReadAllText(Out($"{engine}/summary.json")))!;
-        Assert.Equal("mode-collapse", summary["health"]!["status"]!.GetValue<string>());
-        Assert.Equal(3, summary["health"]!["diagnoses"]!["mode-collapse"]!.GetValue<int>());
-        Assert.Equal(2, summary["health"]!["remedies"]!.AsArray().Count);
-        Assert.Equal(2, summary["settings"]!["discriminators"]!.GetValue<int>());
-        Assert.Equal(6, summary["settings"]!["unroll"]!.GetValue<int>());
     }
 
     [Fact]
@@ -198,6 +144,74 @@ public sealed class TrainRunSpecs : IDisposable
         Assert.Contains("no test split", run.Stdout);   // the evaluation classifier was trained on these 64 images
         Assert.Single(Directory.GetFiles(Out("classifier"), "fashion-mnist-*.bin"));
     }
+}
+
+/// <summary>How a training stops: roll-back then stop on divergence, health remedies, and a clean stop on SIGTERM.</summary>
+public sealed class TrainStopSpecs : TrainRunFixture
+{
+    [Theory]
+    [InlineData("cluster")]
+    [InlineData("reference")]
+    [Trait("Category", "Slow")]
+    public void A_diverging_run_should_roll_back_then_stop_with_its_good_checkpoints_intact(string engine)
+    {
+        // SGD at an absurd learning rate: NaN within a round or two, and one halving does not cure it.
+        var result = Akkagan.Run(["train", "--engine", engine, .. Quick, "--rounds", "40", "--optimizer", "sgd", "--lr-g", "1e12", "--lr-d", "1e12",
+            "--max-rollbacks", "1", "--out", Out(engine)]);
+        Assert.True(result.ExitCode == 1, result.All);
+        Assert.Contains("1 roll-back(s) with lower learning rates did not help", result.Stderr);
+        var summary = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Out($"{engine}/summary.json")))!;
+        Assert.False(summary["completed"]!.GetValue<bool>());
+        Assert.Contains(summary["faults"]!.AsArray(), f => f!["fault"]!.GetValue<string>() == "rolled-back");
+        Assert.Contains("\"change\":\"learning rates x0.5 (divergence guard)\"", File.ReadAllText(Out($"{engine}/metrics.jsonl")));
+        // No diverged state was written: no checkpoint is newer than the last good round the message names.
+        var named = System.Text.RegularExpressions.Regex.Match(result.Stderr, @"checkpoints up to round (\d+) are intact");
+        Assert.True(named.Success || result.Stderr.Contains("diverged before its first checkpoint", StringComparison.Ordinal), result.Stderr);
+        var lastGood = named.Success ? long.Parse(named.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        var written = Directory.Exists(Out($"{engine}/checkpoints")) ? Directory.GetFiles(Out($"{engine}/checkpoints"), "ckpt-r*.akgc") : [];
+        Assert.All(written, f => Assert.True(long.Parse(Path.GetFileNameWithoutExtension(f)[6..], System.Globalization.CultureInfo.InvariantCulture) <= lastGood, f));
+    }
+
+    [Theory]
+    [InlineData("cluster")]
+    [InlineData("reference")]
+    [Trait("Category", "Slow")]
+    public void Health_diagnoses_and_auto_remedies_should_reach_the_console_metrics_and_summary(string engine)
+    {
+        // Thresholds a 9-round run cannot meet: mode collapse at every check from round 3, a remedy each time.
+        var config = Out($"health-{engine}.hocon");
+        File.WriteAllText(config, """
+            akkagan.health {
+              every = 3, window = 4, warmup = 3, baseline-rounds = 2
+              mode-collapse { modes-fraction = 1, pairwise-ratio = 10 }
+              remedies { cooldown = 3, max-per-remedy = 1, mode-collapse = [add-discriminator, more-unroll] }
+            }
+            """);
+        var run = Akkagan.Run(["train", .. Quick, "--engine", engine, "--rounds", "9", "--config", config, "--auto-remedy", "--out", Out(engine)]);
+        Assert.True(run.ExitCode == 0, run.All);
+        Assert.Contains("round 3: health mode-collapse: evaluation of round 3:", run.Stdout);
+        Assert.Contains("round 3: auto-remedy add-discriminator for mode-collapse", run.Stdout);
+        Assert.Contains("added d-1", run.Stdout);
+        Assert.Contains("| mode-collapse |", run.Stdout);   // the progress line
+
+        var lines = File.ReadAllLines(Out($"{engine}/metrics.jsonl")).Select(l => JsonNode.Parse(l)!).ToArray();
+        var health = lines.Where(l => l["event"]?.GetValue<string>() == "health").ToArray();
+        Assert.Equal([3L, 6L, 9L], health.Select(h => h["round"]!.GetValue<long>()));
+        Assert.All(health, h => Assert.Equal("mode-collapse", h["status"]!.GetValue<string>()));
+        Assert.Equal(["add-discriminator", "more-unroll", null], health.Select(h => h["remedy"]?["name"]?.GetValue<string>()));
+        Assert.Contains("no remedy of mode-collapse left", health[2]["remedy_note"]!.GetValue<string>());
+        Assert.InRange(health[0]["signals"]!["d_accuracy"]!.GetValue<double>(), 0, 1);
+        Assert.NotNull(health[0]["signals"]!["pairwise_ratio"]);
+        var changes = lines.Where(l => l["event"]?.GetValue<string>() == "change").Select(l => l["change"]!.GetValue<string>()).ToArray();
+        Assert.Equal(["added d-1 (loss non-saturating, lr-d 0.001) (auto-remedy add-discriminator for mode-collapse)", "unroll = 6 (auto-remedy more-unroll for mode-collapse)"], changes);
+
+        var summary = JsonNode.Parse(File.ReadAllText(Out($"{engine}/summary.json")))!;
+        Assert.Equal("mode-collapse", summary["health"]!["status"]!.GetValue<string>());
+        Assert.Equal(3, summary["health"]!["diagnoses"]!["mode-collapse"]!.GetValue<int>());
+        Assert.Equal(2, summary["health"]!["remedies"]!.AsArray().Count);
+        Assert.Equal(2, summary["settings"]!["discriminators"]!.GetValue<int>());
+        Assert.Equal(6, summary["settings"]!["unroll"]!.GetValue<int>());
+    }
 
     [Theory]
     [InlineData("reference")]
@@ -239,6 +253,4 @@ public sealed class TrainRunSpecs : IDisposable
         Assert.True(process.WaitForExit(60_000), "the process did not stop after SIGTERM");
         Assert.Equal(130, process.ExitCode);
     }
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
