@@ -11,6 +11,9 @@
 #   AKKAGAN_CONTROL_HOST         control host address (non-loopback needs AKKAGAN_CONTROL_TOKEN) (default 127.0.0.1)
 #   AKKAGAN_CONTROL_PORT         control port                                            (default 9120)
 #   AKKAGAN_CONTROL_TOKEN        control token (read by akkagan and akkagan-ctl themselves)
+#   AKKAGAN_CONTROL_TOKEN_FILE   a file holding it instead (a mounted secret; akkagan-ctl in the image reads it too)
+#   AKKAGAN_CONTROL_READ_ONLY_TOKEN_FILE  a file holding the read-only token (status, watch, health, cluster show)
+#   AKKAGAN_METRICS_PORT         Prometheus scrape endpoint on 0.0.0.0:PORT/metrics        (default: off)
 #   AKKAGAN_HEALTH_PORT          /alive and /ready on 0.0.0.0:PORT                       (default 8558; empty: off)
 #   AKKAGAN_DISCRIMINATOR_NODES  coordinator: discriminator nodes to wait for            (default 1)
 #   AKKAGAN_WAIT_TIMEOUT         coordinator: seconds to wait for them                   (default 600)
@@ -33,11 +36,14 @@ args=(node --roles "$AKKAGAN_ROLES"
       --control-host "${AKKAGAN_CONTROL_HOST:-127.0.0.1}"
       --control-port "${AKKAGAN_CONTROL_PORT:-9120}")
 [ -n "${AKKAGAN_SEEDS:-}" ] && args+=(--seeds "$AKKAGAN_SEEDS")
+[ -n "${AKKAGAN_CONTROL_TOKEN_FILE:-}" ] && args+=(--control-token-file "$AKKAGAN_CONTROL_TOKEN_FILE")
+[ -n "${AKKAGAN_CONTROL_READ_ONLY_TOKEN_FILE:-}" ] && args+=(--control-read-only-token-file "$AKKAGAN_CONTROL_READ_ONLY_TOKEN_FILE")
 
-# The health endpoint listens on every interface inside the container and the state store comes from the
+# The health and metrics endpoints listen on every interface inside the container and the state store comes from the
 # environment: a config overlay carries them, layered over the user's AKKAGAN_CONFIG (one --config file is accepted).
 hocon_string() { local v="${1//\\/\\\\}"; v="${v//\"/\\\"}"; printf '"%s"' "$v"; }
 overlay_lines=()
+[ -n "${AKKAGAN_METRICS_PORT:-}" ] && overlay_lines+=("akkagan.metrics { prometheus-host = \"0.0.0.0\", prometheus-port = ${AKKAGAN_METRICS_PORT} }")
 [ -n "${AKKAGAN_HEALTH_PORT-8558}" ] && overlay_lines+=("akkagan.probes { enabled = on, host = \"0.0.0.0\", port = ${AKKAGAN_HEALTH_PORT-8558} }")
 [ -n "${AKKAGAN_STATE_PROVIDER:-}" ] && overlay_lines+=("akkagan.persistence.provider = $(hocon_string "$AKKAGAN_STATE_PROVIDER")")
 [ -n "${AKKAGAN_STATE_STORE:-}" ] && overlay_lines+=("akkagan.persistence.connection-string = $(hocon_string "$AKKAGAN_STATE_STORE")")

@@ -72,6 +72,35 @@ public sealed class DeploySpecs
     }
 
     [Fact]
+    public void The_images_akkagan_ctl_should_take_the_nodes_token_file_unless_given_a_token()
+    {
+        ProcessStartInfo Ctl(params string[] args)
+        {
+            var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            start.ArgumentList.Add(Deploy("docker/akkagan-ctl.sh"));
+            foreach (var a in args) start.ArgumentList.Add(a);
+            start.Environment["AKKAGAN_CTL_APP"] = Akkagan.CtlDll;
+            start.Environment["AKKAGAN_CONTROL_TOKEN_FILE"] = "/nonexistent/akkagan-token";
+            return start;
+        }
+        (int Code, string Error) Run(ProcessStartInfo start)
+        {
+            using var process = Process.Start(start)!;
+            var error = process.StandardError.ReadToEnd();
+            process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            return (process.ExitCode, error);
+        }
+        // The node's token file is passed on: here it cannot be read, which akkagan-ctl says before connecting.
+        var passed = Run(Ctl("127.0.0.1:1", "gan", "status"));
+        Assert.Equal(2, passed.Code);
+        Assert.Contains("--token-file: cannot read /nonexistent/akkagan-token", passed.Error);
+        // A token given on the command line wins: nothing is added, and the unreachable host is the error.
+        var own = Run(Ctl("--token", "t", "127.0.0.1:1", "gan", "status"));
+        Assert.Equal(3, own.Code);
+    }
+
+    [Fact]
     public void The_drill_script_should_refuse_an_unknown_drill_naming_the_known_ones()
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -115,7 +144,9 @@ public sealed class DeploySpecs
         foreach (var (name, service) in services.Where(s => s.Key != "postgres"))
         {
             var environment = service!["environment"]!.AsObject().ToDictionary(e => e.Key, e => e.Value!.ToString());
-            environment["AKKAGAN_CONTROL_TOKEN"] = "test-token"; // compose's ${...:?} substitution
+            // The control token is a compose secret (a file), not an environment variable of the node.
+            Assert.DoesNotContain("AKKAGAN_CONTROL_TOKEN", environment.Keys);
+            Assert.Contains("control_token", service["secrets"]!.AsArray().Select(x => x!.ToString()));
             environment["AKKAGAN_STATE_STORE"] = environment["AKKAGAN_STATE_STORE"].Replace("${AKKAGAN_DB_PASSWORD:?set AKKAGAN_DB_PASSWORD}", "pa\"ss", StringComparison.Ordinal);
             environment["AKKAGAN_RUN_ID"] = environment["AKKAGAN_RUN_ID"].Replace("${AKKAGAN_RUN_ID:-akkagan-compose}", "akkagan-compose", StringComparison.Ordinal);
             Assert.Equal("service_healthy", service["depends_on"]!["postgres"]!["condition"]!.ToString());
@@ -130,43 +161,66 @@ public sealed class DeploySpecs
             Assert.Contains("coordinator-standby:4053", command);   // the second seed (the dry run's %q escapes the comma)
             Assert.Contains("akkagan.persistence.run-id = \"akkagan-compose\"", overlay, StringComparison.Ordinal);
             Assert.Contains("--control-host 0.0.0.0", command);
+            Assert.Contains("--control-token-file /run/secrets/control_token", command);
+            Assert.Contains("akkagan.metrics { prometheus-host = \"0.0.0.0\", prometheus-port = 9464 }", overlay, StringComparison.Ordinal);
             if (name.StartsWith("coordinator", StringComparison.Ordinal)) Assert.Contains("--discriminator-nodes 3", command);
             Assert.Equal(name == "coordinator-standby", command.Contains("--standby", StringComparison.Ordinal));
             Assert.Contains(service["healthcheck"]!["test"]!.AsArray().Select(t => t!.ToString()), t => t.Contains("GET /ready", StringComparison.Ordinal));
         }
+        Assert.Equal("AKKAGAN_CONTROL_TOKEN", compose["secrets"]!["control_token"]!["environment"]!.ToString());
         // Three discriminator nodes for the coordinator's three discriminators.
         Assert.Contains("3", services["coordinator"]!["command"]!.AsArray().Select(a => a!.ToString()));
     }
 
     [Fact]
-    public void Every_statefulset_should_become_a_valid_node_with_probes_and_a_prestop_leave()
+    public void Every_statefulset_and_job_should_become_a_valid_node_with_probes_and_a_prestop_leave()
     {
         var documents = Yaml(Deploy("k8s/akkagan.yaml"));
         var service = Assert.Single(documents, d => d["kind"]!.ToString() == "Service" && d["metadata"]!["name"]!.ToString() == "akkagan");
         Assert.Equal("None", service["spec"]!["clusterIP"]!.ToString());
         Assert.True(service["spec"]!["publishNotReadyAddresses"]!.GetValue<bool>());
-        // The nodes are the StatefulSets behind the headless Service (app: akkagan); PostgreSQL has its own.
-        var sets = documents.Where(d => d["kind"]!.ToString() == "StatefulSet" && d["metadata"]!["labels"]!["app"]!.ToString() == "akkagan").ToList();
+        // The nodes behind the headless Service (app: akkagan): the coordinators are Jobs (a run ends: a completed run is
+        // not started again), the serving roles StatefulSets; PostgreSQL has its own.
+        var sets = documents.Where(d => d["kind"]!.ToString() is "StatefulSet" or "Job" && d["metadata"]!["labels"]!["app"]!.ToString() == "akkagan").ToList();
         Assert.Equal(["akkagan-coordinator", "akkagan-coordinator-standby", "akkagan-discriminator", "akkagan-generator"], sets.Select(s => s["metadata"]!["name"]!.ToString()).Order());
+        Assert.Equal(["Job", "Job"], sets.Where(s => s["metadata"]!["name"]!.ToString().StartsWith("akkagan-coordinator", StringComparison.Ordinal)).Select(s => s["kind"]!.ToString()));
         var postgres = Assert.Single(documents, d => d["kind"]!.ToString() == "StatefulSet" && d["metadata"]!["name"]!.ToString() == "akkagan-postgres");
         Assert.Contains(postgres["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]!.AsArray(),
             e => e!["name"]!.ToString() == "POSTGRES_PASSWORD" && e["valueFrom"]?["secretKeyRef"]?["name"]?.ToString() == "akkagan-state");
         Assert.Single(documents, d => d["kind"]!.ToString() == "Service" && d["metadata"]!["name"]!.ToString() == "akkagan-postgres");
         foreach (var set in sets)
         {
-            Assert.Equal("akkagan", set["spec"]!["serviceName"]!.ToString());
-            var container = set["spec"]!["template"]!["spec"]!["containers"]![0]!;
+            var name = set["metadata"]!["name"]!.ToString();
+            var job = set["kind"]!.ToString() == "Job";
+            var pod = set["spec"]!["template"]!["spec"]!;
+            if (job)
+            {
+                // A stable DNS name (hostname.subdomain under the headless Service) for the seed list, and a pod that is
+                // started again only when it failed; its run folder on a claim of its own.
+                Assert.Equal(($"{name}-0", "akkagan", "OnFailure"), (pod["hostname"]!.ToString(), pod["subdomain"]!.ToString(), pod["restartPolicy"]!.ToString()));
+                var claim = pod["volumes"]!.AsArray().Single(v => v!["name"]!.ToString() == "runs")!["persistentVolumeClaim"]!["claimName"]!.ToString();
+                Assert.Single(documents, d => d["kind"]!.ToString() == "PersistentVolumeClaim" && d["metadata"]!["name"]!.ToString() == claim);
+            }
+            else Assert.Equal("akkagan", set["spec"]!["serviceName"]!.ToString());
+            var container = pod["containers"]![0]!;
             var environment = container["env"]!.AsArray().Where(e => e!["value"] is not null)
                 .ToDictionary(e => e!["name"]!.ToString(), e => e!["value"]!.ToString().Replace("$(POD_NAME)", "pod-0", StringComparison.Ordinal));
-            Assert.Contains(container["env"]!.AsArray(), e => e!["name"]!.ToString() == "AKKAGAN_CONTROL_TOKEN" && e["valueFrom"]?["secretKeyRef"] is not null);
+            // The control token: the secret mounted as a file only the node's user reads (0400), named to the node and akkagan-ctl.
+            var tokenVolume = Assert.Single(pod["volumes"]!.AsArray(), v => v!["secret"]?["secretName"]?.ToString() == "akkagan-control")!;
+            Assert.Equal(256, tokenVolume["secret"]!["defaultMode"]!.GetValue<int>());
+            var mount = Assert.Single(container["volumeMounts"]!.AsArray(), m => m!["name"]!.ToString() == tokenVolume["name"]!.ToString())!;
+            Assert.Equal($"{mount["mountPath"]}/token", environment["AKKAGAN_CONTROL_TOKEN_FILE"]);
+            Assert.DoesNotContain(container["env"]!.AsArray(), e => e!["name"]!.ToString() == "AKKAGAN_CONTROL_TOKEN");
+            Assert.Equal("9464", set["spec"]!["template"]!["metadata"]!["annotations"]!["prometheus.io/port"]!.ToString());
             var args = container["args"]?.AsArray().Select(a => a!.ToString()).ToArray() ?? [];
             var command = NodeCommand(environment, args);
+            Assert.Contains("--control-token-file /etc/akkagan/control/token", command);
             Assert.Contains("--seeds akkagan-coordinator-0.akkagan:4053", command);
             Assert.Contains("akkagan-coordinator-standby-0.akkagan:4053", command);   // the second seed
             Assert.Equal(set["metadata"]!["name"]!.ToString() == "akkagan-coordinator-standby", command.Contains("--standby", StringComparison.Ordinal));
             Assert.Equal("Host=akkagan-postgres;Database=akkagan;Username=akkagan;Password=$(PG_PASSWORD)", environment["AKKAGAN_STATE_STORE"]);
             Assert.Contains(container["env"]!.AsArray(), e => e!["name"]!.ToString() == "AKKAGAN_RUN_ID" && e["valueFrom"]?["secretKeyRef"]?["key"]?.ToString() == "run-id");
-            Assert.Contains("--public-host pod-0.akkagan", command);
+            Assert.Contains(job ? $"--public-host {name}-0.akkagan" : "--public-host pod-0.akkagan", command);
             var ports = container["ports"]!.AsArray().Select(p => p!["name"]!.ToString()).ToList();
             Assert.Equal("/alive", container["livenessProbe"]!["httpGet"]!["path"]!.ToString());
             Assert.Equal("/ready", container["readinessProbe"]!["httpGet"]!["path"]!.ToString());

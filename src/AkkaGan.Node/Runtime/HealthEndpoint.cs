@@ -15,7 +15,8 @@ namespace AkkaGan.Node.Runtime;
 /// default port: <c>GET /alive</c> answers 200 while the actor system runs; <c>GET /ready</c> answers 200 once this
 /// node is Up in the cluster and the shard region of each of its entity roles answers, 503 otherwise. Both return a
 /// small JSON document (status, address, member status, roles, members, unreachable, entities per region).
-/// Akka.Management is not served by this project's package mirror, hence this endpoint.
+/// Akka.Management 1.5.73 is served but its HTTP endpoint cannot start with the Ceen.Httpd the package source has
+/// (docs/architecture.md, "Hosting"), hence this endpoint.
 /// </summary>
 public sealed class HealthEndpoint : IDisposable
 {
