@@ -14,6 +14,8 @@
 #   AKKAGAN_CONTROL_TOKEN_FILE   a file holding it instead (a mounted secret; akkagan-ctl in the image reads it too)
 #   AKKAGAN_CONTROL_READ_ONLY_TOKEN_FILE  a file holding the read-only token (status, watch, health, cluster show)
 #   AKKAGAN_METRICS_PORT         Prometheus scrape endpoint on 0.0.0.0:PORT/metrics        (default: off)
+#   AKKAGAN_TLS_CERTIFICATE      TLS between the nodes (akkagan.tls): the PKCS#12 file     (default: plain TCP)
+#   AKKAGAN_TLS_PASSWORD_FILE    a file holding its password (a mounted secret)
 #   AKKAGAN_HEALTH_PORT          /alive and /ready on 0.0.0.0:PORT                       (default 8558; empty: off)
 #   AKKAGAN_DISCRIMINATOR_NODES  coordinator: discriminator nodes to wait for            (default 1)
 #   AKKAGAN_WAIT_TIMEOUT         coordinator: seconds to wait for them                   (default 600)
@@ -43,6 +45,14 @@ args=(node --roles "$AKKAGAN_ROLES"
 # environment: a config overlay carries them, layered over the user's AKKAGAN_CONFIG (one --config file is accepted).
 hocon_string() { local v="${1//\\/\\\\}"; v="${v//\"/\\\"}"; printf '"%s"' "$v"; }
 overlay_lines=()
+if [ -n "${AKKAGAN_TLS_CERTIFICATE:-}" ]; then
+  tls_password=""
+  if [ -n "${AKKAGAN_TLS_PASSWORD_FILE:-}" ]; then
+    [ -r "$AKKAGAN_TLS_PASSWORD_FILE" ] || { echo "akkagan-node: AKKAGAN_TLS_PASSWORD_FILE $AKKAGAN_TLS_PASSWORD_FILE cannot be read" >&2; exit 2; }
+    tls_password="$(tr -d '\r\n' < "$AKKAGAN_TLS_PASSWORD_FILE")"
+  fi
+  overlay_lines+=("akkagan.tls { enabled = on, certificate = $(hocon_string "$AKKAGAN_TLS_CERTIFICATE"), password = $(hocon_string "$tls_password") }")
+fi
 [ -n "${AKKAGAN_METRICS_PORT:-}" ] && overlay_lines+=("akkagan.metrics { prometheus-host = \"0.0.0.0\", prometheus-port = ${AKKAGAN_METRICS_PORT} }")
 [ -n "${AKKAGAN_HEALTH_PORT-8558}" ] && overlay_lines+=("akkagan.probes { enabled = on, host = \"0.0.0.0\", port = ${AKKAGAN_HEALTH_PORT-8558} }")
 [ -n "${AKKAGAN_STATE_PROVIDER:-}" ] && overlay_lines+=("akkagan.persistence.provider = $(hocon_string "$AKKAGAN_STATE_PROVIDER")")

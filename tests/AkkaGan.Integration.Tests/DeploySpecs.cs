@@ -14,6 +14,26 @@ public sealed class DeploySpecs
 {
     internal static string Deploy(string path) => Path.Combine(Akkagan.RepositoryRoot, "deploy", path);
 
+    /// <summary>A folder made once by deploy/tls/make-certificate.sh: the cluster certificate the kits mount, and its password.</summary>
+    private static readonly Lazy<string> Tls = new(() =>
+    {
+        var dir = Path.Combine(Directory.CreateTempSubdirectory("akkagan-tls-").FullName, "tls");
+        Run(Deploy("tls/make-certificate.sh"), [dir], new Dictionary<string, string>());
+        return dir;
+    });
+
+    /// <summary>Checks a node's TLS paths (the kit's mounts, which do not exist here), then points them at <see cref="Tls"/>'s files.</summary>
+    private static void UseMadeTls(Dictionary<string, string> environment, string certificate, string passwordFile)
+    {
+        Assert.Equal((certificate, passwordFile), (environment["AKKAGAN_TLS_CERTIFICATE"], environment["AKKAGAN_TLS_PASSWORD_FILE"]));
+        environment["AKKAGAN_TLS_CERTIFICATE"] = Path.Combine(Tls.Value, "node.pfx");
+        environment["AKKAGAN_TLS_PASSWORD_FILE"] = Path.Combine(Tls.Value, "password");
+    }
+
+    /// <summary>What the entry point's config overlay says for <see cref="Tls"/>'s files.</summary>
+    private static string MadeTlsOverlay() =>
+        $"akkagan.tls {{ enabled = on, certificate = \"{Path.Combine(Tls.Value, "node.pfx")}\", password = \"{File.ReadAllText(Path.Combine(Tls.Value, "password")).Trim()}\" }}";
+
     /// <summary>
     /// YAML (all documents) as JSON, through PyYAML: no YAML parser is among this project's packages. The Python is
     /// AKKAGAN_PYTHON, which build.sh sets to one that has PyYAML, else python3 on PATH.
@@ -67,7 +87,7 @@ public sealed class DeploySpecs
     [Fact]
     public void The_scripts_should_be_valid_bash()
     {
-        foreach (var script in new[] { "docker/entrypoint.sh", "docker/akkagan-ctl.sh", "local/run.sh", "local/start.sh", "local/stop.sh", "local/kill.sh", "local/drill.sh" })
+        foreach (var script in new[] { "docker/entrypoint.sh", "docker/akkagan-ctl.sh", "tls/make-certificate.sh", "local/run.sh", "local/start.sh", "local/stop.sh", "local/kill.sh", "local/drill.sh" })
             Run("-n", [Deploy(script)], new Dictionary<string, string>());
     }
 
@@ -98,6 +118,40 @@ public sealed class DeploySpecs
         // A token given on the command line wins: nothing is added, and the unreachable host is the error.
         var own = Run(Ctl("--token", "t", "127.0.0.1:1", "gan", "status"));
         Assert.Equal(3, own.Code);
+    }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void The_made_certificate_should_carry_a_training_over_tls_as_the_entry_point_configures_it()
+    {
+        // The overlay the image's entry point writes for the kits' TLS secrets, from make-certificate.sh's files.
+        var command = NodeCommand(new Dictionary<string, string>
+        {
+            ["AKKAGAN_ROLES"] = "coordinator,generator,discriminator",
+            ["AKKAGAN_HEALTH_PORT"] = "", // no health endpoint: its fixed port could be another spec's
+            ["AKKAGAN_TLS_CERTIFICATE"] = Path.Combine(Tls.Value, "node.pfx"),
+            ["AKKAGAN_TLS_PASSWORD_FILE"] = Path.Combine(Tls.Value, "password"),
+        }, []);
+        var overlay = Regex.Match(command, @"--config (\S+)").Groups[1].Value;
+        var run = Path.Combine(Path.GetDirectoryName(Tls.Value)!, "run");
+        var result = Akkagan.Run(["train", "--config", overlay, "--rounds", "4", "--batch", "64", "--unroll", "0", "--eval-every", "2", "--eval-samples", "300",
+            "--control-port", "0", "--torch-threads", "1", "--out", run]);
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.True(JsonNode.Parse(File.ReadAllText(Path.Combine(run, "summary.json")))!["completed"]!.GetValue<bool>());
+
+        // The overlay is what the node reads: the same certificate under a wrong password does not start it.
+        var wrong = Path.Combine(Path.GetDirectoryName(Tls.Value)!, "wrong-password");
+        File.WriteAllText(wrong, "not-the-password\n");
+        var refused = NodeCommand(new Dictionary<string, string>
+        {
+            ["AKKAGAN_ROLES"] = "coordinator,generator,discriminator",
+            ["AKKAGAN_HEALTH_PORT"] = "",
+            ["AKKAGAN_TLS_CERTIFICATE"] = Path.Combine(Tls.Value, "node.pfx"),
+            ["AKKAGAN_TLS_PASSWORD_FILE"] = wrong,
+        }, []);
+        var bad = Akkagan.Run(["train", "--config", Regex.Match(refused, @"--config (\S+)").Groups[1].Value, "--rounds", "4", "--out", run + "-refused"]);
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains($"akkagan.tls.certificate: {Path.Combine(Tls.Value, "node.pfx")} cannot be read with akkagan.tls.password", bad.Stderr);
     }
 
     [Fact]
@@ -151,9 +205,12 @@ public sealed class DeploySpecs
             environment["AKKAGAN_RUN_ID"] = environment["AKKAGAN_RUN_ID"].Replace("${AKKAGAN_RUN_ID:-akkagan-compose}", "akkagan-compose", StringComparison.Ordinal);
             Assert.Equal("service_healthy", service["depends_on"]!["postgres"]!["condition"]!.ToString());
             var args = service["command"]?.AsArray().Select(a => a!.ToString()).ToArray() ?? [];
+            UseMadeTls(environment, "/run/secrets/tls_certificate", "/run/secrets/tls_password");
+            Assert.Contains("tls_certificate", service["secrets"]!.AsArray().Select(x => x!.ToString()));
             var command = NodeCommand(environment, args);
             // The store reaches the node through the entry point's config overlay, quoted for HOCON.
             var overlay = File.ReadAllText(Regex.Match(command, @"--config (\S+)").Groups[1].Value);
+            Assert.Contains(MadeTlsOverlay(), overlay, StringComparison.Ordinal);
             Assert.Contains("akkagan.persistence.provider = \"postgresql\"", overlay, StringComparison.Ordinal);
             Assert.Contains("akkagan.persistence.connection-string = \"Host=postgres;Database=akkagan;Username=akkagan;Password=pa\\\"ss\"", overlay, StringComparison.Ordinal);
             Assert.Contains($"--roles {environment["AKKAGAN_ROLES"].Replace(",", "\\,", StringComparison.Ordinal)}", command);
@@ -212,9 +269,14 @@ public sealed class DeploySpecs
             Assert.Equal($"{mount["mountPath"]}/token", environment["AKKAGAN_CONTROL_TOKEN_FILE"]);
             Assert.DoesNotContain(container["env"]!.AsArray(), e => e!["name"]!.ToString() == "AKKAGAN_CONTROL_TOKEN");
             Assert.Equal("9464", set["spec"]!["template"]!["metadata"]!["annotations"]!["prometheus.io/port"]!.ToString());
+            var tlsVolume = Assert.Single(pod["volumes"]!.AsArray(), v => v!["secret"]?["secretName"]?.ToString() == "akkagan-tls")!;
+            Assert.Equal(256, tlsVolume["secret"]!["defaultMode"]!.GetValue<int>());
+            var tlsMount = Assert.Single(container["volumeMounts"]!.AsArray(), m => m!["name"]!.ToString() == tlsVolume["name"]!.ToString())!;
+            UseMadeTls(environment, $"{tlsMount["mountPath"]}/node.pfx", $"{tlsMount["mountPath"]}/password");
             var args = container["args"]?.AsArray().Select(a => a!.ToString()).ToArray() ?? [];
             var command = NodeCommand(environment, args);
             Assert.Contains("--control-token-file /etc/akkagan/control/token", command);
+            Assert.Contains(MadeTlsOverlay(), File.ReadAllText(Regex.Match(command, @"--config (\S+)").Groups[1].Value), StringComparison.Ordinal);
             Assert.Contains("--seeds akkagan-coordinator-0.akkagan:4053", command);
             Assert.Contains("akkagan-coordinator-standby-0.akkagan:4053", command);   // the second seed
             Assert.Equal(set["metadata"]!["name"]!.ToString() == "akkagan-coordinator-standby", command.Contains("--standby", StringComparison.Ordinal));
