@@ -7,7 +7,12 @@
 #   AKKAGAN_HOST                 listen address                                          (default 0.0.0.0)
 #   AKKAGAN_PUBLIC_HOST          the name other nodes reach this one by                  (default: hostname -f)
 #   AKKAGAN_PORT                 Akka.Remote port                                        (default 4053)
-#   AKKAGAN_SEEDS                HOST:PORT[,..] of the seed node(s)                      (none: this node starts the cluster)
+#   AKKAGAN_SEEDS                HOST:PORT[,..] of the seed node(s)                      (none: discovery, or this node starts the cluster)
+#   AKKAGAN_CONTACT_POINTS       HOST:PORT[,..] of every node: found by config discovery instead of seeds (akkagan.discovery)
+#   AKKAGAN_DISCOVERY            dns: find the nodes by the A records of AKKAGAN_DISCOVERY_SERVICE instead (publish each
+#                                node's IP as its AKKAGAN_PUBLIC_HOST); or another akka.discovery method
+#   AKKAGAN_DISCOVERY_SERVICE    the name discovery looks up                              (default akkagan)
+#   AKKAGAN_REQUIRED_CONTACT_POINTS  contact points that answer before the lowest forms the cluster (default 2)
 #   AKKAGAN_CONTROL_HOST         control host address (non-loopback needs AKKAGAN_CONTROL_TOKEN) (default 127.0.0.1)
 #   AKKAGAN_CONTROL_PORT         control port                                            (default 9120)
 #   AKKAGAN_CONTROL_TOKEN        control token (read by akkagan and akkagan-ctl themselves)
@@ -16,6 +21,8 @@
 #   AKKAGAN_METRICS_PORT         Prometheus scrape endpoint on 0.0.0.0:PORT/metrics        (default: off)
 #   AKKAGAN_TLS_CERTIFICATE      TLS between the nodes (akkagan.tls): the PKCS#12 file     (default: plain TCP)
 #   AKKAGAN_TLS_PASSWORD_FILE    a file holding its password (a mounted secret)
+#   AKKAGAN_CONTROL_TLS          1: the control host speaks TLS with that certificate (akkagan.control.tls)
+#   AKKAGAN_CONTROL_TLS_TRUST    the certificate alone (node.crt) for the image's akkagan-ctl to trust the host by
 #   AKKAGAN_HEALTH_PORT          /alive and /ready on 0.0.0.0:PORT                       (default 8558; empty: off)
 #   AKKAGAN_DISCRIMINATOR_NODES  coordinator: discriminator nodes to wait for            (default 1)
 #   AKKAGAN_WAIT_TIMEOUT         coordinator: seconds to wait for them                   (default 600)
@@ -38,6 +45,8 @@ args=(node --roles "$AKKAGAN_ROLES"
       --control-host "${AKKAGAN_CONTROL_HOST:-127.0.0.1}"
       --control-port "${AKKAGAN_CONTROL_PORT:-9120}")
 [ -n "${AKKAGAN_SEEDS:-}" ] && args+=(--seeds "$AKKAGAN_SEEDS")
+[ -n "${AKKAGAN_DISCOVERY:-}" ] && args+=(--discovery "$AKKAGAN_DISCOVERY")
+[ -n "${AKKAGAN_CONTACT_POINTS:-}" ] && args+=(--contact-points "$AKKAGAN_CONTACT_POINTS")
 [ -n "${AKKAGAN_CONTROL_TOKEN_FILE:-}" ] && args+=(--control-token-file "$AKKAGAN_CONTROL_TOKEN_FILE")
 [ -n "${AKKAGAN_CONTROL_READ_ONLY_TOKEN_FILE:-}" ] && args+=(--control-read-only-token-file "$AKKAGAN_CONTROL_READ_ONLY_TOKEN_FILE")
 
@@ -53,6 +62,9 @@ if [ -n "${AKKAGAN_TLS_CERTIFICATE:-}" ]; then
   fi
   overlay_lines+=("akkagan.tls { enabled = on, certificate = $(hocon_string "$AKKAGAN_TLS_CERTIFICATE"), password = $(hocon_string "$tls_password") }")
 fi
+[ "${AKKAGAN_CONTROL_TLS:-}" = "1" ] && overlay_lines+=("akkagan.control.tls.enabled = on")
+[ -n "${AKKAGAN_DISCOVERY_SERVICE:-}" ] && overlay_lines+=("akkagan.discovery.service-name = $(hocon_string "$AKKAGAN_DISCOVERY_SERVICE")")
+[ -n "${AKKAGAN_REQUIRED_CONTACT_POINTS:-}" ] && overlay_lines+=("akkagan.discovery.required-contact-points = ${AKKAGAN_REQUIRED_CONTACT_POINTS}")
 [ -n "${AKKAGAN_METRICS_PORT:-}" ] && overlay_lines+=("akkagan.metrics { prometheus-host = \"0.0.0.0\", prometheus-port = ${AKKAGAN_METRICS_PORT} }")
 [ -n "${AKKAGAN_HEALTH_PORT-8558}" ] && overlay_lines+=("akkagan.probes { enabled = on, host = \"0.0.0.0\", port = ${AKKAGAN_HEALTH_PORT-8558} }")
 [ -n "${AKKAGAN_STATE_PROVIDER:-}" ] && overlay_lines+=("akkagan.persistence.provider = $(hocon_string "$AKKAGAN_STATE_PROVIDER")")

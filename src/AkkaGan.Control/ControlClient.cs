@@ -14,16 +14,16 @@ public sealed record ControlResult(bool Ok, string? Error, IReadOnlyList<string>
 public sealed class ControlClient : IAsyncDisposable
 {
     private readonly TcpClient _tcp;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly ControlEndpoint _endpoint;
     private readonly int _maxFrameBytes;
     private readonly SemaphoreSlim _oneAtATime = new(1, 1);
     private int _lastId;
 
-    private ControlClient(TcpClient tcp, ControlEndpoint endpoint, Hello hello, int maxFrameBytes)
+    private ControlClient(TcpClient tcp, Stream stream, ControlEndpoint endpoint, Hello hello, int maxFrameBytes)
     {
         _tcp = tcp;
-        _stream = tcp.GetStream();
+        _stream = stream;
         _endpoint = endpoint;
         Hello = hello;
         _maxFrameBytes = maxFrameBytes;
@@ -43,8 +43,16 @@ public sealed class ControlClient : IAsyncDisposable
         ConnectAsync(new ControlEndpoint(host, port), ControlFraming.DefaultMaxFrameBytes, ct);
 
     /// <summary>Connects and reads the hello; refuses a host that speaks another protocol version.</summary>
-    public static async Task<ControlClient> ConnectAsync(ControlEndpoint endpoint, int maxFrameBytes, CancellationToken ct = default)
+    public static Task<ControlClient> ConnectAsync(ControlEndpoint endpoint, int maxFrameBytes, CancellationToken ct = default) =>
+        ConnectAsync(endpoint, maxFrameBytes, null, ct);
+
+    /// <summary>
+    /// Connects (over TLS when <paramref name="tls"/> is given, trusting the host as it says) and reads the hello;
+    /// refuses a host that speaks another protocol version. Bad TLS settings are an <see cref="ArgumentException"/>.
+    /// </summary>
+    public static async Task<ControlClient> ConnectAsync(ControlEndpoint endpoint, int maxFrameBytes, ControlClientTls? tls, CancellationToken ct = default)
     {
+        _ = tls?.Resolve(); // bad settings fail before any connection
         var tcp = new TcpClient();
         try
         {
@@ -56,17 +64,19 @@ public sealed class ControlClient : IAsyncDisposable
             {
                 throw new ControlConnectionException($"cannot reach control host {endpoint} ({Describe(ex)})", ex);
             }
-            var first = await ReadAsync(tcp.GetStream(), endpoint, maxFrameBytes, ct).ConfigureAwait(false);
+            var stream = tls is null ? tcp.GetStream() : await tls.AuthenticateAsync(tcp.GetStream(), endpoint, ct).ConfigureAwait(false);
+            var first = await ReadAsync(stream, endpoint, maxFrameBytes, ct).ConfigureAwait(false);
             var hello = first switch
             {
-                null => throw new ControlConnectionException($"control host {endpoint} closed the connection before its hello"),
+                null => throw new ControlConnectionException($"control host {endpoint} closed the connection before its hello" +
+                                                             (tls is null ? " (does it serve TLS, akkagan.control.tls? then connect with --tls)" : "")),
                 Hello h when h.Protocol != Protocol => throw new ControlProtocolException(
                     $"control host {endpoint} speaks {h.Protocol}, this client speaks {Protocol}"),
                 Hello h => h,
                 Done { Id: 0 } d => throw new ControlConnectionException($"control host {endpoint} refused the connection: {d.Error}", requestUnread: true),
                 _ => throw new ControlProtocolException($"control host {endpoint} did not start with a hello"),
             };
-            return new ControlClient(tcp, endpoint, hello, maxFrameBytes);
+            return new ControlClient(tcp, stream, endpoint, hello, maxFrameBytes);
         }
         catch
         {
@@ -126,6 +136,7 @@ public sealed class ControlClient : IAsyncDisposable
     /// <summary>Closes the connection to the host.</summary>
     public ValueTask DisposeAsync()
     {
+        _stream.Dispose();
         _tcp.Dispose();
         _oneAtATime.Dispose();
         return ValueTask.CompletedTask;

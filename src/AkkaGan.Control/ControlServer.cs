@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Text;
 using static AkkaGan.Control.ControlMessages;
@@ -128,7 +130,9 @@ public sealed class ControlServer : IAsyncDisposable
         {
             using var slow = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
             slow.CancelAfter(_options.SlowClientTimeout);
-            await WriteAsync(client.GetStream(), new Done(0, false,
+            await using var stream = await OpenAsync(client, caller, slow.Token).ConfigureAwait(false);
+            if (stream is null) return;
+            await WriteAsync(stream, new Done(0, false,
                 $"too many connections: this host serves {_options.MaxConnections} at once (akkagan.control.max-connections); close one and try again"), slow.Token)
                 .ConfigureAwait(false);
         }
@@ -149,7 +153,14 @@ public sealed class ControlServer : IAsyncDisposable
         var caller = client.Client.RemoteEndPoint?.ToString() ?? "unknown";
         try
         {
-            var stream = client.GetStream();
+            Stream? opened;
+            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                handshake.CancelAfter(_options.SlowClientTimeout);
+                opened = await OpenAsync(client, caller, handshake.Token).ConfigureAwait(false);
+            }
+            if (opened is null) return;
+            await using var stream = opened;
             await WriteAsync(stream, _hello, ct).ConfigureAwait(false);
             while (!ct.IsCancellationRequested)
             {
@@ -208,6 +219,35 @@ public sealed class ControlServer : IAsyncDisposable
         {
             _connections.TryRemove(client, out _);
             client.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The connection's stream: the socket's, or TLS over it when the host has a certificate (the handshake within
+    /// <paramref name="ct"/>: the slow-client timeout); null when the handshake failed (logged: a plain client, a
+    /// client that does not trust the certificate, a scanner).
+    /// </summary>
+    private async Task<Stream?> OpenAsync(TcpClient client, string caller, CancellationToken ct)
+    {
+        if (_options.Certificate is null) return client.GetStream();
+        var ssl = new SslStream(client.GetStream(), leaveInnerStreamOpen: false);
+        try
+        {
+            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificate = _options.Certificate,
+                EnabledSslProtocols = ControlClientTls.Protocols,
+                ClientCertificateRequired = false,
+            }, ct).ConfigureAwait(false);
+            return ssl;
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            if (_stopping.IsCancellationRequested) return null;
+            _options.Log?.Invoke($"control: closed the connection from {caller}: no TLS handshake " +
+                                 (ex is OperationCanceledException ? $"within {Seconds(_options.SlowClientTimeout)} (a client without TLS?)" : $"({ex.Message})"));
+            return null;
         }
     }
 

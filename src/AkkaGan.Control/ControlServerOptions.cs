@@ -38,6 +38,12 @@ public sealed record ControlServerOptions
     /// <summary>Where the host reports connections it closed or refused (idle, slow, over the limit, unauthorized); null: nowhere.</summary>
     public Action<string>? Log { get; init; }
 
+    /// <summary>
+    /// The host's TLS certificate, with its private key: every connection is TLS (1.2 or 1.3) from its first byte, and
+    /// clients trust the host by this certificate (<see cref="ControlClientTls"/>). Null: plain TCP.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; init; }
+
     /// <summary>Name the hello reports, so the operator sees which node answered.</summary>
     public string NodeName { get; init; } = Environment.MachineName;
 
@@ -61,6 +67,8 @@ public sealed record ControlServerOptions
             throw new ArgumentException($"control host {Host}:{Port}: the slow-client timeout must be positive (got {SlowClientTimeout})");
         if (MaxConnections < 1)
             throw new ArgumentException($"control host {Host}:{Port}: at least one connection must be allowed (got {MaxConnections})");
+        if (Certificate is { HasPrivateKey: false })
+            throw new ArgumentException($"control host {Host}:{Port}: the TLS certificate {Certificate.Subject} holds no private key");
         if (Token.Length == 0 && !IsLoopback(Host))
             throw new ControlSecurityException(
                 $"control host {Host}:{Port}: binding a non-loopback address needs a token (akkagan.control.token-file or AKKAGAN_CONTROL_TOKEN)");

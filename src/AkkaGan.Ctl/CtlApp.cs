@@ -60,11 +60,11 @@ internal sealed class CtlApp
         ControlClient? client = null;
         try
         {
-            client = await ControlClient.ConnectAsync(endpoint!, ControlFraming.DefaultMaxFrameBytes, ct).ConfigureAwait(false);
+            client = await ControlClient.ConnectAsync(endpoint!, ControlFraming.DefaultMaxFrameBytes, commandLine.Tls, ct).ConfigureAwait(false);
             if (commandLine.Palette == "help")
                 return await HelpAsync(client, commandLine.Command, output, error).ConfigureAwait(false) ? CtlExitCodes.Ok : CtlExitCodes.Usage;
             return commandLine.Interactive
-                ? await RunInteractiveAsync(() => client, c => client = c, endpoint!, token, input, output, error, ct).ConfigureAwait(false)
+                ? await RunInteractiveAsync(() => client, c => client = c, endpoint!, commandLine.Tls, token, input, output, error, ct).ConfigureAwait(false)
                 : await RunOneAsync(client, commandLine.Palette!, commandLine.Command!, commandLine.Args, token, output, error, ct)
                     .ConfigureAwait(false);
         }
@@ -72,6 +72,12 @@ internal sealed class CtlApp
         {
             await error.WriteLineAsync($"akkagan-ctl: error: {ex.Message}").ConfigureAwait(false);
             return CtlExitCodes.Unreachable;
+        }
+        catch (ArgumentException ex)
+        {
+            // Bad TLS settings (a fingerprint that is not hex, a certificate file that cannot be read), found before connecting.
+            await error.WriteLineAsync($"akkagan-ctl: error: {ex.Message}").ConfigureAwait(false);
+            return CtlExitCodes.Usage;
         }
         catch (ControlProtocolException ex)
         {
@@ -124,7 +130,7 @@ internal sealed class CtlApp
     /// <param name="current">The connection in use.</param>
     /// <param name="replace">Takes the new connection (the caller disposes the last one).</param>
     private static async Task<int> RunInteractiveAsync(
-        Func<ControlClient> current, Action<ControlClient> replace, ControlEndpoint endpoint, string? token,
+        Func<ControlClient> current, Action<ControlClient> replace, ControlEndpoint endpoint, ControlClientTls? tls, string? token,
         TextReader input, TextWriter output, TextWriter error, CancellationToken ct)
     {
         var client = current();
@@ -183,7 +189,7 @@ internal sealed class CtlApp
                     {
                         await error.WriteLineAsync($"{ex.Message}; connecting again").ConfigureAwait(false);
                         await client.DisposeAsync().ConfigureAwait(false);
-                        client = await ControlClient.ConnectAsync(endpoint, ControlFraming.DefaultMaxFrameBytes, ct).ConfigureAwait(false);
+                        client = await ControlClient.ConnectAsync(endpoint, ControlFraming.DefaultMaxFrameBytes, tls, ct).ConfigureAwait(false);
                         replace(client);
                         result = await client.ExecuteAsync(words[0], words[1], [.. words.Skip(2)], token, output.WriteLine, ct).ConfigureAwait(false);
                     }

@@ -1,12 +1,13 @@
 namespace AkkaGan.Ctl;
 
 /// <summary>
-/// The parsed process arguments, pbm style: <c>[--token T | --token-file F] HOST:PORT [palette command args... | help [palette]]</c>.
-/// Flags are read only before the palette; everything from the palette on is passed to the host raw.
+/// The parsed process arguments, pbm style: <c>[--token T | --token-file F] [--tls | --tls-thumbprint FP | --tls-certificate FILE]
+/// HOST:PORT [palette command args... | help [palette]]</c>. Flags are read only before the palette; everything from
+/// the palette on is passed to the host raw.
 /// </summary>
 internal sealed record CtlCommandLine(
     bool ShowHelp, bool ShowVersion, string? Token, string? Endpoint, string? Palette, string? Command, IReadOnlyList<string> Args,
-    string? TokenFile = null)
+    string? TokenFile = null, AkkaGan.Control.ControlClientTls? Tls = null)
 {
     public bool Interactive => Palette is null;
 
@@ -14,7 +15,8 @@ internal sealed record CtlCommandLine(
     public static CtlCommandLine Parse(IReadOnlyList<string> args)
     {
         bool help = false, version = false;
-        string? token = null, tokenFile = null, endpoint = null, palette = null, command = null;
+        string? token = null, tokenFile = null, endpoint = null, palette = null, command = null, thumbprint = null, certificate = null;
+        var tls = false;
         var i = 0;
         for (; i < args.Count && palette is null; i++)
         {
@@ -43,6 +45,21 @@ internal sealed record CtlCommandLine(
                 case var _ when arg.StartsWith("--token-file=", StringComparison.Ordinal):
                     tokenFile = arg["--token-file=".Length..];
                     break;
+                case "--tls":
+                    tls = true;
+                    break;
+                case "--tls-thumbprint" or "--tls-certificate":
+                    if (i + 1 >= args.Count)
+                        throw new FormatException($"{arg} needs a value");
+                    if (arg == "--tls-thumbprint") thumbprint = args[++i];
+                    else certificate = args[++i];
+                    break;
+                case var _ when arg.StartsWith("--tls-thumbprint=", StringComparison.Ordinal):
+                    thumbprint = arg["--tls-thumbprint=".Length..];
+                    break;
+                case var _ when arg.StartsWith("--tls-certificate=", StringComparison.Ordinal):
+                    certificate = arg["--tls-certificate=".Length..];
+                    break;
                 case var _ when arg.StartsWith('-') && arg.Length > 1:
                     throw new FormatException($"unknown option '{arg}'");
                 case var _ when endpoint is null:
@@ -66,9 +83,14 @@ internal sealed record CtlCommandLine(
             throw new FormatException("--token-file is empty");
         if (token is not null && tokenFile is not null)
             throw new FormatException("--token and --token-file: give the token one way");
+        if (thumbprint is { Length: 0 } || certificate is { Length: 0 })
+            throw new FormatException($"{(thumbprint is { Length: 0 } ? "--tls-thumbprint" : "--tls-certificate")} is empty");
+        if (thumbprint is not null && certificate is not null)
+            throw new FormatException("--tls-thumbprint and --tls-certificate: trust the host one way");
+        var trust = tls || thumbprint is not null || certificate is not null ? new AkkaGan.Control.ControlClientTls(thumbprint, certificate) : null;
         var rest = args.Skip(i).ToList();
         if (!help && !version && endpoint is null)
             throw new FormatException("missing HOST:PORT");
-        return new CtlCommandLine(help, version, token, endpoint, palette, command, rest, tokenFile);
+        return new CtlCommandLine(help, version, token, endpoint, palette, command, rest, tokenFile, trust);
     }
 }

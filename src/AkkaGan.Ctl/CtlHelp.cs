@@ -7,14 +7,18 @@ namespace AkkaGan.Ctl;
 internal static class CtlHelp
 {
     public const string Usage = """
-        usage: akkagan-ctl [--token-file FILE] HOST:PORT PALETTE COMMAND [ARGS...]   run one command
-               akkagan-ctl [--token-file FILE] HOST:PORT help [PALETTE]              the host's palettes and commands
-               akkagan-ctl [--token-file FILE] HOST:PORT                             interactive prompt
+        usage: akkagan-ctl [OPTIONS] HOST:PORT PALETTE COMMAND [ARGS...]   run one command
+               akkagan-ctl [OPTIONS] HOST:PORT help [PALETTE]              the host's palettes and commands
+               akkagan-ctl [OPTIONS] HOST:PORT                             interactive prompt
                akkagan-ctl --help | --version
+        OPTIONS: --token-file FILE, --tls, --tls-thumbprint FP, --tls-certificate FILE
 
         The token (the operator's, or the read-only one, which runs only the commands help marks read-only) comes from
         --token-file FILE, else the environment variable AKKAGAN_CONTROL_TOKEN. --token TOKEN works too, but shows it
         to every local user (ps), so it warns.
+        A host with akkagan.control.tls on speaks TLS: trust it by the SHA-256 fingerprint it prints at start
+        (--tls-thumbprint FP), by a copy of its certificate (--tls-certificate node.crt, PEM or DER), or by the
+        system's trust store and its host name (--tls).
         ARGS are passed to the host as written; the palette parses them.
         Exit codes: 0 ok, 1 the command failed or was refused, 2 bad usage, 3 the host is unreachable or went away.
         Interactive built-ins: help [PALETTE], history, exit, quit.

@@ -13,6 +13,7 @@ using E = AkkaGan.Cluster.Protocol.EntityProtocol;
 using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
 using S = AkkaGan.Cluster.Protocol.StateProtocol;
 using Ctl = AkkaGan.Cluster.Protocol.ControlProtocol;
+using Disc = AkkaGan.Cluster.Protocol.DiscoveryProtocol;
 
 namespace AkkaGan.Cluster.Tests;
 
@@ -70,6 +71,8 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit.TestKit
             new Ctl.RelayDone(false, "'batch' cannot be changed while training"),
             new Ctl.GetRunServed(),
             new Ctl.RunServed("failover-drill"),
+            new Disc.GetSeedNodes("akka.tcp://akkagan@10.0.0.8:4053"),
+            new Disc.SeedNodesOf("akka.tcp://akkagan@10.0.0.7:4053", ["akka.tcp://akkagan@10.0.0.7:4053", "akka.tcp://akkagan@10.0.0.9:4053"]),
         ];
     }
 

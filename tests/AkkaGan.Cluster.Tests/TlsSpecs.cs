@@ -5,6 +5,7 @@ using Akka.Cluster;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.Hosting;
+using AkkaGan.Cluster.Configuration;
 using AkkaGan.Cluster.Hosting;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
@@ -93,5 +94,24 @@ public sealed class TlsSpecs : IAsyncLifetime
         Assert.Null(NodeTls.From(AkkaGanConfig.Default()));
         var tls = NodeTls.From(Tls(Certificate("y")))!;
         Assert.Equal([tls.Certificate.Thumbprint.ToUpperInvariant()], tls.TrustedThumbprints);
+    }
+
+    [Fact]
+    public void The_control_host_should_take_its_own_certificate_or_the_clusters_and_refuse_none()
+    {
+        static Config With(string hocon, Config under) => ConfigurationFactory.ParseString(hocon).WithFallback(under);
+        var cluster = Certificate("akkagan-cluster");
+        var own = Certificate("control");
+        NodeSettings Bind(Config config) => NodeSettings.Bind(config, new NodeFlags(), "spec");
+        Assert.Null(Bind(Tls(cluster)).Control.Certificate);   // off by default
+        Assert.Equal("CN=akkagan-cluster", Bind(With("akkagan.control.tls.enabled = on", Tls(cluster))).Control.Certificate!.Subject);
+        Assert.Equal("CN=control", Bind(With($$"""akkagan.control.tls { enabled = on, certificate = "{{own}}", password = secret }""", AkkaGanConfig.Default()))
+            .Control.Certificate!.Subject);
+        Assert.Contains("give akkagan.control.tls.certificate", Assert.Throws<SettingsException>(
+            () => Bind(With("akkagan.control.tls.enabled = on", AkkaGanConfig.Default()))).Message);
+        Assert.Contains("cannot be read with akkagan.control.tls.password", Assert.Throws<SettingsException>(
+            () => Bind(With($$"""akkagan.control.tls { enabled = on, certificate = "{{own}}", password = wrong }""", AkkaGanConfig.Default()))).Message);
+        Assert.Contains("not found", Assert.Throws<SettingsException>(
+            () => Bind(With("""akkagan.control.tls { enabled = on, certificate = "/nonexistent/c.pfx" }""", AkkaGanConfig.Default()))).Message);
     }
 }

@@ -28,6 +28,18 @@ public sealed class CtlCommandLineSpecs
     [InlineData(new[] { "h:1", "echo" }, "palette 'echo' needs a command")]
     [InlineData(new[] { "--token" }, "--token needs a value")]
     [InlineData(new[] { "--bogus", "h:1" }, "unknown option '--bogus'")]
+    [InlineData(new[] { "h:1", "--tls-thumbprint" }, "--tls-thumbprint needs a value")]
+    [InlineData(new[] { "--tls-certificate=", "h:1" }, "--tls-certificate is empty")]
+    [InlineData(new[] { "--tls-thumbprint", "AB", "--tls-certificate", "c.crt", "h:1" }, "trust the host one way")]
     public void CommandLine_should_reject_bad_usage(string[] args, string message) =>
         Assert.Contains(message, Assert.Throws<FormatException>(() => CtlCommandLine.Parse(args)).Message);
+
+    [Fact]
+    public void CommandLine_should_take_the_tls_trust_before_the_palette()
+    {
+        Assert.Null(CtlCommandLine.Parse(["h:1", "gan", "status", "--tls"]).Tls);   // after the palette: the host's argument
+        Assert.Equal(new AkkaGan.Control.ControlClientTls(), CtlCommandLine.Parse(["--tls", "h:1", "gan", "status"]).Tls);
+        Assert.Equal("ab:cd", CtlCommandLine.Parse(["h:1", "--tls-thumbprint=ab:cd", "gan", "status"]).Tls!.Thumbprint);
+        Assert.Equal("node.crt", CtlCommandLine.Parse(["--tls-certificate", "node.crt", "h:1"]).Tls!.CertificateFile);
+    }
 }

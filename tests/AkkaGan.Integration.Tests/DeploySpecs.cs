@@ -155,6 +155,53 @@ public sealed class DeploySpecs
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
+    public void The_kits_control_tls_should_carry_the_images_akkagan_ctl_by_the_made_certificate()
+    {
+        // The kits' settings: the control host speaks TLS with the cluster's certificate; the image's akkagan-ctl trusts node.crt.
+        var command = NodeCommand(new Dictionary<string, string>
+        {
+            ["AKKAGAN_ROLES"] = "coordinator,generator,discriminator",
+            ["AKKAGAN_HEALTH_PORT"] = "",
+            ["AKKAGAN_TLS_CERTIFICATE"] = Path.Combine(Tls.Value, "node.pfx"),
+            ["AKKAGAN_TLS_PASSWORD_FILE"] = Path.Combine(Tls.Value, "password"),
+            ["AKKAGAN_CONTROL_TLS"] = "1",
+        }, []);
+        var overlay = Regex.Match(command, @"--config (\S+)").Groups[1].Value;
+        Assert.Contains("akkagan.control.tls.enabled = on", File.ReadAllText(overlay), StringComparison.Ordinal);
+        var output = new System.Text.StringBuilder();
+        using var train = Akkagan.StartCapturing(["train", "--engine", "reference", "--config", overlay, "--rounds", Akkagan.Endless, "--batch", "64",
+            "--unroll", "0", "--eval-every", "1000", "--control-port", "0", "--out", Path.Combine(Path.GetDirectoryName(Tls.Value)!, "control-tls")], output);
+        try
+        {
+            Match line;
+            lock (output)
+            {
+                var deadline = DateTime.UtcNow.AddMinutes(1);
+                while (!(line = Regex.Match(output.ToString(), @"control: akkagan-ctl (\S+) --tls-thumbprint (\S+)")).Success && DateTime.UtcNow < deadline && !train.HasExited)
+                    Monitor.Wait(output, TimeSpan.FromSeconds(1));
+                Assert.True(line.Success, "no control line with a fingerprint:\n" + output);
+            }
+            // The fingerprint the node prints is the made certificate's.
+            using (var made = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(Path.Combine(Tls.Value, "node.crt")))
+                Assert.Equal(AkkaGan.Control.ControlClientTls.Fingerprint(made), line.Groups[2].Value);
+            var environment = new Dictionary<string, string>
+            {
+                ["AKKAGAN_CTL_APP"] = Akkagan.CtlDll, ["AKKAGAN_CONTROL_TLS"] = "1", ["AKKAGAN_CONTROL_TLS_TRUST"] = Path.Combine(Tls.Value, "node.crt"),
+            };
+            var status = Run(Deploy("docker/akkagan-ctl.sh"), [line.Groups[1].Value, "gan", "status"], environment);
+            Assert.Contains("phase      ", status, StringComparison.Ordinal);
+            Run(Deploy("docker/akkagan-ctl.sh"), [line.Groups[1].Value, "gan", "stop"], environment);
+            Assert.True(train.WaitForExit(TimeSpan.FromMinutes(2)), "the training did not stop:\n" + output);
+            Assert.Equal(130, train.ExitCode);
+        }
+        finally
+        {
+            if (!train.HasExited) train.Kill(entireProcessTree: true);
+        }
+    }
+
+    [Fact]
     public void The_drill_script_should_refuse_an_unknown_drill_naming_the_known_ones()
     {
         var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -211,11 +258,19 @@ public sealed class DeploySpecs
             // The store reaches the node through the entry point's config overlay, quoted for HOCON.
             var overlay = File.ReadAllText(Regex.Match(command, @"--config (\S+)").Groups[1].Value);
             Assert.Contains(MadeTlsOverlay(), overlay, StringComparison.Ordinal);
+            // The control hosts speak TLS too; the image's akkagan-ctl trusts them by the public certificate's secret.
+            Assert.Contains("akkagan.control.tls.enabled = on", overlay, StringComparison.Ordinal);
+            Assert.Equal("/run/secrets/tls_public_certificate", environment["AKKAGAN_CONTROL_TLS_TRUST"]);
+            Assert.Contains("tls_public_certificate", service["secrets"]!.AsArray().Select(x => x!.ToString()));
             Assert.Contains("akkagan.persistence.provider = \"postgresql\"", overlay, StringComparison.Ordinal);
             Assert.Contains("akkagan.persistence.connection-string = \"Host=postgres;Database=akkagan;Username=akkagan;Password=pa\\\"ss\"", overlay, StringComparison.Ordinal);
             Assert.Contains($"--roles {environment["AKKAGAN_ROLES"].Replace(",", "\\,", StringComparison.Ordinal)}", command);
-            Assert.Contains("--seeds coordinator:4053", command);
-            Assert.Contains("coordinator-standby:4053", command);   // the second seed (the dry run's %q escapes the comma)
+            // No seed list: config discovery of every node's contact point, each node known by its service's hostname.
+            Assert.DoesNotContain("--seeds", command, StringComparison.Ordinal);
+            Assert.Contains("--contact-points coordinator:4053", command);
+            Assert.Equal(services.Where(s => s.Key != "postgres").Select(s => $"{s.Key}:4053").Order(),
+                environment["AKKAGAN_CONTACT_POINTS"].Split(',').Order());
+            Assert.Equal((name, name), (environment["AKKAGAN_PUBLIC_HOST"], service["hostname"]!.ToString()));
             Assert.Contains("akkagan.persistence.run-id = \"akkagan-compose\"", overlay, StringComparison.Ordinal);
             Assert.Contains("--control-host 0.0.0.0", command);
             Assert.Contains("--control-token-file /run/secrets/control_token", command);
@@ -252,16 +307,18 @@ public sealed class DeploySpecs
             var pod = set["spec"]!["template"]!["spec"]!;
             if (job)
             {
-                // A stable DNS name (hostname.subdomain under the headless Service) for the seed list, and a pod that is
-                // started again only when it failed; its run folder on a claim of its own.
-                Assert.Equal(($"{name}-0", "akkagan", "OnFailure"), (pod["hostname"]!.ToString(), pod["subdomain"]!.ToString(), pod["restartPolicy"]!.ToString()));
+                // A pod that is started again only when it failed; its run folder on a claim of its own.
+                Assert.Equal("OnFailure", pod["restartPolicy"]!.ToString());
                 var claim = pod["volumes"]!.AsArray().Single(v => v!["name"]!.ToString() == "runs")!["persistentVolumeClaim"]!["claimName"]!.ToString();
                 Assert.Single(documents, d => d["kind"]!.ToString() == "PersistentVolumeClaim" && d["metadata"]!["name"]!.ToString() == claim);
             }
             else Assert.Equal("akkagan", set["spec"]!["serviceName"]!.ToString());
             var container = pod["containers"]![0]!;
             var environment = container["env"]!.AsArray().Where(e => e!["value"] is not null)
-                .ToDictionary(e => e!["name"]!.ToString(), e => e!["value"]!.ToString().Replace("$(POD_NAME)", "pod-0", StringComparison.Ordinal));
+                .ToDictionary(e => e!["name"]!.ToString(), e => e!["value"]!.ToString());
+            // Known by its IP, the address DNS discovery gives the other pods.
+            Assert.Contains(container["env"]!.AsArray(), e => e!["name"]!.ToString() == "AKKAGAN_PUBLIC_HOST" && e["valueFrom"]?["fieldRef"]?["fieldPath"]?.ToString() == "status.podIP");
+            environment["AKKAGAN_PUBLIC_HOST"] = "10.1.2.3";
             // The control token: the secret mounted as a file only the node's user reads (0400), named to the node and akkagan-ctl.
             var tokenVolume = Assert.Single(pod["volumes"]!.AsArray(), v => v!["secret"]?["secretName"]?.ToString() == "akkagan-control")!;
             Assert.Equal(256, tokenVolume["secret"]!["defaultMode"]!.GetValue<int>());
@@ -277,12 +334,16 @@ public sealed class DeploySpecs
             var command = NodeCommand(environment, args);
             Assert.Contains("--control-token-file /etc/akkagan/control/token", command);
             Assert.Contains(MadeTlsOverlay(), File.ReadAllText(Regex.Match(command, @"--config (\S+)").Groups[1].Value), StringComparison.Ordinal);
-            Assert.Contains("--seeds akkagan-coordinator-0.akkagan:4053", command);
-            Assert.Contains("akkagan-coordinator-standby-0.akkagan:4053", command);   // the second seed
+            Assert.Contains("akkagan.control.tls.enabled = on", File.ReadAllText(Regex.Match(command, @"--config (\S+)").Groups[1].Value), StringComparison.Ordinal);
+            Assert.Equal($"{tlsMount["mountPath"]}/node.crt", environment["AKKAGAN_CONTROL_TLS_TRUST"]);
+            // No seed list: DNS discovery of the headless Service's records.
+            Assert.DoesNotContain("--seeds", command, StringComparison.Ordinal);
+            Assert.Contains("--discovery dns", command);
+            Assert.Contains("akkagan.discovery.service-name = \"akkagan\"", File.ReadAllText(Regex.Match(command, @"--config (\S+)").Groups[1].Value), StringComparison.Ordinal);
             Assert.Equal(set["metadata"]!["name"]!.ToString() == "akkagan-coordinator-standby", command.Contains("--standby", StringComparison.Ordinal));
             Assert.Equal("Host=akkagan-postgres;Database=akkagan;Username=akkagan;Password=$(PG_PASSWORD)", environment["AKKAGAN_STATE_STORE"]);
             Assert.Contains(container["env"]!.AsArray(), e => e!["name"]!.ToString() == "AKKAGAN_RUN_ID" && e["valueFrom"]?["secretKeyRef"]?["key"]?.ToString() == "run-id");
-            Assert.Contains(job ? $"--public-host {name}-0.akkagan" : "--public-host pod-0.akkagan", command);
+            Assert.Contains("--public-host 10.1.2.3", command);
             var ports = container["ports"]!.AsArray().Select(p => p!["name"]!.ToString()).ToList();
             Assert.Equal("/alive", container["livenessProbe"]!["httpGet"]!["path"]!.ToString());
             Assert.Equal("/ready", container["readinessProbe"]!["httpGet"]!["path"]!.ToString());

@@ -71,6 +71,7 @@ public sealed record NodeSettings(ControlServerOptions Control, ProbeSettings? P
             SlowClientTimeout = Duration(config, "akkagan.control.slow-client-timeout"),
             MaxConnections = Int(config, "akkagan.control.max-connections"),
             NodeName = nodeName,
+            Certificate = ControlCertificate(config),
         };
         try
         {
@@ -133,6 +134,29 @@ public sealed record NodeSettings(ControlServerOptions Control, ProbeSettings? P
         if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(file) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
             warnings.Add($"{source}: {file} can be read by other users; chmod 600 it (or defaultMode 0400 for a Kubernetes secret volume)");
         return token;
+    }
+
+    /// <summary>
+    /// The control host's TLS certificate (<c>akkagan.control.tls</c>): its own PKCS#12 file, or the cluster's
+    /// (<c>akkagan.tls</c>) when it names none; null when off.
+    /// </summary>
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? ControlCertificate(Config config)
+    {
+        if (!Switch(config, "akkagan.control.tls.enabled")) return null;
+        var path = Text(config, "akkagan.control.tls.certificate");
+        if (path.Length == 0)
+            return NodeTls.From(config)?.Certificate ?? throw new SettingsException(
+                "akkagan.control.tls.enabled: give akkagan.control.tls.certificate (a .pfx with its key), or turn on akkagan.tls to use the cluster's certificate");
+        if (!File.Exists(path)) throw new SettingsException($"akkagan.control.tls.certificate: {path} not found");
+        try
+        {
+            var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(path, Text(config, "akkagan.control.tls.password"));
+            return certificate.HasPrivateKey ? certificate : throw new SettingsException($"akkagan.control.tls.certificate: {path} holds no private key");
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw new SettingsException($"akkagan.control.tls.certificate: {path} cannot be read with akkagan.control.tls.password ({e.Message.Trim()})");
+        }
     }
 
     private static MetricsSettings? BindMetrics(Config config, NodeFlags flags)

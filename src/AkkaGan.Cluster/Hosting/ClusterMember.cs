@@ -15,8 +15,8 @@ using AkkaGan.Core.Settings;
 namespace AkkaGan.Cluster.Hosting;
 
 /// <summary>
-/// Where a node listens, which roles it carries and whom it joins. <see cref="Seeds"/> empty: the node joins itself
-/// (it is the first node, or the only one).
+/// Where a node listens, which roles it carries and whom it joins: its <see cref="Seeds"/>, or the cluster
+/// <see cref="Discovery"/> finds; neither: the node joins itself (it is the first node, or the only one).
 /// </summary>
 /// <param name="PublicHost">The host name other nodes reach this one by (containers, NAT); null: <paramref name="Host"/>.</param>
 public sealed record MemberOptions(IReadOnlyList<string> Roles, string Host, int Port, IReadOnlyList<string> Seeds, string? PublicHost = null)
@@ -29,6 +29,9 @@ public sealed record MemberOptions(IReadOnlyList<string> Roles, string Host, int
 
     /// <summary>The embedded engine's node: all roles, 127.0.0.1, an ephemeral port, joined to itself.</summary>
     public static MemberOptions Embedded { get; } = new(AllRoles, "127.0.0.1", 0, []);
+
+    /// <summary>How the node finds its cluster when it has no <see cref="Seeds"/> (null: it joins itself).</summary>
+    public DiscoverySettings? Discovery { get; init; }
 
     /// <summary>Whether the node has <paramref name="role"/>.</summary>
     public bool Has(string role) => Roles.Contains(role);
@@ -69,18 +72,21 @@ public static class ClusterMember
     /// </summary>
     /// <param name="data">Loads the real data the run's settings name, on discriminator nodes.</param>
     /// <param name="store">The node's state store (<see cref="StateStore.From"/>); null: none, entities keep no state beyond checkpoints.</param>
+    /// <param name="report">Hears how <see cref="MemberOptions.Discovery"/> finds the cluster, a line per change.</param>
     public static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
-        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store = null)
-        => builder.AddAkkaGanMember(config, options, data, stepTimeout, store, NodeTls.From(config));
+        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store = null, Action<string>? report = null)
+        => builder.AddAkkaGanMember(config, options, data, stepTimeout, store, NodeTls.From(config), report);
 
     /// <summary>As above, with the node's settings bound once at start (<see cref="NodeSettings.Bind"/>: the certificate is read there).</summary>
     public static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
-        Func<TrainingSettings, IRealData> data, NodeSettings node)
-        => builder.AddAkkaGanMember(config, options, data, node.StepTimeout, node.Store, node.Tls);
+        Func<TrainingSettings, IRealData> data, NodeSettings node, Action<string>? report = null)
+        => builder.AddAkkaGanMember(config, options, data, node.StepTimeout, node.Store, node.Tls, report);
 
     private static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
-        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store, NodeTls? tls)
+        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store, NodeTls? tls, Action<string>? report)
     {
+        if (options.Discovery is not null && options.Seeds.Count > 0)
+            throw new SettingsException($"--seeds and {options.Discovery.Describe()}: give the node one way to find its cluster");
         builder
             .AddHocon(config, HoconAddMode.Append)
             .WithRemoting(tls is null
@@ -91,7 +97,12 @@ public static class ClusterMember
                 Roles = [.. options.Roles],
                 SeedNodes = [.. options.Seeds.Select(s => MemberOptions.SeedAddress(s, tls is not null).ToString())],
             });
-        if (options.Seeds.Count == 0)
+        if (options.Discovery is { } discovery)
+        {
+            builder.AddHocon(discovery.ToHocon(), HoconAddMode.Prepend);
+            builder.WithActors((system, _) => system.ActorOf(SeedDiscovery.Props(discovery, tls is not null, report ?? (_ => { })), SeedDiscovery.Name));
+        }
+        else if (options.Seeds.Count == 0)
             builder.AddStartup((system, _) => Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress));
 
         builder.AddStateStore(store);

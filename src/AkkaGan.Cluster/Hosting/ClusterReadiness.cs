@@ -33,7 +33,7 @@ public static class ClusterReadiness
             if (state != last) report(last = state);
             if (g >= generatorNodes && d >= discriminatorNodes) return;
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"the cluster did not form within {timeout.TotalSeconds:F0} s ({state}); are the other nodes started with --seeds pointing here?");
+                throw new TimeoutException($"the cluster did not form within {timeout.TotalSeconds:F0} s ({state}); are the other nodes started with --seeds pointing here, or with discovery that finds this node?");
             await Task.Delay(TimeSpan.FromMilliseconds(250), cancellation).ConfigureAwait(false);
         }
     }

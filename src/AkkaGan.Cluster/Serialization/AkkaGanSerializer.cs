@@ -13,6 +13,7 @@ using E = AkkaGan.Cluster.Protocol.EntityProtocol;
 using G = AkkaGan.Cluster.Protocol.GeneratorProtocol;
 using S = AkkaGan.Cluster.Protocol.StateProtocol;
 using Ctl = AkkaGan.Cluster.Protocol.ControlProtocol;
+using Disc = AkkaGan.Cluster.Protocol.DiscoveryProtocol;
 
 namespace AkkaGan.Cluster.Serialization;
 
@@ -122,6 +123,8 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         Entry.Of<Ctl.RelayDone>("ctl.done", (w, m) => { w.Bool(m.Ok); w.Text(m.Error); }, r => new(r.Bool(), r.Text())),
         Entry.Of<Ctl.GetRunServed>("ctl.get-run", (_, _) => { }, _ => new()),
         Entry.Of<Ctl.RunServed>("ctl.run-served", (w, m) => w.Text(m.RunId), r => new(r.Text())),
+        Entry.Of<Disc.GetSeedNodes>("disc.get-seeds", (w, m) => w.Text(m.From), r => new(r.Text())),
+        Entry.Of<Disc.SeedNodesOf>("disc.seeds", (w, m) => { w.Text(m.Node); w.Texts(m.Members); }, r => new(r.Text(), r.Texts())),
     ];
 
     private static readonly Dictionary<Type, Entry> ByType = Entries.ToDictionary(e => e.Type);

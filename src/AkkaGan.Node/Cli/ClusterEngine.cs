@@ -45,7 +45,7 @@ internal static class ClusterEngine
         var (settings, data, resume, observer, checkpoints, status, started, startControl) = run;
         var cancellation = steering.Stopping;
         var store = node.Store;
-        using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false, node);
+        using var host = BuildHost(config, topology.Member, _ => data, signalsStopTheNode: false, node, line => status($"discovery: {line}"));
         await Runtime.AkkaPort.StartAsync(host, topology.Member, cancellation).ConfigureAwait(false);
         try
         {
@@ -58,7 +58,7 @@ internal static class ClusterEngine
             _ = system.WhenTerminated.ContinueWith(_ => finished.TrySetResult(new C.TrainingFinished(-1, false, "the actor system terminated")), TaskScheduler.Default);
             // The embedded node is its own cluster and ready within a second or two: nothing to tell the user.
             var embedded = topology.Member == MemberOptions.Embedded;
-            if (!embedded) status($"node {Akka.Cluster.Cluster.Get(system).SelfAddress} up, roles {string.Join(",", topology.Member.Roles)}");
+            if (!embedded) status($"node {Akka.Cluster.Cluster.Get(system).SelfAddress} started, roles {string.Join(",", topology.Member.Roles)}, {NodeCommand.Joins(topology.Member)}");
             try
             {
                 var standby = topology.Standby;
@@ -180,7 +180,9 @@ internal static class ClusterEngine
     /// round, checkpoints and summarises first).
     /// </summary>
     /// <param name="node">The node's own settings (step timeout, state store).</param>
-    public static IHost BuildHost(Config config, MemberOptions member, Func<TrainingSettings, IRealData> data, bool signalsStopTheNode, NodeSettings node)
+    /// <param name="report">Hears how discovery finds the cluster (<see cref="MemberOptions.Discovery"/>).</param>
+    public static IHost BuildHost(Config config, MemberOptions member, Func<TrainingSettings, IRealData> data, bool signalsStopTheNode, NodeSettings node,
+        Action<string>? report = null)
         => new HostBuilder()
             .ConfigureServices(services =>
             {
@@ -191,7 +193,7 @@ internal static class ClusterEngine
                 // A singleton proxy's "failed to find" warnings while the cluster forms are noise.
                 builder.AddHocon("akka.cluster.singleton-proxy.log-singleton-identification-failure = off", HoconAddMode.Prepend);
                 if (!signalsStopTheNode) builder.AddHocon("akka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend);
-                builder.AddAkkaGanMember(config, member, data, node);
+                builder.AddAkkaGanMember(config, member, data, node, report);
             }))
             .Build();
 

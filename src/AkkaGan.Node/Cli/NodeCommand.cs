@@ -36,6 +36,17 @@ public static class NodeCommand
         {
             Description = "Comma-separated HOST:PORT of seed nodes to join (none: this node starts a new cluster)", HelpName = "ADDRS",
         };
+        var discovery = new Option<string?>("--discovery")
+        {
+            Description = "Find the cluster instead of --seeds: config (the --contact-points), dns (the A records of akkagan.discovery.service-name: " +
+                          "a headless service, a compose service) or an Akka.Discovery method configured under akka.discovery.<name> (akkagan.discovery.method)",
+            HelpName = "METHOD",
+        };
+        var contactPoints = new Option<string?>("--contact-points")
+        {
+            Description = "Comma-separated HOST:PORT of the cluster's nodes for --discovery config (implies it): the lowest forms the cluster, the rest join it",
+            HelpName = "ADDRS",
+        };
         var discriminatorNodes = new Option<int>("--discriminator-nodes")
         {
             Description = "Coordinator: discriminator nodes to wait for before the first round (the population is spread over them)",
@@ -62,6 +73,8 @@ public static class NodeCommand
         command.Options.Add(publicHost);
         command.Options.Add(port);
         command.Options.Add(seeds);
+        command.Options.Add(discovery);
+        command.Options.Add(contactPoints);
         command.Options.Add(discriminatorNodes);
         command.Options.Add(waitTimeout);
         var training = TrainCommand.TrainingOptions.AddTo(command);
@@ -70,6 +83,9 @@ public static class NodeCommand
         {
             var member = MemberOptions.Parse(parse.GetValue(roles)!, parse.GetValue(host)!, parse.GetValue(port), parse.GetValue(seeds), parse.GetValue(publicHost));
             var arguments = training.Read(parse);
+            member = member with { Discovery = DiscoverySettings.Bind(SettingsLoader.LoadConfig(arguments.ConfigFile), parse.GetValue(discovery), parse.GetValue(contactPoints)) };
+            if (member.Discovery is not null && member.Seeds.Count > 0)
+                throw new SettingsException($"--seeds and {member.Discovery.Describe()}: give the node one way to find its cluster");
             var waitFor = parse.GetValue(discriminatorNodes);
             if (waitFor < 1) throw new SettingsException($"--discriminator-nodes: {waitFor} (at least 1)");
             var wait = parse.GetValue(waitTimeout);
@@ -115,6 +131,10 @@ public static class NodeCommand
         return missing;
     }
 
+    /// <summary>How the node finds its cluster, for its start line.</summary>
+    internal static string Joins(MemberOptions member) => member.Discovery is { } discovery ? discovery.Describe()
+        : $"seeds {(member.Seeds.Count == 0 ? "(self)" : string.Join(",", member.Seeds))}";
+
     /// <summary>The one training flag a node without the coordinator role takes: it sizes that node's own torch threads.</summary>
     private const string TorchThreadsFlag = "--torch-threads";
 
@@ -133,13 +153,14 @@ public static class NodeCommand
         // its torch threads; the training settings themselves arrive from the coordinator.
         var own = ownFlags.Aggregate(SettingsLoader.Bind(config, new TrainingSettings()), (s, f) => SettingKeys.Apply(f.Key, s, f.Value, f.Key.Flag)).Validate();
         set_num_threads(RunData.TorchThreads(own));
-        using var host = ClusterEngine.BuildHost(config, member, RunData.Create, signalsStopTheNode: true, node);
+        using var host = ClusterEngine.BuildHost(config, member, RunData.Create, signalsStopTheNode: true, node,
+            line => Console.WriteLine($"akkagan node {member.PublicHost ?? member.Host}:{member.Port}: discovery: {line}"));
         Runtime.AkkaPort.EnsureFree(node, flags);
         Runtime.AkkaPort.StartAsync(host, member, CancellationToken.None).GetAwaiter().GetResult();
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);
         Console.WriteLine($"akkagan node {cluster.SelfAddress}: roles {string.Join(",", member.Roles)}, " +
-                          $"seeds {(member.Seeds.Count == 0 ? "(self)" : string.Join(",", member.Seeds))}, torch threads {get_num_threads()}; " +
+                          $"{Joins(member)}, torch threads {get_num_threads()}; " +
                           "Ctrl-C or SIGTERM leaves the cluster");
         cluster.RegisterOnMemberUp(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: up"));
         cluster.RegisterOnMemberRemoved(() => Console.WriteLine($"akkagan node {cluster.SelfAddress}: left the cluster"));

@@ -94,7 +94,8 @@ internal sealed class ControlHost
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return null;
         }
-        Console.WriteLine($"control: akkagan-ctl {options.Host}:{server.Port} ({string.Join(", ", palettes.Select(p => p.Descriptor.Name))})");
+        var tls = options.Certificate is { } certificate ? $" --tls-thumbprint {ControlClientTls.Fingerprint(certificate)}" : "";
+        Console.WriteLine($"control: akkagan-ctl {options.Host}:{server.Port}{tls} ({string.Join(", ", palettes.Select(p => p.Descriptor.Name))})");
         return server;
     }
 }
