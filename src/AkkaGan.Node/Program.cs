@@ -15,6 +15,8 @@ var root = new RootCommand("AkkaGan: distributed, actor-based GAN training on Ak
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(NodeCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(SampleCommand.Create());
+root.Subcommands.Add(SampleCommand.CreateExport());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(ClassifierCommand.Create());
 VersionInfo.AttachTo(root);

@@ -77,25 +77,35 @@ internal static class EngineEquivalence
     public static void AssertSameAsReference(TrainingSettings settings, Checkpoint? actual, Action<ReferenceTrainer>? prepare = null)
     {
         Assert.NotNull(actual);
-        using var trainer = new ReferenceTrainer(settings, RunData.Create(settings), CPU);
+        var reference = new EventRecorder();
+        using var trainer = new ReferenceTrainer(settings, RunData.Create(settings), CPU, reference);
         prepare?.Invoke(trainer);
         trainer.Run(checkpoints: null);
-        AssertSameCheckpoint(trainer.CreateCheckpoint(), actual);
+        AssertSameCheckpoint(trainer.CreateCheckpoint(), actual, reference.Events.Count == 0 ? "" : "; the reference engine: " + string.Join("; ", reference.Events));
+    }
+
+    /// <summary>What an engine did besides rounds (faults, changes, evolutions), for a failed comparison's message.</summary>
+    private sealed class EventRecorder : ITrainingObserver
+    {
+        public List<string> Events { get; } = [];
+        public void OnFault(FaultReport report) => Events.Add($"round {report.Round} fault {report.Entity} {report.Event}: {report.Detail}");
+        public void OnChange(ChangeReport report) => Events.Add($"change {report}");
+        public void OnEvolution(EvolutionReport report) => Events.Add($"evolution {report}");
     }
 
     /// <summary>Asserts that two checkpoints hold the same round and entities, every tensor byte for byte.</summary>
-    public static void AssertSameCheckpoint(Checkpoint expected, Checkpoint? actual)
+    public static void AssertSameCheckpoint(Checkpoint expected, Checkpoint? actual, string context = "")
     {
         Assert.NotNull(actual);
         Assert.Equal(expected.Metadata.Round, actual!.Metadata.Round);
         Assert.Equal(expected.Entities.Select(e => e.EntityId), actual.Entities.Select(e => e.EntityId));
         foreach (var (e, a) in expected.Entities.Zip(actual.Entities))
         {
-            Assert.Equal(e.LearningRate, a.LearningRate);
-            Assert.Equal(e.OptimizerSteps, a.OptimizerSteps);
+            Assert.True(e.LearningRate == a.LearningRate, $"{e.EntityId} learning rate {a.LearningRate}, the reference engine's {e.LearningRate}{context}");
+            Assert.True(e.OptimizerSteps == a.OptimizerSteps, $"{e.EntityId} optimizer steps {a.OptimizerSteps}, the reference engine's {e.OptimizerSteps}{context}");
             Assert.Equal(e.Tensors.Select(t => t.Name), a.Tensors.Select(t => t.Name));
             foreach (var (te, ta) in e.Tensors.Zip(a.Tensors))
-                Assert.True(te.Payload.Data.AsSpan().SequenceEqual(ta.Payload.Data), $"{e.EntityId} {te.Name} differs from the reference engine");
+                Assert.True(te.Payload.Data.AsSpan().SequenceEqual(ta.Payload.Data), $"{e.EntityId} {te.Name} differs from the reference engine{context}");
         }
     }
 }

@@ -1,3 +1,4 @@
+using AkkaGan.Core.Tensors;
 using static TorchSharp.torch;
 
 namespace AkkaGan.Core.Data;
@@ -77,7 +78,7 @@ public sealed class FashionMnist : IRealData
         var (h, w) = (images.Dimensions[1], images.Dimensions[2]);
         using var scope = NewDisposeScope();
         var raw = tensor(images.Data.AsSpan(0, n * h * w).ToArray(), [n, 1, h, w]);          // uint8
-        var scaled = raw.to_type(ScalarType.Float32).div_(127.5f).sub_(1f);                  // (n, 1, h, w) in [-1, 1]
+        var scaled = raw.to_type(ScalarType.Float32).DivInPlace(127.5f).SubInPlace(1f);                  // (n, 1, h, w) in [-1, 1]
         var labelTensor = tensor(labels.Data.AsSpan(0, n).ToArray(), [n]).to_type(ScalarType.Int64);
         var maxLabel = labelTensor.max().item<long>();
         if (maxLabel > 9) throw new DatasetException($"{labelsPath}: label {maxLabel} out of range 0..9");

@@ -1,4 +1,5 @@
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
 using static TorchSharp.torch;
 
 namespace AkkaGan.Core.Data;
@@ -40,7 +41,7 @@ public sealed class GaussianMixture : IRealData
     {
         using var scope = NewDisposeScope();
         var index = randint(0, Centres.Count, [count], generator: generator);              // (count)
-        var noise = randn([count, 2], generator: generator) * (float)Std;                 // (count, 2)
+        var noise = randn([count, 2], generator: generator).Mul((float)Std);                 // (count, 2)
         return (_centres.index_select(0, index) + noise).MoveToOuterDisposeScope();
     }
 

@@ -1,3 +1,4 @@
+using AkkaGan.Core.Tensors;
 using static TorchSharp.torch;
 
 namespace AkkaGan.Core.Data;
@@ -47,11 +48,11 @@ public sealed class StackedFashionMnist : IRealData
         var index = randint(0, Source.Count, [Channels, count], generator: generator);                        // (3, count)
         var images = stack([.. Enumerable.Range(0, Channels).Select(c => Source.Images.index_select(0, index[c]).squeeze(1))], 1);   // (count, 3, H, W)
         var classes = Source.Labels.index_select(0, index.flatten()).view(Channels, count);                    // (3, count)
-        var labels = classes[0] * 100 + classes[1] * 10 + classes[2];                                           // (count)
+        var labels = classes[0].Mul(100) + classes[1].Mul(10) + classes[2];                                           // (count)
         return (images.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
     }
 
     /// <summary>Splits triplet labels into their channel classes: (N) -> (N, 3).</summary>
     public static Tensor ChannelClasses(Tensor labels)
-        => stack([labels.div(100, rounding_mode: RoundingMode.floor), labels.div(10, rounding_mode: RoundingMode.floor).remainder(10), labels.remainder(10)], 1);
+        => stack([labels.FloorDiv(100), labels.FloorDiv(10).Remainder(10), labels.Remainder(10)], 1);
 }

@@ -6,6 +6,7 @@ using System.Text.Json;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Optim;
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -128,7 +129,7 @@ public static class ClassifierTrainer
                 ? parameters.First(q => q.name == name[..^"bias".Length] + "weight").parameter
                 : p;
             var fanIn = weight.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
-            p.copy_((rand(p.shape, generator: generator) * 2 - 1) / Math.Sqrt(fanIn));
+            p.copy_(rand(p.shape, generator: generator).Mul(2).Sub(1).Div(Math.Sqrt(fanIn)));
         }
     }
 }

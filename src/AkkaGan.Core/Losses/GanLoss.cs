@@ -1,4 +1,5 @@
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
 using static TorchSharp.torch;
 
 namespace AkkaGan.Core.Losses;
@@ -31,20 +32,20 @@ public static class GanLoss
 
     // -log sigmoid(x) = softplus(-x); -log(1 - sigmoid(x)) = softplus(x).
     private static Tensor BinaryDiscriminator(Tensor real, Tensor fake)
-        => nn.functional.softplus(-real).mean() + nn.functional.softplus(fake).mean();
+        => (-real).Softplus().mean() + fake.Softplus().mean();
 
     /// <summary>Goodfellow et al.'s original game: G minimises log(1 - D(G(z))) = -softplus(fake logit).</summary>
     private sealed class Minimax : IGanLoss
     {
         public Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits) => BinaryDiscriminator(realLogits, fakeLogits);
-        public Tensor GeneratorLoss(Tensor fakeLogits) => -nn.functional.softplus(fakeLogits).mean();
+        public Tensor GeneratorLoss(Tensor fakeLogits) => -fakeLogits.Softplus().mean();
     }
 
     /// <summary>The "modified minimax" heuristic: G maximises log D(G(z)), i.e. minimises softplus(-fake logit).</summary>
     private sealed class NonSaturating : IGanLoss
     {
         public Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits) => BinaryDiscriminator(realLogits, fakeLogits);
-        public Tensor GeneratorLoss(Tensor fakeLogits) => nn.functional.softplus(-fakeLogits).mean();
+        public Tensor GeneratorLoss(Tensor fakeLogits) => (-fakeLogits).Softplus().mean();
     }
 
     /// <summary>WGAN: the critic maximises E[D(real)] - E[D(fake)]; needs clipping or a gradient penalty.</summary>
@@ -58,7 +59,7 @@ public static class GanLoss
     private sealed class Hinge : IGanLoss
     {
         public Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits)
-            => nn.functional.relu(1 - realLogits).mean() + nn.functional.relu(1 + fakeLogits).mean();
+            => nn.functional.relu(realLogits.SubtractedFrom(1)).mean() + nn.functional.relu(fakeLogits.Add(1)).mean();
         public Tensor GeneratorLoss(Tensor fakeLogits) => -fakeLogits.mean();
     }
 
@@ -66,7 +67,7 @@ public static class GanLoss
     private sealed class LeastSquares : IGanLoss
     {
         public Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits)
-            => 0.5 * (realLogits - 1).square().mean() + 0.5 * fakeLogits.square().mean();
-        public Tensor GeneratorLoss(Tensor fakeLogits) => 0.5 * (fakeLogits - 1).square().mean();
+            => realLogits.Sub(1).Square().mean().Mul(0.5) + fakeLogits.Square().mean().Mul(0.5);
+        public Tensor GeneratorLoss(Tensor fakeLogits) => fakeLogits.Sub(1).Square().mean().Mul(0.5);
     }
 }

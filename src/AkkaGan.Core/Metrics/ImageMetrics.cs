@@ -1,3 +1,4 @@
+using AkkaGan.Core.Tensors;
 using static TorchSharp.torch;
 
 namespace AkkaGan.Core.Metrics;
@@ -66,9 +67,9 @@ public sealed record ImageMetrics(int Modes, int ModesCovered, double KlToUnifor
         using var scope = NewDisposeScope();
         var rootA = SymmetricSqrt(a.Covariance);                             // (D, D)
         var middle = rootA.matmul(b.Covariance).matmul(rootA);               // (D, D), S_a^(1/2) S_b S_a^(1/2)
-        middle = (middle + middle.T) / 2;                                    // symmetric up to round-off; make it exact
-        var traceRoot = linalg.eigvalsh(middle).clamp_min(0).sqrt().sum();
-        var distance = (a.Mean - b.Mean).square().sum() + a.Covariance.trace() + b.Covariance.trace() - 2 * traceRoot;
+        middle = (middle + middle.T).Div(2);                                    // symmetric up to round-off; make it exact
+        var traceRoot = linalg.eigvalsh(middle).ClampMin(0).sqrt().sum();
+        var distance = (a.Mean - b.Mean).Square().sum() + a.Covariance.trace() + b.Covariance.trace() - traceRoot.Mul(2);
         return Math.Max(0, distance.item<double>());
     }
 
@@ -80,7 +81,7 @@ public sealed record ImageMetrics(int Modes, int ModesCovered, double KlToUnifor
         var x = features.to_type(ScalarType.Float64);
         var mean = x.mean([0]);                                              // (D)
         var centred = x - mean;                                              // (N, D)
-        var covariance = centred.T.matmul(centred) / (x.shape[0] - 1);      // (D, D)
+        var covariance = centred.T.matmul(centred).Div(x.shape[0] - 1);      // (D, D)
         return (mean.MoveToOuterDisposeScope(), covariance.MoveToOuterDisposeScope());
     }
 
@@ -88,7 +89,7 @@ public sealed record ImageMetrics(int Modes, int ModesCovered, double KlToUnifor
     public static Tensor SymmetricSqrt(Tensor matrix)
     {
         using var scope = NewDisposeScope();
-        var (values, vectors) = linalg.eigh((matrix + matrix.T) / 2);
-        return vectors.matmul(diag(values.clamp_min(0).sqrt())).matmul(vectors.T).MoveToOuterDisposeScope();
+        var (values, vectors) = linalg.eigh((matrix + matrix.T).Div(2));
+        return vectors.matmul(diag(values.ClampMin(0).sqrt())).matmul(vectors.T).MoveToOuterDisposeScope();
     }
 }

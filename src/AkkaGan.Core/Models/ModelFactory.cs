@@ -1,7 +1,8 @@
-using TorchSharp;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
 using AkkaGan.Core.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace AkkaGan.Core.Models;
@@ -56,14 +57,14 @@ public static class ModelFactory
             var isNorm = name.Contains("bn", StringComparison.Ordinal);
             if (dcgan)
             {
-                if (isNorm && name.EndsWith("weight", StringComparison.Ordinal)) p.copy_(randn(p.shape, generator: generator) * 0.02 + 1.0);
+                if (isNorm && name.EndsWith("weight", StringComparison.Ordinal)) p.copy_(randn(p.shape, generator: generator).Mul(0.02).Add(1.0));
                 else if (name.EndsWith("bias", StringComparison.Ordinal)) p.zero_();
-                else p.copy_(randn(p.shape, generator: generator) * 0.02);
+                else p.copy_(randn(p.shape, generator: generator).Mul(0.02));
                 continue;
             }
             var fanIn = FanIn(model, name, p);
             var bound = 1.0 / Math.Sqrt(fanIn);
-            p.copy_((rand(p.shape, generator: generator) * 2 - 1) * bound);
+            p.copy_(rand(p.shape, generator: generator).Mul(2).Sub(1).Mul(bound));
         }
     }
 

@@ -1,3 +1,4 @@
+using AkkaGan.Core.Tensors;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -81,7 +82,7 @@ public sealed class MlpDiscriminator : DiscriminatorNetwork
     /// <inheritdoc/>
     public override Tensor Functional(Tensor input, IReadOnlyList<Tensor> weights)
     {
-        var h = input * _inputScale;                                     // (N, 2)
+        var h = input.Mul(_inputScale);                                     // (N, 2)
         var last = weights.Count / 2 - 1;
         for (var i = 0; i < last; i++)
             h = nn.functional.relu(nn.functional.linear(h, weights[2 * i], weights[2 * i + 1]));   // (N, hidden)
@@ -161,8 +162,8 @@ public sealed class DcganDiscriminator : DiscriminatorNetwork
     /// <inheritdoc/>
     public override Tensor Functional(Tensor input, IReadOnlyList<Tensor> weights)
     {
-        var h = nn.functional.leaky_relu(nn.functional.conv2d(input, weights[0], weights[1], strides: [2, 2], padding: [1, 1]), 0.2);   // (N, w, 14, 14)
-        h = nn.functional.leaky_relu(nn.functional.conv2d(h, weights[2], weights[3], strides: [2, 2], padding: [1, 1]), 0.2);          // (N, 2w, 7, 7)
+        var h = nn.functional.conv2d(input, weights[0], weights[1], strides: [2, 2], padding: [1, 1]).LeakyRelu(0.2);   // (N, w, 14, 14)
+        h = nn.functional.conv2d(h, weights[2], weights[3], strides: [2, 2], padding: [1, 1]).LeakyRelu(0.2);          // (N, 2w, 7, 7)
         return nn.functional.linear(h.flatten(1), weights[4], weights[5]).squeeze(-1);                                                  // (N)
     }
 }

@@ -1,4 +1,5 @@
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
 using static TorchSharp.torch;
 
 namespace AkkaGan.Core.Optim;
@@ -63,13 +64,13 @@ public sealed class ExplicitOptimizer : IDisposable
             if (g is null) continue;
             if (Kind == OptimizerKind.Sgd)
             {
-                p.add_(g, alpha: -EffectiveLearningRate);
+                p.AddInPlace(g, -EffectiveLearningRate);
                 continue;
             }
-            _m[i].mul_(Beta1).add_(g, alpha: 1 - Beta1);
-            _v[i].mul_(Beta2).addcmul_(g, g, value: 1 - Beta2);
-            var denom = (_v[i].sqrt() / Math.Sqrt(bc2)).add_(Eps);
-            p.addcdiv_(_m[i], denom, value: -EffectiveLearningRate / bc1);
+            _m[i].MulInPlace(Beta1).AddInPlace(g, 1 - Beta1);
+            _v[i].MulInPlace(Beta2).AddcmulInPlace(g, g, 1 - Beta2);
+            var denom = _v[i].sqrt().Div(Math.Sqrt(bc2)).AddInPlace(Eps);
+            p.AddcdivInPlace(_m[i], denom, -EffectiveLearningRate / bc1);
         }
     }
 
@@ -95,7 +96,7 @@ public sealed class ExplicitOptimizer : IDisposable
         var next = new Tensor[weights.Count];
         if (Kind == OptimizerKind.Sgd)
         {
-            for (var i = 0; i < weights.Count; i++) next[i] = weights[i] - EffectiveLearningRate * gradients[i];
+            for (var i = 0; i < weights.Count; i++) next[i] = weights[i] - gradients[i].Mul(EffectiveLearningRate);
             return (next, state with { Steps = state.Steps + 1 });
         }
         var steps = state.Steps + 1;
@@ -104,13 +105,13 @@ public sealed class ExplicitOptimizer : IDisposable
         var v = new Tensor[weights.Count];
         for (var i = 0; i < weights.Count; i++)
         {
-            m[i] = (state.M[i] * Beta1).add_(gradients[i], alpha: 1 - Beta1);                // b1 m + (1 - b1) g
-            v[i] = (state.V[i] * Beta2).addcmul_(gradients[i], gradients[i], 1 - Beta2);     // b2 v + (1 - b2) g^2
+            m[i] = state.M[i].Mul(Beta1).AddInPlace(gradients[i], 1 - Beta1);                // b1 m + (1 - b1) g
+            v[i] = state.V[i].Mul(Beta2).AddcmulInPlace(gradients[i], gradients[i], 1 - Beta2);  // b2 v + (1 - b2) g^2
             // clamp_min keeps sqrt differentiable where a gradient entry is exactly 0 (dead ReLU units): d sqrt(v)/dv
             // is infinite at 0 and would turn the second-order gradient into NaN. Below 1e-30 the value differs from
             // the in-place step by less than 1e-15, far under eps.
-            var denom = (v[i].clamp_min(1e-30) * (1 / bc2)).sqrt() + Eps;  // no in-place op after sqrt: its output is saved for backward
-            next[i] = weights[i].addcdiv(m[i], denom, -EffectiveLearningRate / bc1);
+            var denom = v[i].ClampMin(1e-30).Mul(1 / bc2).sqrt().Add(Eps);  // no in-place op after sqrt: its output is saved for backward
+            next[i] = weights[i].Addcdiv(m[i], denom, -EffectiveLearningRate / bc1);
         }
         return (next, new FunctionalState(m, v, steps));
     }

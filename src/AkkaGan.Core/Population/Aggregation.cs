@@ -1,4 +1,5 @@
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
 using AkkaGan.Core.Training;
 using static TorchSharp.torch;
 
@@ -71,7 +72,7 @@ public static class Aggregation
         {
             loss += weights[i] * ordered[i].Loss;
             if (weights[i] == 0) continue;
-            var term = ordered[i].Gradient * weights[i];
+            var term = ordered[i].Gradient.Mul(weights[i]);
             total = total is null ? term : total + term;
         }
         return (total!, loss);

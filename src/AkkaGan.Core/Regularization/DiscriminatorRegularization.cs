@@ -1,4 +1,5 @@
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
 using static TorchSharp.torch;
 
 namespace AkkaGan.Core.Regularization;
@@ -52,7 +53,7 @@ public sealed class DiscriminatorRegularization
     {
         var std = NoiseStd(round);
         if (std <= 0) return input;
-        return input + randn(input.shape, generator: generator).to_type(input.dtype).to(input.device) * std;
+        return input + randn(input.shape, generator: generator).to_type(input.dtype).to(input.device).Mul(std);
     }
 
     /// <summary>
@@ -68,22 +69,22 @@ public sealed class DiscriminatorRegularization
             Array.Fill(shape, 1L);
             shape[0] = real.shape[0];
             var alpha = rand(shape, generator: generator).to_type(real.dtype).to(real.device);                // (N, 1, ..)
-            var interpolate = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(true);
+            var interpolate = (alpha * real.detach() + alpha.SubtractedFrom(1) * fake.detach()).requires_grad_(true);
             var gradient = InputGradient(discriminator, interpolate);
             var norm = gradient.flatten(1).norm(1);                                                   // (N)
-            total = Add(total, GradientPenalty * (norm - 1).square().mean());
+            total = Add(total, norm.Sub(1).Square().mean().Mul(GradientPenalty));
         }
         if (R1Gamma > 0)
         {
             var realLeaf = real.detach().requires_grad_(true);
             var gradient = InputGradient(discriminator, realLeaf);
-            total = Add(total, 0.5 * R1Gamma * gradient.flatten(1).square().sum(1).mean());
+            total = Add(total, gradient.flatten(1).Square().sum(1).mean().Mul(0.5 * R1Gamma));
         }
         if (L2Penalty > 0)
         {
-            Tensor sum = weights[0].square().sum();
-            for (var i = 1; i < weights.Count; i++) sum = sum + weights[i].square().sum();
-            total = Add(total, L2Penalty * sum);
+            Tensor sum = weights[0].Square().sum();
+            for (var i = 1; i < weights.Count; i++) sum = sum + weights[i].Square().sum();
+            total = Add(total, sum.Mul(L2Penalty));
         }
         return total;
     }
@@ -93,7 +94,7 @@ public sealed class DiscriminatorRegularization
     {
         if (ClipValue <= 0) return;
         using var noGrad = no_grad();
-        foreach (var p in parameters) p.clamp_(-ClipValue, ClipValue);
+        foreach (var p in parameters) p.ClampInPlace(-ClipValue, ClipValue);
     }
 
     private static Tensor InputGradient(Func<Tensor, Tensor> discriminator, Tensor input)

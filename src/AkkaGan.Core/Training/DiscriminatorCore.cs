@@ -1,4 +1,3 @@
-using AkkaGan.Core.Tensors;
 using System.Globalization;
 using AkkaGan.Core.Checkpoints;
 using AkkaGan.Core.Data;
@@ -8,6 +7,7 @@ using AkkaGan.Core.Optim;
 using AkkaGan.Core.Population;
 using AkkaGan.Core.Regularization;
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
 using AkkaGan.Core.Unrolling;
 using static TorchSharp.torch;
 
@@ -114,7 +114,7 @@ public sealed class DiscriminatorCore : IEntityCore
         var norm = GeneratorCore.GradientNorm(Model.OrderedParameters);
         Optimizer.Step();
         Regularization.Clip(Model.OrderedParameters);
-        var accuracy = (realLogits.detach().gt(0).sum().AsDouble() + fakeLogits.detach().lt(0).sum().AsDouble()) / (realLogits.shape[0] + fakeLogits.shape[0]);
+        var accuracy = (realLogits.detach().Greater(0).sum().AsDouble() + fakeLogits.detach().Less(0).sum().AsDouble()) / (realLogits.shape[0] + fakeLogits.shape[0]);
         return new DiscriminatorStepResult(Member, round, criticStep, loss.AsDouble(), penalty?.AsDouble() ?? 0,
             realLogits.mean().AsDouble(), fakeLogits.mean().AsDouble(), norm, accuracy);
     }

@@ -104,8 +104,8 @@ public sealed class GeneratorCore : IEntityCore
         {
             for (var i = 0; i < parameters.Length; i++)
             {
-                moved += (parameters[i] - before[i]).square().sum().AsDouble();
-                size += parameters[i].square().sum().AsDouble();
+                moved += (parameters[i] - before[i]).Square().sum().AsDouble();
+                size += parameters[i].Square().sum().AsDouble();
             }
         }
         _pending.Dispose();
@@ -135,13 +135,28 @@ public sealed class GeneratorCore : IEntityCore
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         using var generator = Seeds.Generator(_settings.Seed, 0, SeedRole.Generator, stream, SeedPurpose.Evaluation);
-        var z = randn([count, _settings.LatentDim], generator: generator).to(Device);   // (count, z)
-        if (count <= SampleChunk) return Model.forward(z).cpu().MoveToOuterDisposeScope();
+        var z = randn([count, _settings.LatentDim], generator: generator);                 // (count, z)
+        return Generate(z).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Samples (N, ...) on the CPU of the given noise <paramref name="z"/> (N, latent dim), in forward passes of at most
+    /// <see cref="SampleChunk"/> as <see cref="Sample"/> makes them.
+    /// </summary>
+    public Tensor Generate(Tensor z)
+    {
+        if (z.dim() != 2 || z.shape[1] != _settings.LatentDim)
+            throw new ArgumentException($"the noise must be (N, {_settings.LatentDim}), got ({string.Join(", ", z.shape)})");
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var count = (int)z.shape[0];
+        var onDevice = z.to(float32).to(Device);
+        if (count <= SampleChunk) return Model.forward(onDevice).cpu().MoveToOuterDisposeScope();
         var parts = new List<Tensor>();
         for (var start = 0; start < count; start += SampleChunk)
         {
             using var part = NewDisposeScope();
-            parts.Add(Model.forward(z.narrow(0, start, Math.Min(SampleChunk, count - start))).cpu().MoveToOuterDisposeScope());
+            parts.Add(Model.forward(onDevice.narrow(0, start, Math.Min(SampleChunk, count - start))).cpu().MoveToOuterDisposeScope());
         }
         return cat(parts, 0).MoveToOuterDisposeScope();                                   // (count, ...)
     }
@@ -161,7 +176,7 @@ public sealed class GeneratorCore : IEntityCore
         foreach (var p in parameters)
         {
             var g = p.grad;
-            if (g is not null) total += g.square().sum().AsDouble();
+            if (g is not null) total += g.Square().sum().AsDouble();
         }
         return Math.Sqrt(total);
     }

@@ -1,8 +1,8 @@
-using AkkaGan.Core.Tensors;
 using AkkaGan.Core.Losses;
 using AkkaGan.Core.Models;
 using AkkaGan.Core.Optim;
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
 using static TorchSharp.torch;
 
 namespace AkkaGan.Core.Unrolling;
@@ -47,18 +47,18 @@ public static class UnrolledLookahead
                 // One forward over [real; fake] instead of two: half the kernel launches of the double-backward graph.
                 var logits = network.Functional(cat([real, fakeInput]), weights);                       // (Nr + Nf)
                 var lossD = loss.DiscriminatorLoss(logits[..(int)real.shape[0]], logits[(int)real.shape[0]..]);
-                if (l2Penalty > 0) lossD = lossD + l2Penalty * weights.Select(w => w.square().sum()).Aggregate((a, b) => a + b);
+                if (l2Penalty > 0) lossD = lossD + weights.Select(w => w.Square().sum()).Aggregate((a, b) => a + b).Mul(l2Penalty);
                 var gradients = autograd.grad([lossD], [.. weights], create_graph: second, retain_graph: second);
                 if (second)
                 {
                     (var next, state) = optimizer.FunctionalStep(weights, [.. gradients], state);
-                    weights = clipValue > 0 ? next.Select(w => w.clamp(-clipValue, clipValue)).ToArray() : next;
+                    weights = clipValue > 0 ? next.Select(w => w.Clamp(-clipValue, clipValue)).ToArray() : next;
                 }
                 else
                 {
                     using var noGrad = no_grad();
                     (var next, state) = optimizer.FunctionalStep(weights, [.. gradients], state);
-                    weights = next.Select(w => (clipValue > 0 ? w.clamp(-clipValue, clipValue) : w).detach().requires_grad_(true)).ToArray();
+                    weights = next.Select(w => (clipValue > 0 ? w.Clamp(-clipValue, clipValue) : w).detach().requires_grad_(true)).ToArray();
                 }
             }
         }
