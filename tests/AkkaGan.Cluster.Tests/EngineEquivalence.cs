@@ -74,14 +74,18 @@ internal static class EngineEquivalence
 
     /// <summary>Asserts that <paramref name="actual"/> holds, byte for byte, the state ReferenceTrainer reaches with the same settings.</summary>
     /// <param name="prepare">Applied to the reference trainer before its first round (e.g. the same live changes).</param>
-    public static void AssertSameAsReference(TrainingSettings settings, Checkpoint? actual, Action<ReferenceTrainer>? prepare = null)
+    /// <param name="actualEvents">What the engine under test did besides rounds (its faults), for a failed comparison's message.</param>
+    public static void AssertSameAsReference(TrainingSettings settings, Checkpoint? actual, Action<ReferenceTrainer>? prepare = null, IEnumerable<object>? actualEvents = null)
     {
         Assert.NotNull(actual);
         var reference = new EventRecorder();
         using var trainer = new ReferenceTrainer(settings, RunData.Create(settings), CPU, reference);
         prepare?.Invoke(trainer);
         trainer.Run(checkpoints: null);
-        AssertSameCheckpoint(trainer.CreateCheckpoint(), actual, reference.Events.Count == 0 ? "" : "; the reference engine: " + string.Join("; ", reference.Events));
+        var faults = (actualEvents ?? []).OfType<C.Faulted>().Select(f => $"round {f.Report.Round} fault {f.Report.Entity} {f.Report.Event}: {f.Report.Detail}").ToArray();
+        AssertSameCheckpoint(trainer.CreateCheckpoint(), actual,
+            (reference.Events.Count == 0 ? "" : "; the reference engine: " + string.Join("; ", reference.Events)) +
+            (faults.Length == 0 ? "" : "; the engine under test: " + string.Join("; ", faults)));
     }
 
     /// <summary>What an engine did besides rounds (faults, changes, evolutions), for a failed comparison's message.</summary>

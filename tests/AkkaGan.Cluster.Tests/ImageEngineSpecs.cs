@@ -84,6 +84,6 @@ public sealed class ImageEngineSpecs : IAsyncLifetime
         var evaluation = Assert.Single(events.OfType<C.Evaluated>()).Report;
         Assert.NotNull(evaluation.Image);   // the image metrics ran, on the cached classifier
         Assert.Equal([1L, 28, 28], evaluation.SampleShape);
-        EngineEquivalence.AssertSameAsReference(settings, final);
+        EngineEquivalence.AssertSameAsReference(settings, final, actualEvents: events);
     }
 }

@@ -219,4 +219,45 @@ public sealed partial class OneNodeClusterSpecs() : Akka.Hosting.TestKit.TestKit
         Assert.All(final.Entities.SelectMany(e => e.Tensors), t => Assert.All(
             Enumerable.Range(0, t.Payload.Data.Length / 4).Select(i => BitConverter.ToSingle(t.Payload.Data, 4 * i)), v => Assert.True(float.IsFinite(v))));
     }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void A_roll_back_past_a_member_added_since_should_leave_that_member_as_it_is_and_go_on()
+    {
+        var settings = new TrainingSettings
+        {
+            Batch = 32, HiddenUnits = 16, LatentDim = 8, Rounds = EngineEquivalence.Endless, LrDecay = LrDecay.None, EvalEvery = 1000,
+            CheckpointEvery = 10, EvalSamples = 200, Unroll = 0,
+        };
+        var probe = CreateTestProbe();
+        var requester = CreateTestProbe();
+        var injector = CreateTestProbe();
+        var coordinator = ActorRegistry.Get<CoordinatorSingleton>();
+        coordinator.Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
+
+        var injected = false;
+        long? lowered = null;
+        var (_, events, _) = EngineEquivalence.FollowUntilStopped(probe, coordinator, (message, events) =>
+        {
+            // After the checkpoint of round 10: a member joins (so that checkpoint lacks it), then d-0 diverges.
+            if (message is C.CheckpointTaken { Checkpoint: var checkpoint } && checkpoint.Metadata.Round == 10 && !injected)
+            {
+                injected = true;
+                coordinator.Tell(new C.ChangeRun(new AddDiscriminator(new MemberOverrides())), requester.Ref);
+                Assert.IsType<C.RunChanged>(requester.ExpectMsg<object>(TimeSpan.FromSeconds(30)));
+                ActorRegistry.Get<DiscriminatorRegion>().Tell(new Protocol.EntityProtocol.RestoreSnapshot("d-0", 1, EngineEquivalence.WithNaN(checkpoint.Entity("d-0")), injector.Ref));
+            }
+            if (message is C.RunChanged { Report.Description: var description } && description.Contains("divergence guard", StringComparison.Ordinal))
+                lowered = events.OfType<C.RoundCompleted>().LastOrDefault()?.Report.Round ?? 0;
+            return message is C.RoundCompleted { Report.Round: var round } && round > lowered + 1;
+        }, TimeSpan.FromSeconds(60));
+        var rollback = Assert.Single(events.OfType<C.Faulted>().Select(f => f.Report), f => f.Event == "rolled-back");
+        Assert.Contains("every entity goes back to round 10", rollback.Detail);
+        // Both members train on after the roll-back; the joined one was left as it was.
+        Assert.Equal([0, 1], events.OfType<C.RoundCompleted>().Last().Report.Discriminators.Select(d => d.Member));
+        var final = events.OfType<C.CheckpointTaken>().Last().Checkpoint;
+        Assert.Equal(["g-0", "d-0", "d-1"], final.Entities.Select(e => e.EntityId));
+        Assert.All(final.Entities.SelectMany(e => e.Tensors), t => Assert.All(
+            Enumerable.Range(0, t.Payload.Data.Length / 4).Select(i => BitConverter.ToSingle(t.Payload.Data, 4 * i)), v => Assert.True(float.IsFinite(v))));
+    }
 }

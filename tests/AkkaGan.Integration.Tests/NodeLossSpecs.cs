@@ -229,7 +229,7 @@ public sealed class CoordinatorFailoverSpecs : NodeLossFixture
         processes.WaitFor("standby", @"coordinator resumed: run failover-spec continues from the state store's position of round \d+");
         // The lost node restarted by its orchestrator, without --standby: it finds the run going on and stands by for it.
         // Its seed is the standby (the primary's address is gone; a real deployment lists both, see README).
-        var standbyNode = processes.WaitFor("standby", @"node akka\.tcp://akkagan@(127\.0\.0\.1:\d+) up").Groups[1].Value;
+        var standbyNode = processes.WaitFor("standby", @"node akka\.tcp://akkagan@(127\.0\.0\.1:\d+) started").Groups[1].Value;
         processes.Start("restarted", ["node", "--roles", "coordinator,generator", "--port", "0", "--seeds", standbyNode, "--config", config,
             .. training, "--out", Out("restarted")]);
         processes.WaitFor("restarted", "a training already runs on akka.tcp://akkagan@127.0.0.1:\\d+: this node stands by for run failover-spec");

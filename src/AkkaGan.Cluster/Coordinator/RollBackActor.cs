@@ -28,10 +28,17 @@ internal sealed class RollBackActor : ReceiveActor
         IReadOnlyDictionary<string, string> Placed);
 
     /// <param name="storedRounds">Each participant's round in the state store, when the run has a checkpoint and the store holds it.</param>
+    /// <remarks>
+    /// A member added after the checkpoint (a live <c>population add</c>) is not in it: like the reference engine, the
+    /// roll-back leaves it as it is (it keeps its state and trains on from there).
+    /// </remarks>
     public static Props Props(StepContext step, string reason, Checkpoint? checkpoint, IReadOnlyList<string> participants, Func<string, long?> storedRounds)
     {
         IReadOnlyList<SetupActor.Target> targets =
-            [.. participants.Select(e => new SetupActor.Target(e, checkpoint?.Entity(e), checkpoint is null ? null : storedRounds(e)))];
+        [
+            .. participants.Where(e => checkpoint is null || checkpoint.Entities.Any(x => x.EntityId == e))
+                .Select(e => new SetupActor.Target(e, checkpoint?.Entity(e), checkpoint is null ? null : storedRounds(e))),
+        ];
         return Akka.Actor.Props.Create<RollBackActor>(step, reason, checkpoint?.Metadata.Round ?? 0L, targets);
     }
 

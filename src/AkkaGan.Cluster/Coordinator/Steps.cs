@@ -241,6 +241,7 @@ internal sealed class EvaluateActor : StepActor
                 {
                     Image = m.Metrics?.Image,
                     Diversity = m.Metrics?.Diversity,
+                    Distance = m.Metrics?.Distance,
                     Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
                 })));
         });

@@ -16,6 +16,7 @@ public sealed class EvaluationMetrics : IDisposable
     private readonly ImageEvaluator? _images;
     private readonly FashionClassifier? _classifier;
     private readonly SampleDiversity.Reference? _diversity;
+    private readonly DistributionDistance.Reference? _distance;
 
     private EvaluationMetrics(GaussianMixture? mixture, FashionClassifier? classifier, ImageEvaluator? images, IRealData? data, long seed)
     {
@@ -23,6 +24,18 @@ public sealed class EvaluationMetrics : IDisposable
         _classifier = classifier;
         _images = images;
         if (data is not null) _diversity = DiversityReference(data, seed);
+        if (data is not null && data.SampleShape.Length == 1) _distance = DistanceReference(data, seed);
+    }
+
+    /// <summary>Real samples the distribution distances compare against (points only), from a stream of their own.</summary>
+    public const int DistanceSamples = 2500;
+
+    private static DistributionDistance.Reference DistanceReference(IRealData data, long seed)
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new TorchSharp.torch.Generator((ulong)(seed ^ 0xD157_A9CE), CPU);
+        var real = data.Sample(DistanceSamples, generator).to_type(ScalarType.Float32).contiguous();
+        return DistributionDistance.Reference.Of(real.data<float>().ToArray(), (int)real.shape[0], (int)data.SampleShape[0]);
     }
 
     /// <summary>The real side of <see cref="SampleDiversity"/>: real samples from a stream of their own (no training stream is touched).</summary>
@@ -55,18 +68,32 @@ public sealed class EvaluationMetrics : IDisposable
     {
         using var scope = NewDisposeScope();
         var diversity = _diversity is not null && samples.shape[0] >= 2 ? SampleDiversity.Compute(samples, _diversity) : null;
+        float[]? flat = null;
+        DistributionDistance? distance = null;
+        if (_distance is not null && samples.shape[0] >= 2)
+        {
+            flat = samples.to_type(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+            distance = DistributionDistance.Compute(flat, (int)samples.shape[0], _distance);
+        }
         if (_mixture is not null)
         {
-            var flat = samples.to_type(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+            flat ??= samples.to_type(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
             var points = new (double, double)[samples.shape[0]];
             for (var i = 0; i < points.Length; i++) points[i] = (flat[2 * i], flat[2 * i + 1]);
-            return new Result(MixtureMetrics.Compute(points, _mixture.Centres, _mixture.Std), null, diversity);
+            return new Result(MixtureMetrics.Compute(points, _mixture.Centres, _mixture.Std), null, diversity) { Distance = distance };
         }
-        return new Result(null, _images?.Compute(samples), diversity);
+        return new Result(null, _images?.Compute(samples), diversity) { Distance = distance };
     }
 
-    /// <summary>One evaluation's metrics: mixture metrics (2-D data) or classifier metrics (images), and sample diversity (any data).</summary>
-    public sealed record Result(MixtureMetrics? Mixture, ImageMetrics? Image, SampleDiversity? Diversity);
+    /// <summary>
+    /// One evaluation's metrics: mixture metrics (2-D data) or classifier metrics (images), sample diversity (any data),
+    /// and the distribution distances (points).
+    /// </summary>
+    public sealed record Result(MixtureMetrics? Mixture, ImageMetrics? Image, SampleDiversity? Diversity)
+    {
+        /// <summary>Sliced Wasserstein and MMD against real samples (point data; null for images).</summary>
+        public DistributionDistance? Distance { get; init; }
+    }
 
     /// <summary>Disposes the classifier and cached real-data features, if any.</summary>
     public void Dispose()

@@ -9,8 +9,8 @@ namespace AkkaGan.Core.Tensors;
 /// <c>tensor * 0.5</c>, <c>square()</c>, <c>softplus</c>, <c>leaky_relu</c>) that owns a native scalar through a raw
 /// handle and a finalizer, and passes only the handle on: once the handle is read, the Scalar is unreachable, and a
 /// garbage collection during the native call may finalize it and free the scalar the call is still reading
-/// (dotnet/TorchSharp#1434, #1496). Under load this gave training NaNs in one engine and not the other, and
-/// <c>INTERNAL ASSERT FAILED at c10/core/Scalar.h</c> in a discriminator's step. Here every number becomes a Scalar
+/// (dotnet/TorchSharp#1434, #1496). A loaded test run showed it as <c>INTERNAL ASSERT FAILED at c10/core/Scalar.h</c>
+/// in a discriminator's gradient norm. Here every number becomes a Scalar
 /// that a <c>using</c> holds, and disposes, after the call. The operations are the ones TorchSharp's operators call,
 /// with a Scalar of the same type, so results are bit for bit those of the operators.
 /// </summary>

@@ -219,12 +219,13 @@ public sealed class ReferenceTrainer : IDisposable
         var samples = Generator.Sample(Settings.EvalSamples);
         var flat = samples.to(float32).contiguous().data<float>().ToArray();
         _metrics ??= _createMetrics();
-        var (mixture, image, diversity) = _metrics.Compute(samples);
+        var metrics = _metrics.Compute(samples);
         var fitness = FitnessOf(Round);
-        return new EvaluationReport(Round, mixture, flat, Data.SampleShape, Settings.EvalSamples, fitness)
+        return new EvaluationReport(Round, metrics.Mixture, flat, Data.SampleShape, Settings.EvalSamples, fitness)
         {
-            Image = image,
-            Diversity = diversity,
+            Image = metrics.Image,
+            Diversity = metrics.Diversity,
+            Distance = metrics.Distance,
             Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
         };
     }

@@ -66,6 +66,12 @@ public static class EvalCommand
             result["modes_captured"] = m.ModesCaptured;
             result["high_quality_fraction"] = m.HighQualityFraction;
             result["reverse_kl"] = m.ReverseKl;
+            using var metrics = EvaluationMetrics.Create(settings, mixture);
+            if (metrics.Compute(sample).Distance is { } distance)
+            {
+                result["sliced_wasserstein"] = distance.SlicedWasserstein;
+                result["mmd"] = distance.Mmd;
+            }
         }
         if (image is not null)
         {

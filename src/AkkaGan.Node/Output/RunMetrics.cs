@@ -51,7 +51,7 @@ internal sealed class RunMetrics : ITrainingObserver, IDisposable
         _meter.CreateObservableGauge("akkagan.members", () => _discriminatorLoss.Count, "{member}", "Discriminators that trained in the last round");
         _meter.CreateObservableGauge("akkagan.evaluation",
             () => _evaluation.Select(m => new Measurement<double>(m.Value, new KeyValuePair<string, object?>("metric", m.Key))),
-            "1", "The last evaluation's metrics, by name (modes_captured, high_quality_fraction, reverse_kl; images: modes_covered, kl_to_uniform, fcd)");
+            "1", "The last evaluation's metrics, by name (modes_captured, high_quality_fraction, reverse_kl, sliced_wasserstein, mmd; images: modes_covered, kl_to_uniform, fcd)");
     }
 
     public void OnRound(RoundReport report)
@@ -82,6 +82,11 @@ internal sealed class RunMetrics : ITrainingObserver, IDisposable
             _evaluation["modes_covered"] = image.ModesCovered;
             _evaluation["kl_to_uniform"] = image.KlToUniform;
             _evaluation["fcd"] = image.Fcd;
+        }
+        if (report.Distance is { } distance)
+        {
+            _evaluation["sliced_wasserstein"] = distance.SlicedWasserstein;
+            _evaluation["mmd"] = distance.Mmd;
         }
     }
 

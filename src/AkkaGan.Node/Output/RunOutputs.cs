@@ -121,6 +121,8 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["fcd"] = Finite(report.Image?.Fcd),
             ["pairwise_ratio"] = report.Diversity?.PairwiseRatio,
             ["duplicate_share"] = report.Diversity?.DuplicateShare,
+            ["sliced_wasserstein"] = report.Distance?.SlicedWasserstein,
+            ["mmd"] = report.Distance?.Mmd,
             ["health"] = _lastHealth?.StatusName,
             ["mode_counts"] = report.Image is { } counts ? new JsonArray([.. counts.ModeCounts.Select(c => (JsonNode)c)]) : null,
             ["discriminators"] = new JsonArray([.. (_lastRound?.Discriminators ?? []).Select(d => (JsonNode)new JsonObject
@@ -166,6 +168,11 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
         {
             _tensorBoard.add_scalar("metrics/pairwise_ratio", (float)diversity.PairwiseRatio, step);
             _tensorBoard.add_scalar("metrics/duplicate_share", (float)diversity.DuplicateShare, step);
+        }
+        if (report.Distance is { } distance)
+        {
+            _tensorBoard.add_scalar("metrics/sliced_wasserstein", (float)distance.SlicedWasserstein, step);
+            _tensorBoard.add_scalar("metrics/mmd", (float)distance.Mmd, step);
         }
         _tensorBoard.add_scalar("throughput/rounds_per_second", (float)RoundsPerSecond, step);
         _tensorBoard.add_img("samples", png, step);
@@ -346,6 +353,8 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["modes_covered"] = image?.ModesCovered,
             ["kl_to_uniform"] = image?.KlToUniform,
             ["fcd"] = Finite(image?.Fcd),
+            ["sliced_wasserstein"] = LastEvaluation?.Distance?.SlicedWasserstein,
+            ["mmd"] = LastEvaluation?.Distance?.Mmd,
             ["eval_samples"] = LastEvaluation?.SampleCount,
             ["generator_loss"] = _lastRound?.GeneratorLoss,
             ["discriminator_loss"] = _lastRound?.MeanDiscriminatorLoss,
