@@ -35,11 +35,11 @@ public sealed class DistributionDistanceSpecs
 
         // Mode proportions fluctuate by about 5% between two samples of 2500, which moves quantiles between modes.
         Assert.True(sameDistance.SlicedWasserstein < 0.1, $"same distribution: SW {sameDistance.SlicedWasserstein}");
-        Assert.True(Math.Abs(sameDistance.Mmd) < 0.01, $"same distribution: MMD {sameDistance.Mmd}");
+        Assert.True(Math.Abs(sameDistance.Mmd!.Value) < 0.01, $"same distribution: MMD {sameDistance.Mmd}");
         foreach (var (name, other) in new[] { ("shifted", shifted), ("collapsed", collapsed), ("half the modes", half) })
         {
             Assert.True(other.SlicedWasserstein > 3 * sameDistance.SlicedWasserstein, $"{name}: SW {other.SlicedWasserstein} vs {sameDistance.SlicedWasserstein}");
-            Assert.True(other.Mmd > 10 * Math.Max(sameDistance.Mmd, 1e-3), $"{name}: MMD {other.Mmd} vs {sameDistance.Mmd}");
+            Assert.True(other.Mmd > 10 * Math.Max(sameDistance.Mmd.Value, 1e-3), $"{name}: MMD {other.Mmd} vs {sameDistance.Mmd}");
         }
         Assert.True(collapsed.SlicedWasserstein > half.SlicedWasserstein, "a single mode is farther than half of them");
         // A shift of 0.5 along x moves every projection by 0.5 |cos|: the sliced W2 is 0.5 * sqrt(E cos^2) = 0.5 / sqrt(2).
@@ -55,6 +55,18 @@ public sealed class DistributionDistanceSpecs
         var b = DistributionDistance.Compute(generated, m, DistributionDistance.Reference.Of(real, n, 2));
         Assert.Equal(a, b);
         Assert.Equal(700, a.Samples);
+    }
+
+    [Fact]
+    public void Without_the_mmd_only_the_sliced_distance_should_be_computed()
+    {
+        var (real, n) = Sample(GaussianMixture.Ring8(), 500, 5);
+        var (generated, m) = Sample(GaussianMixture.Ring8(), 400, 6);
+        var withMmd = DistributionDistance.Compute(generated, m, DistributionDistance.Reference.Of(real, n, 2));
+        var slicedOnly = DistributionDistance.Compute(generated, m, DistributionDistance.Reference.Of(real, n, 2, withMmd: false));
+        Assert.Null(slicedOnly.Mmd);
+        Assert.NotNull(withMmd.Mmd);
+        Assert.Equal(withMmd.SlicedWasserstein, slicedOnly.SlicedWasserstein);
     }
 
     [Fact]

@@ -24,10 +24,10 @@ public sealed class EvaluationMetrics : IDisposable
         _classifier = classifier;
         _images = images;
         if (data is not null) _diversity = DiversityReference(data, seed);
-        if (data is not null && data.SampleShape.Length == 1) _distance = DistanceReference(data, seed);
+        if (data is not null) _distance = DistanceReference(data, seed);
     }
 
-    /// <summary>Real samples the distribution distances compare against (points only), from a stream of their own.</summary>
+    /// <summary>Real samples the distribution distances compare against, from a stream of their own (images: the sliced distance on pixels only).</summary>
     public const int DistanceSamples = 2500;
 
     private static DistributionDistance.Reference DistanceReference(IRealData data, long seed)
@@ -35,7 +35,8 @@ public sealed class EvaluationMetrics : IDisposable
         using var scope = NewDisposeScope();
         using var generator = new TorchSharp.torch.Generator((ulong)(seed ^ 0xD157_A9CE), CPU);
         var real = data.Sample(DistanceSamples, generator).to_type(ScalarType.Float32).contiguous();
-        return DistributionDistance.Reference.Of(real.data<float>().ToArray(), (int)real.shape[0], (int)data.SampleShape[0]);
+        var dimension = (int)data.SampleShape.Aggregate(1L, (a, b) => a * b);
+        return DistributionDistance.Reference.Of(real.data<float>().ToArray(), (int)real.shape[0], dimension, withMmd: data.SampleShape.Length == 1);
     }
 
     /// <summary>The real side of <see cref="SampleDiversity"/>: real samples from a stream of their own (no training stream is touched).</summary>
@@ -87,11 +88,11 @@ public sealed class EvaluationMetrics : IDisposable
 
     /// <summary>
     /// One evaluation's metrics: mixture metrics (2-D data) or classifier metrics (images), sample diversity (any data),
-    /// and the distribution distances (points).
+    /// and the distribution distances (the sliced Wasserstein distance for any data, the MMD for points).
     /// </summary>
     public sealed record Result(MixtureMetrics? Mixture, ImageMetrics? Image, SampleDiversity? Diversity)
     {
-        /// <summary>Sliced Wasserstein and MMD against real samples (point data; null for images).</summary>
+        /// <summary>Sliced Wasserstein (any data; on pixels for images) and MMD (points) against real samples.</summary>
         public DistributionDistance? Distance { get; init; }
     }
 

@@ -29,7 +29,7 @@ public sealed record EvaluationReport(long Round, MixtureMetrics? Mixture, float
     /// <summary>Diversity of the samples against real data (any dataset; null when not computed).</summary>
     public SampleDiversity? Diversity { get; init; }
 
-    /// <summary>Sliced Wasserstein distance and MMD of the samples from real data (point data; null for images).</summary>
+    /// <summary>Sliced Wasserstein distance (any data; pixels for images) and MMD (points) of the samples from real data.</summary>
     public DistributionDistance? Distance { get; init; }
 
     /// <summary>Wall time of the evaluation in the engine: samples, metrics and fitness.</summary>

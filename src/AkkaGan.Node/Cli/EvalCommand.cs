@@ -46,10 +46,12 @@ public static class EvalCommand
         var flat = sample.contiguous().data<float>().ToArray();
         // Images: the classifier metrics (the classifier is loaded from its cache, or trained once first).
         ImageMetrics? image = null;
+        Core.Metrics.DistributionDistance? pixels = null;
         if (mixture is null)
         {
             using var metrics = EvaluationMetrics.Create(settings, RunData.Create(settings), Console.Error.WriteLine);
-            image = metrics.Compute(sample).Image;
+            var computed = metrics.Compute(sample);
+            (image, pixels) = (computed.Image, computed.Distance);
         }
 
         var result = new JsonObject
@@ -80,6 +82,7 @@ public static class EvalCommand
             result["kl_to_uniform"] = image.KlToUniform;
             result["fcd"] = double.IsFinite(image.Fcd) ? image.Fcd : null;
             result["mode_counts"] = new JsonArray([.. image.ModeCounts.Select(c => (JsonNode)c)]);
+            result["sliced_wasserstein"] = pixels?.SlicedWasserstein;
         }
         Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         if (output is not null)

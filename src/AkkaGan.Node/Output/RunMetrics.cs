@@ -86,7 +86,7 @@ internal sealed class RunMetrics : ITrainingObserver, IDisposable
         if (report.Distance is { } distance)
         {
             _evaluation["sliced_wasserstein"] = distance.SlicedWasserstein;
-            _evaluation["mmd"] = distance.Mmd;
+            if (distance.Mmd is { } mmd) _evaluation["mmd"] = mmd;
         }
     }
 

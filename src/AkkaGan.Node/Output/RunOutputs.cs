@@ -172,7 +172,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
         if (report.Distance is { } distance)
         {
             _tensorBoard.add_scalar("metrics/sliced_wasserstein", (float)distance.SlicedWasserstein, step);
-            _tensorBoard.add_scalar("metrics/mmd", (float)distance.Mmd, step);
+            if (distance.Mmd is { } mmd) _tensorBoard.add_scalar("metrics/mmd", (float)mmd, step);
         }
         _tensorBoard.add_scalar("throughput/rounds_per_second", (float)RoundsPerSecond, step);
         _tensorBoard.add_img("samples", png, step);
