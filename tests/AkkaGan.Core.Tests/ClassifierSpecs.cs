@@ -9,7 +9,9 @@ namespace AkkaGan.Core.Tests;
 [Collection(ProcessWideTorchState.Name)]
 public sealed class ClassifierSpecs : IDisposable
 {
-    private static readonly ClassifierRecipe Tiny = new() { Epochs = 6, Batch = 32, Conv1Channels = 4, Conv2Channels = 8, HiddenUnits = 16, Threads = 1, LearningRate = 3e-3 };
+    // 8 and 16 channels, not fewer: libtorch 2.10's conv2d backward left the input gradient of a 4-to-8-channel layer
+    // partly unwritten (NaN in 16 of 800 steps on the build machine; docs/architecture.md, "Native hazards").
+    private static readonly ClassifierRecipe Tiny = new() { Epochs = 6, Batch = 32, Conv1Channels = 8, Conv2Channels = 16, HiddenUnits = 16, Threads = 1, LearningRate = 3e-3 };
     private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-classifier-").FullName;
 
     private static FashionMnist Synthetic(int perClass, ulong seed)
