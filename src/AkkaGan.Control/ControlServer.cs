@@ -243,10 +243,11 @@ public sealed class ControlServer : IAsyncDisposable
         }
         catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException)
         {
+            // Logged before the connection closes, so whoever sees the close can find the reason in the log.
+            if (!_stopping.IsCancellationRequested)
+                _options.Log?.Invoke($"control: closed the connection from {caller}: no TLS handshake " +
+                                     (ex is OperationCanceledException ? $"within {Seconds(_options.SlowClientTimeout)} (a client without TLS?)" : $"({ex.Message})"));
             await ssl.DisposeAsync().ConfigureAwait(false);
-            if (_stopping.IsCancellationRequested) return null;
-            _options.Log?.Invoke($"control: closed the connection from {caller}: no TLS handshake " +
-                                 (ex is OperationCanceledException ? $"within {Seconds(_options.SlowClientTimeout)} (a client without TLS?)" : $"({ex.Message})"));
             return null;
         }
     }
