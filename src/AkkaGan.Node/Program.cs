@@ -19,6 +19,7 @@ root.Subcommands.Add(SampleCommand.Create());
 root.Subcommands.Add(SampleCommand.CreateExport());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(ClassifierCommand.Create());
+root.Subcommands.Add(DatasetCommand.Create());
 VersionInfo.AttachTo(root);
 
 try

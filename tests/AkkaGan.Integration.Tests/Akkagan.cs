@@ -31,6 +31,9 @@ internal static class Akkagan
 
     public static Result Run(params string[] args) => Run(TimeSpan.FromMinutes(3), args);
 
+    /// <summary>The decoded-image cache of every akkagan process the specs start (one per test process).</summary>
+    public static string DataCache { get; } = Path.Combine(Path.GetTempPath(), $"akkagan-it-data-cache-{Environment.ProcessId}");
+
     /// <summary>A TCP port on 127.0.0.1 reserved for this test (seeds and control hosts of the processes it starts): see <see cref="Testing.FreePorts"/>.</summary>
     public static int FreePort() => Testing.FreePorts.Next();
 
@@ -144,6 +147,8 @@ internal static class Akkagan
         start.ArgumentList.Add(Dll);
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment["CI"] = "true";
+        // Decoded image folders go to a cache of the test run's own, not the user's ~/.cache.
+        start.Environment["AKKAGAN_DATA_CACHE"] = DataCache;
         return start;
     }
 

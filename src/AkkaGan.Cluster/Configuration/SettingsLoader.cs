@@ -169,7 +169,9 @@ public static class SettingsLoader
         var value = config.GetString(path);
         return !string.IsNullOrEmpty(value) ? value
             : key.Path.StartsWith("population.", StringComparison.Ordinal) ? "(none)"
-            : key.Name == "classifier-dir" ? "(~/.cache/akkagan/classifier)" : "(dataset's protocol value)";
+            : key.Name == "classifier-dir" ? "(~/.cache/akkagan/classifier)"
+            : key.Name == "data-cache-dir" ? "(~/.cache/akkagan/images)"
+            : key.Name == "data-file" ? "(none)" : "(dataset's protocol value)";
     }
 
     private static Config Parse(string text, string source)

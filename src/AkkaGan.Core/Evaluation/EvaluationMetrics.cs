@@ -27,14 +27,17 @@ public sealed class EvaluationMetrics : IDisposable
         if (data is not null) _distance = DistanceReference(data, seed);
     }
 
-    /// <summary>Real samples the distribution distances compare against, from a stream of their own (images: the sliced distance on pixels only).</summary>
+    /// <summary>
+    /// Real samples the distribution distances compare against (images: the sliced distance on pixels only): the
+    /// held-out samples of a user's data (up to this many), else drawn from a stream of their own.
+    /// </summary>
     public const int DistanceSamples = 2500;
 
     private static DistributionDistance.Reference DistanceReference(IRealData data, long seed)
     {
         using var scope = NewDisposeScope();
         using var generator = new TorchSharp.torch.Generator((ulong)(seed ^ 0xD157_A9CE), CPU);
-        var real = data.Sample(DistanceSamples, generator).to_type(ScalarType.Float32).contiguous();
+        var real = (data is IHeldOutData held ? held.HeldOut : data.Sample(DistanceSamples, generator)).to_type(ScalarType.Float32).contiguous();
         var dimension = (int)data.SampleShape.Aggregate(1L, (a, b) => a * b);
         return DistributionDistance.Reference.Of(real.data<float>().ToArray(), (int)real.shape[0], dimension, withMmd: data.SampleShape.Length == 1);
     }

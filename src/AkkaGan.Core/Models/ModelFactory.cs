@@ -21,7 +21,7 @@ public static class ModelFactory
     {
         nn.Module<Tensor, Tensor> model = sampleShape.Length == 1
             ? new MlpGenerator(settings.LatentDim, settings.HiddenUnits, settings.HiddenLayers, (int)sampleShape[0])
-            : new DcganGenerator(settings.LatentDim, (int)sampleShape[0]);
+            : new DcganGenerator(settings.LatentDim, (int)sampleShape[0], size: (int)sampleShape[^1]);
         using var generator = Seeds.Generator(settings.Seed, 0, SeedRole.Generator, 0, SeedPurpose.Init);
         Initialise(model, generator, dcgan: sampleShape.Length != 1);
         return model.to(device);
@@ -35,14 +35,19 @@ public static class ModelFactory
     {
         DiscriminatorNetwork model = sampleShape.Length == 1
             ? new MlpDiscriminator((int)sampleShape[0], settings.HiddenUnits, settings.HiddenLayers, inputScale)
-            : new DcganDiscriminator((int)sampleShape[0]);
+            : new DcganDiscriminator((int)sampleShape[0], size: (int)sampleShape[^1]);
         using var generator = Seeds.Generator(settings.Seed, 0, SeedRole.Discriminator, member, SeedPurpose.Init);
         Initialise(model, generator, dcgan: sampleShape.Length != 1);
         return (DiscriminatorNetwork)model.to(device);
     }
 
-    /// <summary>The input scale of a 2-D discriminator: 1 / extent of the data (1 for images, already in [-1, 1]).</summary>
-    public static double InputScale(IRealData data) => data is GaussianMixture mixture ? 1.0 / mixture.Extent : 1.0;
+    /// <summary>The input scale of a points discriminator: 1 / extent of the data (1 for images, already in [-1, 1]).</summary>
+    public static double InputScale(IRealData data) => data switch
+    {
+        GaussianMixture mixture => 1.0 / mixture.Extent,
+        PointCloud points => 1.0 / points.Extent,
+        _ => 1.0,
+    };
 
     /// <summary>
     /// PyTorch's default Linear/Conv init (uniform within 1/sqrt(fan_in)) for MLPs, DCGAN's N(0, 0.02) for images,

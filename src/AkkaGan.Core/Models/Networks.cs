@@ -91,44 +91,66 @@ public sealed class MlpDiscriminator : DiscriminatorNetwork
 }
 
 /// <summary>
-/// DCGAN-style generator for 28x28 images with C channels, sized for CPU training:
-/// z -> 128x7x7 -> 64x14x14 -> Cx28x28 (tanh). Each doubling is a nearest-neighbour upsampling followed by a 3x3
-/// convolution rather than a stride-2 transposed convolution, whose uneven kernel overlap printed stripe and
-/// checkerboard artefacts into every sample (Odena et al., "Deconvolution and Checkerboard Artifacts", 2016).
+/// DCGAN-style generator for SxS images with C channels, sized for CPU training. For 28x28:
+/// z -> 128x7x7 -> 64x14x14 -> Cx28x28 (tanh); a larger size starts from 4x4 (or 7x7) maps with twice the channels per
+/// extra doubling (32x32: 256x4x4 -> 128x8x8 -> 64x16x16 -> Cx32x32). Each doubling is a nearest-neighbour
+/// upsampling followed by a 3x3 convolution rather than a stride-2 transposed convolution, whose uneven kernel overlap
+/// printed stripe and checkerboard artefacts into every sample (Odena et al., "Deconvolution and Checkerboard
+/// Artifacts", 2016). Modules: <c>project</c>, <c>bn0</c>, then <c>up1</c>, <c>bn1</c>, ..., <c>upK</c>.
 /// </summary>
 public sealed class DcganGenerator : nn.Module<Tensor, Tensor>
 {
     private readonly Linear project;
     private readonly BatchNorm1d bn0;
-    private readonly Conv2d up1;
-    private readonly BatchNorm2d bn1;
-    private readonly Conv2d up2;
+    private readonly Conv2d[] ups;
+    private readonly BatchNorm2d[] bns;
 
     /// <summary>
-    /// The DCGAN generator: a projection of <paramref name="latentDim"/> noise to 7x7 maps, two upsampling stages to 28x28,
-    /// <paramref name="channels"/> tanh outputs; <paramref name="width"/> channels in the last hidden stage.
+    /// The DCGAN generator: a projection of <paramref name="latentDim"/> noise to the base maps, one upsampling stage per
+    /// doubling to <paramref name="size"/>, <paramref name="channels"/> tanh outputs; <paramref name="width"/> channels in the
+    /// last hidden stage.
     /// </summary>
-    public DcganGenerator(int latentDim, int channels, int width = 64) : base(nameof(DcganGenerator))
+    public DcganGenerator(int latentDim, int channels, int width = 64, int size = 28) : base(nameof(DcganGenerator))
     {
+        (Base, Stages) = DcganShape.Of(size);
         Width = width;
-        project = nn.Linear(latentDim, 2 * width * 7 * 7);
-        bn0 = nn.BatchNorm1d(2 * width * 7 * 7);
-        up1 = nn.Conv2d(2 * width, width, 3, padding: 1);
-        bn1 = nn.BatchNorm2d(width);
-        up2 = nn.Conv2d(width, channels, 3, padding: 1);
-        RegisterComponents();
+        Size = size;
+        project = nn.Linear(latentDim, StageChannels(0) * Base * Base);
+        bn0 = nn.BatchNorm1d(StageChannels(0) * Base * Base);
+        register_module("project", project);
+        register_module("bn0", bn0);
+        ups = new Conv2d[Stages];
+        bns = new BatchNorm2d[Stages - 1];
+        for (var i = 1; i <= Stages; i++)
+        {
+            ups[i - 1] = nn.Conv2d(StageChannels(i - 1), i == Stages ? channels : StageChannels(i), 3, padding: 1);
+            register_module($"up{i}", ups[i - 1]);
+            if (i == Stages) continue;
+            bns[i - 1] = nn.BatchNorm2d(StageChannels(i));
+            register_module($"bn{i}", bns[i - 1]);
+        }
     }
 
-    /// <summary>Channels of the last hidden stage (the projection has twice as many).</summary>
+    /// <summary>Channels of the last hidden stage (each earlier stage has twice as many).</summary>
     public int Width { get; }
+    /// <summary>The side of the images.</summary>
+    public int Size { get; }
+    /// <summary>The side of the projected maps (4 or 7).</summary>
+    public int Base { get; }
+    /// <summary>The upsampling stages (doublings from the base to the size).</summary>
+    public int Stages { get; }
 
-    /// <summary>Images (N, channels, 28, 28) in [-1, 1] of noise <paramref name="z"/> (N, latentDim).</summary>
+    /// <summary>Channels entering stage <paramref name="stage"/> + 1 (0: the projection's maps).</summary>
+    private int StageChannels(int stage) => Width << (Stages - 1 - stage);
+
+    /// <summary>Images (N, channels, S, S) in [-1, 1] of noise <paramref name="z"/> (N, latentDim).</summary>
     public override Tensor forward(Tensor z)
     {
-        var h = nn.functional.relu(bn0.forward(project.forward(z)));     // (N, 2w*7*7)
-        h = h.view(-1, 2 * Width, 7, 7);                                 // (N, 2w, 7, 7)
-        h = nn.functional.relu(bn1.forward(up1.forward(Double(h))));    // (N, w, 14, 14)
-        return AsTransposed(up2, Double(h)).tanh();                      // (N, C, 28, 28)
+        var h = nn.functional.relu(bn0.forward(project.forward(z)));                 // (N, c0*b*b)
+        h = h.view(-1, StageChannels(0), Base, Base);                                 // (N, c0, b, b)
+        for (var i = 0; i < Stages - 1; i++)
+            h = nn.functional.relu(bns[i].forward(ups[i].forward(Double(h))));      // (N, c_i+1, 2x, 2x)
+        return AsTransposed(ups[^1], Double(h)).tanh();                               // (N, C, S, S)
     }
 
     /// <summary>
@@ -147,35 +169,63 @@ public sealed class DcganGenerator : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>
-/// DCGAN-style discriminator for 28x28 images: Cx28x28 -> 64x14x14 -> 128x7x7 -> 1 logit, LeakyReLU(0.2), no batch
-/// norm (gradient penalties and the functional lookahead want a per-sample critic).
+/// DCGAN-style discriminator for SxS images: one strided 4x4 convolution per halving down to 4x4 (or 7x7) maps, with
+/// twice the channels each time, then a linear head. For 28x28: Cx28x28 -> 64x14x14 -> 128x7x7 -> 1 logit.
+/// LeakyReLU(0.2), no batch norm (gradient penalties and the functional lookahead want a per-sample critic). Modules:
+/// <c>conv1</c>, ..., <c>convK</c>, <c>head</c>.
 /// </summary>
 public sealed class DcganDiscriminator : DiscriminatorNetwork
 {
-    private readonly Conv2d conv1;
-    private readonly Conv2d conv2;
+    private readonly Conv2d[] convs;
     private readonly Linear head;
 
     /// <summary>
-    /// The DCGAN discriminator of <paramref name="channels"/>-channel 28x28 images: two strided 4x4 convolutions (<paramref name="width"/>
-    /// and twice as many channels) and a linear head.
+    /// The DCGAN discriminator of <paramref name="channels"/>-channel <paramref name="size"/>x<paramref name="size"/> images:
+    /// strided 4x4 convolutions (<paramref name="width"/> channels, then twice as many per halving) and a linear head.
     /// </summary>
-    public DcganDiscriminator(int channels, int width = 64) : base(nameof(DcganDiscriminator))
+    public DcganDiscriminator(int channels, int width = 64, int size = 28) : base(nameof(DcganDiscriminator))
     {
-        conv1 = nn.Conv2d(channels, width, 4, stride: 2, padding: 1);
-        conv2 = nn.Conv2d(width, 2 * width, 4, stride: 2, padding: 1);
-        head = nn.Linear(2 * width * 7 * 7, 1);
-        RegisterComponents();
+        var (b, stages) = DcganShape.Of(size);
+        convs = new Conv2d[stages];
+        for (var i = 0; i < stages; i++)
+        {
+            convs[i] = nn.Conv2d(i == 0 ? channels : width << (i - 1), width << i, 4, stride: 2, padding: 1);
+            register_module($"conv{i + 1}", convs[i]);
+        }
+        head = nn.Linear((width << (stages - 1)) * b * b, 1);
+        register_module("head", head);
     }
 
     /// <inheritdoc/>
-    public override IReadOnlyList<Parameter> OrderedParameters => [conv1.weight!, conv1.bias!, conv2.weight!, conv2.bias!, head.weight!, head.bias!];
+    public override IReadOnlyList<Parameter> OrderedParameters => [.. convs.SelectMany(c => new[] { c.weight!, c.bias! }), head.weight!, head.bias!];
 
     /// <inheritdoc/>
     public override Tensor Functional(Tensor input, IReadOnlyList<Tensor> weights)
     {
-        var h = nn.functional.conv2d(input, weights[0], weights[1], strides: [2, 2], padding: [1, 1]).LeakyRelu(0.2);   // (N, w, 14, 14)
-        h = nn.functional.conv2d(h, weights[2], weights[3], strides: [2, 2], padding: [1, 1]).LeakyRelu(0.2);          // (N, 2w, 7, 7)
-        return nn.functional.linear(h.flatten(1), weights[4], weights[5]).squeeze(-1);                                                  // (N)
+        var h = input;
+        for (var i = 0; i < convs.Length; i++)
+            h = nn.functional.conv2d(h, weights[2 * i], weights[2 * i + 1], strides: [2, 2], padding: [1, 1]).LeakyRelu(0.2);   // (N, w*2^i, S/2^(i+1), ...)
+        return nn.functional.linear(h.flatten(1), weights[^2], weights[^1]).squeeze(-1);                                       // (N)
+    }
+}
+
+/// <summary>How the DCGANs reach an image size: base maps of 4x4 or 7x7 doubled some number of times.</summary>
+public static class DcganShape
+{
+    /// <summary>The base side and the doublings of <paramref name="size"/> (one of <c>TrainingSettings.ImageSizes</c>).</summary>
+    public static (int Base, int Stages) Of(int size)
+    {
+        foreach (var b in new[] { 7, 4 })
+        {
+            var stages = 0;
+            var side = size;
+            while (side > b && side % 2 == 0)
+            {
+                side /= 2;
+                stages++;
+            }
+            if (side == b && stages >= 2) return (b, stages);
+        }
+        throw new ArgumentOutOfRangeException(nameof(size), size, "an image side must be 4 or 7 doubled at least twice (16, 28, 32, 56, 64, 112, 128, ...)");
     }
 }

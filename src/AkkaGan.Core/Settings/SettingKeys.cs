@@ -43,8 +43,13 @@ public static class SettingKeys
     /// <summary>Every key, in the order of the help and the documentation.</summary>
     public static readonly IReadOnlyList<Key> All =
     [
-        new("train.dataset", "NAME", "Real data: ring8 | grid25 | spiral | fashion-mnist | stacked-fashion-mnist", (s, v) => s with { Dataset = Enum<DatasetKind>(v) }, s => Kebab(s.Dataset)),
-        new("train.data-dir", "DIR", "Folder with the Fashion-MNIST IDX files (gzip or raw)", (s, v) => s with { DataDir = v }, s => s.DataDir),
+        new("train.dataset", "NAME", "Real data: ring8 | grid25 | spiral | fashion-mnist | stacked-fashion-mnist | points (your --data-file) | images (your --data-dir)", (s, v) => s with { Dataset = Enum<DatasetKind>(v) }, s => Kebab(s.Dataset)),
+        new("train.data-dir", "DIR", "Folder with the Fashion-MNIST IDX files (gzip or raw), or of your PNG/JPEG images for dataset=images (searched recursively)", (s, v) => s with { DataDir = v }, s => s.DataDir),
+        new("train.data-file", "FILE", "Your points for dataset=points: .csv (a point per line, an optional header) or .npy (a 2-D float32/float64 array)", (s, v) => s with { DataFile = v }, s => s.DataFile),
+        new("train.image-size", "N", "Side of the images of dataset=images: 16, 28, 32, 56, 64, 112 or 128; each image is center-cropped to a square and scaled to it (up by at most 2x)", (s, v) => s with { ImageSize = Int(v) }, s => I(s.ImageSize)),
+        new("train.channels", "N", "Channels of dataset=images: 1 (grayscale) or 3 (RGB); 0 takes them from the data (3 if any image has colour)", (s, v) => s with { Channels = Int(v) }, s => I(s.Channels)),
+        new("train.dimension", "N", "Dimension of the points of dataset=points; 0 takes it from the data file", (s, v) => s with { Dimension = Int(v) }, s => I(s.Dimension)),
+        new("data-cache-dir", "DIR", "Cache of decoded image folders (dataset=images); empty: $AKKAGAN_DATA_CACHE, else ~/.cache/akkagan/images", (s, v) => s with { DataCacheDir = v }, s => s.DataCacheDir),
         new("classifier-dir", "DIR", "Cache of the evaluation classifier behind the image metrics; empty: $AKKAGAN_CLASSIFIER_DIR, else ~/.cache/akkagan/classifier", (s, v) => s with { ClassifierDir = v }, s => s.ClassifierDir),
         new("train.mixture-scale", "X", "Mixture radius (ring8 1, spiral 2) or grid spacing (grid25 2); empty keeps the protocol value", (s, v) => s with { MixtureScale = OptionalDouble(v) }, s => F(s.MixtureScale) ?? ""),
         new("train.mixture-std", "X", "Std of each mixture component (ring8 0.01, grid25 0.05, spiral 0.02); empty keeps the protocol value", (s, v) => s with { MixtureStd = OptionalDouble(v) }, s => F(s.MixtureStd) ?? ""),

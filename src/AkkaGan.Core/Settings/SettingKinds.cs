@@ -13,6 +13,10 @@ public enum DatasetKind
     FashionMnist,
     /// <summary>Three independently drawn Fashion-MNIST images stacked as the channels of one: 1000 modes.</summary>
     StackedFashionMnist,
+    /// <summary>The user's points of any dimension from a .csv or .npy file (<c>data-file</c>).</summary>
+    Points,
+    /// <summary>The user's PNG and JPEG images in a folder (<c>data-dir</c>), center-cropped and scaled to <c>image-size</c>.</summary>
+    Images,
 }
 
 /// <summary>The GAN objective, a symmetric discriminator/generator pair (see <see cref="Losses.GanLoss"/>).</summary>

@@ -12,10 +12,23 @@ public sealed record TrainingSettings
 {
     /// <summary>The real data (key <c>train.dataset</c>).</summary>
     public DatasetKind Dataset { get; init; } = DatasetKind.Ring8;
-    /// <summary>Folder of the Fashion-MNIST IDX files, gzip or raw (key <c>train.data-dir</c>).</summary>
+    /// <summary>Folder of the Fashion-MNIST IDX files, gzip or raw, or of the images of dataset=images (key <c>train.data-dir</c>).</summary>
     public string DataDir { get; init; } = "/usr/share/datasets/fashion-mnist";
+    /// <summary>The points file of dataset=points, <c>.csv</c> or <c>.npy</c> (key <c>train.data-file</c>).</summary>
+    public string DataFile { get; init; } = "";
+    /// <summary>Side of the square images of dataset=images (key <c>train.image-size</c>); see <see cref="ImageSizes"/>.</summary>
+    public int ImageSize { get; init; } = 28;
+    /// <summary>Channels of dataset=images, 1 or 3; 0 until the run takes them from the data (key <c>train.channels</c>).</summary>
+    public int Channels { get; init; }
+    /// <summary>Dimension of a point of dataset=points; 0 until the run takes it from the file (key <c>train.dimension</c>).</summary>
+    public int Dimension { get; init; }
+
+    /// <summary>The image sizes the DCGANs are built for: 4 or 7 pixels doubled two or more times.</summary>
+    public static readonly IReadOnlyList<int> ImageSizes = [16, 28, 32, 56, 64, 112, 128];
     /// <summary>Folder of the cached evaluation classifier (image datasets); empty: AKKAGAN_CLASSIFIER_DIR or ~/.cache/akkagan/classifier.</summary>
     public string ClassifierDir { get; init; } = "";
+    /// <summary>Folder of the decoded-image cache of dataset=images; empty: AKKAGAN_DATA_CACHE or ~/.cache/akkagan/images.</summary>
+    public string DataCacheDir { get; init; } = "";
     /// <summary>Overrides the mixture's radius (ring8: 1, spiral: 2) or grid spacing (grid25: 2). Null keeps the protocol value.</summary>
     public double? MixtureScale { get; init; }
     /// <summary>Overrides the std of each mixture component (ring8 0.01, grid25 0.05, spiral 0.02). Null keeps the protocol value.</summary>
@@ -162,8 +175,14 @@ public sealed record TrainingSettings
         };
     }
 
-    /// <summary>True for the 2-D Gaussian-mixture datasets (MLP models, mode metrics, scatter plots).</summary>
+    /// <summary>True for the 2-D Gaussian-mixture datasets (mode metrics, scatter plots over the true modes).</summary>
     public bool IsToyData => Dataset is DatasetKind.Ring8 or DatasetKind.Grid25 or DatasetKind.Spiral;
+
+    /// <summary>True for data whose samples are points (the mixtures and a points file): MLP models.</summary>
+    public bool IsPointData => IsToyData || Dataset == DatasetKind.Points;
+
+    /// <summary>True for Fashion-MNIST and Stacked Fashion-MNIST, whose metrics need the evaluation classifier.</summary>
+    public bool HasClassifierMetrics => Dataset is DatasetKind.FashionMnist or DatasetKind.StackedFashionMnist;
 
     /// <summary>
     /// Checks every value and combination; throws <see cref="SettingsException"/> naming the offending key
@@ -230,8 +249,16 @@ public sealed record TrainingSettings
             errors.Add("loss=wasserstein needs a Lipschitz constraint: set clip (e.g. 0.01) or gradient-penalty (e.g. 10)");
         if (ClipValue > 0 && GradientPenalty > 0)
             errors.Add("clip and gradient-penalty are alternatives for the Wasserstein critic; set only one");
-        if (!IsToyData && string.IsNullOrWhiteSpace(DataDir))
+        if (HasClassifierMetrics && string.IsNullOrWhiteSpace(DataDir))
             errors.Add("data-dir must name the folder with the Fashion-MNIST IDX files");
+        if (Dataset == DatasetKind.Images && string.IsNullOrWhiteSpace(DataDir))
+            errors.Add("dataset=images needs data-dir, the folder of the PNG or JPEG images");
+        if (Dataset == DatasetKind.Points && string.IsNullOrWhiteSpace(DataFile))
+            errors.Add("dataset=points needs data-file, a .csv or .npy file of points (--data-file FILE)");
+        if (!ImageSizes.Contains(ImageSize))
+            errors.Add($"image-size must be one of {string.Join(", ", ImageSizes)} (got {ImageSize})");
+        if (Channels is not (0 or 1 or 3)) errors.Add($"channels must be 1 (grayscale), 3 (RGB) or 0 (from the data) (got {Channels})");
+        NonNegative("dimension", Dimension);
 
         errors.AddRange(Health.Problems());
         if (Members.Count > Discriminators)

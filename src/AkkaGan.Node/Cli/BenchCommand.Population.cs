@@ -20,6 +20,7 @@ public static partial class BenchCommand
 
     /// <summary>The datasets <c>bench population</c> takes, by name: whether each is an image dataset.</summary>
     private static readonly Dictionary<string, bool> PopulationDatasets = Enum.GetValues<DatasetKind>()
+        .Where(kind => kind is not (DatasetKind.Points or DatasetKind.Images))   // built-in data only: no files to name
         .Select(kind => (Name: SettingValues.Kebab(kind), Image: !new TrainingSettings { Dataset = kind }.IsToyData))
         .Where(d => d.Name == "ring8" || d.Image)
         .ToDictionary(d => d.Name, d => d.Image);

@@ -22,20 +22,23 @@ public static class EvalCommand
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint file, checkpoints folder or run folder (newest checkpoint)", HelpName = "PATH", Required = true };
         var samples = new Option<int?>("--samples") { Description = "Samples to draw (default: the run's eval-samples, 2500)", HelpName = "N" };
         var output = new Option<string?>("--out") { Description = "Folder for eval.json and eval.png (default: print only)", HelpName = "DIR" };
-        var dataDir = new Option<string?>("--data-dir") { Description = "Override the dataset folder recorded in the checkpoint", HelpName = "DIR" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Override the dataset (or image) folder recorded in the checkpoint", HelpName = "DIR" };
+        var dataFile = new Option<string?>("--data-file") { Description = "Override the points file recorded in the checkpoint (dataset=points)", HelpName = "FILE" };
         command.Options.Add(checkpoint);
         command.Options.Add(samples);
         command.Options.Add(output);
         command.Options.Add(dataDir);
-        command.SetAction(parse => Run(parse.GetValue(checkpoint)!, parse.GetValue(samples), parse.GetValue(output), parse.GetValue(dataDir)));
+        command.Options.Add(dataFile);
+        command.SetAction(parse => Run(parse.GetValue(checkpoint)!, parse.GetValue(samples), parse.GetValue(output), parse.GetValue(dataDir), parse.GetValue(dataFile)));
         return command;
     }
 
-    private static int Run(string checkpointPath, int? samples, string? output, string? dataDir)
+    private static int Run(string checkpointPath, int? samples, string? output, string? dataDir, string? dataFile)
     {
         var (path, checkpoint) = CheckpointStore.Resolve(checkpointPath);
         var settings = SettingsJson.Deserialize(checkpoint.Metadata.SettingsJson);
         if (dataDir is not null) settings = settings with { DataDir = dataDir };
+        if (dataFile is not null) settings = settings with { DataFile = dataFile };
         if (samples is { } n) settings = settings with { EvalSamples = n };
         settings.Validate();
         var mixture = GaussianMixture.For(settings);
@@ -44,14 +47,29 @@ public static class EvalCommand
         generator.Restore(checkpoint.Entity(GeneratorCore.EntityId));
         using var sample = generator.Sample(settings.EvalSamples);
         var flat = sample.contiguous().data<float>().ToArray();
-        // Images: the classifier metrics (the classifier is loaded from its cache, or trained once first).
+        // Images: the classifier metrics (the classifier is loaded from its cache, or trained once first); the
+        // user's data: the distances to its held-out samples.
         ImageMetrics? image = null;
-        Core.Metrics.DistributionDistance? pixels = null;
+        Core.Metrics.DistributionDistance? distances = null;
+        float[]? real = null;
         if (mixture is null)
         {
-            using var metrics = EvaluationMetrics.Create(settings, RunData.Create(settings), Console.Error.WriteLine);
-            var computed = metrics.Compute(sample);
-            (image, pixels) = (computed.Image, computed.Distance);
+            var data = RunData.Create(settings, Console.Error.WriteLine);
+            try
+            {
+                using var metrics = EvaluationMetrics.Create(settings, data, Console.Error.WriteLine);
+                var computed = metrics.Compute(sample);
+                (image, distances) = (computed.Image, computed.Distance);
+                if (data is PointCloud { Dimension: 2 } points)
+                {
+                    using var held = points.HeldOut;
+                    real = held.data<float>().ToArray();
+                }
+            }
+            finally
+            {
+                (data as IDisposable)?.Dispose();
+            }
         }
 
         var result = new JsonObject
@@ -82,7 +100,12 @@ public static class EvalCommand
             result["kl_to_uniform"] = image.KlToUniform;
             result["fcd"] = double.IsFinite(image.Fcd) ? image.Fcd : null;
             result["mode_counts"] = new JsonArray([.. image.ModeCounts.Select(c => (JsonNode)c)]);
-            result["sliced_wasserstein"] = pixels?.SlicedWasserstein;
+            result["sliced_wasserstein"] = distances?.SlicedWasserstein;
+        }
+        else if (distances is not null)
+        {
+            result["sliced_wasserstein"] = distances.SlicedWasserstein;
+            result["mmd"] = distances.Mmd;
         }
         Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         if (output is not null)
@@ -90,11 +113,12 @@ public static class EvalCommand
             Directory.CreateDirectory(output);
             File.WriteAllText(Path.Combine(output, "eval.json"), result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
             var png = Path.Combine(output, "eval.png");
-            if (mixture is not null)
-                Plots.Scatter(png, flat, settings.EvalSamples, mixture, string.Create(CultureInfo.InvariantCulture, $"{mixture.Name}, checkpoint round {checkpoint.Metadata.Round}"));
-            else
-                Plots.ImageGrid(png, flat, shape, Math.Min(64, settings.EvalSamples));
-            Console.WriteLine($"wrote {png}");
+            if (Plots.CanDraw(shape))
+            {
+                Plots.Samples(png, flat, settings.EvalSamples, shape, mixture, real,
+                    string.Create(CultureInfo.InvariantCulture, $"{mixture?.Name ?? SettingValues.Kebab(settings.Dataset)}, checkpoint round {checkpoint.Metadata.Round}"));
+                Console.WriteLine($"wrote {png}");
+            }
         }
         return 0;
     }

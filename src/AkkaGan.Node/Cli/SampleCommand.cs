@@ -109,11 +109,10 @@ public static class SampleCommand
                     WriteCsv(output, flat, n);
                     break;
                 default:
-                    if (GaussianMixture.For(settings) is { } mixture && generator.SampleShape is [2])
-                        Plots.Scatter(output, flat, n, mixture, string.Create(CultureInfo.InvariantCulture, $"{mixture.Name}, checkpoint round {metadata.Round}, {n} samples"));
-                    else if (generator.SampleShape.Length == 3)
-                        Plots.ImageGrid(output, flat, generator.SampleShape, Math.Min(n, 256), columns: Math.Min(16, n));
-                    else throw new SettingsException($"--out: a .png shows 2-D points or images; these samples are {string.Join("x", generator.SampleShape)} (write .csv or .npy)");
+                    if (!Plots.CanDraw(generator.SampleShape))
+                        throw new SettingsException($"--out: a .png shows 2-D points or images; these samples are {string.Join("x", generator.SampleShape)} (write .csv or .npy)");
+                    Plots.Samples(output, flat, n, generator.SampleShape, GaussianMixture.For(settings), null,
+                        string.Create(CultureInfo.InvariantCulture, $"{SettingValues.Kebab(settings.Dataset)}, checkpoint round {metadata.Round}, {n} samples"), gridColumns: Math.Min(16, n));
                     break;
             }
             Console.WriteLine($"wrote {n} samples of round {metadata.Round} to {output}");

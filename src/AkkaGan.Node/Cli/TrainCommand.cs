@@ -100,7 +100,9 @@ public static class TrainCommand
         Directory.CreateDirectory(outDir);
         set_num_threads(RunData.TorchThreads(settings));
         var device = RunData.ResolveDevice(settings.Device);
-        var data = RunData.Create(settings);
+        var data = RunData.Create(settings, Console.WriteLine);
+        // A points file's dimension and an image folder's channels become settings every node (and every checkpoint) shares.
+        settings = RunData.Resolve(settings, data);
 
         using var outputs = new RunOutputs(outDir, settings, data, engine);
         var progress = new ConsoleProgress(settings.Rounds, () => outputs.RoundsPerSecond);
@@ -130,7 +132,7 @@ public static class TrainCommand
                               $"{settings.Discriminators} discriminator(s), {settings.Rounds} rounds, batch {settings.Batch}, device {device.type}, engine {engine} -> {outDir}");
         if (store is not null) Console.WriteLine($"state store: {store.Describe()}, run id {store.RunId}");
 
-        if (!settings.IsToyData)
+        if (settings.HasClassifierMetrics)
         {
             // The image metrics need the evaluation classifier: load it now, or train it once (minutes) before the
             // first round rather than in the middle of the first evaluation.

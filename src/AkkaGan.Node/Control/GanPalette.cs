@@ -235,13 +235,10 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
             for (var row = 0; row < batch.Count; row++)
                 await writer.WriteLineAsync(string.Join(",", batch.Samples.Skip(row * width).Take(width).Select(v => v.ToString("R", CultureInfo.InvariantCulture)))).ConfigureAwait(false);
         }
-        else if (Core.Data.GaussianMixture.For(_settings) is { } mixture)
-        {
-            Output.Plots.Scatter(full, batch.Samples, batch.Count, mixture, $"akkagan-ctl gan sample, round {_round?.Round ?? 0}");
-        }
         else
         {
-            Output.Plots.ImageGrid(full, batch.Samples, batch.Shape, Math.Min(batch.Count, 64));
+            Output.Plots.Samples(full, batch.Samples, batch.Count, batch.Shape, Core.Data.GaussianMixture.For(_settings), null,
+                $"akkagan-ctl gan sample, round {_round?.Round ?? 0}");
         }
         yield return $"wrote {batch.Count} samples to {full}";
     }

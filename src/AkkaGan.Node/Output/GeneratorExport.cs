@@ -1,5 +1,6 @@
 using System.Globalization;
 using AkkaGan.Core.Checkpoints;
+using AkkaGan.Core.Models;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
 using TorchSharp.PyBridge;
@@ -41,7 +42,7 @@ public static class GeneratorExport
     public static string PythonModule(TrainingSettings settings, long[] sampleShape, CheckpointMetadata metadata, string weightsFile)
     {
         var latent = settings.LatentDim.ToString(CultureInfo.InvariantCulture);
-        var network = sampleShape.Length == 1 ? Mlp(settings, (int)sampleShape[0]) : Dcgan((int)sampleShape[0]);
+        var network = sampleShape.Length == 1 ? Mlp(settings, (int)sampleShape[0]) : Dcgan((int)sampleShape[0], (int)sampleShape[^1]);
         var shape = string.Join(", ", sampleShape);
         var kind = sampleShape.Length == 1 ? $"points of dimension {sampleShape[0]}, in the data's units" : $"images ({shape}) in [-1, 1]";
         return $$"""
@@ -117,24 +118,37 @@ public static class GeneratorExport
             """;
     }
 
-    private static string Dcgan(int channels) => $$"""
-        class Generator(nn.Module):
-            "DCGAN-style: z -> 128x7x7 -> (nearest x2, 3x3 conv) 64x14x14 -> (nearest x2, 3x3 conv) {{channels}}x28x28, tanh."
+    private static string Dcgan(int channels, int size)
+    {
+        var (b, stages) = DcganShape.Of(size);
+        var sides = Enumerable.Range(0, stages + 1).Select(i => b << i).ToArray();
+        var path = string.Join(" -> ", sides.Select((side, i) => i == stages ? $"{channels}x{side}x{side}" : $"{64 << (stages - 1 - i)}x{side}x{side}"));
+        return $$"""
+            class Generator(nn.Module):
+                "DCGAN-style: z -> {{path}} (each step: nearest x2, 3x3 conv), tanh."
 
-            def __init__(self, width=64):
-                super().__init__()
-                self.width = width
-                self.project = nn.Linear(LATENT_DIM, 2 * width * 7 * 7)
-                self.bn0 = nn.BatchNorm1d(2 * width * 7 * 7)
-                self.up1 = nn.Conv2d(2 * width, width, 3, padding=1)
-                self.bn1 = nn.BatchNorm2d(width)
-                self.up2 = nn.Conv2d(width, {{channels}}, 3, padding=1)
+                def __init__(self, width=64, channels={{channels}}, base={{b}}, stages={{stages}}):
+                    super().__init__()
+                    self.width, self.base, self.stages = width, base, stages
+                    c0 = width << (stages - 1)
+                    self.project = nn.Linear(LATENT_DIM, c0 * base * base)
+                    self.bn0 = nn.BatchNorm1d(c0 * base * base)
+                    for i in range(1, stages + 1):
+                        c_in = width << (stages - i)
+                        c_out = channels if i == stages else width << (stages - 1 - i)
+                        setattr(self, f"up{i}", nn.Conv2d(c_in, c_out, 3, padding=1))
+                        if i < stages:
+                            setattr(self, f"bn{i}", nn.BatchNorm2d(c_out))
 
-            def forward(self, z):
-                h = F.relu(self.bn0(self.project(z)))
-                h = h.view(-1, 2 * self.width, 7, 7)
-                h = F.relu(self.bn1(self.up1(F.interpolate(h, scale_factor=2.0, mode="nearest"))))
-                return torch.tanh(self.up2(F.interpolate(h, scale_factor=2.0, mode="nearest")))
+                def forward(self, z):
+                    h = F.relu(self.bn0(self.project(z)))
+                    h = h.view(-1, self.width << (self.stages - 1), self.base, self.base)
+                    for i in range(1, self.stages):
+                        h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+                        h = F.relu(getattr(self, f"bn{i}")(getattr(self, f"up{i}")(h)))
+                    h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+                    return torch.tanh(getattr(self, f"up{self.stages}")(h))
 
-        """;
+            """;
+    }
 }

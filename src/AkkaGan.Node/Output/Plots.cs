@@ -39,6 +39,52 @@ public static class Plots
     }
 
     /// <summary>
+    /// Scatter of 2-D samples (blue) over real points (grey, when given: the held-out points of a points file), with
+    /// limits that hold both.
+    /// </summary>
+    public static void ScatterOverData(string path, float[] samples, int count, float[]? real, string title)
+    {
+        var plot = new Plot();
+        var extent = 1e-6;
+        if (real is { Length: >= 2 })
+        {
+            var realCount = real.Length / 2;
+            var dots = plot.Add.Markers(Enumerable.Range(0, realCount).Select(i => (double)real[2 * i]).ToArray(),
+                Enumerable.Range(0, realCount).Select(i => (double)real[2 * i + 1]).ToArray(), MarkerShape.FilledCircle, 2.5f, Colors.Gray.WithAlpha(0.5));
+            dots.LegendText = $"real, held out ({realCount})";
+            extent = real.Max(v => Math.Abs((double)v));
+        }
+        var xs = Enumerable.Range(0, count).Select(i => (double)samples[2 * i]).ToArray();
+        var ys = Enumerable.Range(0, count).Select(i => (double)samples[2 * i + 1]).ToArray();
+        var points = plot.Add.Markers(xs, ys, MarkerShape.FilledCircle, 2.5f, Colors.SteelBlue.WithAlpha(0.45));
+        points.LegendText = $"generated ({count})";
+        // The real data's extent when there is some (a diverged generator's far-away points do not shrink the data to a dot).
+        if (real is not { Length: >= 2 }) extent = Math.Max(extent, xs.Concat(ys).Select(Math.Abs).DefaultIfEmpty(1).Max());
+        var limit = extent * 1.25;
+        plot.Axes.SetLimits(-limit, limit, -limit, limit);
+        plot.Axes.SquareUnits();
+        plot.Title(title);
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.SavePng(path, 640, 640);
+    }
+
+    /// <summary>
+    /// The picture of generated samples of <paramref name="shape"/>: a scatter over the mixture's modes, a scatter over
+    /// <paramref name="real"/> points for other 2-D points, an image grid for images; throws
+    /// <see cref="ArgumentException"/> for points of another dimension (no picture: write .csv or .npy).
+    /// </summary>
+    public static void Samples(string path, float[] samples, int count, long[] shape, GaussianMixture? mixture, float[]? real, string title, int gridColumns = 0)
+    {
+        if (mixture is not null && shape is [2]) Scatter(path, samples, count, mixture, title);
+        else if (shape is [2]) ScatterOverData(path, samples, count, real, title);
+        else if (shape.Length == 3) ImageGrid(path, samples, shape, Math.Min(count, gridColumns > 0 ? 256 : 64), columns: gridColumns > 0 ? gridColumns : 8);
+        else throw new ArgumentException($"a PNG shows 2-D points or images; these samples have shape [{string.Join(", ", shape)}] (write .csv or .npy instead)");
+    }
+
+    /// <summary>Whether <see cref="Samples"/> can draw samples of <paramref name="shape"/>.</summary>
+    public static bool CanDraw(long[] shape) => shape is [2] || shape.Length == 3;
+
+    /// <summary>
     /// Resident set (MB) over the rounds, a line per process (<c>akkagan bench soak</c>), with the baseline round marked
     /// by a dashed line.
     /// </summary>

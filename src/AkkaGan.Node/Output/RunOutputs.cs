@@ -20,6 +20,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
 {
     private TrainingSettings _settings;   // as they are now: live changes and remedies included
     private readonly GaussianMixture? _mixture;
+    private readonly float[]? _realPoints;   // 2-D points of a points file, held out: what its scatter plots show the samples over
     private readonly StreamWriter _metrics;
     private readonly SummaryWriter _tensorBoard;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -40,6 +41,11 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
         _settings = settings;
         _engine = engine;
         _mixture = data as GaussianMixture;
+        if (data is PointCloud { Dimension: 2 } points)
+        {
+            using var held = points.HeldOut;
+            _realPoints = held.data<float>().ToArray();
+        }
         System.IO.Directory.CreateDirectory(Path.Combine(directory, "samples"));
         _metrics = new StreamWriter(Path.Combine(directory, "metrics.jsonl"), append: true) { AutoFlush = true };
         _tensorBoard = utils.tensorboard.SummaryWriter(Path.Combine(directory, "tb"));
@@ -79,18 +85,20 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
     {
         LastEvaluation = report;
         var round = report.Round;
-        var png = Path.Combine(Directory, "samples", $"round-{round.ToString("D6", CultureInfo.InvariantCulture)}.png");
+        string? png = Path.Combine(Directory, "samples", $"round-{round.ToString("D6", CultureInfo.InvariantCulture)}.png");
         if (_mixture is not null)
         {
             var m = report.Mixture!;
             Plots.Scatter(png, report.Samples, report.SampleCount, _mixture,
                 $"{_mixture.Name}, round {round}: {m.ModesCaptured}/{m.Modes} modes, HQ {m.HighQualityFraction:P0}");
         }
-        else
+        else if (Plots.CanDraw(report.SampleShape))
         {
-            Plots.ImageGrid(png, report.Samples, report.SampleShape, Math.Min(64, report.SampleCount));
+            var distanceText = report.Distance is { } d ? string.Create(CultureInfo.InvariantCulture, $": sliced W2 {d.SlicedWasserstein:F3}") : "";
+            Plots.Samples(png, report.Samples, report.SampleCount, report.SampleShape, null, _realPoints, $"round {round}{distanceText}");
         }
-        LastSamplePng = png;
+        else png = null;   // points of more than 2 dimensions: metrics only
+        LastSamplePng = png ?? LastSamplePng;
         string? histogramPng = null;
         if (report.Image is { } image)
         {
@@ -136,7 +144,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
                 ["accuracy"] = Finite(d.Accuracy),
                 ["fitness"] = report.Fitness.TryGetValue(d.Member, out var f) ? f : null,
             })]),
-            ["samples_png"] = Path.GetRelativePath(Directory, png),
+            ["samples_png"] = png is null ? null : Path.GetRelativePath(Directory, png),
             ["modes_png"] = histogramPng is null ? null : Path.GetRelativePath(Directory, histogramPng),
         };
         WriteMetrics(line.ToJsonString());
@@ -175,7 +183,7 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             if (distance.Mmd is { } mmd) _tensorBoard.add_scalar("metrics/mmd", (float)mmd, step);
         }
         _tensorBoard.add_scalar("throughput/rounds_per_second", (float)RoundsPerSecond, step);
-        _tensorBoard.add_img("samples", png, step);
+        if (png is not null) _tensorBoard.add_img("samples", png, step);
     }
 
     public void OnEvolution(EvolutionReport report)
