@@ -4,6 +4,7 @@ using System.Text;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Models;
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
 using AkkaGan.Core.Training;
 using SkiaSharp;
 using static TorchSharp.torch;
@@ -113,7 +114,7 @@ public sealed class UserDataSpecs : IDisposable
         using var batch = data.Sample(200, generator);
         Assert.Equal([200L, 1, 28, 28], batch.shape);
         // Each drawn image is one of the files, pixel for pixel ([-1, 1] back to bytes).
-        using var bytes = batch.add(1).mul(127.5).round().to_type(ScalarType.Byte).reshape(200, 28 * 28).contiguous();
+        using var bytes = batch.Add(1).Mul(127.5).round().to_type(ScalarType.Byte).reshape(200, 28 * 28).contiguous();
         var flat = bytes.data<byte>().ToArray();
         for (var i = 0; i < 200; i++)
             Assert.True(expected.ContainsKey(string.Join(",", flat.AsSpan(i * 784, 784).ToArray())), $"drawn image {i} is none of the files");

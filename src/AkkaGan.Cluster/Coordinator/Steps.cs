@@ -242,6 +242,7 @@ internal sealed class EvaluateActor : StepActor
                     Image = m.Metrics?.Image,
                     Diversity = m.Metrics?.Diversity,
                     Distance = m.Metrics?.Distance,
+                    Fidelity = m.Metrics?.Fidelity,
                     Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
                 })));
         });

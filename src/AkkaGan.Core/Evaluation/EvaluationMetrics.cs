@@ -17,15 +17,25 @@ public sealed class EvaluationMetrics : IDisposable
     private readonly FashionClassifier? _classifier;
     private readonly SampleDiversity.Reference? _diversity;
     private readonly DistributionDistance.Reference? _distance;
+    private readonly Fidelity.Reference? _fidelity;
+    private readonly RandomEmbedding? _embedding;
 
     private EvaluationMetrics(GaussianMixture? mixture, FashionClassifier? classifier, ImageEvaluator? images, IRealData? data, long seed)
     {
         _mixture = mixture;
         _classifier = classifier;
         _images = images;
-        if (data is not null) _diversity = DiversityReference(data, seed);
-        if (data is not null) _distance = DistanceReference(data, seed);
+        if (data is null) return;
+        _diversity = DiversityReference(data, seed);
+        using var scope = NewDisposeScope();
+        var real = RealSamples(data, seed);
+        _distance = DistanceReference(real, data.SampleShape);
+        if (data.SampleShape.Length == 3) _embedding = new RandomEmbedding((int)data.SampleShape[0]);
+        if (real.shape[0] > Fidelity.DefaultK) _fidelity = Fidelity.Reference.Of(Features(real));
     }
+
+    /// <summary>The features <see cref="Fidelity"/> compares: the coordinates of points, <see cref="RandomEmbedding"/>'s of images.</summary>
+    private Tensor Features(Tensor samples) => _embedding?.Embed(samples) ?? samples.flatten(1);
 
     /// <summary>
     /// Real samples the distribution distances compare against (images: the sliced distance on pixels only): the
@@ -33,13 +43,18 @@ public sealed class EvaluationMetrics : IDisposable
     /// </summary>
     public const int DistanceSamples = 2500;
 
-    private static DistributionDistance.Reference DistanceReference(IRealData data, long seed)
+    /// <summary>The real samples the distances and <see cref="Fidelity"/> compare with: a user's held-out data, else a stream of their own.</summary>
+    private static Tensor RealSamples(IRealData data, long seed)
     {
-        using var scope = NewDisposeScope();
         using var generator = new TorchSharp.torch.Generator((ulong)(seed ^ 0xD157_A9CE), CPU);
-        var real = (data is IHeldOutData held ? held.HeldOut : data.Sample(DistanceSamples, generator)).to_type(ScalarType.Float32).contiguous();
-        var dimension = (int)data.SampleShape.Aggregate(1L, (a, b) => a * b);
-        return DistributionDistance.Reference.Of(real.data<float>().ToArray(), (int)real.shape[0], dimension, withMmd: data.SampleShape.Length == 1);
+        var real = data is IHeldOutData held ? held.HeldOut : data.Sample(DistanceSamples, generator);
+        return real.narrow(0, 0, Math.Min(DistanceSamples, real.shape[0])).to_type(ScalarType.Float32).contiguous();
+    }
+
+    private static DistributionDistance.Reference DistanceReference(Tensor real, long[] sampleShape)
+    {
+        var dimension = (int)sampleShape.Aggregate(1L, (a, b) => a * b);
+        return DistributionDistance.Reference.Of(real.data<float>().ToArray(), (int)real.shape[0], dimension, withMmd: sampleShape.Length == 1);
     }
 
     /// <summary>The real side of <see cref="SampleDiversity"/>: real samples from a stream of their own (no training stream is touched).</summary>
@@ -79,14 +94,15 @@ public sealed class EvaluationMetrics : IDisposable
             flat = samples.to_type(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
             distance = DistributionDistance.Compute(flat, (int)samples.shape[0], _distance);
         }
+        var fidelity = _fidelity is not null && samples.shape[0] > _fidelity.K ? Fidelity.Compute(Features(samples), _fidelity) : null;
         if (_mixture is not null)
         {
             flat ??= samples.to_type(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
             var points = new (double, double)[samples.shape[0]];
             for (var i = 0; i < points.Length; i++) points[i] = (flat[2 * i], flat[2 * i + 1]);
-            return new Result(MixtureMetrics.Compute(points, _mixture.Centres, _mixture.Std), null, diversity) { Distance = distance };
+            return new Result(MixtureMetrics.Compute(points, _mixture.Centres, _mixture.Std), null, diversity) { Distance = distance, Fidelity = fidelity };
         }
-        return new Result(null, _images?.Compute(samples), diversity) { Distance = distance };
+        return new Result(null, _images?.Compute(samples), diversity) { Distance = distance, Fidelity = fidelity };
     }
 
     /// <summary>
@@ -97,6 +113,9 @@ public sealed class EvaluationMetrics : IDisposable
     {
         /// <summary>Sliced Wasserstein (any data; on pixels for images) and MMD (points) against real samples.</summary>
         public DistributionDistance? Distance { get; init; }
+
+        /// <summary>Precision, recall, density and coverage against real samples (points: coordinates; images: random features).</summary>
+        public Fidelity? Fidelity { get; init; }
     }
 
     /// <summary>Disposes the classifier and cached real-data features, if any.</summary>
@@ -104,5 +123,7 @@ public sealed class EvaluationMetrics : IDisposable
     {
         _images?.Dispose();
         _classifier?.Dispose();
+        _fidelity?.Dispose();
+        _embedding?.Dispose();
     }
 }

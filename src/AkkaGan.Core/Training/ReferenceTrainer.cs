@@ -226,6 +226,7 @@ public sealed class ReferenceTrainer : IDisposable
             Image = metrics.Image,
             Diversity = metrics.Diversity,
             Distance = metrics.Distance,
+            Fidelity = metrics.Fidelity,
             Seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
         };
     }

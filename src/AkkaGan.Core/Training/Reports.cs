@@ -32,6 +32,9 @@ public sealed record EvaluationReport(long Round, MixtureMetrics? Mixture, float
     /// <summary>Sliced Wasserstein distance (any data; pixels for images) and MMD (points) of the samples from real data.</summary>
     public DistributionDistance? Distance { get; init; }
 
+    /// <summary>Precision, recall, density and coverage against real samples (any data; null when not computed).</summary>
+    public Fidelity? Fidelity { get; init; }
+
     /// <summary>Wall time of the evaluation in the engine: samples, metrics and fitness.</summary>
     public double Seconds { get; init; }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Settings;
+using AkkaGan.Core.Tensors;
 using AkkaGan.Core.Training;
 using SkiaSharp;
 using static TorchSharp.torch;
@@ -89,7 +90,7 @@ public static class DatasetCommand
             images = stacked.Sample(count ?? 60_000, generator);
         }
         // [-1, 1] floats back to the bytes they came from.
-        var bytes = images.add(1).mul(127.5).round().clamp(0, 255).to_type(ScalarType.Byte).contiguous();
+        var bytes = images.Add(1).Mul(127.5).round().Clamp(0, 255).to_type(ScalarType.Byte).contiguous();
         var (n, c, h, w) = ((int)bytes.shape[0], (int)bytes.shape[1], (int)bytes.shape[2], (int)bytes.shape[3]);
         var pixels = bytes.data<byte>().ToArray();
         foreach (var folder in labels is null ? [""] : FashionClasses) Directory.CreateDirectory(Path.Combine(output, folder));

@@ -47,29 +47,25 @@ public static class EvalCommand
         generator.Restore(checkpoint.Entity(GeneratorCore.EntityId));
         using var sample = generator.Sample(settings.EvalSamples);
         var flat = sample.contiguous().data<float>().ToArray();
-        // Images: the classifier metrics (the classifier is loaded from its cache, or trained once first); the
-        // user's data: the distances to its held-out samples.
-        ImageMetrics? image = null;
-        Core.Metrics.DistributionDistance? distances = null;
+        // The run's evaluation metrics, as training computes them: the mixture's modes, the classifier's (Fashion-MNIST;
+        // the classifier is loaded from its cache, or trained once first), and for any data the distances and
+        // precision/recall/density/coverage against real samples (a user's: the held-out ones).
+        var data = RunData.Create(settings, Console.Error.WriteLine);
+        EvaluationMetrics.Result computed;
         float[]? real = null;
-        if (mixture is null)
+        try
         {
-            var data = RunData.Create(settings, Console.Error.WriteLine);
-            try
+            using var metrics = EvaluationMetrics.Create(settings, data, Console.Error.WriteLine);
+            computed = metrics.Compute(sample);
+            if (data is PointCloud { Dimension: 2 } points)
             {
-                using var metrics = EvaluationMetrics.Create(settings, data, Console.Error.WriteLine);
-                var computed = metrics.Compute(sample);
-                (image, distances) = (computed.Image, computed.Distance);
-                if (data is PointCloud { Dimension: 2 } points)
-                {
-                    using var held = points.HeldOut;
-                    real = held.data<float>().ToArray();
-                }
+                using var held = points.HeldOut;
+                real = held.data<float>().ToArray();
             }
-            finally
-            {
-                (data as IDisposable)?.Dispose();
-            }
+        }
+        finally
+        {
+            (data as IDisposable)?.Dispose();
         }
 
         var result = new JsonObject
@@ -78,34 +74,32 @@ public static class EvalCommand
             ["round"] = checkpoint.Metadata.Round,
             ["samples"] = settings.EvalSamples,
         };
-        if (mixture is not null)
+        if (computed.Mixture is { } m)
         {
-            var points = Enumerable.Range(0, settings.EvalSamples).Select(i => ((double)flat[2 * i], (double)flat[2 * i + 1])).ToArray();
-            var m = MixtureMetrics.Compute(points, mixture.Centres, mixture.Std);
             result["modes"] = m.Modes;
             result["modes_captured"] = m.ModesCaptured;
             result["high_quality_fraction"] = m.HighQualityFraction;
             result["reverse_kl"] = m.ReverseKl;
-            using var metrics = EvaluationMetrics.Create(settings, mixture);
-            if (metrics.Compute(sample).Distance is { } distance)
-            {
-                result["sliced_wasserstein"] = distance.SlicedWasserstein;
-                result["mmd"] = distance.Mmd;
-            }
         }
-        if (image is not null)
+        if (computed.Image is { } image)
         {
             result["modes"] = image.Modes;
             result["modes_covered"] = image.ModesCovered;
             result["kl_to_uniform"] = image.KlToUniform;
             result["fcd"] = double.IsFinite(image.Fcd) ? image.Fcd : null;
             result["mode_counts"] = new JsonArray([.. image.ModeCounts.Select(c => (JsonNode)c)]);
-            result["sliced_wasserstein"] = distances?.SlicedWasserstein;
         }
-        else if (distances is not null)
+        if (computed.Distance is { } distance)
         {
-            result["sliced_wasserstein"] = distances.SlicedWasserstein;
-            result["mmd"] = distances.Mmd;
+            result["sliced_wasserstein"] = distance.SlicedWasserstein;
+            if (distance.Mmd is { } mmd) result["mmd"] = mmd;
+        }
+        if (computed.Fidelity is { } fidelity)
+        {
+            result["precision"] = fidelity.Precision;
+            result["recall"] = fidelity.Recall;
+            result["density"] = fidelity.Density;
+            result["coverage"] = fidelity.Coverage;
         }
         Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         if (output is not null)

@@ -229,7 +229,7 @@ public static class TrainCommand
     private static void PrintSummary(JsonObject summary, string outDir)
     {
         var table = new Table().Title("[bold]summary[/]").AddColumn("metric").AddColumn("value");
-        foreach (var key in new[] { "rounds", "modes_captured", "modes_covered", "modes", "high_quality_fraction", "reverse_kl", "sliced_wasserstein", "mmd", "kl_to_uniform", "fcd", "rounds_per_second", "wall_seconds", "generator_loss", "discriminator_loss", "evolutions", "last_checkpoint", "last_samples_png" })
+        foreach (var key in new[] { "rounds", "modes_captured", "modes_covered", "modes", "high_quality_fraction", "reverse_kl", "sliced_wasserstein", "mmd", "precision", "recall", "density", "coverage", "kl_to_uniform", "fcd", "rounds_per_second", "wall_seconds", "generator_loss", "discriminator_loss", "evolutions", "last_checkpoint", "last_samples_png" })
             if (summary[key] is JsonValue value)
                 table.AddRow(key, Markup.Escape(value.TryGetValue<double>(out var number) && number % 1 != 0
                     ? number.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)

@@ -88,6 +88,13 @@ internal sealed class RunMetrics : ITrainingObserver, IDisposable
             _evaluation["sliced_wasserstein"] = distance.SlicedWasserstein;
             if (distance.Mmd is { } mmd) _evaluation["mmd"] = mmd;
         }
+        if (report.Fidelity is { } fidelity)
+        {
+            _evaluation["precision"] = fidelity.Precision;
+            _evaluation["recall"] = fidelity.Recall;
+            _evaluation["density"] = fidelity.Density;
+            _evaluation["coverage"] = fidelity.Coverage;
+        }
     }
 
     public void OnEvolution(EvolutionReport report) => _evolutions.Add(1);

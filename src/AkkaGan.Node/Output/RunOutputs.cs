@@ -131,6 +131,10 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["duplicate_share"] = report.Diversity?.DuplicateShare,
             ["sliced_wasserstein"] = report.Distance?.SlicedWasserstein,
             ["mmd"] = report.Distance?.Mmd,
+            ["precision"] = report.Fidelity?.Precision,
+            ["recall"] = report.Fidelity?.Recall,
+            ["density"] = report.Fidelity?.Density,
+            ["coverage"] = report.Fidelity?.Coverage,
             ["health"] = _lastHealth?.StatusName,
             ["mode_counts"] = report.Image is { } counts ? new JsonArray([.. counts.ModeCounts.Select(c => (JsonNode)c)]) : null,
             ["discriminators"] = new JsonArray([.. (_lastRound?.Discriminators ?? []).Select(d => (JsonNode)new JsonObject
@@ -181,6 +185,13 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
         {
             _tensorBoard.add_scalar("metrics/sliced_wasserstein", (float)distance.SlicedWasserstein, step);
             if (distance.Mmd is { } mmd) _tensorBoard.add_scalar("metrics/mmd", (float)mmd, step);
+        }
+        if (report.Fidelity is { } fidelity)
+        {
+            _tensorBoard.add_scalar("metrics/precision", (float)fidelity.Precision, step);
+            _tensorBoard.add_scalar("metrics/recall", (float)fidelity.Recall, step);
+            _tensorBoard.add_scalar("metrics/density", (float)fidelity.Density, step);
+            _tensorBoard.add_scalar("metrics/coverage", (float)fidelity.Coverage, step);
         }
         _tensorBoard.add_scalar("throughput/rounds_per_second", (float)RoundsPerSecond, step);
         if (png is not null) _tensorBoard.add_img("samples", png, step);
@@ -363,6 +374,10 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             ["fcd"] = Finite(image?.Fcd),
             ["sliced_wasserstein"] = LastEvaluation?.Distance?.SlicedWasserstein,
             ["mmd"] = LastEvaluation?.Distance?.Mmd,
+            ["precision"] = LastEvaluation?.Fidelity?.Precision,
+            ["recall"] = LastEvaluation?.Fidelity?.Recall,
+            ["density"] = LastEvaluation?.Fidelity?.Density,
+            ["coverage"] = LastEvaluation?.Fidelity?.Coverage,
             ["eval_samples"] = LastEvaluation?.SampleCount,
             ["generator_loss"] = _lastRound?.GeneratorLoss,
             ["discriminator_loss"] = _lastRound?.MeanDiscriminatorLoss,
