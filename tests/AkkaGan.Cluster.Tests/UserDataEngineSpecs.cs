@@ -41,8 +41,11 @@ public sealed class UserDataEngineSpecs : IAsyncLifetime
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    [Fact]
-    public void A_points_file_should_train_on_the_cluster_to_the_reference_engines_bytes()
+    /// <summary>With <c>data-shards 2</c>, each entity asks the node's factory for its member's shard and loads only that; the reference engine cuts the shards from the whole file: the same rows, the same bytes.</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void A_points_file_should_train_on_the_cluster_to_the_reference_engines_bytes(int shards)
     {
         var file = Path.Combine(_dir, "cloud.csv");
         var random = new Random(5);
@@ -52,6 +55,7 @@ public sealed class UserDataEngineSpecs : IAsyncLifetime
         {
             Dataset = DatasetKind.Points, DataFile = file, Device = DeviceKind.Cpu, Batch = 32, HiddenUnits = 16, LatentDim = 8,
             Rounds = 6, EvalEvery = 3, CheckpointEvery = 3, EvalSamples = 200, Unroll = 2, Discriminators = 2, Aggregate = AggregationKind.Softmax,
+            DataShards = shards,
         });
         Assert.Equal(3, settings.Dimension);
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 
 namespace AkkaGan.Integration.Tests;
 
@@ -212,7 +213,7 @@ public sealed class NodeCommandSpecs : IDisposable
 }
 
 /// <summary>The cluster on three real processes trains to the reference engine's checkpoint, bit for bit.</summary>
-public sealed class CrossProcessEquivalenceSpecs : IDisposable
+public sealed partial class CrossProcessEquivalenceSpecs : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("akkagan-3proc-").FullName;
 
@@ -231,8 +232,9 @@ public sealed class CrossProcessEquivalenceSpecs : IDisposable
         // A user's data: every discriminator process reads the file (or folder) the run names; the generator's process
         // builds its network from the dimension (channels) the coordinator resolved.
         ["points file"] = (["--dataset", "points", "--data-file", "{points}", "--unroll", "2", "--discriminators", "2", "--aggregate", "softmax"], false),
+        // Sharded (MD-GAN style): each discriminator process loads only its member's half of the folder.
         ["image folder"] = (["--dataset", "images", "--data-dir", "{images}", "--image-size", "16", "--batch", "8", "--latent-dim", "8",
-            "--unroll", "0", "--discriminators", "2", "--eval-samples", "32"], false),
+            "--unroll", "0", "--discriminators", "2", "--eval-samples", "32", "--data-shards", "2"], false),
     };
 
     /// <summary>The data files <see cref="CrossProcess"/>'s placeholders name: a 2-D points file and a folder of PNGs.</summary>
@@ -277,6 +279,13 @@ public sealed class CrossProcessEquivalenceSpecs : IDisposable
         Assert.Equal(cluster.SeedAddress, cluster.Placement["g-0"]);
         Assert.NotEqual(cluster.Placement["d-0"], cluster.Placement["d-1"]);
         Assert.DoesNotContain(cluster.Placement["g-0"], new[] { cluster.Placement["d-0"], cluster.Placement["d-1"] });
+        if (flags.Contains("--data-shards"))
+        {
+            // Each discriminator process held its own member's shard of the images, not the whole folder.
+            var held = cluster.Discriminators.Select(log => ShardPattern().Match(log)).ToArray();
+            Assert.All(held, m => Assert.True(m.Success, string.Join("\n---\n", cluster.Discriminators)));
+            Assert.Equal(["0", "1"], held.Select(m => m.Groups[1].Value).Order(StringComparer.Ordinal));
+        }
 
         var reference = Akkagan.Run(["train", .. training, "--torch-threads", "1", "--engine", "reference", "--out", Out("ref")]);
         Assert.True(reference.ExitCode == 0, reference.All);
@@ -299,6 +308,9 @@ public sealed class CrossProcessEquivalenceSpecs : IDisposable
         Assert.Equal(Evolutions(Out("ref")), evolutions);
         Assert.True(evolves ? evolutions.Count > 0 : evolutions.Count == 0, string.Join("\n", evolutions));
     }
+
+    [GeneratedRegex(@"images: shard (\d) of 2: \d+ of the \d+ training images in memory")]
+    private static partial Regex ShardPattern();
 
     /// <summary>The evolution events of a run's metrics.jsonl (round, best, worst, new learning rate), in order.</summary>
     private static List<string> Evolutions(string run)

@@ -94,7 +94,8 @@ public sealed class DiscriminatorActor : EntityActor<DiscriminatorCore>
     /// </summary>
     protected override DiscriminatorCore Create(TrainingSettings settings)
     {
-        var data = _data(settings);
+        // With data-shards, the factory is asked for this member's shard (a node then loads only it).
+        var data = RunData.ForMember(_data(settings.ForDataShard(_id.Member)), settings, _id.Member);
         var core = new DiscriminatorCore(settings, _id.Member, data, RunData.ResolveDevice(settings.Device));
         _sampleShape = data.SampleShape;
         return core;

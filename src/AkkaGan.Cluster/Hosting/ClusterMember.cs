@@ -82,6 +82,13 @@ public static class ClusterMember
         Func<TrainingSettings, IRealData> data, NodeSettings node, Action<string>? report = null)
         => builder.AddAkkaGanMember(config, options, data, node.StepTimeout, node.Store, node.Tls, report);
 
+    /// <summary>
+    /// What the coordinator's metrics load: a user's points or images compare against their held-out rows, which every
+    /// shard holds, so with data-shards one shard (not the whole dataset) is loaded; the built-in datasets load whole.
+    /// </summary>
+    private static TrainingSettings MetricsData(TrainingSettings settings)
+        => settings.Dataset is DatasetKind.Points or DatasetKind.Images ? settings.ForDataShard(0) : settings;
+
     private static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
         Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store, NodeTls? tls, Action<string>? report)
     {
@@ -112,7 +119,7 @@ public static class ClusterMember
         else builder.AddDiscriminatorProxy();
         if (options.Has(Roles.Generator)) builder.AddGenerator(stores);
         else builder.AddGeneratorProxy();
-        if (options.Has(Roles.Coordinator)) builder.AddCoordinator(stepTimeout, settings => EvaluationMetrics.Create(settings, data(settings)), stores);
+        if (options.Has(Roles.Coordinator)) builder.AddCoordinator(stepTimeout, settings => EvaluationMetrics.Create(settings, data(MetricsData(settings))), stores);
         return builder;
     }
 }

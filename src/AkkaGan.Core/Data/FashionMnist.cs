@@ -8,16 +8,38 @@ namespace AkkaGan.Core.Data;
 /// labels as int64. The Debian package <c>dataset-fashion-mnist</c> installs the files under
 /// /usr/share/datasets/fashion-mnist.
 /// </summary>
-public sealed class FashionMnist : IRealData
+public sealed class FashionMnist : IShardable, IDisposable
 {
     /// <summary>Where Debian's <c>dataset-fashion-mnist</c> package puts the IDX files.</summary>
     public const string DefaultDirectory = "/usr/share/datasets/fashion-mnist";
     private readonly Tensor _images; // (N, 1, H, W) float32 in [-1, 1]
 
-    private FashionMnist(Tensor images, Tensor labels)
+    private FashionMnist(Tensor images, Tensor labels, int shard = -1)
     {
+        ShardIndex = shard;
         _images = images.DetachFromDisposeScope();
         Labels = labels.DetachFromDisposeScope();
+    }
+
+    /// <summary>The shard held (-1: the whole split).</summary>
+    public int ShardIndex { get; }
+
+    /// <summary>Images held (the training rows of a shard).</summary>
+    public long TrainCount => Count;
+
+    /// <inheritdoc/>
+    public IRealData Shard(int shard, int shards)
+    {
+        using var scope = NewDisposeScope();
+        var rows = Shards.Rows(Count, shard, shards);
+        return new FashionMnist(_images.index_select(0, rows).MoveToOuterDisposeScope(), Labels.index_select(0, rows).MoveToOuterDisposeScope(), shard);
+    }
+
+    /// <summary>Frees the images and labels.</summary>
+    public void Dispose()
+    {
+        _images.Dispose();
+        Labels.Dispose();
     }
 
     /// <summary>Class labels (N) as int64.</summary>

@@ -16,7 +16,7 @@ namespace AkkaGan.Core.Data;
 /// the same files) loads it in seconds. As for points, a fixed tenth of the images (at most
 /// <see cref="PointCloud.MaxHeldOut"/>) is held out of training for the metrics.
 /// </summary>
-public sealed class ImageFolder : IRealData, IHeldOutData, IDisposable
+public sealed class ImageFolder : IShardable, IHeldOutData, IDisposable
 {
     /// <summary>The extensions read (case-insensitive).</summary>
     public static readonly IReadOnlyList<string> Extensions = [".png", ".jpg", ".jpeg"];
@@ -29,15 +29,27 @@ public sealed class ImageFolder : IRealData, IHeldOutData, IDisposable
     private readonly Tensor _train;   // (N - H, C, S, S) uint8
     private readonly Tensor _heldOut; // (H, C, S, S) uint8
 
-    private ImageFolder(string directory, Tensor train, Tensor heldOut)
+    private ImageFolder(string directory, Tensor train, Tensor heldOut, int shard)
     {
         Directory = directory;
+        ShardIndex = shard;
         _train = train.DetachFromDisposeScope();
         _heldOut = heldOut.DetachFromDisposeScope();
     }
 
     /// <summary>The folder the images came from.</summary>
     public string Directory { get; }
+    /// <summary>The shard held (-1: every training image).</summary>
+    public int ShardIndex { get; }
+
+    /// <inheritdoc/>
+    public IRealData Shard(int shard, int shards)
+    {
+        using var scope = NewDisposeScope();
+        var rows = _train.index_select(0, Shards.Rows(TrainCount, shard, shards));
+        return new ImageFolder(Directory, rows.MoveToOuterDisposeScope(), _heldOut.clone().MoveToOuterDisposeScope(), shard);
+    }
+
     /// <summary>One image, [C, S, S].</summary>
     public long[] SampleShape => [.. _train.shape.Skip(1)];
     /// <summary>Images the discriminators train on.</summary>
@@ -73,7 +85,14 @@ public sealed class ImageFolder : IRealData, IHeldOutData, IDisposable
     /// else 1), from the cache when it holds these files, else decoding them (in parallel) and writing the cache.
     /// Every bad file is a <see cref="DatasetException"/> naming it.
     /// </summary>
-    public static ImageFolder Load(string directory, int size, int channels = 0, Action<string>? log = null, string? cacheDirectory = null)
+    /// <param name="directory">The folder.</param>
+    /// <param name="size">The side of the images.</param>
+    /// <param name="channels">1 or 3, or 0 for the data's.</param>
+    /// <param name="log">Hears about the decoding.</param>
+    /// <param name="cacheDirectory">The cache folder (null: <see cref="CacheDirectory"/>).</param>
+    /// <param name="shard">Loads only this shard's training images (of <paramref name="shards"/>), reading only their rows of the cache file; -1: all.</param>
+    /// <param name="shards">The number of shards.</param>
+    public static ImageFolder Load(string directory, int size, int channels = 0, Action<string>? log = null, string? cacheDirectory = null, int shard = -1, int shards = 1)
     {
         if (channels is not (0 or 1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be 0, 1 or 3");
         log ??= _ => { };
@@ -82,26 +101,59 @@ public sealed class ImageFolder : IRealData, IHeldOutData, IDisposable
         cacheDirectory ??= CacheDirectory();
         var key = CacheKey(directory, files, size);
         var cached = Path.Combine(cacheDirectory, key + ".npy");
-        byte[] pixels;
-        long[] shape;
-        if (File.Exists(cached) && TryReadCache(cached, files.Length, size, out pixels, out shape))
+        if (File.Exists(cached) && CacheHolds(cached, files.Length, size))
             log($"images: {files.Length} from {directory} at {size}x{size}, decoded before ({cached})");
         else
         {
-            (pixels, shape) = Decode(directory, files, size, log);
-            WriteCache(cacheDirectory, cached, pixels, shape, log);
+            var (decoded, decodedShape) = Decode(directory, files, size, log);
+            if (!WriteCache(cacheDirectory, cached, decoded, decodedShape, log))
+                return Split(directory, tensor(decoded, decodedShape), channels, shard, shards);
         }
+        // Only the rows this process holds are read: a shard's node never has the other shards in memory.
+        var rows = files.Length;
+        var (heldRows, trainRows) = SplitRows(rows, shard, shards);
         using var scope = NewDisposeScope();
-        var all = tensor(pixels, shape);
-        all = WithChannels(all, channels);
-        var rows = shape[0];
+        var held = WithChannels(ReadRows(cached, heldRows), channels).contiguous();
+        var train = WithChannels(ReadRows(cached, trainRows), channels).contiguous();
+        if (shard >= 0)
+            log($"images: shard {shard} of {shards}: {trainRows.Length} of the {rows - heldRows.Length} training images in memory " +
+                $"({train.NumberOfElements / 1048576.0:F1} MB), {heldRows.Length} held out");
+        return new ImageFolder(directory, train.MoveToOuterDisposeScope(), held.MoveToOuterDisposeScope(), shard);
+    }
+
+    /// <summary>Rows of the cache file read straight into a uint8 tensor's memory (no managed copy of the images).</summary>
+    private static Tensor ReadRows(string path, long[] rows)
+    {
+        var shape = NpyFile.ReadShape(path);
+        var rowsTensor = empty([rows.Length, .. shape.Skip(1)], ScalarType.Byte);
+        NpyFile.ReadByteRows(path, rows, rowsTensor.bytes);
+        return rowsTensor;
+    }
+
+    /// <summary>
+    /// The held-out rows and the training rows (of <paramref name="shard"/>, or all) among <paramref name="rows"/>, from a
+    /// permutation that depends only on the count, so every node (and every run on the folder) holds out the same images.
+    /// </summary>
+    private static (long[] HeldOut, long[] Train) SplitRows(long rows, int shard, int shards)
+    {
         var heldOut = (int)Math.Min(PointCloud.MaxHeldOut, rows / 10);
-        // The split depends only on the image count, so every node (and every run on the folder) holds out the same images.
+        using var scope = NewDisposeScope();
         using var split = new Generator(0x1A6E_F01DUL + (ulong)rows, CPU);
         var order = randperm(rows, generator: split);
-        var train = all.index_select(0, order.narrow(0, heldOut, rows - heldOut)).contiguous();
-        var held = all.index_select(0, order.narrow(0, 0, heldOut)).contiguous();
-        return new ImageFolder(directory, train.MoveToOuterDisposeScope(), held.MoveToOuterDisposeScope());
+        var train = order.narrow(0, heldOut, rows - heldOut);
+        if (shard >= 0) train = train.index_select(0, Shards.Rows(rows - heldOut, shard, shards));
+        return (order.narrow(0, 0, heldOut).data<long>().ToArray(), train.data<long>().ToArray());
+    }
+
+    /// <summary>The same split from decoded images in memory (when the cache cannot be written).</summary>
+    private static ImageFolder Split(string directory, Tensor all, int channels, int shard, int shards)
+    {
+        using var scope = NewDisposeScope();
+        var (heldRows, trainRows) = SplitRows(all.shape[0], shard, shards);
+        all = WithChannels(all, channels);
+        var train = all.index_select(0, tensor(trainRows)).contiguous();
+        var held = all.index_select(0, tensor(heldRows)).contiguous();
+        return new ImageFolder(directory, train.MoveToOuterDisposeScope(), held.MoveToOuterDisposeScope(), shard);
     }
 
     /// <summary>
@@ -162,22 +214,22 @@ public sealed class ImageFolder : IRealData, IHeldOutData, IDisposable
         return Convert.ToHexStringLower(sha.GetHashAndReset())[..24];
     }
 
-    private static bool TryReadCache(string path, int count, int size, out byte[] pixels, out long[] shape)
+    /// <summary>Whether the cache file is a uint8 array of these images (its header and length); a damaged one is decoded again and replaced.</summary>
+    private static bool CacheHolds(string path, int count, int size)
     {
         try
         {
-            (pixels, shape) = NpyFile.ReadBytes(path);
-            if (shape is [var n, 1 or 3, var h, var w] && n == count && h == size && w == size) return true;
+            return NpyFile.ReadShape(path) is [var n, 1 or 3, var h, var w] && n == count && h == size && w == size
+                   && NpyFile.ReadByteRows(path, [0]).Values.Length > 0;
         }
         catch (DatasetException)
         {
-            // A damaged cache file is decoded again (and replaced).
+            return false;
         }
-        (pixels, shape) = ([], []);
-        return false;
     }
 
-    private static void WriteCache(string cacheDirectory, string path, byte[] pixels, long[] shape, Action<string> log)
+    /// <summary>Writes the cache atomically; false when it cannot be written (the run goes on from memory).</summary>
+    private static bool WriteCache(string cacheDirectory, string path, byte[] pixels, long[] shape, Action<string> log)
     {
         try
         {
@@ -186,11 +238,13 @@ public sealed class ImageFolder : IRealData, IHeldOutData, IDisposable
             NpyFile.WriteBytes(temporary, pixels, shape);
             File.Move(temporary, path, overwrite: true);
             log($"images: cached as {path}");
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // A read-only cache costs the next run the decoding again, not this run.
             log($"images: cannot write the cache {path} ({e.Message}); the next run decodes the images again");
+            return false;
         }
     }
 

@@ -75,6 +75,40 @@ public static partial class NpyFile
         return (ReadData(path, stream, shape, count), shape);
     }
 
+    /// <summary>
+    /// Rows <paramref name="rows"/> (indices along the first axis, in the order given) of the uint8 array in
+    /// <paramref name="path"/>, reading only those rows; the shape is the file's with <c>rows.Length</c> first.
+    /// </summary>
+    public static (byte[] Values, long[] Shape) ReadByteRows(string path, IReadOnlyList<long> rows)
+    {
+        var shape = ReadShape(path);
+        if (shape.Length == 0) throw new DatasetException($"{path}: a scalar has no rows");
+        var values = new byte[rows.Count * shape.Skip(1).Aggregate(1L, (a, b) => a * b)];
+        return (values, ReadByteRows(path, rows, values));
+    }
+
+    /// <summary>
+    /// <see cref="ReadByteRows(string, IReadOnlyList{long})"/> into <paramref name="target"/> (e.g. a tensor's memory, so
+    /// that no second copy is made), which must hold exactly the rows; returns their shape.
+    /// </summary>
+    public static long[] ReadByteRows(string path, IReadOnlyList<long> rows, Span<byte> target)
+    {
+        using var stream = Open(path);
+        var (size, shape, _) = ReadHeader(path, stream);
+        if (size != 1) throw new DatasetException($"{path}: dtype float where uint8 is expected");
+        if (shape.Length == 0) throw new DatasetException($"{path}: a scalar has no rows");
+        var rowBytes = (int)shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+        if (target.Length != rows.Count * (long)rowBytes) throw new ArgumentException($"{target.Length} bytes do not hold {rows.Count} rows of {rowBytes}", nameof(target));
+        var data = stream.Position;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            if (rows[i] < 0 || rows[i] >= shape[0]) throw new ArgumentOutOfRangeException(nameof(rows), rows[i], $"row outside 0..{shape[0] - 1}");
+            stream.Position = data + rows[i] * rowBytes;
+            stream.ReadExactly(target.Slice(i * rowBytes, rowBytes));
+        }
+        return [rows.Count, .. shape.Skip(1)];
+    }
+
     private static FileStream Open(string path)
     {
         try

@@ -11,7 +11,7 @@ namespace AkkaGan.Core.Data;
 /// the row count) is held out of training for the distribution metrics, so they compare the generator with points the
 /// discriminators never saw.
 /// </summary>
-public sealed class PointCloud : IRealData, IHeldOutData
+public sealed class PointCloud : IShardable, IHeldOutData
 {
     /// <summary>The fewest rows a points file may have (a held-out tenth of at least 2 points).</summary>
     public const int MinRows = 20;
@@ -20,9 +20,10 @@ public sealed class PointCloud : IRealData, IHeldOutData
     private readonly Tensor _train;   // (N - H, d) float32
     private readonly Tensor _heldOut; // (H, d) float32
 
-    private PointCloud(string name, Tensor train, Tensor heldOut, double extent)
+    private PointCloud(string name, Tensor train, Tensor heldOut, double extent, int shard = -1)
     {
         Name = name;
+        ShardIndex = shard;
         _train = train.DetachFromDisposeScope();
         _heldOut = heldOut.DetachFromDisposeScope();
         Extent = extent;
@@ -38,6 +39,17 @@ public sealed class PointCloud : IRealData, IHeldOutData
     public long[] SampleShape => [_train.shape[1]];
     /// <summary>Rows the discriminators train on.</summary>
     public long TrainCount => _train.shape[0];
+    /// <summary>The shard held (-1: the whole file).</summary>
+    public int ShardIndex { get; }
+
+    /// <inheritdoc/>
+    public IRealData Shard(int shard, int shards)
+    {
+        using var scope = NewDisposeScope();
+        var rows = _train.index_select(0, Shards.Rows(TrainCount, shard, shards));
+        return new PointCloud(Name, rows.MoveToOuterDisposeScope(), _heldOut.clone().MoveToOuterDisposeScope(), Extent, shard);
+    }
+
     /// <summary>The held-out rows, (H, d) float32 (a new tensor).</summary>
     public Tensor HeldOut => _heldOut.clone();
 

@@ -8,7 +8,7 @@ namespace AkkaGan.Core.Data;
 /// independently drawn images of the source set stacked as the channels of one (3, 28, 28) image, so the data has
 /// 10^3 = 1000 modes, the class triplets. A sample's label is 100 c0 + 10 c1 + c2 (ci the class of channel i).
 /// </summary>
-public sealed class StackedFashionMnist : IRealData
+public sealed class StackedFashionMnist : IShardable, IDisposable
 {
     /// <summary>Channels per sample, and the number of independently drawn source images in it.</summary>
     public const int Channels = 3;
@@ -21,6 +21,18 @@ public sealed class StackedFashionMnist : IRealData
     {
         Source = source;
     }
+
+    /// <summary>The shard of the source images held (-1: all of them).</summary>
+    public int ShardIndex => Source.ShardIndex;
+
+    /// <summary>Source images held.</summary>
+    public long TrainCount => Source.Count;
+
+    /// <summary>The stacks of shard <paramref name="shard"/> of the source images: every channel of a sample is drawn from the shard.</summary>
+    public IRealData Shard(int shard, int shards) => new StackedFashionMnist((FashionMnist)Source.Shard(shard, shards));
+
+    /// <summary>Frees the source images.</summary>
+    public void Dispose() => Source.Dispose();
 
     /// <summary>The single-channel images the channels are drawn from.</summary>
     public FashionMnist Source { get; }

@@ -57,12 +57,16 @@ public sealed class EvaluationMetrics : IDisposable
         return DistributionDistance.Reference.Of(real.data<float>().ToArray(), (int)real.shape[0], dimension, withMmd: sampleShape.Length == 1);
     }
 
-    /// <summary>The real side of <see cref="SampleDiversity"/>: real samples from a stream of their own (no training stream is touched).</summary>
+    /// <summary>
+    /// The real side of <see cref="SampleDiversity"/>: a user's held-out samples (the same on every shard), else real
+    /// samples from a stream of their own (no training stream is touched).
+    /// </summary>
     private static SampleDiversity.Reference DiversityReference(IRealData data, long seed)
     {
         using var scope = NewDisposeScope();
         using var generator = new TorchSharp.torch.Generator((ulong)(seed ^ 0x5EED_D1CE), CPU);
-        return SampleDiversity.Reference.Of(data.Sample(SampleDiversity.MaxSamples, generator));
+        var real = data is IHeldOutData held ? held.HeldOut : data.Sample(SampleDiversity.MaxSamples, generator);
+        return SampleDiversity.Reference.Of(real.narrow(0, 0, Math.Min(SampleDiversity.MaxSamples, real.shape[0])));
     }
 
     /// <summary>

@@ -13,7 +13,7 @@ namespace AkkaGan.Core.Metrics;
 /// real balls a generated sample lies in on average, over k (about 1 when the distributions match; robust to real
 /// outliers). Coverage: the share of real samples whose ball holds a generated sample (drops when modes are missed;
 /// robust to generated outliers). The features are the coordinates for points and <see cref="RandomEmbedding"/>'s for
-/// images; distances are Euclidean, in float64.
+/// images; distances are Euclidean, in float32.
 /// </summary>
 /// <param name="Precision">Share of generated samples within the k-NN ball of a real one, in [0, 1].</param>
 /// <param name="Recall">Share of real samples within the k-NN ball of a generated one, in [0, 1].</param>
@@ -56,7 +56,7 @@ public sealed record Fidelity(double Precision, double Recall, double Density, d
             var n = Math.Min(MaxSamples, realFeatures.shape[0]);
             if (n <= k) throw new ArgumentException($"{n} real samples: more than k = {k} are needed", nameof(realFeatures));
             using var scope = NewDisposeScope();
-            var features = realFeatures.narrow(0, 0, n).to_type(ScalarType.Float64).cpu().contiguous();
+            var features = realFeatures.narrow(0, 0, n).to_type(ScalarType.Float32).cpu().contiguous();
             return new Reference(features.MoveToOuterDisposeScope(), KthNeighbourDistance(features, k).MoveToOuterDisposeScope(), k);
         }
 
@@ -74,7 +74,7 @@ public sealed record Fidelity(double Precision, double Recall, double Density, d
         var m = Math.Min(MaxSamples, generatedFeatures.shape[0]);
         if (m <= reference.K) throw new ArgumentException($"{m} generated samples: more than k = {reference.K} are needed", nameof(generatedFeatures));
         using var scope = NewDisposeScope();
-        var fake = generatedFeatures.narrow(0, 0, m).to_type(ScalarType.Float64).cpu().contiguous();
+        var fake = generatedFeatures.narrow(0, 0, m).to_type(ScalarType.Float32).cpu().contiguous();
         var fakeRadii = KthNeighbourDistance(fake, reference.K);                               // (M)
         var distances = cdist(fake, reference.Features);                                      // (M, N)
         var inRealBall = distances.le(reference.Radii.unsqueeze(0));                          // (M, N): fake j in real i's ball

@@ -23,6 +23,26 @@ public sealed record TrainingSettings
     /// <summary>Dimension of a point of dataset=points; 0 until the run takes it from the file (key <c>train.dimension</c>).</summary>
     public int Dimension { get; init; }
 
+    /// <summary>
+    /// Data-parallel discriminators (key <c>train.data-shards</c>): with N of 2 or more, the training data is split into N
+    /// disjoint shards and member m trains on shard m mod N only; a discriminator node loads only its members' shards.
+    /// 0 or 1: every member sees all the data.
+    /// </summary>
+    public int DataShards { get; init; }
+
+    /// <summary>
+    /// The shard a data factory is asked for (-1: the whole dataset). Set by the engine per member
+    /// (<see cref="ForDataShard"/>), never configured, never serialized.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int DataShard { get; init; } = -1;
+
+    /// <summary>The shard member <paramref name="member"/> trains on, or -1 without sharding.</summary>
+    public int ShardOf(int member) => DataShards > 1 ? member % DataShards : -1;
+
+    /// <summary>These settings asking the data factory for member <paramref name="member"/>'s shard (or all the data).</summary>
+    public TrainingSettings ForDataShard(int member) => this with { DataShard = ShardOf(member) };
+
     /// <summary>The image sizes the DCGANs are built for: 4 or 7 pixels doubled two or more times.</summary>
     public static readonly IReadOnlyList<int> ImageSizes = [16, 28, 32, 56, 64, 112, 128];
     /// <summary>Folder of the cached evaluation classifier (image datasets); empty: AKKAGAN_CLASSIFIER_DIR or ~/.cache/akkagan/classifier.</summary>
@@ -259,6 +279,11 @@ public sealed record TrainingSettings
             errors.Add($"image-size must be one of {string.Join(", ", ImageSizes)} (got {ImageSize})");
         if (Channels is not (0 or 1 or 3)) errors.Add($"channels must be 1 (grayscale), 3 (RGB) or 0 (from the data) (got {Channels})");
         NonNegative("dimension", Dimension);
+        NonNegative("data-shards", DataShards);
+        if (DataShards > 1 && IsToyData)
+            errors.Add($"data-shards splits a finite dataset (fashion-mnist, stacked-fashion-mnist, points, images); {SettingValues.Kebab(Dataset)} draws fresh samples from its mixture");
+        if (DataShards > 1 && DataShards > Discriminators)
+            errors.Add($"data-shards ({DataShards}) exceeds the discriminators ({Discriminators}): shards {Discriminators}..{DataShards - 1} would be seen by no member");
 
         errors.AddRange(Health.Problems());
         if (Members.Count > Discriminators)

@@ -36,7 +36,7 @@ public sealed class ReferenceTrainer : IDisposable
         _observer = observer ?? new NullObserver();
         _device = device;
         Generator = new GeneratorCore(Settings, data.SampleShape, device);
-        _discriminators = [.. Settings.ActiveMembers.Select(i => new DiscriminatorCore(Settings, i, data, device))];
+        _discriminators = [.. Settings.ActiveMembers.Select(i => new DiscriminatorCore(Settings, i, RunData.ForMember(data, Settings, i), device))];
     }
 
     /// <summary>The run's settings as they are now (live changes included).</summary>
@@ -255,7 +255,7 @@ public sealed class ReferenceTrainer : IDisposable
         Settings = plan.Settings;
         Generator.Update(Settings);
         foreach (var d in _discriminators) d.Update(Settings, plan.ResetLearningRate.Contains(d.Member));
-        if (plan.Added is { } added) _discriminators.Add(new DiscriminatorCore(Settings, added, Data, _device));
+        if (plan.Added is { } added) _discriminators.Add(new DiscriminatorCore(Settings, added, RunData.ForMember(Data, Settings, added), _device));
         if (plan.Removed is { } removed)
         {
             var member = Member(removed);

@@ -38,18 +38,81 @@ public static class RunData
     /// </summary>
     public static IRealData Create(TrainingSettings settings, Action<string>? log)
     {
+        // settings.DataShard >= 0 (an engine asking for a member's shard): an image folder reads only that shard's rows;
+        // the other datasets are read whole and cut (their whole copy freed before this returns).
+        var shard = settings.DataShards > 1 ? settings.DataShard : -1;
         IRealData data = settings.Dataset switch
         {
             DatasetKind.FashionMnist => FashionMnist.Load(settings.DataDir),
             DatasetKind.StackedFashionMnist => StackedFashionMnist.Load(settings.DataDir),
             DatasetKind.Points => PointCloud.Load(settings.DataFile),
             DatasetKind.Images => ImageFolder.Load(settings.DataDir, settings.ImageSize, settings.Channels, log,
-                string.IsNullOrWhiteSpace(settings.DataCacheDir) ? null : settings.DataCacheDir),
+                string.IsNullOrWhiteSpace(settings.DataCacheDir) ? null : settings.DataCacheDir, shard, settings.DataShards),
             _ => GaussianMixture.For(settings)!,
         };
+        if (shard >= 0 && data is IShardable whole && whole.ShardIndex != shard)
+        {
+            var part = whole.Shard(shard, settings.DataShards);
+            (whole as IDisposable)?.Dispose();
+            data = part;
+        }
         if (settings.Dataset == DatasetKind.Points && settings.Dimension > 0 && data.SampleShape[0] != settings.Dimension)
             throw new DatasetException($"{settings.DataFile}: points of dimension {data.SampleShape[0]}, but the run's dimension is {settings.Dimension} (the file changed since the run started?)");
         return data;
+    }
+
+    /// <summary>
+    /// A data factory for a node that serves runs: the entities (and the coordinator's metrics) of one node that ask for
+    /// the same data (dataset, files, image size, channels, shard) share one loaded copy. The last
+    /// <paramref name="keep"/> distinct requests stay loaded; older ones are dropped (and freed once no entity holds them).
+    /// </summary>
+    public static Func<TrainingSettings, IRealData> Shared(Action<string>? log = null, int keep = 4)
+    {
+        var loaded = new List<(string Key, Lazy<IRealData> Data)>();
+        return settings =>
+        {
+            var key = string.Join("|", SettingValues.Kebab(settings.Dataset), settings.DataDir, settings.DataFile, settings.ImageSize, settings.Channels,
+                settings.DataCacheDir, settings.MixtureScale, settings.MixtureStd, settings.DataShards > 1 ? settings.DataShard : -1, settings.DataShards);
+            Lazy<IRealData> data;
+            lock (loaded)
+            {
+                var index = loaded.FindIndex(e => e.Key == key);
+                if (index >= 0)
+                {
+                    data = loaded[index].Data;
+                    loaded.RemoveAt(index);
+                }
+                else data = new Lazy<IRealData>(() => Create(settings, log));
+                loaded.Add((key, data));
+                if (loaded.Count > keep) loaded.RemoveAt(0);
+            }
+            try
+            {
+                return data.Value;
+            }
+            catch
+            {
+                // A failed load is not kept: the next request (the file fixed meanwhile) loads again.
+                lock (loaded) loaded.RemoveAll(e => ReferenceEquals(e.Data, data));
+                throw;
+            }
+        };
+    }
+
+    /// <summary>
+    /// The data member <paramref name="member"/> trains on: <paramref name="data"/> itself without sharding or when it
+    /// already is the member's shard (a node that loaded only that), else the member's shard cut from it (a process
+    /// that holds the whole dataset: the reference engine, a one-node cluster).
+    /// </summary>
+    public static IRealData ForMember(IRealData data, TrainingSettings settings, int member)
+    {
+        var shard = settings.ShardOf(member);
+        if (shard < 0) return data;
+        if (data is not IShardable shardable)
+            throw new SettingsException($"data-shards: {SettingValues.Kebab(settings.Dataset)} cannot be sharded");
+        return shardable.ShardIndex == shard ? data
+            : shardable.ShardIndex < 0 ? shardable.Shard(shard, settings.DataShards)
+            : throw new InvalidOperationException($"member d-{member} trains on shard {shard}, but the data given holds shard {shardable.ShardIndex}");
     }
 
     /// <summary>

@@ -153,7 +153,7 @@ public static class NodeCommand
         // its torch threads; the training settings themselves arrive from the coordinator.
         var own = ownFlags.Aggregate(SettingsLoader.Bind(config, new TrainingSettings()), (s, f) => SettingKeys.Apply(f.Key, s, f.Value, f.Key.Flag)).Validate();
         set_num_threads(RunData.TorchThreads(own));
-        using var host = ClusterEngine.BuildHost(config, member, s => RunData.Create(s, Console.WriteLine), signalsStopTheNode: true, node,
+        using var host = ClusterEngine.BuildHost(config, member, RunData.Shared(Console.WriteLine), signalsStopTheNode: true, node,
             line => Console.WriteLine($"akkagan node {member.PublicHost ?? member.Host}:{member.Port}: discovery: {line}"));
         Runtime.AkkaPort.EnsureFree(node, flags);
         Runtime.AkkaPort.StartAsync(host, member, CancellationToken.None).GetAwaiter().GetResult();
