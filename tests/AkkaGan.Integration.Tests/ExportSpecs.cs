@@ -59,9 +59,12 @@ public sealed class ExportSpecs : IClassFixture<ExportSpecs.TrainedRun>
         Assert.True(check.Code == 0, check.Output);
         Assert.Contains($"{count} samples", check.Output);
 
-        // The module is valid Python (PyTorch itself is not installed here), and names the weights beside it.
+        // The module is valid Python (PyTorch itself is not installed here), builds the network the weights belong to
+        // (names and shapes, under a stand-in torch), and names the weights beside it.
         var compiled = Python("-m", "py_compile", module);
         Assert.True(compiled.Code == 0, compiled.Output);
+        var fits = Python(Path.Combine(Akkagan.RepositoryRoot, "tests", "AkkaGan.Integration.Tests", "check_module.py"), module, weights);
+        Assert.True(fits.Code == 0, fits.Output);
         Assert.Contains("\"generator.safetensors\"", File.ReadAllText(module));
         Assert.Contains("LATENT_DIM = 16", File.ReadAllText(module));
 
@@ -112,7 +115,7 @@ public sealed class ExportSpecs : IClassFixture<ExportSpecs.TrainedRun>
         Refused(["export", "--checkpoint", Out("none"), "--out", Out("g.pt")], Out("none"));
     }
 
-    private static (int Code, string Output) Python(params string[] args)
+    internal static (int Code, string Output) Python(params string[] args)
     {
         var python = Environment.GetEnvironmentVariable("AKKAGAN_PYTHON") is { Length: > 0 } named ? named : "python3";
         var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

@@ -77,6 +77,11 @@ public sealed class UserDataRunSpecs : IDisposable
         Assert.True(export.ExitCode == 0, export.All);
         var module = File.ReadAllText(Out("export/generator.py"));
         Assert.Contains("stages=3", module);   // 4x4 maps doubled three times to 32x32
+        // The module's network is the one the weights belong to: every name and shape (a stand-in torch builds it).
+        var fits = ExportSpecs.Python(Path.Combine(Akkagan.RepositoryRoot, "tests", "AkkaGan.Integration.Tests", "check_module.py"),
+            Out("export/generator.py"), Out("export/generator.safetensors"));
+        Assert.True(fits.Code == 0, fits.Output);
+        Assert.Contains("up3.weight [1, 64, 3, 3]", fits.Output);
     }
 
     [Theory]
