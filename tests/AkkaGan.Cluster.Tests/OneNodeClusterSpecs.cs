@@ -30,10 +30,11 @@ public sealed partial class OneNodeClusterSpecs() : Akka.Hosting.TestKit.TestKit
         };
         if (heterogeneous)
         {
-            // Three critics with their own loss, learning rate and regularizer, evolving between them.
+            // Three critics with their own loss, learning rate and regularizer, evolving between them; the generator
+            // keeps a moving average of its weights, which the evaluations sample from.
             settings = settings with
             {
-                Discriminators = 3, EvolveEvery = 2,
+                Discriminators = 3, EvolveEvery = 2, GeneratorEma = 0.9,
                 Members = [new() { Loss = LossKind.Hinge, LrD = 5e-4 }, new() { Loss = LossKind.LeastSquares, R1Gamma = 1 }],
             };
         }
@@ -41,6 +42,7 @@ public sealed partial class OneNodeClusterSpecs() : Akka.Hosting.TestKit.TestKit
         ActorRegistry.Get<CoordinatorSingleton>().Tell(new C.StartTraining(SettingsJson.Serialize(settings), null, probe.Ref));
 
         var (final, _) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
+        Assert.Equal(heterogeneous, final!.Entity(GeneratorCore.EntityId).Tensors.Any(t => t.Name.StartsWith(GeneratorCore.AveragePrefix, StringComparison.Ordinal)));
         EngineEquivalence.AssertSameAsReference(settings, final);
     }
 

@@ -83,6 +83,12 @@ public sealed record TrainingSettings
         ? 1.0
         : 1.0 - (1.0 - LrFinal) * Math.Clamp((double)(round - 1) / Math.Max(1, Rounds - 1), 0, 1);
 
+    /// <summary>
+    /// Decay d of the exponential moving average of the generator's weights that evaluations, samples and exports use
+    /// (key <c>train.g-ema</c>; e.g. 0.999); 0 = off (the trained weights themselves).
+    /// </summary>
+    public double GeneratorEma { get; init; }
+
     /// <summary>WGAN weight clipping bound c (weights clamped to [-c, c] after each step); 0 = off.</summary>
     public double ClipValue { get; init; }
     /// <summary>WGAN-GP penalty weight lambda on (||grad D(x_hat)|| - 1)^2; 0 = off.</summary>
@@ -279,6 +285,7 @@ public sealed record TrainingSettings
             errors.Add($"image-size must be one of {string.Join(", ", ImageSizes)} (got {ImageSize})");
         if (Channels is not (0 or 1 or 3)) errors.Add($"channels must be 1 (grayscale), 3 (RGB) or 0 (from the data) (got {Channels})");
         NonNegative("dimension", Dimension);
+        if (!(GeneratorEma >= 0 && GeneratorEma < 1)) errors.Add($"g-ema must be in [0, 1) (got {Fmt(GeneratorEma)})");
         NonNegative("data-shards", DataShards);
         if (DataShards > 1 && IsToyData)
             errors.Add($"data-shards splits a finite dataset (fashion-mnist, stacked-fashion-mnist, points, images); {SettingValues.Kebab(Dataset)} draws fresh samples from its mixture");

@@ -41,6 +41,29 @@ public sealed class GeneratorCore : IEntityCore
         Model = ModelFactory.CreateGenerator(settings, sampleShape, device);
         Model.train();
         Optimizer = new ExplicitOptimizer([.. Model.parameters()], settings.Optimizer, settings.LrG, settings.Beta1, settings.Beta2);
+        if (settings.GeneratorEma > 0)
+        {
+            // The average starts at the initial weights; batch norm runs on batch statistics in both (train mode).
+            Average = ModelFactory.CreateGenerator(settings, sampleShape, device);
+            Average.train();
+            CopyWeights(Model, Average);
+        }
+    }
+
+    /// <summary>
+    /// The exponential moving average of the generator's weights (<c>g-ema</c> &gt; 0; Yazici et al., "The Unusual
+    /// Effectiveness of Averaging in GAN Training", 2019): after every step avg = d avg + (1 - d) w. Evaluations,
+    /// samples and exports use it; training uses <see cref="Model"/>. Null when off.
+    /// </summary>
+    public nn.Module<Tensor, Tensor>? Average { get; }
+
+    /// <summary>The network samples come from: <see cref="Average"/> when the run keeps one, else <see cref="Model"/>.</summary>
+    public nn.Module<Tensor, Tensor> SamplingModel => Average ?? Model;
+
+    private static void CopyWeights(nn.Module from, nn.Module to)
+    {
+        using var noGrad = no_grad();
+        foreach (var ((_, source), (_, target)) in from.named_parameters().Zip(to.named_parameters())) target.copy_(source);
     }
 
     /// <summary>A live change (<see cref="RunChanges"/>): the new settings hold from the next step; the learning rate is set from them.</summary>
@@ -99,6 +122,13 @@ public sealed class GeneratorCore : IEntityCore
         Tensor[] before;
         using (no_grad()) before = [.. parameters.Select(p => p.detach().clone())];
         Optimizer.Step();
+        if (Average is not null)
+        {
+            using var noGrad = no_grad();
+            var decay = _settings.GeneratorEma;
+            foreach (var ((_, w), (_, avg)) in Model.named_parameters().Zip(Average.named_parameters()))
+                avg.MulInPlace(decay).AddInPlace(w, 1 - decay);
+        }
         double moved = 0, size = 0;
         using (no_grad())
         {
@@ -151,23 +181,53 @@ public sealed class GeneratorCore : IEntityCore
         using var noGrad = no_grad();
         var count = (int)z.shape[0];
         var onDevice = z.to(float32).to(Device);
-        if (count <= SampleChunk) return Model.forward(onDevice).cpu().MoveToOuterDisposeScope();
+        var model = SamplingModel;
+        if (count <= SampleChunk) return model.forward(onDevice).cpu().MoveToOuterDisposeScope();
         var parts = new List<Tensor>();
         for (var start = 0; start < count; start += SampleChunk)
         {
             using var part = NewDisposeScope();
-            parts.Add(Model.forward(onDevice.narrow(0, start, Math.Min(SampleChunk, count - start))).cpu().MoveToOuterDisposeScope());
+            parts.Add(model.forward(onDevice.narrow(0, start, Math.Min(SampleChunk, count - start))).cpu().MoveToOuterDisposeScope());
         }
         return cat(parts, 0).MoveToOuterDisposeScope();                                   // (count, ...)
     }
 
-    /// <summary>Its state: parameters, optimizer moments, step count and learning rate.</summary>
-    public EntitySnapshot Snapshot() => ModuleState.Snapshot(EntityId, Model, Optimizer);
+    /// <summary>Its state: parameters, optimizer moments, step count and learning rate, and the weight average (<c>ema/</c>) when kept.</summary>
+    public EntitySnapshot Snapshot()
+    {
+        var snapshot = ModuleState.Snapshot(EntityId, Model, Optimizer);
+        if (Average is null) return snapshot;
+        var average = Average.named_parameters().Select(p => new NamedPayload(AveragePrefix + p.name, TensorCodec.ToPayload(p.parameter)));
+        return snapshot with { Tensors = [.. snapshot.Tensors, .. average] };
+    }
 
     /// <summary>
     /// Replaces its state; throws <see cref="CheckpointException"/> (and changes nothing) when the snapshot does not fit.
+    /// A snapshot without a weight average (written before <c>g-ema</c> was turned on) starts the average at its weights.
     /// </summary>
-    public void Restore(EntitySnapshot snapshot) => ModuleState.Restore(snapshot, Model, Optimizer);
+    public void Restore(EntitySnapshot snapshot)
+    {
+        var averages = snapshot.Tensors.Where(t => t.Name.StartsWith(AveragePrefix, StringComparison.Ordinal)).ToDictionary(t => t.Name[AveragePrefix.Length..], t => t.Payload);
+        if (Average is not null && averages.Count > 0)
+        {
+            foreach (var (name, p) in Average.named_parameters())
+                if (!averages.TryGetValue(name, out var payload) || !payload.Shape.SequenceEqual(p.shape))
+                    throw new CheckpointException($"snapshot of '{snapshot.EntityId}': its weight average lacks or misshapes '{name}'");
+        }
+        ModuleState.Restore(snapshot, Model, Optimizer);
+        if (Average is null) return;
+        if (averages.Count == 0)
+        {
+            CopyWeights(Model, Average);
+            return;
+        }
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var (name, p) in Average.named_parameters()) p.copy_(TensorCodec.ToTensor(averages[name], p.dtype).to(p.device));
+    }
+
+    /// <summary>The snapshot names of the weight average's tensors: <c>ema/</c> + the parameter's name.</summary>
+    public const string AveragePrefix = "ema/";
 
     internal static double GradientNorm(IEnumerable<Tensor> parameters)
     {
@@ -187,6 +247,7 @@ public sealed class GeneratorCore : IEntityCore
         _pending?.Dispose();
         Optimizer.Dispose();
         Model.Dispose();
+        Average?.Dispose();
     }
 }
 

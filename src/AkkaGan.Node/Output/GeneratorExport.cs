@@ -31,8 +31,9 @@ public static class GeneratorExport
             throw new SettingsException($"--out: {weightsPath} must end in {string.Join(" or ", Formats)} (the weights' format)");
         var folder = Path.GetDirectoryName(Path.GetFullPath(weightsPath))!;
         Directory.CreateDirectory(folder);
-        if (extension == ".pt") generator.Model.save_py(weightsPath);
-        else generator.Model.save_safetensors(weightsPath);
+        // The weights samples come from: the moving average when the run keeps one.
+        if (extension == ".pt") generator.SamplingModel.save_py(weightsPath);
+        else generator.SamplingModel.save_safetensors(weightsPath);
         var module = Path.Combine(folder, Path.GetFileNameWithoutExtension(weightsPath) + ".py");
         File.WriteAllText(module, PythonModule(settings, generator.SampleShape, metadata, Path.GetFileName(weightsPath)));
         return module;
