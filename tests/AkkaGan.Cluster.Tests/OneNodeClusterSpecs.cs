@@ -31,10 +31,10 @@ public sealed partial class OneNodeClusterSpecs() : Akka.Hosting.TestKit.TestKit
         if (heterogeneous)
         {
             // Three critics with their own loss, learning rate and regularizer, evolving between them; the generator
-            // keeps a moving average of its weights, which the evaluations sample from.
+            // keeps a moving average of its weights, which the evaluations sample from; the critics judge packs of two.
             settings = settings with
             {
-                Discriminators = 3, EvolveEvery = 2, GeneratorEma = 0.9,
+                Discriminators = 3, EvolveEvery = 2, GeneratorEma = 0.9, Pack = 2,
                 Members = [new() { Loss = LossKind.Hinge, LrD = 5e-4 }, new() { Loss = LossKind.LeastSquares, R1Gamma = 1 }],
             };
         }

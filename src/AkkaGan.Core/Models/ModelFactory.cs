@@ -33,9 +33,12 @@ public static class ModelFactory
     /// </summary>
     public static DiscriminatorNetwork CreateDiscriminator(TrainingSettings settings, long[] sampleShape, double inputScale, int member, Device device)
     {
+        // With packing the network sees m samples at once: m x d coordinates, or m x C channels.
+        var pack = Math.Max(1, settings.Pack);
         DiscriminatorNetwork model = sampleShape.Length == 1
-            ? new MlpDiscriminator((int)sampleShape[0], settings.HiddenUnits, settings.HiddenLayers, inputScale)
-            : new DcganDiscriminator((int)sampleShape[0], size: (int)sampleShape[^1]);
+            ? new MlpDiscriminator(pack * (int)sampleShape[0], settings.HiddenUnits, settings.HiddenLayers, inputScale)
+            : new DcganDiscriminator(pack * (int)sampleShape[0], size: (int)sampleShape[^1]);
+        if (pack > 1) model = new PackedDiscriminator(model, pack);
         using var generator = Seeds.Generator(settings.Seed, 0, SeedRole.Discriminator, member, SeedPurpose.Init);
         Initialise(model, generator, dcgan: sampleShape.Length != 1);
         return (DiscriminatorNetwork)model.to(device);

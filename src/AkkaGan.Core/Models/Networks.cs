@@ -23,6 +23,47 @@ public abstract class DiscriminatorNetwork : nn.Module<Tensor, Tensor>
 
     /// <summary>Logits (N) of <paramref name="input"/> under the module's own weights.</summary>
     public override Tensor forward(Tensor input) => Functional(input, OrderedParameters);
+
+    /// <summary>Samples judged jointly per logit (PacGAN's packing degree; 1: each sample alone). N samples give N / Pack logits.</summary>
+    public virtual int Pack => 1;
+}
+
+/// <summary>
+/// PacGAN (Lin et al., "PacGAN: The power of two samples in generative adversarial networks", 2018): the inner
+/// discriminator judges <see cref="Pack"/> samples at once, concatenated (points: their coordinates, images: their
+/// channels), so a generator that repeats itself is told apart from data at the level of the pack. Consecutive rows
+/// form a pack: (N, ...) -> (N / m, m x ...). Its parameters are the inner network's, under <c>net.</c>.
+/// </summary>
+public sealed class PackedDiscriminator : DiscriminatorNetwork
+{
+    private readonly DiscriminatorNetwork net;
+    private readonly int _pack;
+
+    /// <summary>Packs of <paramref name="pack"/> samples into <paramref name="inner"/>, built for packed inputs (m x d coordinates, or m x C channels).</summary>
+    public PackedDiscriminator(DiscriminatorNetwork inner, int pack) : base(nameof(PackedDiscriminator))
+    {
+        if (pack < 2) throw new ArgumentOutOfRangeException(nameof(pack), pack, "packing needs at least 2 samples per pack");
+        net = inner;
+        _pack = pack;
+        RegisterComponents();
+    }
+
+    /// <inheritdoc/>
+    public override int Pack => _pack;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<Parameter> OrderedParameters => net.OrderedParameters;
+
+    /// <inheritdoc/>
+    public override Tensor Functional(Tensor input, IReadOnlyList<Tensor> weights)
+    {
+        if (input.shape[0] % _pack != 0) throw new ArgumentException($"{input.shape[0]} samples do not make packs of {_pack}", nameof(input));
+        var packs = input.shape[0] / _pack;
+        var packed = input.dim() == 2
+            ? input.reshape(packs, _pack * input.shape[1])                                          // (N/m, m*d)
+            : input.reshape([packs, _pack * input.shape[1], .. input.shape.Skip(2)]);               // (N/m, m*C, H, W)
+        return net.Functional(packed, weights);                                                     // (N/m)
+    }
 }
 
 /// <summary>MLP generator for 2-D data (Unrolled-GAN toy setup): z -> [hidden ReLU] x layers -> 2.</summary>

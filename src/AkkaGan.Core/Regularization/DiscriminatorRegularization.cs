@@ -59,8 +59,9 @@ public sealed class DiscriminatorRegularization
     /// <summary>
     /// The sum of the active penalties for one discriminator step: lambda E[(||grad D(x_hat)|| - 1)^2] on random
     /// interpolates x_hat (WGAN-GP), gamma/2 E[||grad D(x_real)||^2] (R1), and mu * sum w^2 (L2). Null when none is on.
+    /// With packing (<paramref name="pack"/> samples per logit) the norms are per pack: over the pack's inputs together.
     /// </summary>
-    public Tensor? Penalty(Func<Tensor, Tensor> discriminator, IReadOnlyList<Tensor> weights, Tensor real, Tensor fake, Generator generator)
+    public Tensor? Penalty(Func<Tensor, Tensor> discriminator, IReadOnlyList<Tensor> weights, Tensor real, Tensor fake, Generator generator, int pack = 1)
     {
         Tensor? total = null;
         if (GradientPenalty > 0)
@@ -71,14 +72,14 @@ public sealed class DiscriminatorRegularization
             var alpha = rand(shape, generator: generator).to_type(real.dtype).to(real.device);                // (N, 1, ..)
             var interpolate = (alpha * real.detach() + alpha.SubtractedFrom(1) * fake.detach()).requires_grad_(true);
             var gradient = InputGradient(discriminator, interpolate);
-            var norm = gradient.flatten(1).norm(1);                                                   // (N)
+            var norm = gradient.reshape(gradient.shape[0] / pack, -1).norm(1);                      // (N / pack)
             total = Add(total, norm.Sub(1).Square().mean().Mul(GradientPenalty));
         }
         if (R1Gamma > 0)
         {
             var realLeaf = real.detach().requires_grad_(true);
             var gradient = InputGradient(discriminator, realLeaf);
-            total = Add(total, gradient.flatten(1).Square().sum(1).mean().Mul(0.5 * R1Gamma));
+            total = Add(total, gradient.reshape(gradient.shape[0] / pack, -1).Square().sum(1).mean().Mul(0.5 * R1Gamma));
         }
         if (L2Penalty > 0)
         {

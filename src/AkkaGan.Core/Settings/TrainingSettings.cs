@@ -89,6 +89,12 @@ public sealed record TrainingSettings
     /// </summary>
     public double GeneratorEma { get; init; }
 
+    /// <summary>
+    /// PacGAN packing (key <c>train.pack</c>): every discriminator judges this many samples jointly per logit, real with
+    /// real and fake with fake; 1 = off. The batch must be a multiple of it.
+    /// </summary>
+    public int Pack { get; init; } = 1;
+
     /// <summary>WGAN weight clipping bound c (weights clamped to [-c, c] after each step); 0 = off.</summary>
     public double ClipValue { get; init; }
     /// <summary>WGAN-GP penalty weight lambda on (||grad D(x_hat)|| - 1)^2; 0 = off.</summary>
@@ -285,6 +291,8 @@ public sealed record TrainingSettings
             errors.Add($"image-size must be one of {string.Join(", ", ImageSizes)} (got {ImageSize})");
         if (Channels is not (0 or 1 or 3)) errors.Add($"channels must be 1 (grayscale), 3 (RGB) or 0 (from the data) (got {Channels})");
         NonNegative("dimension", Dimension);
+        Positive("pack", Pack);
+        if (Pack > 1 && Batch % Pack != 0) errors.Add($"batch ({Batch}) must be a multiple of pack ({Pack})");
         if (!(GeneratorEma >= 0 && GeneratorEma < 1)) errors.Add($"g-ema must be in [0, 1) (got {Fmt(GeneratorEma)})");
         NonNegative("data-shards", DataShards);
         if (DataShards > 1 && IsToyData)

@@ -107,7 +107,7 @@ public sealed class DiscriminatorCore : IEntityCore
         var fakeLogits = Model.forward(fakeInput);                                      // (B)
         var loss = Loss.DiscriminatorLoss(realLogits, fakeLogits);
         using var penaltyGenerator = Seeds.Generator(_settings.Seed, round, SeedRole.Discriminator, Member, SeedPurpose.Penalty, criticStep);
-        var penalty = Regularization.Penalty(Model.forward, Model.OrderedParameters, realInput, fakeInput, penaltyGenerator);
+        var penalty = Regularization.Penalty(Model.forward, Model.OrderedParameters, realInput, fakeInput, penaltyGenerator, Model.Pack);
         var total = penalty is null ? loss : loss + penalty;
         Optimizer.ZeroGrad();
         total.backward();

@@ -46,7 +46,8 @@ public static class UnrolledLookahead
                 var fakeInput = second ? fake : fake.detach();
                 // One forward over [real; fake] instead of two: half the kernel launches of the double-backward graph.
                 var logits = network.Functional(cat([real, fakeInput]), weights);                       // (Nr + Nf)
-                var lossD = loss.DiscriminatorLoss(logits[..(int)real.shape[0]], logits[(int)real.shape[0]..]);
+                var realLogits = (int)real.shape[0] / network.Pack;                                       // packs of real samples come first
+                var lossD = loss.DiscriminatorLoss(logits[..realLogits], logits[realLogits..]);
                 if (l2Penalty > 0) lossD = lossD + weights.Select(w => w.Square().sum()).Aggregate((a, b) => a + b).Mul(l2Penalty);
                 var gradients = autograd.grad([lossD], [.. weights], create_graph: second, retain_graph: second);
                 if (second)

@@ -228,6 +228,8 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
             yield return $"{batch.Count} samples of shape [{string.Join(", ", batch.Shape)}] (first {Math.Min(10, batch.Count)} shown; --out FILE writes them all)";
             yield break;
         }
+        if (extension == ".png" && !Output.Plots.CanDraw(batch.Shape))
+            throw new ControlCommandException($"--out {output}: a .png shows 2-D points or images; these samples have shape [{string.Join(", ", batch.Shape)}] (write .csv)");
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         if (extension == ".csv")
         {
