@@ -231,4 +231,44 @@ public sealed class BenchSoakSpecs : BenchFixture
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("bench soak: --dataset after `--` is the benchmark's own", result.Stderr);
     }
+
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Bench_quality_should_run_every_seed_of_every_configuration_and_write_json()
+    {
+        var json = Path.Combine(Dir, "quality.json");
+        var result = Akkagan.Run(TimeSpan.FromMinutes(5), "bench", "quality", "--datasets", "ring8", "--seeds", "1-2",
+            "--configuration", "plain=--unroll 0", "--configuration", "packed=--unroll 0 --pack 2", "--json", json,
+            "--", "--rounds", "20", "--eval-every", "20", "--batch", "64", "--hidden-units", "16");
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Contains("pass", result.Stdout);
+        var ring8 = JsonNode.Parse(File.ReadAllText(json))!["datasets"]!["ring8"]!;
+        foreach (var name in new[] { "plain", "packed" })
+        {
+            var configuration = ring8[name]!;
+            var runs = configuration["runs"]!.AsArray();
+            Assert.Equal([1L, 2L], runs.Select(r => r!["seed"]!.GetValue<long>()));
+            Assert.All(runs, r => Assert.Equal(8, r!["metrics"]!["modes"]!.GetValue<double>()));
+            Assert.InRange(configuration["passed"]!.GetValue<int>(), 0, 2);
+            var hq = runs.Select(r => r!["metrics"]!["high_quality_fraction"]!.GetValue<double>()).ToArray();
+            Assert.Equal(hq.Average(), configuration["high_quality_fraction"]!["mean"]!.GetValue<double>(), 3);
+            Assert.NotNull(configuration["coverage"]);
+        }
+        Assert.Equal("--unroll 0 --pack 2", ring8["packed"]!["flags"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData(new[] { "--seeds", "x" }, "--seeds: 'x' is not a seed")]
+    [InlineData(new[] { "--seeds", "5-2" }, "--seeds: '5-2' is not a seed")]
+    [InlineData(new[] { "--configuration", "--pack 4" }, "is not NAME=FLAGS")]
+    [InlineData(new[] { "--configuration", "a=--seed 3" }, "--seed is the benchmark's own")]
+    [InlineData(new[] { "--datasets", "mnist" }, "mnist")]
+    [InlineData(new[] { "--min-hq", "2" }, "--min-hq: 2")]
+    [InlineData(new[] { "--", "--dataset", "grid25" }, "--dataset after `--` is the benchmark's own")]
+    public void Bench_quality_should_refuse_bad_flags(string[] flags, string expected)
+    {
+        var result = Akkagan.Run(["bench", "quality", .. flags]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(expected, result.Stderr);
+    }
 }

@@ -40,6 +40,7 @@ public static partial class BenchCommand
         bench.Subcommands.Add(CreateWire());
         bench.Subcommands.Add(CreateCtl());
         bench.Subcommands.Add(CreateSoak());
+        bench.Subcommands.Add(CreateQuality());
         return bench;
     }
 
