@@ -186,13 +186,9 @@ public sealed class RunOutputs : ITrainingObserver, IDisposable
             _tensorBoard.add_scalar("metrics/sliced_wasserstein", (float)distance.SlicedWasserstein, step);
             if (distance.Mmd is { } mmd) _tensorBoard.add_scalar("metrics/mmd", (float)mmd, step);
         }
-        if (report.Fidelity is { } fidelity)
-        {
-            _tensorBoard.add_scalar("metrics/precision", (float)fidelity.Precision, step);
-            _tensorBoard.add_scalar("metrics/recall", (float)fidelity.Recall, step);
-            _tensorBoard.add_scalar("metrics/density", (float)fidelity.Density, step);
-            _tensorBoard.add_scalar("metrics/coverage", (float)fidelity.Coverage, step);
-        }
+        if (report.Fidelity is { } f)
+            foreach (var (name, value) in new[] { ("precision", f.Precision), ("recall", f.Recall), ("density", f.Density), ("coverage", f.Coverage) })
+                _tensorBoard.add_scalar($"metrics/{name}", (float)value, step);
         _tensorBoard.add_scalar("throughput/rounds_per_second", (float)RoundsPerSecond, step);
         if (png is not null) _tensorBoard.add_img("samples", png, step);
     }
