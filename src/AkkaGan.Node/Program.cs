@@ -10,6 +10,7 @@ AkkaGan.Node.Runtime.NativeAllocator.Tune();
 if (OperatingSystem.IsLinux() && !AkkaGan.Node.Runtime.NativeAllocator.Applied)
     Console.Error.WriteLine("akkagan: warning: the C library refused the malloc settings (not glibc?): tensors may be mapped and unmapped at every step, " +
                             "which slows image training on actor threads");
+AkkaGan.Node.Runtime.MemoryRelief.Start();
 _ = AkkaGan.Core.Diagnostics.MemoryTrace.Enabled; // starts its sampler now when AKKAGAN_MEMORY_TRACE asks for one
 var root = new RootCommand("AkkaGan: distributed, actor-based GAN training on Akka.NET and TorchSharp.");
 root.Subcommands.Add(TrainCommand.Create());

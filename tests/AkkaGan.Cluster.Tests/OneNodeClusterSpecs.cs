@@ -31,10 +31,11 @@ public sealed partial class OneNodeClusterSpecs() : Akka.Hosting.TestKit.TestKit
         if (heterogeneous)
         {
             // Three critics with their own loss, learning rate and regularizer, evolving between them; the generator
-            // keeps a moving average of its weights, which the evaluations sample from; the critics judge packs of two.
+            // keeps a moving average of its weights, which the evaluations sample from; the critics judge packs of two and
+            // normalize their weights spectrally.
             settings = settings with
             {
-                Discriminators = 3, EvolveEvery = 2, GeneratorEma = 0.9, Pack = 2,
+                Discriminators = 3, EvolveEvery = 2, GeneratorEma = 0.9, Pack = 2, SpectralNorm = true,
                 Members = [new() { Loss = LossKind.Hinge, LrD = 5e-4 }, new() { Loss = LossKind.LeastSquares, R1Gamma = 1 }],
             };
         }
@@ -43,6 +44,7 @@ public sealed partial class OneNodeClusterSpecs() : Akka.Hosting.TestKit.TestKit
 
         var (final, _) = EngineEquivalence.FollowToCompletion(probe, settings, TimeSpan.FromSeconds(90));
         Assert.Equal(heterogeneous, final!.Entity(GeneratorCore.EntityId).Tensors.Any(t => t.Name.StartsWith(GeneratorCore.AveragePrefix, StringComparison.Ordinal)));
+        Assert.Equal(heterogeneous, final.Entity(DiscriminatorCore.EntityIdOf(0)).Tensors.Any(t => t.Name == "model/u0"));
         EngineEquivalence.AssertSameAsReference(settings, final);
     }
 

@@ -222,13 +222,13 @@ internal sealed class EvaluateActor : StepActor
                 Done(new Result(null));
                 return;
             }
-            // The metrics (for images a classifier over thousands of samples) run on a thread of their own, not the pool's.
-            Task.Factory.StartNew(() =>
+            // The metrics (for images a classifier over thousands of samples) run on the process's metrics thread, not the pool's.
+            MetricsThread.Run(() =>
             {
                 using var scope = TorchSharp.torch.NewDisposeScope();
                 var tensor = TensorCodec.ToTensor(produced.Samples, TorchSharp.torch.ScalarType.Float32);
                 return new MetricsComputed(tensor.contiguous().data<float>().ToArray(), [.. produced.Samples.Shape], metrics.Value.Compute(tensor), null);
-            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).PipeTo(Self, failure: e => new MetricsComputed([], [.. produced.Samples.Shape], null, e));
+            }).PipeTo(Self, failure: e => new MetricsComputed([], [.. produced.Samples.Shape], null, e));
         });
         Receive<MetricsComputed>(m =>
         {

@@ -39,8 +39,10 @@ public static class ModelFactory
             ? new MlpDiscriminator(pack * (int)sampleShape[0], settings.HiddenUnits, settings.HiddenLayers, inputScale)
             : new DcganDiscriminator(pack * (int)sampleShape[0], size: (int)sampleShape[^1]);
         if (pack > 1) model = new PackedDiscriminator(model, pack);
+        if (settings.SpectralNorm) model = new SpectralNormDiscriminator(model);
         using var generator = Seeds.Generator(settings.Seed, 0, SeedRole.Discriminator, member, SeedPurpose.Init);
         Initialise(model, generator, dcgan: sampleShape.Length != 1);
+        (model as SpectralNormDiscriminator)?.InitialiseEstimates(generator);   // after the weights: they draw as without it
         return (DiscriminatorNetwork)model.to(device);
     }
 

@@ -26,6 +26,9 @@ public abstract class DiscriminatorNetwork : nn.Module<Tensor, Tensor>
 
     /// <summary>Samples judged jointly per logit (PacGAN's packing degree; 1: each sample alone). N samples give N / Pack logits.</summary>
     public virtual int Pack => 1;
+
+    /// <summary>Advances whatever estimates the forward pass normalizes with (spectral normalization's power iteration); once per optimizer step.</summary>
+    public virtual void UpdateEstimates() { }
 }
 
 /// <summary>
@@ -53,6 +56,9 @@ public sealed class PackedDiscriminator : DiscriminatorNetwork
 
     /// <inheritdoc/>
     public override IReadOnlyList<Parameter> OrderedParameters => net.OrderedParameters;
+
+    /// <inheritdoc/>
+    public override void UpdateEstimates() => net.UpdateEstimates();
 
     /// <inheritdoc/>
     public override Tensor Functional(Tensor input, IReadOnlyList<Tensor> weights)

@@ -63,6 +63,8 @@ public static class SettingKeys
             Member = new((m, v) => m with { Loss = v is null ? null : Enum<LossKind>(v) }, m => m.Loss is { } x ? Kebab(x) : null),
         },
         new("train.pack", "M", "PacGAN packing: each discriminator judges M samples jointly (their coordinates or channels concatenated); 1: off", (s, v) => s with { Pack = Int(v) }, s => I(s.Pack)),
+        new("train.spectral-norm", "[on|off]", "Spectral normalization of the discriminators: every weight divided by its largest singular value (one power iteration per step; a bare flag is on)",
+            (s, v) => s with { SpectralNorm = Switch(v) }, s => s.SpectralNorm ? "on" : "off"),
         new("train.g-ema", "D", "Decay of a moving average of the generator's weights that evaluations, samples and exports use (e.g. 0.999); 0: off", (s, v) => s with { GeneratorEma = Double(v) }, s => F(s.GeneratorEma)),
         new("train.optimizer", "NAME", "Optimizer of both networks and of the lookahead: adam | sgd", (s, v) => s with { Optimizer = Enum<OptimizerKind>(v) }, s => Kebab(s.Optimizer)),
         new("train.lr-g", "X", "Generator learning rate", (s, v) => s with { LrG = Double(v) }, s => F(s.LrG)) { Live = LiveScope.Generator },

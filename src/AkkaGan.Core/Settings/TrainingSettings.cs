@@ -95,6 +95,12 @@ public sealed record TrainingSettings
     /// </summary>
     public int Pack { get; init; } = 1;
 
+    /// <summary>
+    /// Spectral normalization of every discriminator's weights (key <c>train.spectral-norm</c>; Miyato et al. 2018):
+    /// each layer's weight is divided by its largest singular value, estimated by one power iteration per step.
+    /// </summary>
+    public bool SpectralNorm { get; init; }
+
     /// <summary>WGAN weight clipping bound c (weights clamped to [-c, c] after each step); 0 = off.</summary>
     public double ClipValue { get; init; }
     /// <summary>WGAN-GP penalty weight lambda on (||grad D(x_hat)|| - 1)^2; 0 = off.</summary>

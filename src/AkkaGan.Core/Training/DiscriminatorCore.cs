@@ -103,6 +103,7 @@ public sealed class DiscriminatorCore : IEntityCore
         using var noise = Seeds.Generator(_settings.Seed, round, SeedRole.Discriminator, Member, SeedPurpose.InstanceNoise, criticStep);
         var realInput = Regularization.AddNoise(real, round, noise);
         var fakeInput = Regularization.AddNoise(fake.detach().to(Device), round, noise);
+        Model.UpdateEstimates();
         var realLogits = Model.forward(realInput);                                      // (B)
         var fakeLogits = Model.forward(fakeInput);                                      // (B)
         var loss = Loss.DiscriminatorLoss(realLogits, fakeLogits);

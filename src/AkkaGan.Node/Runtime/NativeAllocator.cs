@@ -55,6 +55,24 @@ internal static partial class NativeAllocator
         }
     }
 
+    /// <summary>Returns every arena's free pages to the kernel (glibc's <c>malloc_trim(0)</c>); false off glibc.</summary>
+    public static bool Trim()
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try
+        {
+            _ = MallocTrim(0);   // 1 when it released memory, 0 when there was none to release
+            return true;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
+
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int MallOpt(int parameter, int value);
 }
