@@ -99,6 +99,7 @@ public static partial class BenchCommand
             throw new SettingsException($"bench quality: {owned.Split('=')[0]} after `--` is the benchmark's own (seeds: --seeds, datasets: --datasets)");
         if (!(minHq >= 0 && minHq <= 1)) throw new SettingsException($"--min-hq: {minHq} (between 0 and 1)");
         var runs = new List<(string Dataset, string Configuration, long Seed, JsonObject Metrics, double Wall)>();
+        var failed = new List<(string Dataset, string Configuration, long Seed, string Error)>();
         var code = InWorkFolder(keep, work =>
         {
             var total = datasets.Length * configurations.Length * seeds.Length;
@@ -117,8 +118,11 @@ public static partial class BenchCommand
                 }
                 catch (InvalidOperationException e)
                 {
+                    // One failed run (a refused flag, a crash) is reported and counted as not passing; the sweep goes on.
                     Console.Error.WriteLine($"akkagan: error: bench quality, {dataset} {name} seed {seed}: {e.Message}");
-                    return 1;
+                    failed.Add((dataset, name, seed, e.Message));
+                    done++;
+                    continue;
                 }
                 var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "summary.json")))!.AsObject();
                 var metrics = new JsonObject();
@@ -155,6 +159,11 @@ public static partial class BenchCommand
                 foreach (var metric in present)
                 {
                     var values = mine.Where(r => r.Metrics.ContainsKey(metric)).Select(r => r.Metrics[metric]!.GetValue<double>()).ToArray();
+                    if (values.Length == 0)
+                    {
+                        cells.Add("-");
+                        continue;
+                    }
                     var (mean, std) = MeanStd(values);
                     var digits = metric == "modes_captured" ? "F1" : "F3";
                     cells.Add(F(mean, digits) + "±" + F(std, digits));
@@ -163,15 +172,15 @@ public static partial class BenchCommand
                 if (mixture)
                 {
                     var passed = mine.Count(r => Passes(r.Metrics, minHq));
-                    cells.Add($"{passed}/{mine.Length}");
+                    cells.Add($"{passed}/{seeds.Length}");
                     summaryJson["passed"] = passed;
                 }
-                var wall = mine.Average(r => r.Wall);
-                cells.Add(F(wall, "F0"));
+                var wall = mine.Length == 0 ? 0 : mine.Average(r => r.Wall);
+                cells.Add(mine.Length == 0 ? "-" : F(wall, "F0"));
                 cells.Add(string.Join(" ", mine.Select(r => mixture
                     ? string.Create(CultureInfo.InvariantCulture, $"{Value(r.Metrics, "modes_captured"):F0}/{Value(r.Metrics, "high_quality_fraction"):F2}")
                     : F(Value(r.Metrics, "sliced_wasserstein"), "F3"))));
-                summaryJson["seconds_per_run"] = Math.Round(wall, 1);
+                if (mine.Length > 0) summaryJson["seconds_per_run"] = Math.Round(wall, 1);
                 summaryJson["runs"] = new JsonArray([.. mine.Select(r => (JsonNode)new JsonObject
                 {
                     ["seed"] = r.Seed,
@@ -185,8 +194,15 @@ public static partial class BenchCommand
             byDataset[dataset] = configurationsJson;
         }
         report["datasets"] = byDataset;
+        report["failed"] = new JsonArray([.. failed.Select(f => (JsonNode)new JsonObject
+        {
+            ["dataset"] = f.Dataset, ["configuration"] = f.Configuration, ["seed"] = f.Seed, ["error"] = f.Error,
+        })]);
         if (jsonFile is not null) WriteReport(jsonFile, report);
-        return 0;
+        if (failed.Count == 0) return 0;
+        Console.Error.WriteLine($"akkagan: error: bench quality: {failed.Count} of {datasets.Length * configurations.Length * seeds.Length} runs failed: " +
+                                string.Join("; ", failed.Select(f => $"{f.Dataset} {f.Configuration} seed {f.Seed}")));
+        return 1;
     }
 
     /// <summary>A mixture seed passes with every mode captured and a high-quality fraction of at least <paramref name="minHq"/>.</summary>
