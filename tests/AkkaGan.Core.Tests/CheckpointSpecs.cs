@@ -111,6 +111,25 @@ public sealed class CheckpointSpecs : IDisposable
     }
 
     [Fact]
+    public void A_streamed_checkpoint_file_should_equal_the_encoded_bytes_and_a_failed_write_should_leave_the_old_file()
+    {
+        var store = new CheckpointStore(_dir, keep: 2);
+        var checkpoint = Trained(1);
+        var path = store.Save(checkpoint);
+        Assert.Equal(CheckpointCodec.Encode(checkpoint), File.ReadAllBytes(path));
+
+        var before = File.ReadAllBytes(path);
+        var failure = Assert.Throws<IOException>(() => CheckpointStore.WriteAtomically(path, stream =>
+        {
+            CheckpointCodec.Write(stream, checkpoint);
+            throw new IOException("disk full (simulated)");
+        }));
+        Assert.Contains("simulated", failure.Message);
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp-*"));
+    }
+
+    [Fact]
     public void Resolving_a_corrupt_newest_checkpoint_should_fail_naming_older_ones_and_change_nothing()
     {
         var store = new CheckpointStore(_dir, keep: 3);

@@ -225,6 +225,14 @@ public sealed class BenchSoakSpecs : BenchFixture
     }
 
     [Fact]
+    public void Bench_soak_should_refuse_to_run_nothing()
+    {
+        var result = Akkagan.Run("bench", "soak", "--rounds", "0", "--image-rounds", "0");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--rounds 0 and --image-rounds 0: nothing to soak", result.Stderr);
+    }
+
+    [Fact]
     public void Bench_soak_should_refuse_flags_it_owns()
     {
         var result = Akkagan.Run("bench", "soak", "--", "--dataset", "grid25");

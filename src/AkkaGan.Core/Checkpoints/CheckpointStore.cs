@@ -29,21 +29,35 @@ public sealed partial class CheckpointStore
     {
         System.IO.Directory.CreateDirectory(Directory);
         var path = Path.Combine(Directory, FileName(checkpoint.Metadata.Round));
-        WriteAtomically(path, CheckpointCodec.Encode(checkpoint));
+        WriteAtomically(path, stream => CheckpointCodec.Write(stream, checkpoint));
         foreach (var old in List(Directory).SkipLast(Keep)) File.Delete(old);
         return path;
     }
 
     /// <summary>Writes bytes to a temp file beside the target, flushes to disk, then renames over the target.</summary>
-    public static void WriteAtomically(string path, byte[] bytes)
+    public static void WriteAtomically(string path, byte[] bytes) => WriteAtomically(path, stream => stream.Write(bytes));
+
+    /// <summary>
+    /// Lets <paramref name="write"/> fill a temp file beside the target, flushes it to disk, then renames it over the
+    /// target; a failure deletes the temp file and leaves the target as it was.
+    /// </summary>
+    public static void WriteAtomically(string path, Action<Stream> write)
     {
         var temp = path + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.WriteThrough))
+        try
         {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: true);
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, path, overwrite: true);
         }
-        File.Move(temp, path, overwrite: true);
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
     }
 
     /// <summary>Checkpoint files of a folder, oldest first.</summary>

@@ -33,7 +33,7 @@ public static partial class BenchCommand
             "through the control host. Samples every process's resident set, managed heap, live tensors and threads every --interval " +
             "seconds into --out (memory.tsv, a PNG per dataset, soak.json) and reports each process's resident set at the baseline round " +
             "and at the end, their ratio against --budget, and the growth rate after the baseline. Extra training flags may follow `--`.");
-        var rounds = new Option<int>("--rounds") { Description = "Rounds of each ring8 run", HelpName = "N", DefaultValueFactory = _ => 100_000 };
+        var rounds = new Option<int>("--rounds") { Description = "Rounds of each ring8 run (0: no ring8 run)", HelpName = "N", DefaultValueFactory = _ => 100_000 };
         var from = new Option<int>("--from") { Description = "The ring8 baseline round: growth is measured from here", HelpName = "N", DefaultValueFactory = _ => 10_000 };
         var imageRounds = new Option<int>("--image-rounds")
         {
@@ -74,8 +74,12 @@ public static partial class BenchCommand
     {
         public void Validate()
         {
-            CheckRounds(Rounds, From, "--rounds", "--from");
-            if (From < 1) throw new SettingsException($"--from: {From} (at least 1)");
+            if (Rounds == 0 && ImageRounds == 0) throw new SettingsException("--rounds 0 and --image-rounds 0: nothing to soak (give one of them rounds)");
+            if (Rounds != 0)
+            {
+                CheckRounds(Rounds, From, "--rounds", "--from");
+                if (From < 1) throw new SettingsException($"--from: {From} (at least 1)");
+            }
             if (ImageRounds != 0)
             {
                 CheckRounds(ImageRounds, ImageFrom, "--image-rounds", "--image-from");
@@ -89,7 +93,7 @@ public static partial class BenchCommand
                 throw new SettingsException($"bench soak: {flag} after `--` is the benchmark's own (give --rounds and --image-rounds before `--`)");
         }
 
-        /// <summary>The runs: ring8, then Fashion-MNIST (unless --image-rounds 0), each with its defaults where the flags after `--` leave them.</summary>
+        /// <summary>The runs: ring8 (unless --rounds 0), then Fashion-MNIST (unless --image-rounds 0), each with its defaults where the flags after `--` leave them.</summary>
         public IEnumerable<(string Dataset, int Rounds, int From, string[] Flags)> Runs()
         {
             string[] With(params string[] defaults)
@@ -99,8 +103,9 @@ public static partial class BenchCommand
                     if (!Flags.Any(f => f.Split('=')[0] == defaults[i])) chosen.AddRange([defaults[i], defaults[i + 1]]);
                 return [.. chosen, .. Flags];
             }
-            yield return ("ring8", Rounds, From, With("--discriminators", "2", "--evolve-every", "2500", "--unroll", "0", "--lr-decay", "none",
-                "--eval-every", "2500", "--checkpoint-every", "10000", "--seed", "2"));
+            if (Rounds > 0)
+                yield return ("ring8", Rounds, From, With("--discriminators", "2", "--evolve-every", "2500", "--unroll", "0", "--lr-decay", "none",
+                    "--eval-every", "2500", "--checkpoint-every", "10000", "--seed", "2"));
             if (ImageRounds > 0)
                 yield return ("fashion-mnist", ImageRounds, ImageFrom, With("--lr-decay", "none", "--eval-every", "500", "--eval-samples", "500",
                     "--checkpoint-every", "1000", "--seed", "2"));

@@ -117,7 +117,7 @@ public static class TrainCommand
         });
         using var metrics = new RunMetrics(() => outputs.RoundsPerSecond);
         using var metricsExport = MetricsExport.Start(node.Metrics, "akkagan-train");
-        var observer = new CompositeObserver(outputs, progress, gan, metrics);
+        var observer = new CompositeObserver(outputs, progress, gan, metrics, new Runtime.MemoryRelief.Observer());
         // The engine starts the control host once it can serve its palettes (the cluster palette needs the actor system);
         // it is closed here, after watchers have been told that the training ended.
         ControlServer? controlServer = null;

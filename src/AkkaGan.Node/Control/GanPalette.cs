@@ -127,6 +127,7 @@ internal sealed partial class GanPalette : IControlPalette, ITrainingObserver
         if (command == "sample")
         {
             await foreach (var line in SampleAsync(args, ct).ConfigureAwait(false)) yield return line;
+            Runtime.MemoryRelief.Request();
             yield break;
         }
         if (command is "set" or "population")

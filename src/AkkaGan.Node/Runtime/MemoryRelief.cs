@@ -33,6 +33,7 @@ internal static class MemoryRelief
     /// <summary>Seconds between two checks (<see cref="IntervalVariable"/> overrides the default of 10).</summary>
     public static TimeSpan Interval { get; private set; } = TimeSpan.FromSeconds(10);
 
+    private static readonly AutoResetEvent Wake = new(false);
     private static long _collections;
     private static long _collectionTicks;
     private static long _trims;
@@ -61,12 +62,29 @@ internal static class MemoryRelief
         new Thread(Loop) { IsBackground = true, Name = "akkagan-memory-relief", Priority = ThreadPriority.BelowNormal }.Start();
     }
 
+    /// <summary>
+    /// Asks the thread to check now rather than at its next interval: called after an evaluation, a checkpoint or a
+    /// control command's samples, so the memory they used goes back within a moment instead of up to
+    /// <see cref="Interval"/> later (a Fashion-MNIST evaluation's 1-2 GB for up to 10 s). Cheap, and a no-op when the
+    /// thread is off.
+    /// </summary>
+    public static void Request() => Wake.Set();
+
+    /// <summary>Observes a run: requests a check after each evaluation and checkpoint (put it last, after the outputs).</summary>
+    public sealed class Observer : AkkaGan.Core.Training.ITrainingObserver
+    {
+        /// <inheritdoc />
+        public void OnEvaluation(AkkaGan.Core.Training.EvaluationReport report) => Request();
+        /// <inheritdoc />
+        public void OnCheckpoint(long round, string path) => Request();
+    }
+
     private static void Loop()
     {
         var live = GC.GetTotalMemory(forceFullCollection: false);
         while (true)
         {
-            Thread.Sleep(Interval);
+            _ = Wake.WaitOne(Interval);
             if (GC.GetGCMemoryInfo().HeapSizeBytes > live + GarbageAllowance)
             {
                 var started = Stopwatch.GetTimestamp();
