@@ -20,7 +20,8 @@ namespace AkkaGan.Cluster.Coordinator;
 /// <see cref="EvolveActor"/>, <see cref="EvaluateActor"/>, <see cref="CheckpointActor"/>, <see cref="ChangeActor"/>,
 /// <see cref="SetupActor"/>, <see cref="RollBackActor"/>) that sends the step's requests, gathers the answers by request id with a timeout and
 /// reports the step's result; the coordinator applies it and drives the schedule on. Phases: starting, running,
-/// finished. Faults (suspended members, a lost generator, roll-backs, a restart from the store) are in <c>.Faults.cs</c>.
+/// finished. Faults (suspended members, a lost generator, roll-backs, a restart from the store) are in <c>.Faults.cs</c>,
+/// what it does with each step's result in <c>.Results.cs</c>.
 /// </summary>
 public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithUnboundedStash, IRecoveryHost
 {
@@ -285,89 +286,6 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
                     return;
             }
         }
-    }
-
-    private void Played(RoundActor.Result r)
-    {
-        RoundTrace.Mark("c.played", r.Round);
-        if (r.Report is null)
-        {
-            RecoverGenerator($"the generator did not complete round {r.Round}", r.CriticStepsTaken);
-            return;
-        }
-        if (r.Missing.Count > 0 && Settings.Recovery == RecoveryMode.Exact)
-        {
-            // Exact recovery: the round went on without the member, so nobody keeps it; everyone goes back to the last
-            // checkpoint (which holds every member current) and replays, as after a lost generator.
-            _schedule.RoundFailed($"{string.Join(", ", r.Missing.Select(m => new DiscriminatorId(m).EntityId))} missed round {r.Round} (recovery = exact)");
-            Drive();
-            return;
-        }
-        foreach (var member in r.Missing) _recovery.Suspend(member, r.Round);
-        _schedule.RoundPlayed(r.Report);
-        Drive();
-    }
-
-    private void RolledBack(RollBackActor.Result r)
-    {
-        if (_rollingBack is null) return; // stopped meanwhile
-        _rollingBack = null;
-        if (r.Error is not null)
-        {
-            Fail(r.Error);
-            return;
-        }
-        Place(r.Placed);
-        foreach (var member in r.Unanswered) _recovery.Suspend(member, Round);
-        foreach (var (member, rate) in r.LearningRates) _learningRates[member] = rate;
-        if (r.Restored is not null) Fault(GeneratorId.Default.EntityId, "restored", r.Restored);
-        _schedule.RolledBack();
-        Drive();
-    }
-
-    private void Checkpointed(CheckpointActor.Result r)
-    {
-        if (r.Checkpoint is { } checkpoint)
-        {
-            // The checkpoint records each entity's own round: older than the checkpoint's for a member left out of it.
-            checkpoint = checkpoint with
-            {
-                Metadata = checkpoint.Metadata with
-                {
-                    EntityRounds = checkpoint.Entities.ToDictionary(e => e.EntityId, e => _keeping.TryGetValue(e.EntityId, out var kept) ? kept.Round : Round),
-                },
-            };
-            _lastCheckpoint = checkpoint;
-            _positions.Save(Round, Settings, r.Saved, Self);
-            _observer.Tell(new C.CheckpointTaken(checkpoint));
-        }
-        _schedule.CheckpointTaken(r.Checkpoint is not null);
-        Drive();
-    }
-
-    private void Changed(ChangeActor.Result r)
-    {
-        if (r.Plan is not { } plan)
-        {
-            _changeRequester.Tell(new C.ChangeRefused(r.Refusal!));
-            _schedule.ChangeApplied(null, r.Refusal);
-            Drive();
-            return;
-        }
-        if (plan.Added is { } added) Place(new Dictionary<string, string> { [new DiscriminatorId(added).EntityId] = r.AddedOn! });
-        if (plan.Removed is { } removed)
-        {
-            _learningRates.Remove(removed);
-            _recovery.Forget(removed);
-            _positions.Forget(new DiscriminatorId(removed).EntityId); // the next stored position no longer names it
-        }
-        _members = plan.Settings.ActiveMembers;
-        foreach (var i in _members.Where(i => i == plan.Added || plan.ResetLearningRate.Contains(i))) _learningRates[i] = plan.Settings.ForMember(i).LrD;
-        var report = new C.RunChanged(new ChangeReport(Round, plan.Description, plan.Settings));
-        _changeRequester.Tell(report);
-        _observer.Tell(report);
-        _schedule.ChangeApplied(plan.Settings);
-        Drive();
     }
 
     /// <summary>A request (or a retry) while idle drives the schedule again; while a step runs, the schedule takes it after the step.</summary>
