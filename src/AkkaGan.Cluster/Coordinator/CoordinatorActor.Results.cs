@@ -1,16 +1,8 @@
 using Akka.Actor;
-using Akka.Cluster;
-using Akka.Event;
-using AkkaGan.Cluster.Persistence;
 using AkkaGan.Cluster.Diagnostics;
-using AkkaGan.Cluster.Protocol;
-using AkkaGan.Cluster.Wire;
-using AkkaGan.Core.Checkpoints;
-using AkkaGan.Core.Evaluation;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Training;
 using C = AkkaGan.Cluster.Protocol.CoordinatorProtocol;
-using E = AkkaGan.Cluster.Protocol.EntityProtocol;
 
 namespace AkkaGan.Cluster.Coordinator;
 
