@@ -227,6 +227,7 @@ internal sealed class EvaluateActor : StepActor
             {
                 using var scope = TorchSharp.torch.NewDisposeScope();
                 var tensor = TensorCodec.ToTensor(produced.Samples, TorchSharp.torch.ScalarType.Float32);
+                PayloadPool.Release(produced.Samples);
                 return new MetricsComputed(tensor.contiguous().data<float>().ToArray(), [.. produced.Samples.Shape], metrics.Value.Compute(tensor), null);
             }).PipeTo(Self, failure: e => new MetricsComputed([], [.. produced.Samples.Shape], null, e));
         });

@@ -110,7 +110,10 @@ public sealed class DiscriminatorActor : EntityActor<DiscriminatorCore>
         if (payload.Shape.Length != _sampleShape.Length + 1 || !payload.Shape.Skip(1).SequenceEqual(_sampleShape) || payload.Shape[0] < 1)
             throw new ArgumentException(
                 $"tensor of shape [{string.Join(", ", payload.Shape)}] does not fit this discriminator's samples (expected [B, {string.Join(", ", _sampleShape)}])");
-        return TensorCodec.ToTensor(payload, ScalarType.Float32);
+        var tensor = TensorCodec.ToTensor(payload, ScalarType.Float32);
+        // The tensor holds a copy; a payload read off the wire for this member alone gives its array back.
+        PayloadPool.Release(payload);
+        return tensor;
     }
 }
 

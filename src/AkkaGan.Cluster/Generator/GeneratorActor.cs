@@ -141,6 +141,8 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
             var feedback = p.Answers.Values
                 .Select(a => new GeneratorFeedback(a.Discriminator.Member, a.Loss, TensorCodec.ToTensor(a.Gradient, ScalarType.Float32)))
                 .ToArray();
+            // The tensors hold copies; gradients read off the wire give their arrays back for the next round's.
+            foreach (var answer in p.Answers.Values) PayloadPool.Release(answer.Gradient);
             var (gradient, loss) = Aggregation.Combine(Settings!.Aggregate, feedback, Settings.SoftmaxLambda);
             var result = Core!.CompleteStep(m.Round, gradient, loss);
             Round = m.Round;

@@ -141,8 +141,9 @@ public static class TensorCodec
                 throw new SerializationException($"tensor payload: byte count {length} outside 0..{maxBytes}");
             var remaining = reader.BaseStream.CanSeek ? reader.BaseStream.Length - reader.BaseStream.Position : long.MaxValue;
             if (length > remaining) throw new SerializationException($"tensor payload: truncated, {length} data bytes announced, {remaining} left");
-            // Read into an array that is not zeroed first: every byte of it is overwritten (a short read throws).
-            var data = GC.AllocateUninitializedArray<byte>((int)length);
+            // Read into an array that is not zeroed first (every byte of it is overwritten; a short read throws), a
+            // released one of this length when the payload is large (PayloadPool).
+            var data = PayloadPool.Rent((int)length);
             reader.BaseStream.ReadExactly(data);
             var payload = new TensorPayload(dtype, shape, data);
             Validate(payload, maxBytes);

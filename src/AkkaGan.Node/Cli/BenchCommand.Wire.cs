@@ -91,7 +91,10 @@ public static partial class BenchCommand
 
         private static void Acknowledge(object message, IActorRef sender)
         {
-            if (message is G.SamplesProduced samples) sender.Tell(samples.RequestId);
+            if (message is not G.SamplesProduced samples) return;
+            sender.Tell(samples.RequestId);
+            // As a discriminator does once it has the tensor: the array goes back for the next message of its size.
+            PayloadPool.Release(samples.Samples);
         }
     }
 
