@@ -76,4 +76,26 @@ public sealed class FidelitySpecs
         fashion.Images.Dispose();
         fashion.Labels.Dispose();
     }
+
+    [Fact]
+    public void Computed_a_block_of_rows_at_a_time_the_numbers_should_be_those_of_the_whole_distance_matrix()
+    {
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(11, CPU);
+        // Counts that are not multiples of the block (256), in 3-D, the generated side wider and shifted.
+        var real = randn(600, 3, generator: generator);
+        var fake = randn(700, 3, generator: generator) * 1.3 + 0.2;
+        const int k = 5;
+        Tensor Radii(Tensor f) => cdist(f, f).topk(k + 1, dim: 1, largest: false).values.select(1, k);
+        var realRadii = Radii(real);
+        var distances = cdist(fake, real);
+        var inRealBall = distances.le(realRadii.unsqueeze(0));
+        using var reference = Fidelity.Reference.Of(real, k);
+        var blocked = Fidelity.Compute(fake, reference);
+        Assert.Equal(inRealBall.any(1).to_type(ScalarType.Float64).mean().item<double>(), blocked.Precision, 12);
+        Assert.Equal(inRealBall.to_type(ScalarType.Float64).sum().item<double>() / (k * 700.0), blocked.Density, 12);
+        Assert.Equal(distances.min(0).values.le(realRadii).to_type(ScalarType.Float64).mean().item<double>(), blocked.Coverage, 12);
+        Assert.Equal(distances.le(Radii(fake).unsqueeze(1)).any(0).to_type(ScalarType.Float64).mean().item<double>(), blocked.Recall, 12);
+        Assert.True(blocked.Precision is > 0.05 and < 0.999 && blocked.Recall is > 0.05 and < 0.999, $"a case between the extremes: {blocked}");
+    }
 }

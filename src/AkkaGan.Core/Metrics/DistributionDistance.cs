@@ -57,6 +57,20 @@ public sealed record DistributionDistance(double SlicedWasserstein, double? Mmd,
         /// <summary>Whether <see cref="Compute"/> computes the MMD against this reference.</summary>
         public bool WithMmd { get; private init; } = true;
 
+        // The MMD's real-real kernel sum, the same at every evaluation: computed at the first (a quarter of its pairs).
+        internal double RealKernelSum(Func<float[], int, float[], int, double> kernel, int m)
+        {
+            if (_realKernelSum is { } known) return known;
+            double yy = 0;
+            for (var i = 0; i < m; i++)
+                for (var j = i + 1; j < m; j++)
+                    yy += kernel(Samples, i, Samples, j);
+            _realKernelSum = yy;
+            return yy;
+        }
+
+        private double? _realKernelSum;
+
         /// <summary>
         /// The reference of <paramref name="count"/> real samples of <paramref name="dimension"/> values each (row-major);
         /// <paramref name="withMmd"/> false: the sliced distance only (images: the MMD's pairs cost too much there).
@@ -120,13 +134,11 @@ public sealed record DistributionDistance(double SlicedWasserstein, double? Mmd,
             foreach (var gamma in gammas) k += Math.Exp(-gamma * squared);
             return k / gammas.Length;
         }
-        double xx = 0, yy = 0, xy = 0;
+        double xx = 0, xy = 0;
         for (var i = 0; i < n; i++)
             for (var j = i + 1; j < n; j++)
                 xx += Kernel(x, i, x, j);
-        for (var i = 0; i < m; i++)
-            for (var j = i + 1; j < m; j++)
-                yy += Kernel(y, i, y, j);
+        var yy = reference.RealKernelSum(Kernel, m);
         for (var i = 0; i < n; i++)
             for (var j = 0; j < m; j++)
                 xy += Kernel(x, i, y, j);
