@@ -9,7 +9,7 @@ namespace AkkaGan.Core.Tensors;
 /// once it has copied the data into a tensor, gives the array back with <see cref="Release"/>, and the next payload
 /// of that length is read into it. Without this, every image-sized message a process receives is a fresh array on
 /// the large object heap: every few of them start a full collection, which held a 4 MiB transfer up for 10-25 ms
-/// (<c>akkagan bench wire</c>; docs/architecture.md, "Large messages").
+/// (<c>akkagan bench wire</c>; docs/architecture.md, Hosting, "Large messages").
 /// </summary>
 /// <remarks>
 /// Only arrays this pool handed out come back (a payload made by <see cref="TensorCodec.ToPayload"/>, or one that was
@@ -62,9 +62,10 @@ public static class PayloadPool
         var data = payload.Data;
         if (data.Length < MinLength || !Rented.Remove(data)) return;
         var kept = Free.GetOrAdd(data.Length, _ => []);
-        if (kept.Count >= PerLength || Interlocked.Add(ref _pooled, data.Length) > MaxPooledBytes)
+        if (kept.Count >= PerLength) return;
+        if (Interlocked.Add(ref _pooled, data.Length) > MaxPooledBytes)
         {
-            if (kept.Count < PerLength) Interlocked.Add(ref _pooled, -data.Length);
+            Interlocked.Add(ref _pooled, -data.Length);
             return;
         }
         kept.Add(data);
