@@ -73,6 +73,7 @@ public sealed class ControlRelaySpecs : Akka.TestKit.Xunit.TestKit
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public async Task A_client_that_leaves_should_cancel_the_forwarded_stream_on_the_serving_node()
     {
         FormCluster();

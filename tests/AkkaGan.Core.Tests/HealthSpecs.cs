@@ -209,6 +209,7 @@ public sealed class HealthSpecs
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void With_auto_remedy_a_collapsed_run_should_get_its_remedy_recorded_as_a_change()
     {
         // A plain GAN (unroll 0) on ring8 collapses; the first remedy of mode collapse raises unroll to 5.

@@ -39,6 +39,7 @@ public sealed class ExportSpecs : IClassFixture<ExportSpecs.TrainedRun>
     private string Out(string name) => Path.Combine(_run.Dir, name);
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void The_exported_weights_should_give_akkagan_samples_for_the_same_noise_in_an_independent_reader()
     {
         var weights = Out("export/generator.safetensors");
@@ -96,6 +97,7 @@ public sealed class ExportSpecs : IClassFixture<ExportSpecs.TrainedRun>
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void Bad_input_should_be_refused_naming_the_problem()
     {
         static void Refused(string[] args, string message)

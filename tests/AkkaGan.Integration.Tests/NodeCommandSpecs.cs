@@ -35,6 +35,7 @@ public sealed class NodeCommandSpecs : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void A_coordinator_whose_nodes_never_come_should_give_up_naming_what_is_missing()
     {
         var port = Akkagan.FreePort().ToString(CultureInfo.InvariantCulture);
