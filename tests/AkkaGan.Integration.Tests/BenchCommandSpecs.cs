@@ -246,7 +246,7 @@ public sealed class BenchSoakSpecs : BenchFixture
     {
         var json = Path.Combine(Dir, "quality.json");
         var result = Akkagan.Run(TimeSpan.FromMinutes(5), "bench", "quality", "--datasets", "ring8", "--seeds", "1-2",
-            "--configuration", "plain=--unroll 0", "--configuration", "packed=--unroll 0 --pack 2",
+            "--configuration", "plain=--unroll 0 --rejection-sampling --rejection-steps 20", "--configuration", "packed=--unroll 0 --pack 2",
             "--configuration", "refused=--pack 3", "--json", json,   // batch 64 makes no packs of 3: every run of it fails
             "--", "--rounds", "20", "--eval-every", "20", "--batch", "64", "--hidden-units", "16");
         Assert.True(result.ExitCode == 1, result.All);
@@ -257,7 +257,8 @@ public sealed class BenchSoakSpecs : BenchFixture
         Assert.All(failed, f => Assert.Equal("refused", f!["configuration"]!.GetValue<string>()));
         Assert.Empty(JsonNode.Parse(File.ReadAllText(json))!["datasets"]!["ring8"]!["refused"]!["runs"]!.AsArray());
         var ring8 = JsonNode.Parse(File.ReadAllText(json))!["datasets"]!["ring8"]!;
-        foreach (var name in new[] { "plain", "packed" })
+        // plain's runs with rejection sampling give a second row, measured on the samples it accepted.
+        foreach (var name in new[] { "plain", "plain +rejection", "packed" })
         {
             var configuration = ring8[name]!;
             var runs = configuration["runs"]!.AsArray();
@@ -269,6 +270,8 @@ public sealed class BenchSoakSpecs : BenchFixture
             Assert.NotNull(configuration["coverage"]);
         }
         Assert.Equal("--unroll 0 --pack 2", ring8["packed"]!["flags"]!.GetValue<string>());
+        Assert.Null(ring8["packed +rejection"]);
+        Assert.Contains("plain +rejection", result.Stdout);
     }
 
     [Theory]

@@ -101,6 +101,16 @@ public sealed record TrainingSettings
     /// </summary>
     public bool SpectralNorm { get; init; }
 
+    /// <summary>
+    /// Discriminator rejection sampling of the final samples (key <c>train.rejection-sampling</c>; Azadi et al. 2019):
+    /// after the last round a discriminator is fitted to the final generator (<see cref="RejectionSteps"/> steps) and
+    /// the samples it finds unlike the data are rejected; the summary reports the metrics of both.
+    /// </summary>
+    public bool RejectionSampling { get; init; }
+
+    /// <summary>Optimizer steps that fit the rejection-sampling discriminator (key <c>train.rejection-steps</c>).</summary>
+    public int RejectionSteps { get; init; } = 10_000;
+
     /// <summary>WGAN weight clipping bound c (weights clamped to [-c, c] after each step); 0 = off.</summary>
     public double ClipValue { get; init; }
     /// <summary>WGAN-GP penalty weight lambda on (||grad D(x_hat)|| - 1)^2; 0 = off.</summary>
@@ -298,6 +308,7 @@ public sealed record TrainingSettings
         if (Channels is not (0 or 1 or 3)) errors.Add($"channels must be 1 (grayscale), 3 (RGB) or 0 (from the data) (got {Channels})");
         NonNegative("dimension", Dimension);
         Positive("pack", Pack);
+        Positive("rejection-steps", RejectionSteps);
         if (Pack > 1 && Batch % Pack != 0) errors.Add($"batch ({Batch}) must be a multiple of pack ({Pack})");
         if (!(GeneratorEma >= 0 && GeneratorEma < 1)) errors.Add($"g-ema must be in [0, 1) (got {Fmt(GeneratorEma)})");
         NonNegative("data-shards", DataShards);

@@ -78,6 +78,9 @@ public static class ScalarOps
     /// <inheritdoc cref="ClampMin(Tensor, double)"/>
     public static Tensor ClampMin(this Tensor t, int min) { using var s = min.ToScalar(); return t.clamp_min(s); }
 
+    /// <summary><c>min(t, max)</c>.</summary>
+    public static Tensor ClampMax(this Tensor t, double max) { using var s = max.ToScalar(); return t.clamp_max(s); }
+
     /// <summary><c>min(max(t, min), max)</c>.</summary>
     public static Tensor Clamp(this Tensor t, double min, double max)
     {

@@ -87,6 +87,10 @@ public sealed class GeneratorCore : IEntityCore
     public ExplicitOptimizer Optimizer { get; }
     /// <summary>The shape of one sample, e.g. [2] or [1, 28, 28].</summary>
     public long[] SampleShape { get; }
+
+    /// <summary>The dimension of the noise z.</summary>
+    public int LatentDim => _settings.LatentDim;
+
     /// <summary>Where its tensors live.</summary>
     public Device Device { get; }
 

@@ -40,6 +40,8 @@ public enum SeedPurpose : ulong
     Evolution = 11,
     /// <summary>Instance noise on the inputs of the generator's feedback.</summary>
     FeedbackNoise = 12,
+    /// <summary>The candidates and acceptance draws of discriminator rejection sampling.</summary>
+    Rejection = 13,
 }
 
 /// <summary>

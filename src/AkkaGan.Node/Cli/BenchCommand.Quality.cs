@@ -132,6 +132,15 @@ public static partial class BenchCommand
                 done++;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  {done}/{total} {dataset} {name} seed {seed}: {Describe(metrics)} ({clock.Elapsed.TotalSeconds:F0} s)"));
+                // A run with rejection-sampling on reports its accepted samples too: a row of their own, from the same runs.
+                if (summary["rejection_sampling"] is JsonObject rejection && rejection["error"] is null)
+                {
+                    var kept = new JsonObject();
+                    foreach (var key in QualityMetrics.Append("modes"))
+                        if (rejection[key] is JsonValue value && value.TryGetValue<double>(out var number)) kept[key] = number;
+                    runs.Add((dataset, name + RejectionSuffix, seed, kept, clock.Elapsed.TotalSeconds));
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"      with rejection sampling: {Describe(kept)}"));
+                }
             }
             return 0;
         });
@@ -151,7 +160,10 @@ public static partial class BenchCommand
             if (mixture) table.AddColumn("pass", c => c.RightAligned());
             table.AddColumn("s/run", c => c.RightAligned()).AddColumn(mixture ? "per seed (modes/HQ)" : "per seed (sliced W2)");
             var configurationsJson = new JsonObject();
-            foreach (var (name, configurationFlags) in configurations)
+            var rows = configurations.SelectMany(c => runs.Any(r => r.Dataset == dataset && r.Configuration == c.Name + RejectionSuffix)
+                ? new[] { c, (c.Name + RejectionSuffix, c.Flags) }
+                : [c]);
+            foreach (var (name, configurationFlags) in rows)
             {
                 var mine = runs.Where(r => r.Dataset == dataset && r.Configuration == name).ToArray();
                 var cells = new List<string> { Markup.Escape(name) };
@@ -204,6 +216,9 @@ public static partial class BenchCommand
                                 string.Join("; ", failed.Select(f => $"{f.Dataset} {f.Configuration} seed {f.Seed}")));
         return 1;
     }
+
+    /// <summary>The row of a configuration's runs measured on the samples rejection sampling accepted.</summary>
+    private const string RejectionSuffix = " +rejection";
 
     /// <summary>A mixture seed passes with every mode captured and a high-quality fraction of at least <paramref name="minHq"/>.</summary>
     private static bool Passes(JsonObject metrics, double minHq)

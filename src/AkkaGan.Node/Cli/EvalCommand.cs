@@ -29,30 +29,51 @@ public static class EvalCommand
         command.Options.Add(output);
         command.Options.Add(dataDir);
         command.Options.Add(dataFile);
-        command.SetAction(parse => Run(parse.GetValue(checkpoint)!, parse.GetValue(samples), parse.GetValue(output), parse.GetValue(dataDir), parse.GetValue(dataFile)));
+        var rejection = new Option<bool>("--rejection-sampling")
+        {
+            Description = "Evaluate the samples that discriminator rejection sampling keeps: a discriminator is fitted to the generator first (rejection-steps, the run's unless --rejection-steps)",
+        };
+        var rejectionSteps = new Option<int?>("--rejection-steps") { Description = "Steps that fit the rejection-sampling discriminator (default: the run's rejection-steps)", HelpName = "N" };
+        command.Options.Add(rejection);
+        command.Options.Add(rejectionSteps);
+        command.SetAction(parse => Run(parse.GetValue(checkpoint)!, parse.GetValue(samples), parse.GetValue(output), parse.GetValue(dataDir), parse.GetValue(dataFile),
+            parse.GetValue(rejection) || parse.GetValue(rejectionSteps) is not null, parse.GetValue(rejectionSteps)));
         return command;
     }
 
-    private static int Run(string checkpointPath, int? samples, string? output, string? dataDir, string? dataFile)
+    private static int Run(string checkpointPath, int? samples, string? output, string? dataDir, string? dataFile, bool rejection, int? rejectionSteps)
     {
         var (path, checkpoint) = CheckpointStore.Resolve(checkpointPath);
         var settings = SettingsJson.Deserialize(checkpoint.Metadata.SettingsJson);
         if (dataDir is not null) settings = settings with { DataDir = dataDir };
         if (dataFile is not null) settings = settings with { DataFile = dataFile };
         if (samples is { } n) settings = settings with { EvalSamples = n };
+        if (rejectionSteps is { } steps) settings = settings with { RejectionSteps = steps };
         settings.Validate();
+        set_num_threads(RunData.TorchThreads(settings));
         var mixture = GaussianMixture.For(settings);
         var shape = RunData.SampleShape(settings);
-        using var generator = new GeneratorCore(settings, shape, CPU);
-        generator.Restore(checkpoint.Entity(GeneratorCore.EntityId));
-        using var sample = generator.Sample(settings.EvalSamples);
-        var flat = sample.contiguous().data<float>().ToArray();
         // The run's evaluation metrics, as training computes them: the mixture's modes, the classifier's (Fashion-MNIST;
         // the classifier is loaded from its cache, or trained once first), and for any data the distances and
         // precision/recall/density/coverage against real samples (a user's: the held-out ones).
         var data = RunData.Create(settings, Console.Error.WriteLine);
         EvaluationMetrics.Result computed;
         float[]? real = null;
+        RejectionResult? drawn = null;
+        Tensor sample;
+        if (rejection)
+        {
+            drawn = RejectionEvaluation.Draw(settings, data, checkpoint, settings.EvalSamples, Console.Error.WriteLine);
+            sample = drawn.Samples;
+        }
+        else
+        {
+            using var generator = new GeneratorCore(settings, shape, CPU);
+            generator.Restore(checkpoint.Entity(GeneratorCore.EntityId));
+            sample = generator.Sample(settings.EvalSamples);
+        }
+        using var disposeSample = sample;
+        var flat = sample.contiguous().data<float>().ToArray();
         try
         {
             using var metrics = EvaluationMetrics.Create(settings, data, Console.Error.WriteLine);
@@ -74,33 +95,13 @@ public static class EvalCommand
             ["round"] = checkpoint.Metadata.Round,
             ["samples"] = settings.EvalSamples,
         };
-        if (computed.Mixture is { } m)
+        if (drawn is not null)
         {
-            result["modes"] = m.Modes;
-            result["modes_captured"] = m.ModesCaptured;
-            result["high_quality_fraction"] = m.HighQualityFraction;
-            result["reverse_kl"] = m.ReverseKl;
+            result["rejection_steps"] = settings.RejectionSteps;
+            result["candidates"] = drawn.Candidates;
+            result["acceptance_rate"] = Math.Round(drawn.AcceptanceRate, 4);
         }
-        if (computed.Image is { } image)
-        {
-            result["modes"] = image.Modes;
-            result["modes_covered"] = image.ModesCovered;
-            result["kl_to_uniform"] = image.KlToUniform;
-            result["fcd"] = double.IsFinite(image.Fcd) ? image.Fcd : null;
-            result["mode_counts"] = new JsonArray([.. image.ModeCounts.Select(c => (JsonNode)c)]);
-        }
-        if (computed.Distance is { } distance)
-        {
-            result["sliced_wasserstein"] = distance.SlicedWasserstein;
-            if (distance.Mmd is { } mmd) result["mmd"] = mmd;
-        }
-        if (computed.Fidelity is { } fidelity)
-        {
-            result["precision"] = fidelity.Precision;
-            result["recall"] = fidelity.Recall;
-            result["density"] = fidelity.Density;
-            result["coverage"] = fidelity.Coverage;
-        }
+        RejectionEvaluation.AddMetrics(result, computed);
         Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         if (output is not null)
         {
@@ -110,7 +111,7 @@ public static class EvalCommand
             if (Plots.CanDraw(shape))
             {
                 Plots.Samples(png, flat, settings.EvalSamples, shape, mixture, real,
-                    string.Create(CultureInfo.InvariantCulture, $"{mixture?.Name ?? SettingValues.Kebab(settings.Dataset)}, checkpoint round {checkpoint.Metadata.Round}"));
+                    string.Create(CultureInfo.InvariantCulture, $"{mixture?.Name ?? SettingValues.Kebab(settings.Dataset)}, checkpoint round {checkpoint.Metadata.Round}{(rejection ? ", rejection sampling" : "")}"));
                 Console.WriteLine($"wrote {png}");
             }
         }

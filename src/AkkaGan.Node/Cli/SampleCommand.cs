@@ -38,8 +38,16 @@ public static class SampleCommand
         command.Options.Add(output);
         command.Options.Add(seed);
         command.Options.Add(latent);
+        var rejection = new Option<bool>("--rejection-sampling")
+        {
+            Description = "Keep only the samples that discriminator rejection sampling accepts: a discriminator is fitted to the generator first (rejection-steps, the run's unless --rejection-steps)",
+        };
+        var rejectionSteps = new Option<int?>("--rejection-steps") { Description = "Steps that fit the rejection-sampling discriminator (default: the run's rejection-steps)", HelpName = "N" };
+        command.Options.Add(rejection);
+        command.Options.Add(rejectionSteps);
         command.SetAction(parse => Sample(parse.GetValue(checkpoint)!, parse.GetValue(count), parse.GetValue(output)!, parse.GetValue(seed), parse.GetValue(latent),
-            parse.GetResult(count) is { Implicit: false } || parse.GetResult(seed) is { Implicit: false }));
+            parse.GetResult(count) is { Implicit: false } || parse.GetResult(seed) is { Implicit: false },
+            parse.GetValue(rejection) || parse.GetValue(rejectionSteps) is not null, parse.GetValue(rejectionSteps)));
         return command;
     }
 
@@ -78,18 +86,34 @@ public static class SampleCommand
         return (generator, settings, checkpoint.Metadata);
     }
 
-    private static int Sample(string checkpointPath, int count, string output, long? seed, string? latentFile, bool drawFlagsGiven)
+    private static int Sample(string checkpointPath, int count, string output, long? seed, string? latentFile, bool drawFlagsGiven, bool rejection = false, int? rejectionSteps = null)
     {
         var extension = Path.GetExtension(output).ToLowerInvariant();
         if (!Formats.Contains(extension)) throw new SettingsException($"--out: {output} must end in {string.Join(", ", Formats)}");
         if (latentFile is null && count < 1) throw new SettingsException($"-n: {count} (at least 1)");
         if (latentFile is not null && drawFlagsGiven) throw new SettingsException("--latent: the noise comes from the file; -n and --seed are for drawing it");
+        if (latentFile is not null && rejection) throw new SettingsException("--latent: rejection sampling draws its own candidates; give --latent or --rejection-sampling, not both");
+        if (rejectionSteps is < 1) throw new SettingsException($"--rejection-steps: {rejectionSteps} (at least 1)");
         var (generator, settings, metadata) = Load(checkpointPath, seed);
         using (generator)
         {
             using var scope = NewDisposeScope();
             Tensor samples;
-            if (latentFile is null) samples = generator.Sample(count);
+            if (rejection)
+            {
+                if (rejectionSteps is { } steps) settings = settings with { RejectionSteps = steps };
+                set_num_threads(RunData.TorchThreads(settings));
+                var data = RunData.Create(settings, Console.Error.WriteLine);
+                try
+                {
+                    samples = RejectionEvaluation.Draw(settings, data, CheckpointStore.Resolve(checkpointPath).Checkpoint, count, Console.Error.WriteLine).Samples;
+                }
+                finally
+                {
+                    (data as IDisposable)?.Dispose();
+                }
+            }
+            else if (latentFile is null) samples = generator.Sample(count);
             else
             {
                 var (values, shape) = NpyFile.Read(latentFile);
@@ -112,7 +136,7 @@ public static class SampleCommand
                     if (!Plots.CanDraw(generator.SampleShape))
                         throw new SettingsException($"--out: a .png shows 2-D points or images; these samples are {string.Join("x", generator.SampleShape)} (write .csv or .npy)");
                     Plots.Samples(output, flat, n, generator.SampleShape, GaussianMixture.For(settings), null,
-                        string.Create(CultureInfo.InvariantCulture, $"{SettingValues.Kebab(settings.Dataset)}, checkpoint round {metadata.Round}, {n} samples"), gridColumns: Math.Min(16, n));
+                        string.Create(CultureInfo.InvariantCulture, $"{SettingValues.Kebab(settings.Dataset)}, checkpoint round {metadata.Round}, {n} samples{(rejection ? ", rejection sampling" : "")}"), gridColumns: Math.Min(16, n));
                     break;
             }
             Console.WriteLine($"wrote {n} samples of round {metadata.Round} to {output}");

@@ -169,6 +169,8 @@ public static class TrainCommand
             }
             gan.Finished(round, completed); // the cluster engine has told the watchers already; a second call adds nothing
             var summary = outputs.WriteSummary(round, completed);
+            if (completed && settings.RejectionSampling && outputs.LastCheckpoint is { } last)
+                RejectionEvaluation.AddToSummary(summary, outDir, settings, data, last, Console.WriteLine);
             PrintSummary(summary, outDir);
             if (failure is not null)
             {
@@ -226,15 +228,27 @@ public static class TrainCommand
         return Path.GetFileName(folder) == "checkpoints" ? Path.GetDirectoryName(folder)! : folder;
     }
 
+    private static readonly string[] SampleMetrics =
+        ["modes_captured", "modes_covered", "modes", "high_quality_fraction", "reverse_kl", "sliced_wasserstein", "mmd", "precision", "recall", "density", "coverage", "kl_to_uniform", "fcd"];
+
     private static void PrintSummary(JsonObject summary, string outDir)
     {
         var table = new Table().Title("[bold]summary[/]").AddColumn("metric").AddColumn("value");
-        foreach (var key in new[] { "rounds", "modes_captured", "modes_covered", "modes", "high_quality_fraction", "reverse_kl", "sliced_wasserstein", "mmd", "precision", "recall", "density", "coverage", "kl_to_uniform", "fcd", "rounds_per_second", "wall_seconds", "generator_loss", "discriminator_loss", "evolutions", "last_checkpoint", "last_samples_png" })
+        var rejection = summary["rejection_sampling"] as JsonObject;
+        if (rejection is not null) table.AddColumn("rejection sampling");
+        string[] keys = ["rounds", .. SampleMetrics, "rounds_per_second", "wall_seconds", "generator_loss", "discriminator_loss", "evolutions", "last_checkpoint", "last_samples_png"];
+        foreach (var key in keys)
             if (summary[key] is JsonValue value)
-                table.AddRow(key, Markup.Escape(value.TryGetValue<double>(out var number) && number % 1 != 0
-                    ? number.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)
-                    : value.ToJsonString().Trim('"')));
+                table.AddRow(rejection is null ? [key, Cell(value)] : [key, Cell(value), SampleMetrics.Contains(key) && rejection[key] is JsonValue kept ? Cell(kept) : ""]);
+        if (rejection is not null)
+            table.AddRow("rejection_sampling", "", Markup.Escape(rejection["error"] is JsonValue error
+                ? $"failed: {error}"
+                : string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"acceptance {rejection["acceptance_rate"]}, {rejection["seconds"]} s, {rejection["samples_png"]}")));
         AnsiConsole.Write(table);
+        static string Cell(JsonValue value) => Markup.Escape(value.TryGetValue<double>(out var number) && number % 1 != 0
+            ? number.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)
+            : value.ToJsonString().Trim('"'));
         // Below the table, whole: a long path in a cell would be wrapped mid-word on an 80-column terminal.
         Console.WriteLine($"outputs: {Path.GetFullPath(outDir)} (summary.json, metrics.jsonl, checkpoints/, samples/)");
     }
