@@ -240,12 +240,12 @@ public static class TrainCommand
         foreach (var key in keys)
             if (summary[key] is JsonValue value)
                 table.AddRow(rejection is null ? [key, Cell(value)] : [key, Cell(value), SampleMetrics.Contains(key) && rejection[key] is JsonValue kept ? Cell(kept) : ""]);
-        if (rejection is not null)
-            table.AddRow("rejection_sampling", "", Markup.Escape(rejection["error"] is JsonValue error
-                ? $"failed: {error}"
-                : string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"acceptance {rejection["acceptance_rate"]}, {rejection["seconds"]} s, {rejection["samples_png"]}")));
         AnsiConsole.Write(table);
+        if (rejection is not null)
+            Console.WriteLine(rejection["error"] is JsonValue error
+                ? $"rejection sampling failed: {error}"
+                : string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"rejection sampling: {rejection["steps"]} steps, acceptance {rejection["acceptance_rate"]}, {rejection["seconds"]} s, {rejection["samples_png"]}"));
         static string Cell(JsonValue value) => Markup.Escape(value.TryGetValue<double>(out var number) && number % 1 != 0
             ? number.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)
             : value.ToJsonString().Trim('"'));
