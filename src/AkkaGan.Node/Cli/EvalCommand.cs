@@ -29,11 +29,7 @@ public static class EvalCommand
         command.Options.Add(output);
         command.Options.Add(dataDir);
         command.Options.Add(dataFile);
-        var rejection = new Option<bool>("--rejection-sampling")
-        {
-            Description = "Evaluate the samples that discriminator rejection sampling keeps: a discriminator is fitted to the generator first (rejection-steps, the run's unless --rejection-steps)",
-        };
-        var rejectionSteps = new Option<int?>("--rejection-steps") { Description = "Steps that fit the rejection-sampling discriminator (default: the run's rejection-steps)", HelpName = "N" };
+        var (rejection, rejectionSteps) = RejectionEvaluation.Options("Evaluate the samples that discriminator rejection sampling keeps");
         command.Options.Add(rejection);
         command.Options.Add(rejectionSteps);
         command.SetAction(parse => Run(parse.GetValue(checkpoint)!, parse.GetValue(samples), parse.GetValue(output), parse.GetValue(dataDir), parse.GetValue(dataFile),

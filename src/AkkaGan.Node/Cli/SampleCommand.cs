@@ -38,11 +38,7 @@ public static class SampleCommand
         command.Options.Add(output);
         command.Options.Add(seed);
         command.Options.Add(latent);
-        var rejection = new Option<bool>("--rejection-sampling")
-        {
-            Description = "Keep only the samples that discriminator rejection sampling accepts: a discriminator is fitted to the generator first (rejection-steps, the run's unless --rejection-steps)",
-        };
-        var rejectionSteps = new Option<int?>("--rejection-steps") { Description = "Steps that fit the rejection-sampling discriminator (default: the run's rejection-steps)", HelpName = "N" };
+        var (rejection, rejectionSteps) = RejectionEvaluation.Options("Keep only the samples that discriminator rejection sampling accepts");
         command.Options.Add(rejection);
         command.Options.Add(rejectionSteps);
         command.SetAction(parse => Sample(parse.GetValue(checkpoint)!, parse.GetValue(count), parse.GetValue(output)!, parse.GetValue(seed), parse.GetValue(latent),

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -20,6 +21,14 @@ namespace AkkaGan.Node.Output;
 /// </summary>
 internal static class RejectionEvaluation
 {
+    /// <summary>The <c>--rejection-sampling</c> and <c>--rejection-steps</c> options of a command that reads a checkpoint; <paramref name="what"/> says what it does with the kept samples.</summary>
+    public static (Option<bool> Rejection, Option<int?> Steps) Options(string what)
+        => (new Option<bool>("--rejection-sampling")
+            {
+                Description = $"{what}: a discriminator is fitted to the generator first (rejection-steps, the run's unless --rejection-steps)",
+            },
+            new Option<int?>("--rejection-steps") { Description = "Steps that fit the rejection-sampling discriminator (default: the run's rejection-steps; implies --rejection-sampling)", HelpName = "N" });
+
     /// <summary>
     /// <paramref name="count"/> samples of <paramref name="checkpoint"/>'s generator that a discriminator fitted to it
     /// (<paramref name="settings"/>' rejection-steps) accepts, with the sampler's report; progress goes to <paramref name="log"/>.
