@@ -36,9 +36,6 @@ public static class RejectionSampler
     /// <summary>Candidates of the burn-in that fix D* and gamma.</summary>
     public const int BurnIn = 10_000;
 
-    /// <summary>Real and generated samples in each step of <see cref="Calibrate"/>.</summary>
-    public const int CalibrationBatch = 512;
-
     /// <summary>The peak learning rate of <see cref="Calibrate"/> (Adam, decayed linearly to zero).</summary>
     public const double CalibrationLearningRate = 3e-3;
 
@@ -60,7 +57,8 @@ public static class RejectionSampler
     /// <summary>
     /// A discriminator fitted to the generator <paramref name="generate"/> (noise (N, z) to samples) as it is: a fresh
     /// network of the run's shape, without spectral normalization or packing, trained with the logistic loss on real
-    /// batches against the generator's samples, so that its logit estimates log p_data / p_g.
+    /// batches of the run's batch size against as many of the generator's samples, so that its logit estimates
+    /// log p_data / p_g.
     /// </summary>
     public static DiscriminatorNetwork Calibrate(TrainingSettings settings, IRealData data, int latentDim, Func<Tensor, Tensor> generate, Device device,
         int steps, Action<int>? progress = null)
@@ -74,8 +72,8 @@ public static class RejectionSampler
             using var scope = NewDisposeScope();
             using var realDraw = Seeds.Generator(settings.Seed, step, SeedRole.Discriminator, RejectionMember, SeedPurpose.Rejection);
             using var fakeDraw = Seeds.Generator(settings.Seed, step, SeedRole.Generator, RejectionMember, SeedPurpose.Rejection);
-            var real = data.Sample(CalibrationBatch, realDraw).to(device);
-            var fake = generate(randn([CalibrationBatch, latentDim], generator: fakeDraw)).detach().to(device);
+            var real = data.Sample(settings.Batch, realDraw).to(device);
+            var fake = generate(randn([settings.Batch, latentDim], generator: fakeDraw)).detach().to(device);
             var loss = Logistic.DiscriminatorLoss(model.forward(real), model.forward(fake));
             optimizer.zero_grad();
             loss.backward();
