@@ -48,7 +48,7 @@ public sealed class RejectionSamplerSpecs
         Assert.InRange(plain.HighQualityFraction, 0.85, 0.95);   // the stand-in's tenth off the modes
 
         using var critic = RejectionSampler.Calibrate(Settings, Ring, Latent, Generate, CPU, steps: 1000);
-        var result = RejectionSampler.Sample(Latent, Generate, critic, seed: 3, count: 2500);
+        var result = RejectionSampler.Sample(Latent, Generate, critic, seed: 3, count: 2500, Settings.RejectionPercentile);
         var kept = Metrics(result.Samples);
         Assert.Equal(2500, result.Samples.shape[0]);
         Assert.Equal(8, kept.ModesCaptured);
@@ -66,9 +66,9 @@ public sealed class RejectionSamplerSpecs
     {
         using var scope = NewDisposeScope();
         using var critic = ModelFactory.CreateDiscriminator(Settings, [2], ModelFactory.InputScale(Ring), 0, CPU);
-        var a = RejectionSampler.Sample(Latent, Generate, critic, seed: 5, count: 300);
-        var b = RejectionSampler.Sample(Latent, Generate, critic, seed: 5, count: 300);
-        var c = RejectionSampler.Sample(Latent, Generate, critic, seed: 6, count: 300);
+        var a = RejectionSampler.Sample(Latent, Generate, critic, seed: 5, count: 300, Settings.RejectionPercentile);
+        var b = RejectionSampler.Sample(Latent, Generate, critic, seed: 5, count: 300, Settings.RejectionPercentile);
+        var c = RejectionSampler.Sample(Latent, Generate, critic, seed: 6, count: 300, Settings.RejectionPercentile);
         Assert.Equal(a.Samples.data<float>().ToArray(), b.Samples.data<float>().ToArray());
         Assert.Equal(a.Candidates, b.Candidates);
         Assert.NotEqual(a.Samples.data<float>().ToArray(), c.Samples.data<float>().ToArray());
@@ -80,18 +80,34 @@ public sealed class RejectionSamplerSpecs
         using var scope = NewDisposeScope();
         using var critic = ModelFactory.CreateDiscriminator(Settings, [2], ModelFactory.InputScale(Ring), 0, CPU);
         // One candidate per sample asked for cannot be enough: the acceptance test keeps a share of them.
-        var few = Assert.Throws<InvalidOperationException>(() => RejectionSampler.Sample(Latent, Generate, critic, seed: 5, count: 2500, maxCandidatesPerSample: 1));
+        var few = Assert.Throws<InvalidOperationException>(() => RejectionSampler.Sample(Latent, Generate, critic, seed: 5, count: 2500, Settings.RejectionPercentile, maxCandidatesPerSample: 1));
         Assert.Matches(@"accepted \d+ of 2500 candidates, fewer than the 2500 samples asked for", few.Message);
 
         using var packed = ModelFactory.CreateDiscriminator(Settings with { Pack = 2 }, [2], ModelFactory.InputScale(Ring), 0, CPU);
-        var error = Assert.Throws<ArgumentException>(() => RejectionSampler.Sample(Latent, Generate, packed, seed: 5, count: 10));
+        var error = Assert.Throws<ArgumentException>(() => RejectionSampler.Sample(Latent, Generate, packed, seed: 5, count: 10, Settings.RejectionPercentile));
         Assert.Contains("packs 2", error.Message);
     }
 
     [Fact]
-    public void Rejection_steps_below_one_should_be_refused_naming_the_key()
+    public void A_higher_percentile_should_accept_fewer_candidates()
     {
-        var error = Assert.Throws<SettingsException>(() => new TrainingSettings { RejectionSteps = 0 }.Validate());
-        Assert.Contains("rejection-steps", error.Message);
+        // The same candidates and uniform draws: a higher gamma lowers every candidate's acceptance probability.
+        using var scope = NewDisposeScope();
+        using var critic = ModelFactory.CreateDiscriminator(Settings, [2], ModelFactory.InputScale(Ring), 0, CPU);
+        var strict = RejectionSampler.Sample(Latent, Generate, critic, seed: 5, count: 200, percentile: 99);
+        var loose = RejectionSampler.Sample(Latent, Generate, critic, seed: 5, count: 200, percentile: 50);
+        Assert.True(strict.AcceptanceRate < loose.AcceptanceRate, $"acceptance {strict.AcceptanceRate:F3} at 99, {loose.AcceptanceRate:F3} at 50");
+        Assert.Throws<ArgumentOutOfRangeException>(() => RejectionSampler.Sample(Latent, Generate, critic, seed: 5, count: 200, percentile: 100));
+    }
+
+    [Theory]
+    [InlineData(0, 80, "rejection-steps")]
+    [InlineData(10, 0, "rejection-percentile")]
+    [InlineData(10, 100, "rejection-percentile")]
+    [InlineData(10, double.NaN, "rejection-percentile")]
+    public void Rejection_steps_below_one_or_a_percentile_outside_0_to_100_should_be_refused_naming_the_key(int steps, double percentile, string key)
+    {
+        var error = Assert.Throws<SettingsException>(() => new TrainingSettings { RejectionSteps = steps, RejectionPercentile = percentile }.Validate());
+        Assert.Contains(key, error.Message);
     }
 }

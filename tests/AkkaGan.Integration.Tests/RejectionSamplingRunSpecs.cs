@@ -22,13 +22,14 @@ public sealed class RejectionSamplingRunSpecs : IDisposable
             "--rejection-sampling", "--rejection-steps", "200", "--control-port", "0"];
         var run = Akkagan.Run([.. training, "--engine", "reference", "--out", Out("run")]);
         Assert.True(run.ExitCode == 0, run.All);
-        Assert.Contains("rejection sampling: fitting a discriminator to the generator of round 40 (200 steps)", run.Stdout);
+        Assert.Contains("rejection sampling: fitting a discriminator to the generator of round 40 (200 steps, percentile 80)", run.Stdout);
         Assert.Contains("rejection sampling", run.Stdout[run.Stdout.IndexOf("summary", StringComparison.Ordinal)..]);   // the summary's column
 
         var summary = JsonNode.Parse(File.ReadAllText(Out("run/summary.json")))!.AsObject();
         var rejection = summary["rejection_sampling"]!.AsObject();
         Assert.Equal(40, rejection["round"]!.GetValue<long>());
         Assert.Equal(200, rejection["steps"]!.GetValue<int>());
+        Assert.Equal(80, rejection["percentile"]!.GetValue<double>());
         Assert.InRange(rejection["acceptance_rate"]!.GetValue<double>(), 1e-6, 1);
         Assert.Equal(8, rejection["modes"]!.GetValue<int>());
         Assert.InRange(rejection["high_quality_fraction"]!.GetValue<double>(), 0, 1);
@@ -53,9 +54,9 @@ public sealed class RejectionSamplingRunSpecs : IDisposable
         var sample = Akkagan.Run("sample", "--checkpoint", Out("run"), "--rejection-sampling", "-n", "100", "--out", Out("kept.csv"));
         Assert.True(sample.ExitCode == 0, sample.All);
         Assert.Equal(100, File.ReadAllLines(Out("kept.csv")).Length);
-        var fewer = Akkagan.Run("sample", "--checkpoint", Out("run"), "--rejection-steps", "50", "-n", "10", "--out", Out("kept10.csv"));
+        var fewer = Akkagan.Run("sample", "--checkpoint", Out("run"), "--rejection-steps", "50", "--rejection-percentile", "99", "-n", "10", "--out", Out("kept10.csv"));
         Assert.True(fewer.ExitCode == 0, fewer.All);
-        Assert.Contains("(50 steps)", fewer.All);
+        Assert.Contains("(50 steps, percentile 99)", fewer.All);
         Assert.Equal(10, File.ReadAllLines(Out("kept10.csv")).Length);
 
         var latent = Akkagan.Run("sample", "--checkpoint", Out("run"), "--rejection-sampling", "--latent", Out("z.npy"), "--out", Out("x.csv"));
@@ -64,6 +65,9 @@ public sealed class RejectionSamplingRunSpecs : IDisposable
         var zero = Akkagan.Run("eval", "--checkpoint", Out("run"), "--rejection-steps", "0");
         Assert.Equal(2, zero.ExitCode);
         Assert.Contains("rejection-steps", zero.Stderr);
+        var whole = Akkagan.Run("eval", "--checkpoint", Out("run"), "--rejection-percentile", "100");
+        Assert.Equal(2, whole.ExitCode);
+        Assert.Contains("rejection-percentile", whole.Stderr);
     }
 
     public void Dispose()

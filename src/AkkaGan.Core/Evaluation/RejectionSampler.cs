@@ -22,14 +22,12 @@ public sealed record RejectionResult(Tensor Samples, long Candidates, double Acc
 /// them, and they chase a moving generator), so a fresh one is fitted to the final generator first
 /// (<see cref="Calibrate"/>). The paper's practical acceptance test then follows: with D* the largest logit of a
 /// burn-in of candidates, F(x) = D(x) - D* - log(1 - exp(D(x) - D* - eps)), and x is kept with probability
-/// sigmoid(F(x) - gamma), gamma the <see cref="Percentile"/>th percentile of F over the burn-in. Every draw is
+/// sigmoid(F(x) - gamma), gamma the <see cref="TrainingSettings.RejectionPercentile"/>th percentile of F over the burn-in (the paper's
+/// gamma; above it acceptance saturates and stops following the density ratio). Every draw is
 /// seeded from the run's seed (<see cref="SeedPurpose.Rejection"/>), so the same networks give the same samples.
 /// </summary>
 public static class RejectionSampler
 {
-    /// <summary>The percentile of F over the burn-in that is accepted with probability one half.</summary>
-    public const double Percentile = 80;
-
     /// <summary>Candidates per generator pass.</summary>
     public const int Chunk = 2500;
 
@@ -51,7 +49,7 @@ public static class RejectionSampler
     public static RejectionResult Draw(TrainingSettings settings, IRealData data, GeneratorCore generator, int count, Action<int>? progress = null)
     {
         using var critic = Calibrate(settings, data, generator.LatentDim, generator.Generate, generator.Device, settings.RejectionSteps, progress);
-        return Sample(generator.LatentDim, generator.Generate, critic, settings.Seed, count);
+        return Sample(generator.LatentDim, generator.Generate, critic, settings.Seed, count, settings.RejectionPercentile);
     }
 
     /// <summary>
@@ -85,14 +83,15 @@ public static class RejectionSampler
     }
 
     /// <summary>
-    /// <paramref name="count"/> samples of <paramref name="generate"/> accepted under <paramref name="critic"/>'s logits;
-    /// throws <see cref="InvalidOperationException"/> when <paramref name="maxCandidatesPerSample"/> x count candidates
+    /// <paramref name="count"/> samples of <paramref name="generate"/> accepted under <paramref name="critic"/>'s logits,
+    /// gamma at <paramref name="percentile"/>; throws <see cref="InvalidOperationException"/> when <paramref name="maxCandidatesPerSample"/> x count candidates
     /// after the burn-in were not enough.
     /// </summary>
     public static RejectionResult Sample(int latentDim, Func<Tensor, Tensor> generate, DiscriminatorNetwork critic, long seed, int count,
-        int maxCandidatesPerSample = 200)
+        double percentile, int maxCandidatesPerSample = 200)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        if (!(percentile > 0 && percentile < 100)) throw new ArgumentOutOfRangeException(nameof(percentile), percentile, "a percentile in (0, 100)");
         if (critic.Pack != 1) throw new ArgumentException($"rejection sampling needs a discriminator that judges one sample at a time; this one packs {critic.Pack}");
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -109,7 +108,7 @@ public static class RejectionSampler
         for (var n = 0; n < BurnIn; n += Chunk) burn.Add(Next().Logit);
         var burnLogits = cat(burn, 0);
         var max = burnLogits.max().item<double>();
-        var gamma = quantile(F(burnLogits, max), tensor(Percentile / 100.0, float64)).item<double>();
+        var gamma = quantile(F(burnLogits, max), tensor(percentile / 100.0, float64)).item<double>();
 
         var kept = new List<Tensor>();
         long accepted = 0, proposed = 0, acceptedAll = 0;

@@ -68,6 +68,8 @@ public static class SettingKeys
         new("train.rejection-sampling", "[on|off]", "Discriminator rejection sampling of the final samples: after the last round a discriminator fitted to the generator rejects the samples unlike the data; the summary reports both (a bare flag is on)",
             (s, v) => s with { RejectionSampling = Switch(v) }, s => s.RejectionSampling ? "on" : "off"),
         new("train.rejection-steps", "N", "Optimizer steps that fit the rejection-sampling discriminator to the final generator", (s, v) => s with { RejectionSteps = Int(v) }, s => I(s.RejectionSteps)),
+        new("train.rejection-percentile", "P", "Percentile of the burn-in's acceptance scores that rejection sampling keeps with probability 1/2, in (0, 100); higher keeps fewer and follows the density ratio more closely",
+            (s, v) => s with { RejectionPercentile = Double(v) }, s => F(s.RejectionPercentile)),
         new("train.g-ema", "D", "Decay of a moving average of the generator's weights that evaluations, samples and exports use (e.g. 0.999); 0: off", (s, v) => s with { GeneratorEma = Double(v) }, s => F(s.GeneratorEma)),
         new("train.optimizer", "NAME", "Optimizer of both networks and of the lookahead: adam | sgd", (s, v) => s with { Optimizer = Enum<OptimizerKind>(v) }, s => Kebab(s.Optimizer)),
         new("train.lr-g", "X", "Generator learning rate", (s, v) => s with { LrG = Double(v) }, s => F(s.LrG)) { Live = LiveScope.Generator },

@@ -111,6 +111,13 @@ public sealed record TrainingSettings
     /// <summary>Optimizer steps that fit the rejection-sampling discriminator (key <c>train.rejection-steps</c>).</summary>
     public int RejectionSteps { get; init; } = 10_000;
 
+    /// <summary>
+    /// The percentile of the burn-in's acceptance scores that rejection sampling keeps with probability one half (key
+    /// <c>train.rejection-percentile</c>, in (0, 100)): higher keeps fewer samples and follows the fitted density
+    /// ratio more closely (see <see cref="Evaluation.RejectionSampler"/>).
+    /// </summary>
+    public double RejectionPercentile { get; init; } = 80;
+
     /// <summary>WGAN weight clipping bound c (weights clamped to [-c, c] after each step); 0 = off.</summary>
     public double ClipValue { get; init; }
     /// <summary>WGAN-GP penalty weight lambda on (||grad D(x_hat)|| - 1)^2; 0 = off.</summary>
@@ -309,6 +316,8 @@ public sealed record TrainingSettings
         NonNegative("dimension", Dimension);
         Positive("pack", Pack);
         Positive("rejection-steps", RejectionSteps);
+        if (!(RejectionPercentile > 0 && RejectionPercentile < 100))
+            errors.Add($"rejection-percentile must be between 0 and 100, both excluded (got {Fmt(RejectionPercentile)})");
         if (Pack > 1 && Batch % Pack != 0) errors.Add($"batch ({Batch}) must be a multiple of pack ({Pack})");
         if (!(GeneratorEma >= 0 && GeneratorEma < 1)) errors.Add($"g-ema must be in [0, 1) (got {Fmt(GeneratorEma)})");
         NonNegative("data-shards", DataShards);

@@ -29,23 +29,23 @@ public static class EvalCommand
         command.Options.Add(output);
         command.Options.Add(dataDir);
         command.Options.Add(dataFile);
-        var (rejection, rejectionSteps) = RejectionEvaluation.Options("Evaluate the samples that discriminator rejection sampling keeps");
-        command.Options.Add(rejection);
-        command.Options.Add(rejectionSteps);
+        var rejection = RejectionEvaluation.Options("Evaluate the samples that discriminator rejection sampling keeps");
+        rejection.AddTo(command);
         command.SetAction(parse => Run(parse.GetValue(checkpoint)!, parse.GetValue(samples), parse.GetValue(output), parse.GetValue(dataDir), parse.GetValue(dataFile),
-            parse.GetValue(rejection) || parse.GetValue(rejectionSteps) is not null, parse.GetValue(rejectionSteps)));
+            rejection.Read(parse)));
         return command;
     }
 
-    private static int Run(string checkpointPath, int? samples, string? output, string? dataDir, string? dataFile, bool rejection, int? rejectionSteps)
+    private static int Run(string checkpointPath, int? samples, string? output, string? dataDir, string? dataFile, RejectionRequest request)
     {
         var (path, checkpoint) = CheckpointStore.Resolve(checkpointPath);
         var settings = SettingsJson.Deserialize(checkpoint.Metadata.SettingsJson);
         if (dataDir is not null) settings = settings with { DataDir = dataDir };
         if (dataFile is not null) settings = settings with { DataFile = dataFile };
         if (samples is { } n) settings = settings with { EvalSamples = n };
-        if (rejectionSteps is { } steps) settings = settings with { RejectionSteps = steps };
+        settings = request.Apply(settings);
         settings.Validate();
+        var rejection = request.On;
         set_num_threads(RunData.TorchThreads(settings));
         var mixture = GaussianMixture.For(settings);
         var shape = RunData.SampleShape(settings);
@@ -94,6 +94,7 @@ public static class EvalCommand
         if (drawn is not null)
         {
             result["rejection_steps"] = settings.RejectionSteps;
+            result["rejection_percentile"] = settings.RejectionPercentile;
             result["candidates"] = drawn.Candidates;
             result["acceptance_rate"] = Math.Round(drawn.AcceptanceRate, 4);
         }

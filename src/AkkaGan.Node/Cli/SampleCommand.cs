@@ -38,12 +38,11 @@ public static class SampleCommand
         command.Options.Add(output);
         command.Options.Add(seed);
         command.Options.Add(latent);
-        var (rejection, rejectionSteps) = RejectionEvaluation.Options("Keep only the samples that discriminator rejection sampling accepts");
-        command.Options.Add(rejection);
-        command.Options.Add(rejectionSteps);
+        var rejection = RejectionEvaluation.Options("Keep only the samples that discriminator rejection sampling accepts");
+        rejection.AddTo(command);
         command.SetAction(parse => Sample(parse.GetValue(checkpoint)!, parse.GetValue(count), parse.GetValue(output)!, parse.GetValue(seed), parse.GetValue(latent),
             parse.GetResult(count) is { Implicit: false } || parse.GetResult(seed) is { Implicit: false },
-            parse.GetValue(rejection) || parse.GetValue(rejectionSteps) is not null, parse.GetValue(rejectionSteps)));
+            rejection.Read(parse)));
         return command;
     }
 
@@ -82,14 +81,17 @@ public static class SampleCommand
         return (generator, settings, checkpoint.Metadata);
     }
 
-    private static int Sample(string checkpointPath, int count, string output, long? seed, string? latentFile, bool drawFlagsGiven, bool rejection = false, int? rejectionSteps = null)
+    private static int Sample(string checkpointPath, int count, string output, long? seed, string? latentFile, bool drawFlagsGiven, RejectionRequest? request = null)
     {
         var extension = Path.GetExtension(output).ToLowerInvariant();
         if (!Formats.Contains(extension)) throw new SettingsException($"--out: {output} must end in {string.Join(", ", Formats)}");
         if (latentFile is null && count < 1) throw new SettingsException($"-n: {count} (at least 1)");
         if (latentFile is not null && drawFlagsGiven) throw new SettingsException("--latent: the noise comes from the file; -n and --seed are for drawing it");
+        request ??= RejectionRequest.Off;
+        var rejection = request.On;
         if (latentFile is not null && rejection) throw new SettingsException("--latent: rejection sampling draws its own candidates; give --latent or --rejection-sampling, not both");
-        if (rejectionSteps is < 1) throw new SettingsException($"--rejection-steps: {rejectionSteps} (at least 1)");
+        if (request.Steps is < 1) throw new SettingsException($"--rejection-steps: {request.Steps} (at least 1)");
+        if (request.Percentile is { } p && !(p > 0 && p < 100)) throw new SettingsException($"--rejection-percentile: {p} (between 0 and 100, both excluded)");
         var (generator, settings, metadata) = Load(checkpointPath, seed);
         using (generator)
         {
@@ -97,7 +99,7 @@ public static class SampleCommand
             Tensor samples;
             if (rejection)
             {
-                if (rejectionSteps is { } steps) settings = settings with { RejectionSteps = steps };
+                settings = request.Apply(settings);
                 set_num_threads(RunData.TorchThreads(settings));
                 var data = RunData.Create(settings, Console.Error.WriteLine);
                 try

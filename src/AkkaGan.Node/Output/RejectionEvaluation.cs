@@ -21,13 +21,8 @@ namespace AkkaGan.Node.Output;
 /// </summary>
 internal static class RejectionEvaluation
 {
-    /// <summary>The <c>--rejection-sampling</c> and <c>--rejection-steps</c> options of a command that reads a checkpoint; <paramref name="what"/> says what it does with the kept samples.</summary>
-    public static (Option<bool> Rejection, Option<int?> Steps) Options(string what)
-        => (new Option<bool>("--rejection-sampling")
-            {
-                Description = $"{what}: a discriminator is fitted to the generator first (rejection-steps, the run's unless --rejection-steps)",
-            },
-            new Option<int?>("--rejection-steps") { Description = "Steps that fit the rejection-sampling discriminator (default: the run's rejection-steps; implies --rejection-sampling)", HelpName = "N" });
+    /// <summary>The <c>--rejection-sampling</c>, <c>--rejection-steps</c> and <c>--rejection-percentile</c> options of a command that reads a checkpoint; <paramref name="what"/> says what it does with the kept samples.</summary>
+    public static RejectionOptions Options(string what) => new(what);
 
     /// <summary>
     /// <paramref name="count"/> samples of <paramref name="checkpoint"/>'s generator that a discriminator fitted to it
@@ -38,7 +33,7 @@ internal static class RejectionEvaluation
         using var generator = new GeneratorCore(settings, RunData.SampleShape(settings), RunData.ResolveDevice(settings.Device));
         generator.Restore(checkpoint.Entity(GeneratorCore.EntityId));
         log(string.Create(CultureInfo.InvariantCulture,
-            $"rejection sampling: fitting a discriminator to the generator of round {checkpoint.Metadata.Round} ({settings.RejectionSteps} steps)"));
+            $"rejection sampling: fitting a discriminator to the generator of round {checkpoint.Metadata.Round} ({settings.RejectionSteps} steps, percentile {settings.RejectionPercentile})"));
         var quarter = Math.Max(1, settings.RejectionSteps / 4);
         var clock = Stopwatch.StartNew();
         var result = RejectionSampler.Draw(settings, data, generator, count, step =>
@@ -66,6 +61,7 @@ internal static class RejectionEvaluation
         {
             ["round"] = checkpoint.Metadata.Round,
             ["steps"] = settings.RejectionSteps,
+            ["percentile"] = settings.RejectionPercentile,
             ["candidates"] = result.Candidates,
             ["acceptance_rate"] = Math.Round(result.AcceptanceRate, 4),
         };
@@ -144,4 +140,56 @@ internal static class RejectionEvaluation
         summary["rejection_sampling"] = result;
         File.WriteAllText(Path.Combine(outDir, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
+}
+
+/// <summary>
+/// The rejection-sampling options of <c>akkagan eval</c> and <c>akkagan sample</c>: <c>--rejection-sampling</c>, and
+/// <c>--rejection-steps</c> and <c>--rejection-percentile</c>, which override the run's settings and imply it.
+/// </summary>
+internal sealed class RejectionOptions
+{
+    private readonly Option<bool> _enabled;
+    private readonly Option<int?> _steps;
+    private readonly Option<double?> _percentile;
+
+    public RejectionOptions(string what)
+    {
+        _enabled = new Option<bool>("--rejection-sampling")
+        {
+            Description = $"{what}: a discriminator is fitted to the generator first (the run's rejection-steps and rejection-percentile unless given)",
+        };
+        _steps = new Option<int?>("--rejection-steps") { Description = "Steps that fit the rejection-sampling discriminator (default: the run's rejection-steps; implies --rejection-sampling)", HelpName = "N" };
+        _percentile = new Option<double?>("--rejection-percentile")
+        {
+            Description = "Percentile of the burn-in's acceptance scores kept with probability 1/2 (default: the run's rejection-percentile; implies --rejection-sampling)",
+            HelpName = "P",
+        };
+    }
+
+    /// <summary>Adds the options to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        command.Options.Add(_enabled);
+        command.Options.Add(_steps);
+        command.Options.Add(_percentile);
+    }
+
+    /// <summary>What <paramref name="parse"/> asks for.</summary>
+    public RejectionRequest Read(ParseResult parse)
+    {
+        var steps = parse.GetValue(_steps);
+        var percentile = parse.GetValue(_percentile);
+        return new RejectionRequest(parse.GetValue(_enabled) || steps is not null || percentile is not null, steps, percentile);
+    }
+}
+
+/// <summary>Whether a command evaluates or samples through rejection sampling, and the run settings it overrides.</summary>
+internal sealed record RejectionRequest(bool On, int? Steps = null, double? Percentile = null)
+{
+    /// <summary>No rejection sampling.</summary>
+    public static readonly RejectionRequest Off = new(false);
+
+    /// <summary><paramref name="settings"/> with the given overrides (validated by the caller).</summary>
+    public TrainingSettings Apply(TrainingSettings settings)
+        => settings with { RejectionSteps = Steps ?? settings.RejectionSteps, RejectionPercentile = Percentile ?? settings.RejectionPercentile };
 }
