@@ -1,6 +1,7 @@
 using AkkaGan.Core.Data;
 using AkkaGan.Core.Losses;
 using AkkaGan.Core.Models;
+using AkkaGan.Core.Optim;
 using AkkaGan.Core.Settings;
 using AkkaGan.Core.Tensors;
 using AkkaGan.Core.Training;
@@ -64,7 +65,9 @@ public static class RejectionSampler
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
         var plain = settings with { SpectralNorm = false, Pack = 1 };
         var model = ModelFactory.CreateDiscriminator(plain, data.SampleShape, ModelFactory.InputScale(data), RejectionMember, device);
-        using var optimizer = optim.Adam(model.parameters(), lr: CalibrationLearningRate, beta1: 0.5, beta2: 0.999);
+        // The project's Adam (bit-compatible with torch.optim.Adam): TorchSharp's own lets a learning rate's native
+        // scalar be finalized during the step that reads it (ScalarOps), which crashed a grid25 calibration once.
+        using var optimizer = new ExplicitOptimizer([.. model.parameters()], OptimizerKind.Adam, CalibrationLearningRate, 0.5, 0.999);
         for (var step = 0; step < steps; step++)
         {
             using var scope = NewDisposeScope();
@@ -73,10 +76,10 @@ public static class RejectionSampler
             var real = data.Sample(settings.Batch, realDraw).to(device);
             var fake = generate(randn([settings.Batch, latentDim], generator: fakeDraw)).detach().to(device);
             var loss = Logistic.DiscriminatorLoss(model.forward(real), model.forward(fake));
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             loss.backward();
-            foreach (var group in optimizer.ParamGroups) group.LearningRate = CalibrationLearningRate * (1.0 - (double)step / steps);
-            optimizer.step();
+            optimizer.Scale = 1.0 - (double)step / steps;
+            optimizer.Step();
             if ((step + 1) % 100 == 0 || step + 1 == steps) progress?.Invoke(step + 1);
         }
         return model;

@@ -132,7 +132,7 @@ internal static class RejectionEvaluation
                 Path.Combine(outDir, "samples", $"rejection-round-{checkpoint.Metadata.Round:D6}.png"), log);
             if (result["samples_png"] is JsonValue png) result["samples_png"] = Path.GetRelativePath(outDir, png.GetValue<string>());
         }
-        catch (Exception e) when (e is InvalidOperationException or CheckpointException or IOException)
+        catch (Exception e) when (e is InvalidOperationException or CheckpointException or IOException or System.Runtime.InteropServices.ExternalException)
         {
             Console.Error.WriteLine($"akkagan: warning: rejection sampling failed: {e.Message}");
             result = new JsonObject { ["error"] = e.Message };
