@@ -42,7 +42,7 @@ public sealed class GaussianMixture : IRealData
         using var scope = NewDisposeScope();
         var index = randint(0, Centres.Count, [count], generator: generator);              // (count)
         var noise = randn([count, 2], generator: generator).Mul((float)Std);                 // (count, 2)
-        return (_centres.index_select(0, index) + noise).MoveToOuterDisposeScope();
+        return _centres.index_select(0, index).Plus(noise).MoveToOuterDisposeScope();
     }
 
     /// <summary>8 Gaussians on a circle of radius r at angles 2 pi i / 8, i = 0..7 (std 0.01, r 1 by default).</summary>

@@ -60,7 +60,7 @@ public sealed class StackedFashionMnist : IShardable, IDisposable
         var index = randint(0, Source.Count, [Channels, count], generator: generator);                        // (3, count)
         var images = stack([.. Enumerable.Range(0, Channels).Select(c => Source.Images.index_select(0, index[c]).squeeze(1))], 1);   // (count, 3, H, W)
         var classes = Source.Labels.index_select(0, index.flatten()).view(Channels, count);                    // (3, count)
-        var labels = classes[0].Mul(100) + classes[1].Mul(10) + classes[2];                                           // (count)
+        var labels = classes[0].Mul(100).Plus(classes[1].Mul(10)).Plus(classes[2]);                                           // (count)
         return (images.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
     }
 

@@ -64,7 +64,7 @@ public sealed class ImageEvaluator : IDisposable
         for (var c = 0; c < Channels; c++)
         {
             var (classes, f) = _classifier.Classify(images.narrow(1, c, 1));             // (N), (N, hidden)
-            labels = labels is null ? classes : labels.Mul(10) + classes;                   // c0, then 10 c0 + c1, then 100 c0 + 10 c1 + c2
+            labels = labels is null ? classes : labels.Mul(10).Plus(classes);                   // c0, then 10 c0 + c1, then 100 c0 + 10 c1 + c2
             features.Add(f);
         }
         return (labels!.MoveToOuterDisposeScope(), cat(features, 1).MoveToOuterDisposeScope());

@@ -32,7 +32,7 @@ public static class GanLoss
 
     // -log sigmoid(x) = softplus(-x); -log(1 - sigmoid(x)) = softplus(x).
     private static Tensor BinaryDiscriminator(Tensor real, Tensor fake)
-        => (-real).Softplus().mean() + fake.Softplus().mean();
+        => (-real).Softplus().mean().Plus(fake.Softplus().mean());
 
     /// <summary>Goodfellow et al.'s original game: G minimises log(1 - D(G(z))) = -softplus(fake logit).</summary>
     private sealed class Minimax : IGanLoss
@@ -59,7 +59,7 @@ public static class GanLoss
     private sealed class Hinge : IGanLoss
     {
         public Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits)
-            => nn.functional.relu(realLogits.SubtractedFrom(1)).mean() + nn.functional.relu(fakeLogits.Add(1)).mean();
+            => nn.functional.relu(realLogits.SubtractedFrom(1)).mean().Plus(nn.functional.relu(fakeLogits.Add(1)).mean());
         public Tensor GeneratorLoss(Tensor fakeLogits) => -fakeLogits.mean();
     }
 
@@ -67,7 +67,7 @@ public static class GanLoss
     private sealed class LeastSquares : IGanLoss
     {
         public Tensor DiscriminatorLoss(Tensor realLogits, Tensor fakeLogits)
-            => realLogits.Sub(1).Square().mean().Mul(0.5) + fakeLogits.Square().mean().Mul(0.5);
+            => realLogits.Sub(1).Square().mean().Mul(0.5).Plus(fakeLogits.Square().mean().Mul(0.5));
         public Tensor GeneratorLoss(Tensor fakeLogits) => fakeLogits.Sub(1).Square().mean().Mul(0.5);
     }
 }

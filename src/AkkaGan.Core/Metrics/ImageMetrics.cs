@@ -67,9 +67,9 @@ public sealed record ImageMetrics(int Modes, int ModesCovered, double KlToUnifor
         using var scope = NewDisposeScope();
         var rootA = SymmetricSqrt(a.Covariance);                             // (D, D)
         var middle = rootA.matmul(b.Covariance).matmul(rootA);               // (D, D), S_a^(1/2) S_b S_a^(1/2)
-        middle = (middle + middle.T).Div(2);                                    // symmetric up to round-off; make it exact
+        middle = middle.Plus(middle.T).Div(2);                                   // symmetric up to round-off; make it exact
         var traceRoot = linalg.eigvalsh(middle).ClampMin(0).sqrt().sum();
-        var distance = (a.Mean - b.Mean).Square().sum() + a.Covariance.trace() + b.Covariance.trace() - traceRoot.Mul(2);
+        var distance = (a.Mean - b.Mean).Square().sum().Plus(a.Covariance.trace()).Plus(b.Covariance.trace()) - traceRoot.Mul(2);
         return Math.Max(0, distance.item<double>());
     }
 
@@ -89,7 +89,7 @@ public sealed record ImageMetrics(int Modes, int ModesCovered, double KlToUnifor
     public static Tensor SymmetricSqrt(Tensor matrix)
     {
         using var scope = NewDisposeScope();
-        var (values, vectors) = linalg.eigh((matrix + matrix.T).Div(2));
+        var (values, vectors) = linalg.eigh(matrix.Plus(matrix.T).Div(2));
         return vectors.matmul(diag(values.ClampMin(0).sqrt())).matmul(vectors.T).MoveToOuterDisposeScope();
     }
 }

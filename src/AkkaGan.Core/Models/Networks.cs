@@ -148,9 +148,9 @@ public sealed class MlpDiscriminator : DiscriminatorNetwork
 public sealed class DcganGenerator : nn.Module<Tensor, Tensor>
 {
     private readonly Linear project;
-    private readonly BatchNorm1d bn0;
+    private readonly BatchNorm bn0;
     private readonly Conv2d[] ups;
-    private readonly BatchNorm2d[] bns;
+    private readonly BatchNorm[] bns;
 
     /// <summary>
     /// The DCGAN generator: a projection of <paramref name="latentDim"/> noise to the base maps, one upsampling stage per
@@ -163,17 +163,17 @@ public sealed class DcganGenerator : nn.Module<Tensor, Tensor>
         Width = width;
         Size = size;
         project = nn.Linear(latentDim, StageChannels(0) * Base * Base);
-        bn0 = nn.BatchNorm1d(StageChannels(0) * Base * Base);
+        bn0 = new BatchNorm(StageChannels(0) * Base * Base, dimensions: 2);
         register_module("project", project);
         register_module("bn0", bn0);
         ups = new Conv2d[Stages];
-        bns = new BatchNorm2d[Stages - 1];
+        bns = new BatchNorm[Stages - 1];
         for (var i = 1; i <= Stages; i++)
         {
             ups[i - 1] = nn.Conv2d(StageChannels(i - 1), i == Stages ? channels : StageChannels(i), 3, padding: 1);
             register_module($"up{i}", ups[i - 1]);
             if (i == Stages) continue;
-            bns[i - 1] = nn.BatchNorm2d(StageChannels(i));
+            bns[i - 1] = new BatchNorm(StageChannels(i), dimensions: 4);
             register_module($"bn{i}", bns[i - 1]);
         }
     }

@@ -73,7 +73,7 @@ public static class Aggregation
             loss += weights[i] * ordered[i].Loss;
             if (weights[i] == 0) continue;
             var term = ordered[i].Gradient.Mul(weights[i]);
-            total = total is null ? term : total + term;
+            total = total is null ? term : total.Plus(term);
         }
         return (total!, loss);
     }

@@ -20,7 +20,7 @@ public static class Evolution
         var f = fakeLogits.detach().to(float64).reshape(1, -1);  // (1, M)
         var greater = gt(r, f).to(float64).mean();
         var equal = eq(r, f).to(float64).mean();
-        return (greater + equal.Mul(0.5)).item<double>();
+        return greater.Plus(equal.Mul(0.5)).item<double>();
     }
 
     /// <summary>The (best, worst) members by fitness; ties go to the lower member id for best and higher for worst.</summary>

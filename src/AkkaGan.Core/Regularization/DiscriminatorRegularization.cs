@@ -53,7 +53,7 @@ public sealed class DiscriminatorRegularization
     {
         var std = NoiseStd(round);
         if (std <= 0) return input;
-        return input + randn(input.shape, generator: generator).to_type(input.dtype).to(input.device).Mul(std);
+        return input.Plus(randn(input.shape, generator: generator).to_type(input.dtype).to(input.device).Mul(std));
     }
 
     /// <summary>
@@ -70,7 +70,7 @@ public sealed class DiscriminatorRegularization
             Array.Fill(shape, 1L);
             shape[0] = real.shape[0];
             var alpha = rand(shape, generator: generator).to_type(real.dtype).to(real.device);                // (N, 1, ..)
-            var interpolate = (alpha * real.detach() + alpha.SubtractedFrom(1) * fake.detach()).requires_grad_(true);
+            var interpolate = (alpha * real.detach()).Plus(alpha.SubtractedFrom(1) * fake.detach()).requires_grad_(true);
             var gradient = InputGradient(discriminator, interpolate);
             var norm = gradient.reshape(gradient.shape[0] / pack, -1).norm(1);                      // (N / pack)
             total = Add(total, norm.Sub(1).Square().mean().Mul(GradientPenalty));
@@ -84,7 +84,7 @@ public sealed class DiscriminatorRegularization
         if (L2Penalty > 0)
         {
             Tensor sum = weights[0].Square().sum();
-            for (var i = 1; i < weights.Count; i++) sum = sum + weights[i].Square().sum();
+            for (var i = 1; i < weights.Count; i++) sum = sum.Plus(weights[i].Square().sum());
             total = Add(total, sum.Mul(L2Penalty));
         }
         return total;
@@ -104,5 +104,5 @@ public sealed class DiscriminatorRegularization
         return autograd.grad([output.sum()], [input], create_graph: true, retain_graph: true)[0];
     }
 
-    private static Tensor Add(Tensor? total, Tensor term) => total is null ? term : total + term;
+    private static Tensor Add(Tensor? total, Tensor term) => total is null ? term : total.Plus(term);
 }

@@ -18,6 +18,12 @@ namespace AkkaGan.Core.Tensors;
 /// calls that create Scalars implicitly.</remarks>
 public static class ScalarOps
 {
+    /// <summary>
+    /// The alpha of <c>add</c>: TorchSharp's <c>add(other)</c> and <c>add(scalar)</c> (and so <c>a + b</c> on tensors) call
+    /// <c>add(other, 1)</c>, converting the 1 inside. A static field is never finalized.
+    /// </summary>
+    private static readonly Scalar One = 1.ToScalar();
+
     /// <summary><c>t * v</c>.</summary>
     public static Tensor Mul(this Tensor t, double v) { using var s = v.ToScalar(); return t.mul(s); }
 
@@ -31,13 +37,19 @@ public static class ScalarOps
     public static Tensor MulInPlace(this Tensor t, double v) { using var s = v.ToScalar(); return t.mul_(s); }
 
     /// <summary><c>t + v</c>.</summary>
-    public static Tensor Add(this Tensor t, double v) { using var s = v.ToScalar(); return t.add(s); }
+    public static Tensor Add(this Tensor t, double v) { using var s = v.ToScalar(); return t.add(s, One); }
 
     /// <inheritdoc cref="Add(Tensor, double)"/>
-    public static Tensor Add(this Tensor t, int v) { using var s = v.ToScalar(); return t.add(s); }
+    public static Tensor Add(this Tensor t, int v) { using var s = v.ToScalar(); return t.add(s, One); }
 
     /// <summary><c>t += v</c>.</summary>
-    public static Tensor AddInPlace(this Tensor t, double v) { using var s = v.ToScalar(); return t.add_(s); }
+    public static Tensor AddInPlace(this Tensor t, double v) { using var s = v.ToScalar(); return t.add_(s, One); }
+
+    /// <summary><c>t.add_(v)</c> (an integer tensor stays exact).</summary>
+    public static Tensor AddInPlace(this Tensor t, long v) { using var s = v.ToScalar(); return t.add_(s, One); }
+
+    /// <summary><c>t + other</c>, both tensors.</summary>
+    public static Tensor Plus(this Tensor t, Tensor other) => t.add(other, One);
 
     /// <summary><c>t += alpha * other</c>.</summary>
     public static Tensor AddInPlace(this Tensor t, Tensor other, double alpha) { using var s = alpha.ToScalar(); return t.add_(other, s); }
@@ -49,7 +61,7 @@ public static class ScalarOps
     public static Tensor Sub(this Tensor t, double v) { using var s = v.ToScalar(); return t.sub(s); }
 
     /// <summary><c>v - t</c> (as TorchSharp's operator computes it: <c>-t + v</c>).</summary>
-    public static Tensor SubtractedFrom(this Tensor t, int v) { using var s = v.ToScalar(); using var negative = t.negative(); return negative.add(s); }
+    public static Tensor SubtractedFrom(this Tensor t, int v) { using var s = v.ToScalar(); using var negative = t.negative(); return negative.add(s, One); }
 
     /// <summary><c>t / v</c>.</summary>
     public static Tensor Div(this Tensor t, double v) { using var s = v.ToScalar(); return t.div(s); }

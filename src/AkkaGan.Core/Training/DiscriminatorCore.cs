@@ -109,7 +109,7 @@ public sealed class DiscriminatorCore : IEntityCore
         var loss = Loss.DiscriminatorLoss(realLogits, fakeLogits);
         using var penaltyGenerator = Seeds.Generator(_settings.Seed, round, SeedRole.Discriminator, Member, SeedPurpose.Penalty, criticStep);
         var penalty = Regularization.Penalty(Model.forward, Model.OrderedParameters, realInput, fakeInput, penaltyGenerator, Model.Pack);
-        var total = penalty is null ? loss : loss + penalty;
+        var total = penalty is null ? loss : loss.Plus(penalty);
         Optimizer.ZeroGrad();
         total.backward();
         var norm = GeneratorCore.GradientNorm(Model.OrderedParameters);

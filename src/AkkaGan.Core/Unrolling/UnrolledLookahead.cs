@@ -48,7 +48,7 @@ public static class UnrolledLookahead
                 var logits = network.Functional(cat([real, fakeInput]), weights);                       // (Nr + Nf)
                 var realLogits = (int)real.shape[0] / network.Pack;                                       // packs of real samples come first
                 var lossD = loss.DiscriminatorLoss(logits[..realLogits], logits[realLogits..]);
-                if (l2Penalty > 0) lossD = lossD + weights.Select(w => w.Square().sum()).Aggregate((a, b) => a + b).Mul(l2Penalty);
+                if (l2Penalty > 0) lossD = lossD.Plus(weights.Select(w => w.Square().sum()).Aggregate((a, b) => a.Plus(b)).Mul(l2Penalty));
                 var gradients = autograd.grad([lossD], [.. weights], create_graph: second, retain_graph: second);
                 if (second)
                 {
