@@ -37,8 +37,9 @@ public sealed class ConfigurationReferenceSpecs
         // Keys without a flag say so; live and per-member keys say so.
         Assert.Contains("| (HOCON only) | `akkagan.health.every` |", text);
         Assert.Matches(@"\| `--lr-d X` \| `akkagan\.train\.lr-d` \| `0\.001` \| live, per member \|", text);
-        // grid25's and the image datasets' own defaults, from akkagan.dataset-defaults.
-        Assert.Matches(@"\| `batch` \| `512` \| `64` \| `64` \|", text);
-        Assert.Matches(@"\| `rejection-sampling` \| `on` \| `off` \|", text);
+        // ring8's, grid25's and the image datasets' own defaults, from akkagan.dataset-defaults.
+        Assert.Matches(@"\| key \| `ring8` \| `grid25` \|", text);
+        Assert.Matches(@"\| `batch` \| `512` \| `512` \| `64` \| `64` \|", text);
+        Assert.Matches(@"\| `rejection-sampling` \| `on` \| `on` \| `off` \|", text);
     }
 }

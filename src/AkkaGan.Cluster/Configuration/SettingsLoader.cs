@@ -35,13 +35,16 @@ public static class SettingsLoader
     /// </summary>
     public static Config LoadConfig(string? configFile, string? datasetFlag = null)
     {
-        var defaults = Parse(AkkaGanConfig.Text(), "cluster.hocon (built in)");
+        var defaults = BuiltIn();
         var user = configFile is null ? null : ReadFile(configFile);
         var merged = user is null ? defaults : user.WithFallback(defaults);
         var overlay = DatasetDefaults(merged, datasetFlag);
         if (overlay is null) return merged;
         return user is null ? overlay.WithFallback(defaults) : user.WithFallback(overlay).WithFallback(defaults);
     }
+
+    /// <summary>The built-in cluster.hocon alone: <c>akkagan.train</c> without any dataset's defaults.</summary>
+    public static Config BuiltIn() => Parse(AkkaGanConfig.Text(), "cluster.hocon (built in)");
 
     /// <summary>
     /// Checks every <c>akkagan.dataset-defaults</c> section (a dataset name, keys of <c>akkagan.train</c>) and returns the

@@ -23,6 +23,14 @@ public static partial class BenchCommand
     }
 
     /// <summary>
+    /// <paramref name="flags"/> with rejection sampling off unless they set it: a throughput or memory measurement of
+    /// <c>akkagan train</c> ends at its last round, not after ring8's or grid25's fit of a discriminator for rejection
+    /// sampling (their dataset defaults; <c>akkagan node</c>, the process clusters, has none).
+    /// </summary>
+    private static string[] WithoutRejectionSampling(string[] flags)
+        => flags.Any(f => f.StartsWith("--rejection-", StringComparison.Ordinal)) ? flags : [.. flags, "--rejection-sampling", "off"];
+
+    /// <summary>
     /// A coordinator+generator node and <paramref name="discriminators"/> discriminator nodes, as deploy/local/run.sh
     /// starts them; the coordinator waits for all of them (<c>--discriminator-nodes</c>) and spreads the population over them.
     /// The discriminator nodes' control hosts take any free port, so a <c>--control-port</c> in <paramref name="flags"/> is the coordinator's.

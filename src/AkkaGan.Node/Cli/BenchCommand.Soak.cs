@@ -148,8 +148,8 @@ public static partial class BenchCommand
                     {
                         _ = engine switch
                         {
-                            "reference" => RunTrain([.. common, "--engine", "reference"], run, memory: memory, environment: environment),
-                            "cluster_1node" => RunTrain([.. common, "--engine", "cluster"], run, memory: memory, environment: environment),
+                            "reference" => RunTrain(WithoutRejectionSampling([.. common, "--engine", "reference"]), run, memory: memory, environment: environment),
+                            "cluster_1node" => RunTrain(WithoutRejectionSampling([.. common, "--engine", "cluster"]), run, memory: memory, environment: environment),
                             _ => RunProcesses(2, common, run, memory: memory, environment: environment),
                         };
                     }

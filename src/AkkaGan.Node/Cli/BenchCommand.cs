@@ -210,8 +210,8 @@ public static partial class BenchCommand
     {
         var logs = engine switch
         {
-            "reference" => RunTrain([.. flags, "--engine", "reference"], output, trace),
-            "cluster_1node" => RunTrain([.. flags, "--engine", "cluster"], output, trace),
+            "reference" => RunTrain(WithoutRejectionSampling([.. flags, "--engine", "reference"]), output, trace),
+            "cluster_1node" => RunTrain(WithoutRejectionSampling([.. flags, "--engine", "cluster"]), output, trace),
             _ => RunProcesses(discriminatorProcesses, flags, output, trace),
         };
         var measurement = Measure(output, warmup, logs);

@@ -21,7 +21,7 @@ public static class TrainCommand
 {
     public static Command Create()
     {
-        var command = new Command("train", "Train a GAN. Defaults come from cluster.hocon (akkagan.train, overridden for grid25 and the image datasets by akkagan.dataset-defaults.<dataset>); every key there is also a flag below.");
+        var command = new Command("train", "Train a GAN. Defaults come from cluster.hocon (akkagan.train, overridden for ring8, grid25 and the image datasets by akkagan.dataset-defaults.<dataset>); every key there is also a flag below.");
         var engine = new Option<string>("--engine")
         {
             Description = "cluster: the actors on an embedded one-node Akka cluster | reference: the monolithic engine (same results, bit for bit)",
