@@ -269,7 +269,7 @@ public sealed class BenchSoakSpecs : BenchFixture
             Assert.Equal(hq.Average(), configuration["high_quality_fraction"]!["mean"]!.GetValue<double>(), 3);
             Assert.NotNull(configuration["coverage"]);
         }
-        Assert.Equal("--unroll 0 --pack 2", ring8["packed"]!["flags"]!.GetValue<string>());
+        Assert.Equal("--unroll 0 --pack 2 --rejection-sampling off", ring8["packed"]!["flags"]!.GetValue<string>());
         Assert.Null(ring8["packed +rejection"]);
         Assert.Contains("plain +rejection", result.Stdout);
     }
