@@ -241,6 +241,36 @@ public sealed class GeneratorActorSpecs : Akka.TestKit.Xunit.TestKit
     }
 
     [Fact]
+    public void A_round_sent_ahead_should_wait_for_the_step_before_it_and_be_declined_after_a_step_that_missed_a_member()
+    {
+        var (generator, region) = Configured();
+        generator.Tell(Step(1, [0, 1], TimeSpan.FromSeconds(10), TestActor));
+        region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken);
+        region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken);
+        // Round 2 comes while round 1's step waits for its feedback: round 1 is not abandoned, round 2 starts after it.
+        generator.Tell(Step(2, [0, 1], TimeSpan.FromMilliseconds(300), TestActor) with { Follows = 1 });
+        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(0), 1, 1, 0.25, Gradient(1f)));
+        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(1), 1, 1, 0.5, Gradient(3f)));
+        var first = ExpectMsg<G.GeneratorStepped>(cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(1, first.Result.Round);
+        Assert.Equal([0, 1], first.Answered);
+        var asks = new[] { region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken), region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken) };
+        Assert.All(asks, a => Assert.Equal(2, a.Round));
+
+        // d-1 misses round 2, so round 3, sent ahead of round 2's result, is declined: nothing goes to any member.
+        generator.Tell(Step(3, [0, 1], TimeSpan.FromSeconds(10), TestActor) with { Follows = 2 });
+        generator.Tell(new D.FeedbackComputed(new DiscriminatorId(0), 2, 2, 0.25, Gradient(1f)));
+        Assert.Equal([0], ExpectMsg<G.GeneratorStepped>(TimeSpan.FromSeconds(5), cancellationToken: TestContext.Current.CancellationToken).Answered);
+        var declined = ExpectMsg<G.RoundDeclined>(cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal((3L, 3L), (declined.Round, declined.RequestId));
+        Assert.Contains("round 2", declined.Reason);
+
+        // Scheduled again as an ordinary round, it is played.
+        generator.Tell(Step(3, [0], TimeSpan.FromSeconds(10), TestActor));
+        Assert.Equal(3, region.ExpectMsg<D.ComputeFeedback>(cancellationToken: TestContext.Current.CancellationToken).Round);
+    }
+
+    [Fact]
     public void Generator_should_answer_samples_and_reject_a_bad_count()
     {
         var (generator, _) = Configured();

@@ -59,7 +59,8 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit.TestKit
             new D.WeightsAdopted(d, 19, 8, 3e-4),
             new S.EntityState("d-3", 500, Snapshot()),
             new S.RunPosition("run-a", 500, "{\"rounds\":1000}", 7, [new("g-0", 500), new("d-3", 250)]),
-            new G.RunRound(g, 17, 7, 2, [0, 1, 3], [0, 3], TimeSpan.FromSeconds(2.5), actor),
+            new G.RunRound(g, 17, 7, 2, [0, 1, 3], [0, 3], TimeSpan.FromSeconds(2.5), actor, 6),
+            new G.RoundDeclined(g, 17, 7, "round 6 did not complete with every member"),
             new G.ProduceFitnessBatch(g, 18, 7, [0, 1], actor),
             new G.GetSamples(g, 20, 2500, actor),
             new G.GeneratorStepped(g, 17, new GeneratorStepResult(7, 0.69, 0.01, 0.25, 1e-3), [0, 3]),
@@ -119,8 +120,9 @@ public sealed class SerializerSpecs : Akka.TestKit.Xunit.TestKit
         Assert.Equal([3L, 2], tensor.shape);
         Assert.Equal(5f, tensor[2, 1].item<float>());
 
-        var run = new G.RunRound(GeneratorId.Default, 17, 7, 2, [0, 1, 3], [0, 3], TimeSpan.FromMilliseconds(1500), ActorRefs.Nobody);
+        var run = new G.RunRound(GeneratorId.Default, 17, 7, 2, [0, 1, 3], [0, 3], TimeSpan.FromMilliseconds(1500), ActorRefs.Nobody, Follows: 6);
         var runBack = (G.RunRound)Serializer.FromBinary(Serializer.ToBinary(run), Serializer.Manifest(run));
+        Assert.Equal(6, runBack.Follows);
         Assert.Equal([0, 1, 3], runBack.Critics);
         Assert.Equal([0, 3], runBack.Members);
         Assert.Equal(TimeSpan.FromMilliseconds(1500), runBack.Timeout);

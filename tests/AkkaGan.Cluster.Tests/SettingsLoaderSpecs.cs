@@ -81,12 +81,14 @@ public sealed class SettingsLoaderSpecs : IDisposable
         Assert.Equal(("127.0.0.1", 9120, ""), (defaults.Control.Host, defaults.Control.Port, defaults.Control.Token));
         Assert.Null(defaults.Probes);
         Assert.Equal(TimeSpan.FromSeconds(10), defaults.StepTimeout);
+        Assert.True(defaults.PlayAhead);
         Assert.Null(defaults.Store); // no run folder and no connection string: this node keeps no state
         Assert.Null(defaults.Tls);
 
-        var config = SettingsLoader.LoadConfig(ConfigFile("akkagan.control { token = from-file, port = 9200 }\nakkagan.probes.enabled = on\nakkagan.cluster.step-timeout = 5s"));
+        var config = SettingsLoader.LoadConfig(ConfigFile("akkagan.control { token = from-file, port = 9200 }\nakkagan.probes.enabled = on\nakkagan.cluster.step-timeout = 5s\nakkagan.cluster.play-ahead = off"));
         var fromFile = NodeSettings.Bind(config, new NodeFlags(), "spec", environment: NoEnvironment);
-        Assert.Equal(("from-file", 9200, 8558, TimeSpan.FromSeconds(5)), (fromFile.Control.Token, fromFile.Control.Port, fromFile.Probes!.Port, fromFile.StepTimeout));
+        Assert.Equal(("from-file", 9200, 8558, TimeSpan.FromSeconds(5), false),
+            (fromFile.Control.Token, fromFile.Control.Port, fromFile.Probes!.Port, fromFile.StepTimeout, fromFile.PlayAhead));
         var fromEnvironment = NodeSettings.Bind(config, new NodeFlags(), "spec", environment: name => name == NodeSettings.TokenVariable ? "from-env" : null);
         Assert.Equal("from-env", fromEnvironment.Control.Token);
         var fromFlags = NodeSettings.Bind(config, new NodeFlags(ControlToken: "from-flag", ControlPort: 0, HealthPort: 9999), "spec", environment: _ => "from-env");
@@ -140,6 +142,7 @@ public sealed class SettingsLoaderSpecs : IDisposable
     [InlineData("akkagan.control.idle-timeout = 0s", "akkagan.control.idle-timeout must be positive")]
     [InlineData("akkagan.control.slow-client-timeout = soon", "akkagan.control.slow-client-timeout")]
     [InlineData("akkagan.control.max-connections = 0", "at least one connection must be allowed")]
+    [InlineData("akkagan.cluster.play-ahead = sometimes", "akkagan.cluster.play-ahead")]
     public void Bad_control_settings_should_be_refused_at_start_naming_the_key(string hocon, string expected)
     {
         var config = SettingsLoader.LoadConfig(ConfigFile(hocon));

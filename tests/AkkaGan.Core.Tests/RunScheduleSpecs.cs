@@ -252,4 +252,57 @@ public sealed class RunScheduleSpecs
         var finish = Assert.IsType<RunStep.Finish>(schedule.Next());
         Assert.Equal((RunOutcome.Failed, "the generator could not be recovered", 0L), (finish.Outcome, finish.Reason, finish.Round));
     }
+
+    [Fact]
+    public void A_round_committed_ahead_should_come_before_the_requests_made_while_the_round_before_it_ran()
+    {
+        var schedule = new RunSchedule(Settings(rounds: 4, evalEvery: 3, checkpointEvery: 100));
+        Assert.Equal(1, Assert.IsType<RunStep.PlayRound>(schedule.Next()).Round);
+        Assert.Equal(2, schedule.PlayAhead());
+        Assert.Null(schedule.PlayAhead()); // one at a time
+        schedule.RequestCheckpoint(); // made while round 1 runs, with round 2 on its way
+        schedule.RoundPlayed(Report(1));
+        Assert.IsType<RunStep.PublishRound>(schedule.Next());
+        Assert.Equal(2, Assert.IsType<RunStep.PlayRound>(schedule.Next()).Round);
+        Assert.Null(schedule.PlayAhead()); // a request waits: nothing more is committed
+        schedule.RoundPlayed(Report(2));
+        Assert.IsType<RunStep.PublishRound>(schedule.Next());
+        var checkpoint = Assert.IsType<RunStep.TakeCheckpoint>(schedule.Next());
+        Assert.Equal((2L, CheckpointCause.Request), (checkpoint.Round, checkpoint.Cause));
+        schedule.CheckpointTaken(true);
+        Assert.Equal(3, Assert.IsType<RunStep.PlayRound>(schedule.Next()).Round);
+        Assert.Null(schedule.PlayAhead()); // round 3 is evaluated
+        schedule.RoundPlayed(Report(3));
+        Assert.IsType<RunStep.PublishRound>(schedule.Next());
+        Assert.IsType<RunStep.Evaluate>(schedule.Next());
+        schedule.Evaluated(null);
+        Assert.Equal(4, Assert.IsType<RunStep.PlayRound>(schedule.Next()).Round);
+        Assert.Null(schedule.PlayAhead()); // the last round
+    }
+
+    [Fact]
+    public void A_diverged_failed_or_unplayed_round_should_cancel_the_round_committed_after_it()
+    {
+        static RunSchedule Ahead()
+        {
+            var schedule = new RunSchedule(Settings(rounds: 6, evalEvery: 100, checkpointEvery: 100));
+            Assert.IsType<RunStep.PlayRound>(schedule.Next());
+            Assert.Equal(2, schedule.PlayAhead());
+            return schedule;
+        }
+
+        var diverged = Ahead();
+        diverged.RoundPlayed(Report(1, double.NaN));
+        Assert.Equal([typeof(RunStep.PublishFault), typeof(RunStep.PublishFault), typeof(RunStep.RollBack)],
+            [diverged.Next().GetType(), diverged.Next().GetType(), diverged.Next().GetType()]);
+
+        var failed = Ahead();
+        failed.RoundFailed("the generator did not complete round 1");
+        Assert.IsType<RunStep.PublishFault>(failed.Next());
+        Assert.Equal(0, Assert.IsType<RunStep.RollBack>(failed.Next()).ToRound);
+
+        var unplayed = Ahead();
+        unplayed.RoundNotPlayed();
+        Assert.Equal(1, Assert.IsType<RunStep.PlayRound>(unplayed.Next()).Round);
+    }
 }

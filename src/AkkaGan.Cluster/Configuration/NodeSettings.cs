@@ -26,7 +26,7 @@ public sealed record ProbeSettings(string Host, int Port);
 
 /// <summary>
 /// A node's own settings, apart from the training's: its control host (<c>akkagan.control</c>), health endpoint
-/// (<c>akkagan.probes</c>), step timeout (<c>akkagan.cluster.step-timeout</c>), state store (<c>akkagan.persistence</c>)
+/// (<c>akkagan.probes</c>), step timeout and rounds ahead (<c>akkagan.cluster</c>), state store (<c>akkagan.persistence</c>)
 /// and TLS (<c>akkagan.tls</c>). Bound once at start from the merged configuration (the built-in cluster.hocon, which
 /// owns every default, under <c>--config</c>), the documented environment variable <see cref="TokenVariable"/> and the
 /// flags (flag &gt; environment &gt; configuration), and validated once: a bad value fails the start, naming its key or flag,
@@ -42,6 +42,9 @@ public sealed record NodeSettings(ControlServerOptions Control, ProbeSettings? P
 
     /// <summary>The environment variable the read-only control token may come from.</summary>
     public const string ReadOnlyTokenVariable = "AKKAGAN_CONTROL_READ_ONLY_TOKEN";
+
+    /// <summary>Whether the coordinator sends the next round ahead of the current one's result (<c>akkagan.cluster.play-ahead</c>).</summary>
+    public bool PlayAhead { get; init; } = true;
 
     /// <summary>The metrics export; null when neither a scrape port nor an OTLP endpoint is configured.</summary>
     public MetricsSettings? Metrics { get; init; }
@@ -95,6 +98,7 @@ public sealed record NodeSettings(ControlServerOptions Control, ProbeSettings? P
         {
             Warnings = warnings,
             Metrics = BindMetrics(config, flags),
+            PlayAhead = Switch(config, "akkagan.cluster.play-ahead"),
         };
     }
 
@@ -192,7 +196,7 @@ public sealed record NodeSettings(ControlServerOptions Control, ProbeSettings? P
         {
             return read();
         }
-        catch (Exception e) when (e is FormatException or ConfigurationException or InvalidCastException or OverflowException)
+        catch (Exception e) when (e is FormatException or ConfigurationException or InvalidCastException or OverflowException or NotSupportedException)
         {
             throw new SettingsException($"{path}: {e.Message}");
         }

@@ -15,9 +15,16 @@ public sealed partial class CoordinatorActor
     private void Played(RoundActor.Result r)
     {
         RoundTrace.Mark("c.played", r.Round);
+        if (r.Declined)
+        {
+            // A round sent ahead that the generator did not start: nothing happened; it is scheduled again without the members lost before it.
+            _schedule.RoundNotPlayed();
+            Drive();
+            return;
+        }
         if (r.Report is null)
         {
-            RecoverGenerator($"the generator did not complete round {r.Round}", r.CriticStepsTaken);
+            WhenAheadResolved(() => RecoverGenerator($"the generator did not complete round {r.Round}", r.CriticStepsTaken));
             return;
         }
         if (r.Missing.Count > 0 && Settings.Recovery == RecoveryMode.Exact)

@@ -52,7 +52,6 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     // What follows a setup in progress (the start, or a generator that moved).
     private Action<SetupActor.Result>? _setupThen;
     private IActorRef _changeRequester = ActorRefs.Nobody;
-    private IActorRef? _rounds;
 
     /// <summary>A coordinator that waits for its <see cref="C.StartTraining"/>; it ignores every other message until then.</summary>
     /// <param name="generator">The generator's shard region (or proxy, or any router of <see cref="IWithEntityId"/> messages).</param>
@@ -61,9 +60,11 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     /// between rounds get longer.</param>
     /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
     /// <param name="store">Whether this node has a state store (<see cref="StateStoreHosting"/>): the position is saved to it.</param>
+    /// <param name="playAhead">Whether the next round is sent ahead of the current one's result (<c>akkagan.cluster.play-ahead</c>).</param>
     public CoordinatorActor(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
-        bool store = false)
+        bool store = false, bool playAhead = true)
     {
+        _playAhead = playAhead;
         _positions = new RunPositions(EntityStore.Of(Context, store));
         _createMetrics = metrics ?? (s => EvaluationMetrics.Create(s, RunData.Create(s)));
         _generator = generator;
@@ -88,9 +89,10 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     /// between rounds get longer.</param>
     /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
     /// <param name="store">Whether this node has a state store: the position is saved to it.</param>
+    /// <param name="playAhead">Whether the next round is sent ahead of the current one's result.</param>
     public static Props Props(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
-        bool store = false)
-        => Akka.Actor.Props.Create(() => new CoordinatorActor(generator, discriminators, stepTimeout, metrics, store));
+        bool store = false, bool playAhead = true)
+        => Akka.Actor.Props.Create(() => new CoordinatorActor(generator, discriminators, stepTimeout, metrics, store, playAhead));
 
     /// <summary>The run's settings in force now (live changes included); the defaults until a training starts.</summary>
     public TrainingSettings Settings => _schedule.Settings;
@@ -196,7 +198,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         });
         Receive<RetryRound>(_ => WakeIfIdle(null));
         Receive<Akka.Persistence.ISnapshotResponse>(r => _positions.Confirmed(r, Self, _log));
-        Receive<RoundActor.Result>(Played);
+        Receive<RoundActor.Result>(RoundResult);
         Receive<EvolveActor.Result>(r =>
         {
             if (r.Adopted) _learningRates[r.Report!.Worst] = r.Report.NewLearningRate;
@@ -227,64 +229,90 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
         else if (message is IEntityReply reply) _recovery.Handle(reply);
     }
 
-    /// <summary>Executes the schedule's steps: notices at once, work steps by a child whose result drives on.</summary>
+    /// <summary>
+    /// Executes the schedule's steps: notices at once, work steps by a child whose result drives on. While a round sent
+    /// ahead is in flight, any work step but that round waits until it is resolved (<see cref="WhenAheadResolved"/>).
+    /// </summary>
     private void Drive()
     {
         while (true)
         {
-            switch (_schedule.Next())
+            var step = _schedule.Next();
+            if (_ahead is { } ahead && step is not (RunStep.PublishRound or RunStep.PublishHealth or RunStep.PublishFault)
+                && (step is not RunStep.PlayRound play || play.Round != ahead))
             {
-                case RunStep.PlayRound play:
-                    RoundTrace.Mark("c.next", play.Round);
-                    _recovery.Probe();
-                    if (Participants.Length >= Settings.Quorum)
-                    {
-                        _rounds ??= Context.ActorOf(Akka.Actor.Props.Create<RoundActor>(Step), "rounds");
-                        _rounds.Tell(new RoundActor.Play(Step, play.Round, Participants));
-                        return;
-                    }
-                    // Below the quorum: no round until enough members are back; look again shortly (a stop still works).
-                    _schedule.RoundNotPlayed();
-                    _idle = true;
-                    Timers.StartSingleTimer(nameof(RetryRound), new RetryRound(), MemberRecovery.ProbeInterval);
-                    return;
-                case RunStep.Evolve:
-                    Run(EvolveActor.Props(Step, Participants, new Dictionary<int, double>(_learningRates)));
-                    return;
-                case RunStep.Evaluate:
-                    Run(EvaluateActor.Props(Step, Participants, _metrics!));
-                    return;
-                case RunStep.TakeCheckpoint:
-                    IReadOnlyList<string> all = EntityIds.Of(_members), asked = EntityIds.Of(Participants);
-                    // A member left out keeps its freshest known state (handed over, or the last checkpoint's) under its own round.
-                    _keeping = [];
-                    foreach (var entity in all.Except(asked))
-                        if (_recovery.Kept(entity) is { } keep) _keeping[entity] = keep;
-                    Run(CheckpointActor.Props(Step, all, asked, [.. _keeping.Values.Select(k => k.Snapshot)]));
-                    return;
-                case RunStep.ApplyChange change:
-                    _changeRequester = change.Requester as IActorRef ?? ActorRefs.Nobody;
-                    Run(ChangeActor.Props(Step, change.Change, _members));
-                    return;
-                case RunStep.RollBack back:
-                    _rollingBack = Context.ActorOf(RollBackActor.Props(Step, back.Reason, _lastCheckpoint, EntityIds.Of(Participants), _positions.RoundOf));
-                    return;
-                case RunStep.PublishRound published:
-                    _observer.Tell(new C.RoundCompleted(published.Report));
-                    continue;
-                case RunStep.PublishHealth health:
-                    _observer.Tell(new C.HealthDiagnosed(health.Report));
-                    continue;
-                case RunStep.PublishFault fault:
-                    _observer.Tell(new C.Faulted(fault.Report));
-                    continue;
-                case RunStep.Wait:
-                    _idle = true;
-                    return;
-                case RunStep.Finish finish:
-                    Finish(finish);
-                    return;
+                WhenAheadResolved(() =>
+                {
+                    if (Execute(step)) Drive();
+                });
+                return;
             }
+            if (!Execute(step)) return;
+        }
+    }
+
+    /// <summary>Carries out one step of the schedule; true when the next one follows at once (a notice).</summary>
+    private bool Execute(RunStep step)
+    {
+        switch (step)
+        {
+            case RunStep.PlayRound play:
+                RoundTrace.Mark("c.next", play.Round);
+                if (play.Round == _ahead)
+                {
+                    Promote();
+                    return false;
+                }
+                _recovery.Probe();
+                if (Participants.Length >= Settings.Quorum)
+                {
+                    Lane(play.Round).Tell(new RoundActor.Play(Step, play.Round, Participants));
+                    PlayAhead(play.Round);
+                    return false;
+                }
+                // Below the quorum: no round until enough members are back; look again shortly (a stop still works).
+                _schedule.RoundNotPlayed();
+                _idle = true;
+                Timers.StartSingleTimer(nameof(RetryRound), new RetryRound(), MemberRecovery.ProbeInterval);
+                return false;
+            case RunStep.Evolve:
+                Run(EvolveActor.Props(Step, Participants, new Dictionary<int, double>(_learningRates)));
+                return false;
+            case RunStep.Evaluate:
+                Run(EvaluateActor.Props(Step, Participants, _metrics!));
+                return false;
+            case RunStep.TakeCheckpoint:
+                IReadOnlyList<string> all = EntityIds.Of(_members), asked = EntityIds.Of(Participants);
+                // A member left out keeps its freshest known state (handed over, or the last checkpoint's) under its own round.
+                _keeping = [];
+                foreach (var entity in all.Except(asked))
+                    if (_recovery.Kept(entity) is { } keep) _keeping[entity] = keep;
+                Run(CheckpointActor.Props(Step, all, asked, [.. _keeping.Values.Select(k => k.Snapshot)]));
+                return false;
+            case RunStep.ApplyChange change:
+                _changeRequester = change.Requester as IActorRef ?? ActorRefs.Nobody;
+                Run(ChangeActor.Props(Step, change.Change, _members));
+                return false;
+            case RunStep.RollBack back:
+                _rollingBack = Context.ActorOf(RollBackActor.Props(Step, back.Reason, _lastCheckpoint, EntityIds.Of(Participants), _positions.RoundOf));
+                return false;
+            case RunStep.PublishRound published:
+                _observer.Tell(new C.RoundCompleted(published.Report));
+                return true;
+            case RunStep.PublishHealth health:
+                _observer.Tell(new C.HealthDiagnosed(health.Report));
+                return true;
+            case RunStep.PublishFault fault:
+                _observer.Tell(new C.Faulted(fault.Report));
+                return true;
+            case RunStep.Wait:
+                _idle = true;
+                return false;
+            case RunStep.Finish finish:
+                Finish(finish);
+                return false;
+            default:
+                throw new InvalidOperationException($"unknown step {step}");
         }
     }
 

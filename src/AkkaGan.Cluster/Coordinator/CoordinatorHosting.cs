@@ -16,9 +16,10 @@ public static class CoordinatorHosting
     /// between rounds get longer.</param>
     /// <param name="metrics">The evaluation's metrics for a run's settings (default: loads the real data the settings name).</param>
     /// <param name="store">Whether the node has a state store: the coordinator saves its position and has entities recover from their snapshots.</param>
+    /// <param name="playAhead">Whether the next round is sent ahead of the current one's result (<c>akkagan.cluster.play-ahead</c>).</param>
     public static AkkaConfigurationBuilder AddCoordinator(this AkkaConfigurationBuilder builder, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
-        bool store = false)
+        bool store = false, bool playAhead = true)
         => builder.WithSingleton<CoordinatorSingleton>("coordinator",
-            (_, registry, _) => CoordinatorActor.Props(registry.Get<GeneratorRegion>(), registry.Get<DiscriminatorRegion>(), stepTimeout, metrics, store),
+            (_, registry, _) => CoordinatorActor.Props(registry.Get<GeneratorRegion>(), registry.Get<DiscriminatorRegion>(), stepTimeout, metrics, store, playAhead),
             new ClusterSingletonOptions { Role = Roles.Coordinator });
 }

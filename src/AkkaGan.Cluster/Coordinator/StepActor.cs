@@ -83,12 +83,15 @@ internal abstract class StepActor : ReceiveActor, IWithTimers
     protected void Ask(string name, IEnumerable<Func<long, IActorRef, IEntityRequest>> requests, int expected, Action<Answers> then, TimeSpan? timeout = null,
         Func<IReadOnlyList<IEntityReply>, bool>? enough = null)
     {
-        var id = ++_lastRequest;
+        var id = NewRequestId();
         _pending = (id, name, expected, [], then, enough);
         foreach (var request in requests.Select(r => r(id, Self)).ToArray())
             _wire.Tell(EntityIds.IsGenerator(request.EntityId) ? Step.Generator : Step.Discriminators, request, Step.Coordinator);
         Timers.StartSingleTimer(nameof(TimedOut), new TimedOut(id), timeout ?? Step.StepTimeout);
     }
+
+    /// <summary>The next request's id: 1, 2, 3, ... for this child.</summary>
+    protected virtual long NewRequestId() => ++_lastRequest;
 
     /// <summary>Tells the parent the step's result and stops.</summary>
     protected void Done(object result)

@@ -17,37 +17,54 @@ namespace AkkaGan.Cluster.Coordinator;
 /// <summary>
 /// One round in one request to the generator (<see cref="G.RunRound"/>): it sends every critic batch and then the
 /// generator step's x_fake; each discriminator answers its critic reports here and its feedback to the generator; the
-/// round ends with the generator's <see cref="G.GeneratorStepped"/> and all critic reports (or the timeout).
+/// round ends with the generator's <see cref="G.GeneratorStepped"/> and all critic reports (or the timeout). Two such
+/// children (lanes) take the rounds in turn, odd and even, so a round sent ahead is gathered beside the one before it;
+/// their request ids never meet (lane + 2k).
 /// </summary>
 internal sealed class RoundActor : StepActor
 {
+    private readonly int _lane;
+    private long _requests;
+
     /// <param name="Report">Null: the generator did not complete the round.</param>
     /// <param name="Missing">Members that missed a critic step or the feedback: suspended from the next round on.</param>
     /// <param name="CriticStepsTaken">Whether any discriminator reported a critic step of the round.</param>
-    public sealed record Result(long Round, RoundReport? Report, IReadOnlyList<int> Missing, bool CriticStepsTaken);
+    /// <param name="Declined">The round was sent ahead and the generator did not play it (<see cref="G.RoundDeclined"/>): nothing happened.</param>
+    public sealed record Result(long Round, RoundReport? Report, IReadOnlyList<int> Missing, bool CriticStepsTaken, bool Declined = false);
 
-    /// <summary>Play <paramref name="Round"/> with <paramref name="Participants"/>.</summary>
-    public sealed record Play(StepContext Step, long Round, int[] Participants);
+    /// <summary>Play <paramref name="Round"/> with <paramref name="Participants"/>; <paramref name="Follows"/> as in <see cref="G.RunRound"/>.</summary>
+    public sealed record Play(StepContext Step, long Round, int[] Participants, long Follows = 0);
 
-    /// <summary>One child for the whole run: no actor to create per round, and the entities answer one address.</summary>
-    public RoundActor(StepContext step) : base(step) => Receive<Play>(p =>
+    /// <summary>One child per lane for the whole run: no actor to create per round, and the entities answer one address.</summary>
+    public RoundActor(StepContext step, int lane) : base(step)
     {
-        Step = p.Step;
-        PlayRound(p.Round, p.Participants);
-    });
+        _lane = lane;
+        Receive<Play>(p =>
+        {
+            Step = p.Step;
+            PlayRound(p.Round, p.Participants, p.Follows);
+        });
+    }
 
-    private void PlayRound(long round, int[] participants)
+    protected override long NewRequestId() => 2 * ++_requests + _lane;
+
+    private void PlayRound(long round, int[] participants, long follows)
     {
         RoundTrace.Mark("r.play", round);
         var selected = Aggregation.SelectMembers(Settings, participants, round);
         // The generator times out silent discriminators itself after the step timeout; wait for its answer beyond that.
         // Once it has answered, the members it heard from (and those it did not ask) are the only critic reports still to
         // come: a member that did not answer it is not waited for a second time.
-        Ask($"round {round}", [(id, me) => new G.RunRound(GeneratorId.Default, id, round, Settings.NCritic, participants, selected, Step.StepTimeout, me)],
+        Ask($"round {round}", [(id, me) => new G.RunRound(GeneratorId.Default, id, round, Settings.NCritic, participants, selected, Step.StepTimeout, me, follows)],
             Settings.NCritic * participants.Length + 1, timeout: 2 * Step.StepTimeout + TimeSpan.FromSeconds(1), enough: answers => AllButTheSilent(answers, participants, selected),
             then: answers =>
             {
                 RoundTrace.Mark("r.answers", round);
+                if (answers.Of<G.RoundDeclined>().Any())
+                {
+                    Reply(new Result(round, null, [], false, Declined: true));
+                    return;
+                }
                 var critics = answers.Of<D.TrainStepDone>().Select(d => d.Result).ToArray();
                 if (answers.Of<G.GeneratorStepped>().FirstOrDefault() is not { } stepped)
                 {
@@ -70,7 +87,10 @@ internal sealed class RoundActor : StepActor
         // Asked at every answer of every round: a plain scan, and the rest only once the generator has answered.
         G.GeneratorStepped? stepped = null;
         foreach (var answer in answers)
+        {
             if (answer is G.GeneratorStepped s) stepped = s;
+            if (answer is G.RoundDeclined) return true;
+        }
         if (stepped is null) return false;
         foreach (var member in participants)
             if ((!selected.Contains(member) || stepped.Answered.Contains(member))

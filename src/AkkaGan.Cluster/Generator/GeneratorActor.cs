@@ -28,7 +28,10 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
 {
     private readonly GeneratorId _id;
     private readonly IActorRef _discriminators;
+    private readonly Queue<G.RunRound> _waiting = new();
     private PendingStep? _pending;
+    // The round of the last step that every member it asked answered (0: none since the last configure or restore).
+    private long _completed;
 
     /// <summary>An unconfigured generator entity: it refuses role work until an <see cref="EntityProtocol.Configure"/>.</summary>
     /// <param name="id">The generator this entity is (<see cref="GeneratorId.Default"/>, <c>g-0</c>).</param>
@@ -38,17 +41,12 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
     {
         _id = id;
         _discriminators = discriminators;
-        Receive<G.RunRound>(m => Guarded(m, m.Round, m.ReplyTo, core =>
+        // A round sent ahead arrives while the step of the round before it is pending: it waits for that step.
+        Receive<G.RunRound>(m =>
         {
-            RoundTrace.Mark("g.round", m.Round);
-            if (m.Members.Count == 0) throw new ArgumentException("a generator step needs at least one discriminator");
-            // The generator's weights do not change during the critic phase, so every critic batch can go out now; each
-            // discriminator steps on them in order and then answers the generator step's feedback request.
-            for (var step = 0; step < m.CriticSteps; step++) SendCriticFakes(core, m, step);
-            RoundTrace.Mark("g.critics-sent", m.Round);
-            BeginStep(core, m);
-            RoundTrace.Mark("g.x-fake-sent", m.Round);
-        }));
+            if (_pending is not null) _waiting.Enqueue(m);
+            else Play(m);
+        });
         Receive<D.FeedbackComputed>(m =>
         {
             RoundTrace.Mark("g.feedback", m.Round);
@@ -101,6 +99,29 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
     /// (<paramref name="resetLearningRate"/> is for members).</summary>
     protected override void Update(GeneratorCore core, TrainingSettings settings, bool resetLearningRate) => core.Update(settings);
 
+    private void Play(G.RunRound m) => Guarded(m, m.Round, m.ReplyTo, core =>
+    {
+        RoundTrace.Mark("g.round", m.Round);
+        if (m.Members.Count == 0) throw new ArgumentException("a generator step needs at least one discriminator");
+        if (m.Follows > 0 && m.Follows != _completed)
+        {
+            m.ReplyTo.Tell(new G.RoundDeclined(_id, m.RequestId, m.Round, $"round {m.Follows} did not complete with every member"));
+            return;
+        }
+        // The generator's weights do not change during the critic phase, so every critic batch can go out now; each
+        // discriminator steps on them in order and then answers the generator step's feedback request.
+        for (var step = 0; step < m.CriticSteps; step++) SendCriticFakes(core, m, step);
+        RoundTrace.Mark("g.critics-sent", m.Round);
+        BeginStep(core, m);
+        RoundTrace.Mark("g.x-fake-sent", m.Round);
+    });
+
+    /// <summary>Plays the rounds that waited for the step just completed, until one is pending again.</summary>
+    private void PlayWaiting()
+    {
+        while (_pending is null && _waiting.TryDequeue(out var next)) Play(next);
+    }
+
     private void SendCriticFakes(GeneratorCore core, G.RunRound m, int criticStep)
     {
         foreach (var member in m.Critics)
@@ -113,7 +134,7 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
     /// <summary>The generator step of <paramref name="m"/>: x_fake out to its members, their answers awaited until its timeout.</summary>
     private void BeginStep(GeneratorCore core, G.RunRound m)
     {
-        Abandon();
+        DropPending();
         using var fake = core.BeginStep(m.Round);
         var payload = RoundPayload(fake);
         _pending = new PendingStep(m, [.. m.Members], new SortedDictionary<int, D.FeedbackComputed>());
@@ -129,10 +150,12 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
         var m = p.Request;
         _pending = null;
         Timers.Cancel(nameof(StepTimedOut));
+        _completed = 0;
         if (p.Answers.Count == 0)
         {
             Core!.AbortStep();
             Reject(m, m.Round, m.ReplyTo, $"no discriminator answered within {m.Timeout}");
+            PlayWaiting();
             return;
         }
         try
@@ -146,6 +169,7 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
             var (gradient, loss) = Aggregation.Combine(Settings!.Aggregate, feedback, Settings.SoftmaxLambda);
             var result = Core!.CompleteStep(m.Round, gradient, loss);
             Round = m.Round;
+            if (p.Answers.Count == m.Members.Count) _completed = m.Round;
             RoundTrace.Mark("g.stepped", m.Round);
             m.ReplyTo.Tell(new G.GeneratorStepped(_id, m.RequestId, result, [.. p.Answers.Keys]));
         }
@@ -154,10 +178,21 @@ public sealed class GeneratorActor : EntityActor<GeneratorCore>, IWithTimers
             Core!.AbortStep();
             Reject(m, m.Round, m.ReplyTo, e.Message);
         }
+        PlayWaiting();
     }
 
-    /// <summary>A pending generator step is dropped (its graph released) before the state changes.</summary>
+    /// <summary>
+    /// Before the state changes (configure, restore, hand-over): a pending generator step is dropped (its graph released)
+    /// and the rounds waiting for it are refused.
+    /// </summary>
     protected override void Abandon()
+    {
+        DropPending();
+        _completed = 0;
+        while (_waiting.TryDequeue(out var m)) Reject(m, m.Round, m.ReplyTo, "abandoned for a new command before it started");
+    }
+
+    private void DropPending()
     {
         if (_pending is null) return;
         Log.Warning("generator step of round {0} abandoned for a new command", _pending.Request.Round);

@@ -75,12 +75,12 @@ public static class ClusterMember
     /// <param name="report">Hears how <see cref="MemberOptions.Discovery"/> finds the cluster, a line per change.</param>
     public static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
         Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store = null, Action<string>? report = null)
-        => builder.AddAkkaGanMember(config, options, data, stepTimeout, store, NodeTls.From(config), report);
+        => builder.AddAkkaGanMember(config, options, data, stepTimeout, store, NodeTls.From(config), report, playAhead: true);
 
     /// <summary>As above, with the node's settings bound once at start (<see cref="NodeSettings.Bind"/>: the certificate is read there).</summary>
     public static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
         Func<TrainingSettings, IRealData> data, NodeSettings node, Action<string>? report = null)
-        => builder.AddAkkaGanMember(config, options, data, node.StepTimeout, node.Store, node.Tls, report);
+        => builder.AddAkkaGanMember(config, options, data, node.StepTimeout, node.Store, node.Tls, report, node.PlayAhead);
 
     /// <summary>
     /// What the coordinator's metrics load: a user's points or images compare against their held-out rows, which every
@@ -90,7 +90,7 @@ public static class ClusterMember
         => settings.Dataset is DatasetKind.Points or DatasetKind.Images ? settings.ForDataShard(0) : settings;
 
     private static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
-        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store, NodeTls? tls, Action<string>? report)
+        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store, NodeTls? tls, Action<string>? report, bool playAhead)
     {
         if (options.Discovery is not null && options.Seeds.Count > 0)
             throw new SettingsException($"--seeds and {options.Discovery.Describe()}: give the node one way to find its cluster");
@@ -119,7 +119,7 @@ public static class ClusterMember
         else builder.AddDiscriminatorProxy();
         if (options.Has(Roles.Generator)) builder.AddGenerator(stores);
         else builder.AddGeneratorProxy();
-        if (options.Has(Roles.Coordinator)) builder.AddCoordinator(stepTimeout, settings => EvaluationMetrics.Create(settings, data(MetricsData(settings))), stores);
+        if (options.Has(Roles.Coordinator)) builder.AddCoordinator(stepTimeout, settings => EvaluationMetrics.Create(settings, data(MetricsData(settings))), stores, playAhead);
         return builder;
     }
 }

@@ -37,8 +37,12 @@ public static class GeneratorProtocol
     /// <param name="Members">The members whose feedback the generator step aggregates (the selection among the critics).</param>
     /// <param name="Timeout">How long the generator waits for feedback before stepping on the answers in.</param>
     /// <param name="ReplyTo">Where the critic reports and the <see cref="GeneratorStepped"/> go (the coordinator's round child).</param>
+    /// <param name="Follows">0: play the round. A round number: the coordinator sent this round before that one's result was
+    /// in (a round ahead); the generator plays it only if its last step was of round <paramref name="Follows"/> and every
+    /// member it asked answered, and declines it otherwise (<see cref="RoundDeclined"/>). A round that arrives while a step
+    /// is pending waits for that step.</param>
     public sealed record RunRound(GeneratorId Generator, long RequestId, long Round, int CriticSteps, IReadOnlyList<int> Critics, IReadOnlyList<int> Members,
-        TimeSpan Timeout, IActorRef ReplyTo) : IRequest;
+        TimeSpan Timeout, IActorRef ReplyTo, long Follows = 0) : IRequest;
 
     /// <summary>A fake batch for fitness measurement, sent to the listed members as <see cref="DiscriminatorProtocol.MeasureFitness"/> with this request's id.</summary>
     /// <param name="Generator">The generator entity (<c>g-0</c>).</param>
@@ -62,6 +66,20 @@ public static class GeneratorProtocol
     /// <param name="Result">The round, the generator loss and gradient norm, the aggregated feedback's norm, the weights' drift.</param>
     /// <param name="Answered">The members whose feedback was aggregated, ascending (not those that were late or refused).</param>
     public sealed record GeneratorStepped(GeneratorId Generator, long RequestId, GeneratorStepResult Result, IReadOnlyList<int> Answered) : IEntityReply
+    {
+        string IEntityReply.EntityId => Generator.EntityId;
+    }
+
+    /// <summary>
+    /// A round sent ahead (<see cref="RunRound.Follows"/>) that the generator did not play, because the round it follows
+    /// did not complete with every member: nothing was sent to any discriminator, and the coordinator schedules the round
+    /// again with the members it has then.
+    /// </summary>
+    /// <param name="Generator">The generator entity (<c>g-0</c>).</param>
+    /// <param name="RequestId">The <see cref="RunRound"/>'s request id.</param>
+    /// <param name="Round">The round not played.</param>
+    /// <param name="Reason">Why, for the log.</param>
+    public sealed record RoundDeclined(GeneratorId Generator, long RequestId, long Round, string Reason) : IEntityReply
     {
         string IEntityReply.EntityId => Generator.EntityId;
     }

@@ -89,9 +89,11 @@ public sealed class AkkaGanSerializer : SerializerWithStringManifest
         // The generator's role work.
         Entry.Of<G.RunRound>("g.round", (w, m) =>
             {
-                w.Generator(m.Generator); w.Long(m.RequestId); w.Long(m.Round); w.Int(m.CriticSteps); w.Ints(m.Critics); w.Ints(m.Members); w.Long(m.Timeout.Ticks); w.Ref(m.ReplyTo);
+                w.Generator(m.Generator); w.Long(m.RequestId); w.Long(m.Round); w.Int(m.CriticSteps); w.Ints(m.Critics); w.Ints(m.Members); w.Long(m.Timeout.Ticks); w.Ref(m.ReplyTo); w.Long(m.Follows);
             },
-            r => new(r.Generator(), r.Long(), r.Long(), r.Int(), r.Ints(), r.Ints(), r.Duration(), r.Ref())),
+            r => new(r.Generator(), r.Long(), r.Long(), r.Int(), r.Ints(), r.Ints(), r.Duration(), r.Ref(), r.Long())),
+        Entry.Of<G.RoundDeclined>("g.declined", (w, m) => { w.Generator(m.Generator); w.Long(m.RequestId); w.Long(m.Round); w.Text(m.Reason); },
+            r => new(r.Generator(), r.Long(), r.Long(), r.Text())),
         Entry.Of<G.ProduceFitnessBatch>("g.fitness", (w, m) => { w.Generator(m.Generator); w.Long(m.RequestId); w.Long(m.Round); w.Ints(m.Members); w.Ref(m.ReplyTo); },
             r => new(r.Generator(), r.Long(), r.Long(), r.Ints(), r.Ref())),
         Entry.Of<G.GetSamples>("g.get-samples", (w, m) => { w.Generator(m.Generator); w.Long(m.RequestId); w.Int(m.Count); w.Ref(m.ReplyTo); },

@@ -87,6 +87,8 @@ public sealed class RunSchedule
     private readonly HealthRemedies _remedies;
     private RunStep? _running;
     private RunStep.Finish? _finished;
+    // The round committed to follow the running one directly (PlayAhead): handed out before any request.
+    private long? _ahead;
     private (RemedyAction Action, HealthReport Report)? _remedy;
     private int _rollbacks;
     private bool _stopRequested, _stopping, _paused, _checkpointRequested;
@@ -161,6 +163,11 @@ public sealed class RunSchedule
                         return _running = step;
                 }
             }
+            if (_ahead is { } ahead)
+            {
+                _ahead = null;
+                return _running = new RunStep.PlayRound(ahead);
+            }
             if (Round >= Settings.Rounds) return _finished = new RunStep.Finish(Round, RunOutcome.Completed, null);
             if (_stopRequested && !_stopping)
             {
@@ -183,6 +190,24 @@ public sealed class RunSchedule
     }
 
     /// <summary>
+    /// While round r is being played: whether round r + 1 follows it directly if r completes and passes the divergence
+    /// guard: r is on no interval (evolution, evaluation, checkpoint, health with auto-remedy), it is not the last, and no
+    /// request waits (stop, pause, checkpoint, change). If so the schedule commits to it: after r's notices the next step is
+    /// <c>PlayRound(r + 1)</c>, before any request made meanwhile, so an engine may start r + 1 before r's result is in (the
+    /// cluster engine does, to keep the generator busy). A diverged, failed or unplayed r cancels the commitment; the engine
+    /// then throws away whatever r + 1 did (the roll-back, or the round played again, puts every entity back in step).
+    /// </summary>
+    /// <returns>r + 1, or null when the round after r is not certain (or one is committed already).</returns>
+    public long? PlayAhead()
+    {
+        if (_running is not RunStep.PlayRound { Round: var r } || _ahead is not null || _pending.Count > 0) return null;
+        if (r >= Settings.Rounds || _stopRequested || _paused || _checkpointRequested || _changes.Count > 0) return null;
+        if ((Settings.EvolveEvery > 0 && r % Settings.EvolveEvery == 0) || r % Settings.EvalEvery == 0 || r % Settings.CheckpointEvery == 0
+            || (Settings.Health.AutoRemedy && r % Settings.Health.Every == 0)) return null;
+        return _ahead = r + 1;
+    }
+
+    /// <summary>
     /// The round was played. The divergence guard checks it first (a diverged round is rolled back before anything else,
     /// so it never evolves or reports); then evolution, the report, evaluation, health and the checkpoint on their intervals.
     /// </summary>
@@ -196,9 +221,11 @@ public sealed class RunSchedule
         {
             if (++_rollbacks > Settings.MaxRollbacks)
             {
+                _ahead = null;
                 _pending.Add(new RunStep.Finish(Round, RunOutcome.Diverged, DivergenceGuard.GiveUp(reason, Settings.MaxRollbacks, LastGoodRound)));
                 return;
             }
+            _ahead = null;
             _pending.Add(Fault("diverged", reason));
             _health.Diverged(Round, reason);
             RollBackFor(reason, diverged: true);
@@ -213,12 +240,17 @@ public sealed class RunSchedule
     }
 
     /// <summary>The round was not played and nothing changed (e.g. too few members to play it): it is asked for again.</summary>
-    public void RoundNotPlayed() => Complete<RunStep.PlayRound>();
+    public void RoundNotPlayed()
+    {
+        Complete<RunStep.PlayRound>();
+        _ahead = null;
+    }
 
     /// <summary>The round failed and left the entities out of step (e.g. the generator's node was lost): roll back.</summary>
     public void RoundFailed(string reason)
     {
         Complete<RunStep.PlayRound>();
+        _ahead = null;
         RollBackFor(reason, diverged: false);
     }
 
@@ -271,6 +303,7 @@ public sealed class RunSchedule
     public void Failed(string reason)
     {
         _running = null;
+        _ahead = null;
         _pending.Clear();
         _finished = new RunStep.Finish(Round, RunOutcome.Failed, reason);
     }
