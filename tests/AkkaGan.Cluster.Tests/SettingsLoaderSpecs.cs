@@ -81,13 +81,13 @@ public sealed class SettingsLoaderSpecs : IDisposable
         Assert.Equal(("127.0.0.1", 9120, ""), (defaults.Control.Host, defaults.Control.Port, defaults.Control.Token));
         Assert.Null(defaults.Probes);
         Assert.Equal(TimeSpan.FromSeconds(10), defaults.StepTimeout);
-        Assert.True(defaults.PlayAhead);
+        Assert.False(defaults.PlayAhead);
         Assert.Null(defaults.Store); // no run folder and no connection string: this node keeps no state
         Assert.Null(defaults.Tls);
 
-        var config = SettingsLoader.LoadConfig(ConfigFile("akkagan.control { token = from-file, port = 9200 }\nakkagan.probes.enabled = on\nakkagan.cluster.step-timeout = 5s\nakkagan.cluster.play-ahead = off"));
+        var config = SettingsLoader.LoadConfig(ConfigFile("akkagan.control { token = from-file, port = 9200 }\nakkagan.probes.enabled = on\nakkagan.cluster.step-timeout = 5s\nakkagan.cluster.play-ahead = on"));
         var fromFile = NodeSettings.Bind(config, new NodeFlags(), "spec", environment: NoEnvironment);
-        Assert.Equal(("from-file", 9200, 8558, TimeSpan.FromSeconds(5), false),
+        Assert.Equal(("from-file", 9200, 8558, TimeSpan.FromSeconds(5), true),
             (fromFile.Control.Token, fromFile.Control.Port, fromFile.Probes!.Port, fromFile.StepTimeout, fromFile.PlayAhead));
         var fromEnvironment = NodeSettings.Bind(config, new NodeFlags(), "spec", environment: name => name == NodeSettings.TokenVariable ? "from-env" : null);
         Assert.Equal("from-env", fromEnvironment.Control.Token);

@@ -44,7 +44,7 @@ public sealed record NodeSettings(ControlServerOptions Control, ProbeSettings? P
     public const string ReadOnlyTokenVariable = "AKKAGAN_CONTROL_READ_ONLY_TOKEN";
 
     /// <summary>Whether the coordinator sends the next round ahead of the current one's result (<c>akkagan.cluster.play-ahead</c>).</summary>
-    public bool PlayAhead { get; init; } = true;
+    public bool PlayAhead { get; init; }
 
     /// <summary>The metrics export; null when neither a scrape port nor an OTLP endpoint is configured.</summary>
     public MetricsSettings? Metrics { get; init; }

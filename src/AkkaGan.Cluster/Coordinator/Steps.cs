@@ -41,7 +41,7 @@ internal sealed class RoundActor : StepActor
         _lane = lane;
         Receive<Play>(p =>
         {
-            Step = p.Step;
+            Step = p.Step with { Round = p.Round - 1 }; // a round sent ahead is asked for before the one before it is counted
             PlayRound(p.Round, p.Participants, p.Follows);
         });
     }
