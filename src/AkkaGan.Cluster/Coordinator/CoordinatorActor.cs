@@ -62,7 +62,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     /// <param name="store">Whether this node has a state store (<see cref="StateStoreHosting"/>): the position is saved to it.</param>
     /// <param name="playAhead">Whether the next round is sent ahead of the current one's result (<c>akkagan.cluster.play-ahead</c>).</param>
     public CoordinatorActor(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
-        bool store = false, bool playAhead = true)
+        bool store = false, bool playAhead = false)
     {
         _playAhead = playAhead;
         _positions = new RunPositions(EntityStore.Of(Context, store));
@@ -91,7 +91,7 @@ public sealed partial class CoordinatorActor : ReceiveActor, IWithTimers, IWithU
     /// <param name="store">Whether this node has a state store: the position is saved to it.</param>
     /// <param name="playAhead">Whether the next round is sent ahead of the current one's result.</param>
     public static Props Props(IActorRef generator, IActorRef discriminators, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
-        bool store = false, bool playAhead = true)
+        bool store = false, bool playAhead = false)
         => Akka.Actor.Props.Create(() => new CoordinatorActor(generator, discriminators, stepTimeout, metrics, store, playAhead));
 
     /// <summary>The run's settings in force now (live changes included); the defaults until a training starts.</summary>

@@ -18,7 +18,7 @@ public static class CoordinatorHosting
     /// <param name="store">Whether the node has a state store: the coordinator saves its position and has entities recover from their snapshots.</param>
     /// <param name="playAhead">Whether the next round is sent ahead of the current one's result (<c>akkagan.cluster.play-ahead</c>).</param>
     public static AkkaConfigurationBuilder AddCoordinator(this AkkaConfigurationBuilder builder, TimeSpan stepTimeout, Func<TrainingSettings, EvaluationMetrics>? metrics = null,
-        bool store = false, bool playAhead = true)
+        bool store = false, bool playAhead = false)
         => builder.WithSingleton<CoordinatorSingleton>("coordinator",
             (_, registry, _) => CoordinatorActor.Props(registry.Get<GeneratorRegion>(), registry.Get<DiscriminatorRegion>(), stepTimeout, metrics, store, playAhead),
             new ClusterSingletonOptions { Role = Roles.Coordinator });

@@ -73,9 +73,10 @@ public static class ClusterMember
     /// <param name="data">Loads the real data the run's settings name, on discriminator nodes.</param>
     /// <param name="store">The node's state store (<see cref="StateStore.From"/>); null: none, entities keep no state beyond checkpoints.</param>
     /// <param name="report">Hears how <see cref="MemberOptions.Discovery"/> finds the cluster, a line per change.</param>
+    /// <param name="playAhead">Whether the coordinator sends the next round ahead of the current one's result (<c>akkagan.cluster.play-ahead</c>).</param>
     public static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
-        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store = null, Action<string>? report = null)
-        => builder.AddAkkaGanMember(config, options, data, stepTimeout, store, NodeTls.From(config), report, playAhead: true);
+        Func<TrainingSettings, IRealData> data, TimeSpan stepTimeout, StateStore? store = null, Action<string>? report = null, bool playAhead = false)
+        => builder.AddAkkaGanMember(config, options, data, stepTimeout, store, NodeTls.From(config), report, playAhead);
 
     /// <summary>As above, with the node's settings bound once at start (<see cref="NodeSettings.Bind"/>: the certificate is read there).</summary>
     public static AkkaConfigurationBuilder AddAkkaGanMember(this AkkaConfigurationBuilder builder, Config config, MemberOptions options,
